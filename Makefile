@@ -1,0 +1,156 @@
+# pam_nis2 - top-level Makefile.
+#
+#   make                 build/ : nis2ctl, nis2-broker, pam_nis2.so, libnis2.a
+#   make SANITIZE=1      the same under ASan+UBSan, into build-asan/
+#   make check           install missing Debian packages (as root), build,
+#                        run every suite; ends with "N passed, N failed"
+#   make demo | bench | install | uninstall | clean | format
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?= 0
+PKG_CONFIG ?= pkg-config
+SYSCONFDIR ?= /etc
+CFLAGS ?= -O2 -g
+
+ifeq ($(SANITIZE),1)
+B := build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+else
+B := build
+SANFLAGS :=
+endif
+
+LIB_PKGS := inih json-c libcrypto liboath libqrencode
+PAM_PKGS := pam
+BROKER_PKGS := libssh
+TEST_PKGS := cmocka
+
+pc = $(shell $(PKG_CONFIG) $(1) $(2) 2>/dev/null)
+PAMDIR ?= $(call pc,--variable=libdir,pam)/security
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -DNIS2_SYSCONFDIR='"$(SYSCONFDIR)"'
+CFLAGS_ALL := -std=gnu11 $(WARN) -fPIC -MMD -MP $(SANFLAGS) $(CFLAGS) \
+              $(call pc,--cflags,$(LIB_PKGS) $(PAM_PKGS))
+LDFLAGS_ALL := $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
+LIB_LIBS := $(call pc,--libs,$(LIB_PKGS))
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+CTL_SRCS := $(sort $(wildcard nis2ctl/*.c))
+BROKER_SRCS := $(sort $(wildcard broker/*.c))
+PAM_SRCS := $(sort $(wildcard pam_nis2/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
+CTL_OBJS := $(call obj,$(CTL_SRCS))
+BROKER_OBJS := $(call obj,$(BROKER_SRCS))
+PAM_OBJS := $(call obj,$(PAM_SRCS))
+TESTUTIL_OBJ := $(call obj,tests/unit/testutil.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+
+PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
+
+.PHONY: all tests check deps demo bench install uninstall clean format \
+        fuzz _check
+.DEFAULT_GOAL := all
+
+all: $(PROGS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/libnis2.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/nis2ctl: $(CTL_OBJS) $(B)/libnis2.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	    $(call pc,--libs,$(PAM_PKGS))
+
+$(B)/nis2-broker: $(BROKER_OBJS) $(B)/libnis2.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	    $(call pc,--libs,$(BROKER_PKGS) $(PAM_PKGS)) -lpthread
+
+# Only pam_sm_* leave the module (pam_nis2/pam_nis2.map).
+$(B)/pam_nis2.so: $(PAM_OBJS) $(B)/libnis2.a pam_nis2/pam_nis2.map
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=pam_nis2/pam_nis2.map \
+	    -o $@ $(PAM_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	    $(call pc,--libs,$(PAM_PKGS))
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libnis2.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(B)/libnis2.a \
+	    $(LIB_LIBS) $(call pc,--libs,$(TEST_PKGS) $(PAM_PKGS)) \
+	    $(if $(findstring test_pam,$*),$(call pc,--libs,libpamtest)) \
+	    -lpthread
+
+$(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libnis2.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $(if $(findstring .so,$*),-shared) -o $@ $< \
+	    $(B)/libnis2.a $(LIB_LIBS) $(call pc,--libs,$(PAM_PKGS))
+
+tests: all $(UNIT_BINS) $(TOOL_BINS)
+
+# Packages first (as root: installed; otherwise the apt-get line is
+# printed), then a fresh make so pkg-config sees what was just installed.
+deps:
+	@contrib/deps-debian.sh --ensure
+
+check: deps
+	@$(MAKE) --no-print-directory _check
+
+_check: tests
+	@NIS2_BUILD_DIR=$(B) SANITIZE=$(SANITIZE) CC="$(CC)" tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@NIS2_BUILD_DIR=$(B) contrib/demo/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory tests
+	@NIS2_BUILD_DIR=$(B) tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies
+	install -m 0755 $(B)/nis2ctl $(DESTDIR)$(PREFIX)/bin/nis2ctl
+	install -m 0755 $(B)/nis2-broker $(DESTDIR)$(PREFIX)/sbin/nis2-broker
+	install -m 0644 $(B)/pam_nis2.so $(DESTDIR)$(PAMDIR)/pam_nis2.so
+	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in docs/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" \
+	    $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
+	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	install -m 0644 policies/*.conf policies/README.md \
+	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nis2ctl \
+	    $(DESTDIR)$(PREFIX)/sbin/nis2-broker $(DESTDIR)$(PAMDIR)/pam_nis2.so
+	for m in docs/*.1 docs/*.5 docs/*.8; do \
+	    [ -f "$$m" ] || continue; s=$${m##*.}; \
+	    rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pam_nis2
+
+format:
+	clang-format -i $(LIB_SRCS) $(wildcard lib/*.h) $(CTL_SRCS) \
+	    $(wildcard nis2ctl/*.h) $(BROKER_SRCS) $(wildcard broker/*.h) \
+	    $(PAM_SRCS) $(wildcard pam_nis2/*.h) $(wildcard tests/*/*.c) \
+	    $(wildcard tests/*/*.h)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,171 @@
+/*
+ * config.h - nis2.conf and policy files: the loaded model.
+ *
+ * nis2_config_load() parses the main file (libinih), follows `include =`
+ * globs, resolves relative paths against the directory of the file that
+ * names them, and checks every cross reference.  Unknown sections and keys
+ * are errors.  Every error is added to the diag list as "file:line: what";
+ * the load then fails with NIS2_ERR_CONFIG and no config is returned.
+ *
+ * The config path comes from, in order: an explicit path (--config, module
+ * option config=), $NIS2_CONFIG, then NIS2_DEFAULT_CONFIG.
+ */
+#ifndef NIS2_CONFIG_H
+#define NIS2_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#ifndef NIS2_DEFAULT_CONFIG
+#define NIS2_DEFAULT_CONFIG "/etc/nis2/nis2.conf"
+#endif
+
+struct nis2_tz;
+
+/* Where a definition stands, for messages. */
+struct nis2_srcpos {
+    char *file;
+    int line;
+};
+
+struct nis2_group {
+    char *name;
+    char **members;          /* NULL-terminated */
+    struct nis2_srcpos pos;
+};
+
+struct nis2_target {
+    char *name;
+    char *host;
+    int port;                /* default 22 */
+    char *user;              /* account on the target */
+    char *key;               /* broker's private key for it (path) */
+    char *host_key;          /* pinned "type base64" or NULL */
+    char *known_hosts;       /* path or NULL */
+    char *zone;
+    struct nis2_srcpos pos;
+};
+
+enum nis2_mfa {
+    NIS2_MFA_TOTP = 1,
+    NIS2_MFA_FIDO2 = 2,
+    NIS2_MFA_TOTP_FIDO2 = 3, /* both */
+    NIS2_MFA_ANY = 4,        /* either */
+};
+const char *nis2_mfa_name(enum nis2_mfa m);
+
+/*
+ * One weekly range of `hours`: on the days in `days` (bit 0 = Sunday ..
+ * bit 6 = Saturday, as tm_wday) from start_min to end_min (minutes after
+ * local midnight).  end_min <= start_min means the range runs past
+ * midnight into the next day; 00:00-24:00 is the whole day.
+ */
+struct nis2_hours_range {
+    unsigned days;
+    int start_min;
+    int end_min;
+};
+
+struct nis2_hours {
+    struct nis2_hours_range *ranges;
+    size_t n_ranges;
+    struct nis2_tz *tz;      /* owned */
+    char *spec;              /* the text as written, for messages */
+};
+
+#define NIS2_RECORD_OUTPUT 0x1
+#define NIS2_RECORD_INPUT 0x2
+
+struct nis2_policy {
+    char *name;
+    char **groups;           /* NULL-terminated */
+    char **targets;          /* patterns, NULL-terminated */
+    enum nis2_mfa mfa;       /* default NIS2_MFA_TOTP */
+    bool require_approval;   /* default yes */
+    char **approvers;        /* groups; NULL: [roles] approvers */
+    int min_approvals;       /* default 1 */
+    int64_t max_duration;    /* seconds; default 4h */
+    struct nis2_hours *hours;/* NULL: any time */
+    unsigned record;         /* NIS2_RECORD_*; default output|input */
+    char **forward;          /* "target:port" entries; NULL: none */
+    int64_t idle_timeout;    /* seconds; 0: none; default 15m */
+    int64_t emergency;       /* break-glass max seconds; 0: not allowed */
+    struct nis2_srcpos pos;
+};
+
+struct nis2_config {
+    char *path;              /* main config file */
+    char *dir;               /* its directory */
+
+    /* [paths] */
+    char *state_dir;         /* /var/lib/nis2 */
+    char *recordings_dir;    /* /var/lib/nis2/recordings */
+    char *audit_log;         /* /var/log/nis2/audit.log */
+    char *zoneinfo_dir;      /* /usr/share/zoneinfo (override for tests) */
+
+    /* [broker] */
+    char *listen;            /* "0.0.0.0:2222" */
+    char *host_key;
+    char *authorized_keys;   /* may contain %u */
+    char *pam_service;       /* "nis2-broker" */
+    char *pam_confdir;       /* NULL when unset */
+    char *broker_user;       /* NULL when unset */
+    int64_t warn_before;     /* 5m */
+
+    /* [recording] */
+    char *signing_key;
+    int64_t checkpoint_interval; /* 5s */
+
+    /* [totp] */
+    int totp_digits;         /* 6 (6..8) */
+    int64_t totp_step;       /* 30s */
+    int totp_window;         /* 1 (0..10) */
+    char *totp_issuer;       /* "NIS2 Gate" */
+
+    /* [lockout] */
+    int lockout_deny;        /* 5; 0 disables lockout */
+    int64_t lockout_fail_interval; /* 15m */
+    int64_t lockout_unlock_time;   /* 15m; 0: only nis2ctl unlock */
+
+    /* [store] */
+    char *store_backend;     /* "file" */
+
+    /* [roles] */
+    char **role_approvers;   /* group names, NULL-terminated, may be NULL */
+    char **role_auditors;
+
+    /* [notify] */
+    char *notify_command;    /* NULL when unset */
+
+    struct nis2_group *groups;
+    size_t n_groups;
+    struct nis2_target *targets;
+    size_t n_targets;
+    struct nis2_policy *policies;  /* in file order */
+    size_t n_policies;
+    char **files;            /* every file read, main first */
+};
+
+/* Resolve which file to load: `explicit_path` or $NIS2_CONFIG or default. */
+const char *nis2_config_path(const char *explicit_path);
+
+/*
+ * Load and check `path`.  On success *out is set (free with
+ * nis2_config_free).  On failure every problem is in `diag` and the return
+ * is NIS2_ERR_CONFIG (or NOMEM/IO for the obvious cases, also in diag).
+ */
+int nis2_config_load(const char *path, struct nis2_config **out,
+                     struct nis2_diag *diag);
+void nis2_config_free(struct nis2_config *cfg);
+
+const struct nis2_target *nis2_config_target(const struct nis2_config *cfg,
+                                             const char *name);
+const struct nis2_group *nis2_config_group(const struct nis2_config *cfg,
+                                           const char *name);
+const struct nis2_policy *nis2_config_policy(const struct nis2_config *cfg,
+                                             const char *name);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * util.c - small shared helpers: diagnostics, durations, names, string
+ * lists and time formatting (see util.h).
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define NIS2_MAX_DURATION (366LL * 86400)
+
+void
+nis2_diag_init(struct nis2_diag *d)
+{
+    d->msgs = NULL;
+    d->n = 0;
+    d->cap = 0;
+}
+
+void
+nis2_diag_add(struct nis2_diag *d, const char *file, int line,
+              const char *fmt, ...)
+{
+    char msg[1024];
+    char *full = NULL;
+    va_list ap;
+
+    if (d == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    int r;
+    if (file != NULL && line > 0) {
+        r = asprintf(&full, "%s:%d: %s", file, line, msg);
+    } else if (file != NULL) {
+        r = asprintf(&full, "%s: %s", file, msg);
+    } else {
+        r = asprintf(&full, "%s", msg);
+    }
+    if (r < 0) {
+        return; /* out of memory: the caller's return code still says so */
+    }
+    if (d->n + 1 >= d->cap) {
+        size_t ncap = d->cap == 0 ? 8 : d->cap * 2;
+        char **nm = realloc(d->msgs, ncap * sizeof(*nm));
+        if (nm == NULL) {
+            free(full);
+            return;
+        }
+        d->msgs = nm;
+        d->cap = ncap;
+    }
+    d->msgs[d->n++] = full;
+    d->msgs[d->n] = NULL;
+}
+
+void
+nis2_diag_free(struct nis2_diag *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->msgs[i]);
+    }
+    free(d->msgs);
+    nis2_diag_init(d);
+}
+
+int
+nis2_parse_duration(const char *s, int64_t *secs_out)
+{
+    int64_t total = 0;
+    const char *p = s;
+
+    *secs_out = 0;
+    if (s == NULL || *s == '\0') {
+        return NIS2_ERR_INVAL;
+    }
+    while (*p != '\0') {
+        if (!isdigit((unsigned char)*p)) {
+            return NIS2_ERR_INVAL;
+        }
+        int64_t n = 0;
+        while (isdigit((unsigned char)*p)) {
+            n = n * 10 + (*p - '0');
+            if (n > NIS2_MAX_DURATION) {
+                return NIS2_ERR_RANGE;
+            }
+            p++;
+        }
+        int64_t mult;
+        switch (*p) {
+        case 's': mult = 1; break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        default: return NIS2_ERR_INVAL; /* bare number or unknown unit */
+        }
+        p++;
+        total += n * mult;
+        if (total > NIS2_MAX_DURATION) {
+            return NIS2_ERR_RANGE;
+        }
+    }
+    *secs_out = total;
+    return NIS2_OK;
+}
+
+void
+nis2_format_duration(int64_t secs, char *buf, size_t buflen)
+{
+    static const struct {
+        int64_t size;
+        char unit;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+    size_t off = 0;
+
+    if (buflen == 0) {
+        return;
+    }
+    buf[0] = '\0';
+    if (secs <= 0) {
+        snprintf(buf, buflen, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        int64_t n = secs / units[i].size;
+        if (n == 0) {
+            continue;
+        }
+        secs -= n * units[i].size;
+        int w = snprintf(buf + off, buflen - off, "%lld%c", (long long)n,
+                         units[i].unit);
+        if (w < 0 || (size_t)w >= buflen - off) {
+            return;
+        }
+        off += (size_t)w;
+    }
+}
+
+static bool
+valid_name(const char *s, bool user)
+{
+    size_t len;
+
+    if (s == NULL) {
+        return false;
+    }
+    len = strlen(s);
+    if (len == 0 || len > 64) {
+        return false;
+    }
+    unsigned char c0 = (unsigned char)s[0];
+    if (!(isascii(c0) && (isalnum(c0) || (user && c0 == '_')))) {
+        return false;
+    }
+    for (size_t i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isascii(c)) {
+            return false;
+        }
+        if (isalnum(c) || c == '.' || c == '_' || c == '-') {
+            continue;
+        }
+        if (user && c == '@') {
+            continue;
+        }
+        return false;
+    }
+    return strstr(s, "..") == NULL;
+}
+
+bool
+nis2_valid_user(const char *s)
+{
+    return valid_name(s, true);
+}
+
+bool
+nis2_valid_target(const char *s)
+{
+    return valid_name(s, false);
+}
+
+void
+nis2_strv_free(char **v)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; v[i] != NULL; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+size_t
+nis2_strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v != NULL && v[n] != NULL) {
+        n++;
+    }
+    return n;
+}
+
+char *
+nis2_trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1])) {
+        *--end = '\0';
+    }
+    return s;
+}
+
+int
+nis2_split_list(const char *s, char ***out)
+{
+    char *copy = NULL;
+    char **v = NULL;
+    size_t n = 0;
+    int r = NIS2_ERR_NOMEM;
+
+    *out = NULL;
+    if (s == NULL) {
+        return NIS2_ERR_INVAL;
+    }
+    if ((copy = strdup(s)) == NULL) {
+        goto out;
+    }
+    /* Count items first so the array is allocated once. */
+    size_t items = 1;
+    for (const char *p = s; *p != '\0'; p++) {
+        items += *p == ',';
+    }
+    if ((v = calloc(items + 1, sizeof(*v))) == NULL) {
+        goto out;
+    }
+    char *p = copy;
+    for (size_t i = 0; i < items; i++) {
+        char *comma = strchr(p, ',');
+        if (comma != NULL) {
+            *comma = '\0';
+        }
+        char *item = nis2_trim(p);
+        if (*item == '\0') {
+            r = NIS2_ERR_INVAL;
+            goto out;
+        }
+        if ((v[n] = strdup(item)) == NULL) {
+            goto out;
+        }
+        n++;
+        p = comma != NULL ? comma + 1 : p + strlen(p);
+    }
+    *out = v;
+    v = NULL;
+    r = NIS2_OK;
+out:
+    nis2_strv_free(v);
+    free(copy);
+    return r;
+}
+
+void
+nis2_format_time_utc(time_t t, char *buf, size_t buflen)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, buflen, "invalid-time");
+    }
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int
+parse_int(const char **pp, int digits, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < digits; i++) {
+        if (!isdigit((unsigned char)(*pp)[i])) {
+            return NIS2_ERR_INVAL;
+        }
+        v = v * 10 + ((*pp)[i] - '0');
+    }
+    *pp += digits;
+    *out = v;
+    return NIS2_OK;
+}
+
+int
+nis2_parse_time(const char *s, time_t *out)
+{
+    int y, mo, d, h, mi, sec = 0;
+    const char *p = s;
+
+    *out = 0;
+    if (s == NULL) {
+        return NIS2_ERR_INVAL;
+    }
+    if (parse_int(&p, 4, &y) != 0 || *p++ != '-' ||
+        parse_int(&p, 2, &mo) != 0 || *p++ != '-' ||
+        parse_int(&p, 2, &d) != 0 || (*p != ' ' && *p != 'T')) {
+        return NIS2_ERR_INVAL;
+    }
+    p++;
+    if (parse_int(&p, 2, &h) != 0 || *p++ != ':' ||
+        parse_int(&p, 2, &mi) != 0) {
+        return NIS2_ERR_INVAL;
+    }
+    if (*p == ':') {
+        p++;
+        if (parse_int(&p, 2, &sec) != 0) {
+            return NIS2_ERR_INVAL;
+        }
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60) {
+        return NIS2_ERR_RANGE;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) {
+        return NIS2_ERR_RANGE;
+    }
+
+    if (*p == '\0') {
+        /* Local time of the machine: the process's own zone (nis2ctl). */
+        struct tm tm = {0};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = sec;
+        tm.tm_isdst = -1;
+        time_t t = mktime(&tm);
+        if (t == (time_t)-1) {
+            return NIS2_ERR_RANGE;
+        }
+        *out = t;
+        return NIS2_OK;
+    }
+
+    int64_t offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (parse_int(&p, 2, &oh) != 0) {
+            return NIS2_ERR_INVAL;
+        }
+        if (*p == ':') {
+            p++;
+        }
+        if (parse_int(&p, 2, &om) != 0 || oh > 23 || om > 59) {
+            return NIS2_ERR_INVAL;
+        }
+        offset = sign * (oh * 3600 + om * 60);
+    } else {
+        return NIS2_ERR_INVAL;
+    }
+    if (*p != '\0') {
+        return NIS2_ERR_INVAL;
+    }
+    int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+                h * 3600 + mi * 60 + sec - offset;
+    *out = (time_t)t;
+    return NIS2_OK;
+}

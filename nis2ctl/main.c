@@ -1,0 +1,168 @@
+/*
+ * main.c - nis2ctl: global options, the invoking user, verb dispatch.
+ *
+ * Each verb lives in its own cmd_*.c file; this file only finds it.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "nis2ctl.h"
+#include "util.h"
+
+struct verb {
+    const char *name;
+    int (*fn)(struct nis2ctl *ctx, int argc, char **argv);
+    const char *summary;
+};
+
+static const struct verb verbs[] = {
+    {"policy", cmd_policy, "policy check | policy explain USER TARGET [--at T]"},
+    {"audit", cmd_audit, "audit verify [FILE]"},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl [--config FILE] [--json] [--as USER] VERB [ARGS]\n"
+            "\n"
+            "Global options:\n"
+            "  --config FILE  configuration (default: $NIS2_CONFIG, else "
+            "%s)\n"
+            "  --json         print one JSON document on stdout\n"
+            "  --as USER      act as USER (root only; audited)\n"
+            "  --help         this text; VERB --help for a verb\n"
+            "\nVerbs:\n",
+            NIS2_DEFAULT_CONFIG);
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        fprintf(f, "  %s\n", verbs[i].summary);
+    }
+}
+
+struct nis2_config *
+nis2ctl_config(struct nis2ctl *ctx)
+{
+    struct nis2_diag diag;
+    const char *path;
+    int r;
+
+    if (ctx->cfg != NULL) {
+        return ctx->cfg;
+    }
+    nis2_diag_init(&diag);
+    path = nis2_config_path(ctx->config_path);
+    r = nis2_config_load(path, &ctx->cfg, &diag);
+    if (r != 0) {
+        for (size_t i = 0; i < diag.n; i++) {
+            fprintf(ctx->err, "nis2ctl: %s\n", diag.msgs[i]);
+        }
+        if (diag.n == 0) {
+            fprintf(ctx->err, "nis2ctl: %s: %s\n", path, nis2_strerror(r));
+        }
+        ctx->cfg = NULL;
+    }
+    nis2_diag_free(&diag);
+    return ctx->cfg;
+}
+
+bool
+nis2ctl_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The invoking Unix user; a uid without a passwd entry gets "uid-N". */
+static char *
+invoking_user(void)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    char *name = NULL;
+
+    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 &&
+        res != NULL) {
+        name = strdup(pw.pw_name);
+    } else if (asprintf(&name, "uid-%u", (unsigned)getuid()) < 0) {
+        name = NULL;
+    }
+    return name;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct nis2ctl ctx = {0};
+    char *self = NULL;
+    const char *as = NULL;
+    int i, rc = NIS2CTL_EXIT_ERR;
+
+    setlocale(LC_ALL, "");
+    ctx.out = stdout;
+    ctx.err = stderr;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            ctx.config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            ctx.config_path = argv[i] + 9;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            ctx.json = true;
+        } else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
+            as = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return NIS2CTL_EXIT_OK;
+        } else {
+            fprintf(stderr, "nis2ctl: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((self = invoking_user()) == NULL) {
+        fprintf(stderr, "nis2ctl: out of memory\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    ctx.actor = self;
+    if (as != NULL) {
+        if (getuid() != 0) {
+            fprintf(stderr, "nis2ctl: --as is for root only\n");
+            goto out;
+        }
+        if (!nis2_valid_user(as)) {
+            fprintf(stderr, "nis2ctl: --as: invalid user name\n");
+            goto out;
+        }
+        ctx.actor = as;
+        ctx.actor_overridden = true;
+    }
+    for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
+        if (strcmp(argv[i], verbs[v].name) == 0) {
+            rc = verbs[v].fn(&ctx, argc - i, argv + i);
+            goto out;
+        }
+    }
+    fprintf(stderr, "nis2ctl: unknown verb '%s' (nis2ctl --help lists them)\n",
+            argv[i]);
+out:
+    if (fflush(stdout) != 0 && rc == NIS2CTL_EXIT_OK) {
+        rc = NIS2CTL_EXIT_ERR; /* stdout closed or full: say so */
+    }
+    nis2_config_free(ctx.cfg);
+    free(self);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * nis2ctl.h - shared between nis2ctl's verb files.
+ *
+ * Each verb is `int cmd_xxx(struct nis2ctl *ctx, int argc, char **argv)`
+ * where argv[0] is the verb itself; it returns the process exit status
+ * (0 ok, 1 a negative answer such as a failed verify or a refused request,
+ * 2 usage or internal error).  The same functions serve the broker's
+ * command interface later, so a verb prints only to ctx->out / ctx->err and
+ * never calls exit().
+ */
+#ifndef NIS2CTL_H
+#define NIS2CTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define NIS2CTL_EXIT_OK 0
+#define NIS2CTL_EXIT_NO 1
+#define NIS2CTL_EXIT_ERR 2
+
+struct nis2ctl {
+    const char *config_path;   /* as given (--config) or NULL */
+    struct nis2_config *cfg;   /* loaded lazily by nis2ctl_config() */
+    const char *actor;         /* invoking user (or --as / SSH user) */
+    bool actor_overridden;     /* --as was used (root only) */
+    bool json;                 /* --json: one JSON document on stdout */
+    FILE *out;
+    FILE *err;
+};
+
+/*
+ * Load the config once (errors printed to ctx->err, every one with
+ * file:line).  Returns NULL on failure.
+ */
+struct nis2_config *nis2ctl_config(struct nis2ctl *ctx);
+
+/* True when argv holds "--help" or "-h" (any position). */
+bool nis2ctl_wants_help(int argc, char **argv);
+
+/* Verbs. */
+int cmd_policy(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_audit(struct nis2ctl *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,167 @@
+/* test_util.c - durations, names, lists, time parsing (lib/util.c). */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "util.h"
+
+static void
+test_durations(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        int64_t secs;
+    } cases[] = {
+        {"0s", 0, 0},         {"90s", 0, 90},          {"15m", 0, 900},
+        {"4h", 0, 14400},     {"2d", 0, 172800},       {"1h30m", 0, 5400},
+        {"", NIS2_ERR_INVAL, 0}, {"15", NIS2_ERR_INVAL, 0},
+        {"m", NIS2_ERR_INVAL, 0}, {"15x", NIS2_ERR_INVAL, 0},
+        {"-5m", NIS2_ERR_INVAL, 0}, {"1h ", NIS2_ERR_INVAL, 0},
+        {"400d", NIS2_ERR_RANGE, 0},
+        {"99999999999999999999s", NIS2_ERR_RANGE, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t s = -1;
+        int rc = nis2_parse_duration(cases[i].in, &s);
+        if (rc != cases[i].rc) {
+            fail_msg("'%s': rc %d, want %d", cases[i].in, rc, cases[i].rc);
+        }
+        assert_int_equal(s, cases[i].secs);
+    }
+    char buf[32];
+    nis2_format_duration(5400, buf, sizeof(buf));
+    assert_string_equal(buf, "1h30m");
+    nis2_format_duration(0, buf, sizeof(buf));
+    assert_string_equal(buf, "0s");
+    nis2_format_duration(90061, buf, sizeof(buf));
+    assert_string_equal(buf, "1d1h1m1s");
+}
+
+static void
+test_names(void **state)
+{
+    static const struct {
+        const char *s;
+        bool user, target;
+    } cases[] = {
+        {"alice", true, true},
+        {"plc-line1", true, true},
+        {"hmi.cell-2", true, true},
+        {"_svc", true, false},
+        {"a@corp", true, false},
+        {"", false, false},
+        {"../x", false, false},
+        {"a..b", false, false},
+        {"a/b", false, false},
+        {"a+b", false, false},
+        {"-a", false, false},
+        {".a", false, false},
+        {"a b", false, false},
+        {"a\n", false, false},
+        {"a\177", false, false},
+        {"\b\n\r\177INCORRECT", false, false},
+        {"*)(uid=*", false, false},
+        {"\xc3\xa4", false, false},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         true, true},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (nis2_valid_user(cases[i].s) != cases[i].user ||
+            nis2_valid_target(cases[i].s) != cases[i].target) {
+            fail_msg("case %zu: user %d target %d", i,
+                     nis2_valid_user(cases[i].s),
+                     nis2_valid_target(cases[i].s));
+        }
+    }
+    assert_false(nis2_valid_user(NULL));
+}
+
+static void
+test_lists(void **state)
+{
+    char **v = NULL;
+    assert_int_equal(nis2_split_list(" a, b ,c", &v), 0);
+    assert_int_equal(nis2_strv_len(v), 3);
+    assert_string_equal(v[0], "a");
+    assert_string_equal(v[1], "b");
+    assert_string_equal(v[2], "c");
+    assert_null(v[3]);
+    nis2_strv_free(v);
+    assert_int_equal(nis2_split_list("a,,b", &v), NIS2_ERR_INVAL);
+    assert_null(v);
+    assert_int_equal(nis2_split_list("a,", &v), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_split_list("", &v), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_split_list("single", &v), 0);
+    assert_int_equal(nis2_strv_len(v), 1);
+    nis2_strv_free(v);
+}
+
+static void
+test_times(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        time_t t;
+    } cases[] = {
+        {"2026-11-23 09:00Z", 0, 1795424400},
+        {"2026-11-23T09:00:30Z", 0, 1795424430},
+        {"2026-11-23 10:00+01:00", 0, 1795424400},
+        {"2026-11-23 04:00-0500", 0, 1795424400},
+        {"2024-02-29 00:00Z", 0, 1709164800},
+        {"2026-02-29 00:00Z", NIS2_ERR_RANGE, 0},
+        {"2026-13-01 00:00Z", NIS2_ERR_RANGE, 0},
+        {"2026-11-23 25:00Z", NIS2_ERR_RANGE, 0},
+        {"2026-11-23", NIS2_ERR_INVAL, 0},
+        {"2026-11-23 09:00 Z", NIS2_ERR_INVAL, 0},
+        {"2026-11-23 09:00Zjunk", NIS2_ERR_INVAL, 0},
+        {"yesterday", NIS2_ERR_INVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        time_t t = 1;
+        int rc = nis2_parse_time(cases[i].in, &t);
+        if (rc != cases[i].rc || (rc == 0 && t != cases[i].t)) {
+            fail_msg("'%s': rc %d t %lld", cases[i].in, rc, (long long)t);
+        }
+    }
+    /* Without a zone: the machine's local time (here forced to UTC). */
+    setenv("TZ", "UTC", 1);
+    time_t t;
+    assert_int_equal(nis2_parse_time("2026-11-23 09:00", &t), 0);
+    assert_int_equal(t, 1795424400);
+    char buf[64];
+    nis2_format_time_utc(1795424400, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-23T09:00:00Z");
+}
+
+static void
+test_diag(void **state)
+{
+    struct nis2_diag d;
+    nis2_diag_init(&d);
+    nis2_diag_add(&d, "a.conf", 3, "unknown key '%s'", "x");
+    nis2_diag_add(&d, "b.conf", 0, "no line");
+    nis2_diag_add(&d, NULL, 0, "bare");
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.msgs[0], "a.conf:3: unknown key 'x'");
+    assert_string_equal(d.msgs[1], "b.conf: no line");
+    assert_string_equal(d.msgs[2], "bare");
+    nis2_diag_free(&d);
+    assert_int_equal(d.n, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_lists),     cmocka_unit_test(test_times),
+        cmocka_unit_test(test_diag),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
