@@ -150,7 +150,19 @@ format:
 	    $(PAM_SRCS) $(wildcard pam_nis2/*.h) $(wildcard tests/*/*.c) \
 	    $(wildcard tests/*/*.h)
 
+# libFuzzer harnesses (clang), one binary per tests/fuzz/fuzz_*.c, built
+# with the library sources so that the whole parser is instrumented.
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
+FUZZ_CC ?= clang
+fuzz: $(FUZZ_BINS)
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS_ALL) \
+	    -std=gnu11 $(call pc,--cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRCS) \
+	    $(LIB_LIBS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -11,6 +11,7 @@ set -eu
 PACKAGES="
 build-essential
 pkg-config
+pamtester
 clang
 libinih-dev
 libjson-c-dev

@@ -147,7 +147,18 @@ struct nis2_config {
     struct nis2_policy *policies;  /* in file order */
     size_t n_policies;
     char **files;            /* every file read, main first */
+
+    /* Non-fatal findings ("file:line: what"), e.g. a policy naming a group
+       that is no [group] (it may still exist in NSS/LDAP) or no [roles]. */
+    struct nis2_diag warnings;
 };
+
+/* Size cap of one config file, include nesting limit. */
+#define NIS2_CONFIG_MAX_SIZE (1024 * 1024)
+#define NIS2_CONFIG_MAX_DEPTH 8
+
+/* Flags for nis2_config_load_buffer(). */
+#define NIS2_CONFIG_NO_INCLUDE 0x1  /* `include =` is an error (fuzzing) */
 
 /* Resolve which file to load: `explicit_path` or $NIS2_CONFIG or default. */
 const char *nis2_config_path(const char *explicit_path);
@@ -159,6 +170,15 @@ const char *nis2_config_path(const char *explicit_path);
  */
 int nis2_config_load(const char *path, struct nis2_config **out,
                      struct nis2_diag *diag);
+
+/*
+ * Same, from `len` bytes of `data` that stand for the main file `name`
+ * (used in messages; relative paths and includes resolve against its
+ * directory).  `flags`: NIS2_CONFIG_*.
+ */
+int nis2_config_load_buffer(const char *name, const char *data, size_t len,
+                            unsigned flags, struct nis2_config **out,
+                            struct nis2_diag *diag);
 void nis2_config_free(struct nis2_config *cfg);
 
 const struct nis2_target *nis2_config_target(const struct nis2_config *cfg,
