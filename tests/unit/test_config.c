@@ -1,0 +1,944 @@
+/*
+ * test_config.c - nis2.conf loading (lib/config.c): every error class with
+ * its file:line message, includes, path resolution, defaults.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "fileio.h"
+#include "tz.h"
+#include "util.h"
+
+#define MAX_INC 3
+
+struct incfile {
+    const char *name; /* relative to the case dir */
+    const char *text;
+};
+
+/* "@" in a file name or expected message stands for the case directory. */
+struct err_case {
+    const char *what;
+    const char *main;
+    struct incfile inc[MAX_INC];
+    const char *expect;
+};
+
+static const struct err_case err_cases[] = {
+    {"unknown section", "[foo]\n", {{0}},
+     "@/nis2.conf:1: unknown section [foo]"},
+    {"unknown named section", "\n[zone x]\n", {{0}},
+     "@/nis2.conf:2: unknown section [zone x]"},
+    {"unknown key", "[paths]\nstatedir = /x\n", {{0}},
+     "@/nis2.conf:2: [paths]: unknown key 'statedir'"},
+    {"key before section", "foo = 1\n", {{0}},
+     "@/nis2.conf:1: unknown key 'foo' before the first section"},
+    {"include inside a section", "[paths]\ninclude = x\n", {{0}},
+     "@/nis2.conf:2: [paths]: unknown key 'include'"},
+    {"duplicate key", "[totp]\ndigits = 6\n\ndigits = 7\n", {{0}},
+     "@/nis2.conf:4: [totp]: duplicate key 'digits' (first at line 2)"},
+    {"duplicate target", "[target a]\nhost = h\n[target a]\nhost = h\n",
+     {{0}}, "@/nis2.conf:3: duplicate section [target a] (first at "
+            "@/nis2.conf:1)"},
+    {"duplicate target across files",
+     "include = p/*.conf\n[target a]\nhost = h\n",
+     {{"p/x.conf", "[target a]\nhost = h\n"}},
+     "@/nis2.conf:2: duplicate section [target a] (first at @/p/x.conf:1)"},
+    {"duplicate policy across files",
+     "include = p/*.conf\n",
+     {{"p/1.conf", "[target a]\nhost=h\n[policy p]\ngroups=g\ntargets=a\n"},
+      {"p/2.conf", "\n[policy p]\ngroups=g\ntargets=a\n"}},
+     "@/p/2.conf:2: duplicate section [policy p] (first at @/p/1.conf:3)"},
+    {"duplicate group", "[group g]\n[group g]\n", {{0}},
+     "@/nis2.conf:2: duplicate section [group g] (first at @/nis2.conf:1)"},
+    {"duplicate broker", "[broker]\n[broker]\n", {{0}},
+     "@/nis2.conf:2: duplicate section [broker] (first at @/nis2.conf:1)"},
+    {"roles twice", "include = p/r.conf\n[roles]\napprovers = g\n",
+     {{"p/r.conf", "[roles]\napprovers = g\n"}},
+     "@/nis2.conf:2: duplicate section [roles] (first at @/p/r.conf:1)"},
+    {"paths in included file", "include = p/x.conf\n",
+     {{"p/x.conf", "[paths]\nstate_dir = /x\n"}},
+     "@/p/x.conf:1: section [paths] is allowed only in the main file"},
+    {"broker in included file", "include = p/x.conf\n",
+     {{"p/x.conf", "; c\n[broker]\n"}},
+     "@/p/x.conf:2: section [broker] is allowed only in the main file"},
+    {"singleton with a name", "[paths main]\n", {{0}},
+     "@/nis2.conf:1: section [paths] takes no name"},
+    {"named section without a name", "[target]\n", {{0}},
+     "@/nis2.conf:1: section [target] needs a name"},
+    {"bad target name", "[target -x]\n", {{0}},
+     "@/nis2.conf:1: invalid target name '-x'"},
+    {"bad group name", "[group a/b]\n", {{0}},
+     "@/nis2.conf:1: invalid group name 'a/b'"},
+    {"bad policy name", "[policy a..b]\n", {{0}},
+     "@/nis2.conf:1: invalid policy name 'a..b'"},
+    {"missing bracket", "[paths\n", {{0}},
+     "@/nis2.conf:1: missing ']' in section header"},
+    {"text after header", "[paths] x\n", {{0}},
+     "@/nis2.conf:1: unexpected text after section header"},
+    {"line without =", "[paths]\njust words\n", {{0}},
+     "@/nis2.conf:2: expected 'key = value', '[section]' or a comment"},
+    {"empty key", "[paths]\n= /x\n", {{0}},
+     "@/nis2.conf:2: missing key name before '='"},
+    {"empty value", "[target a]\nhost =\n", {{0}},
+     "@/nis2.conf:2: [target a]: host has no value"},
+    {"bad duration", "[broker]\nwarn_before = 5x\n", {{0}},
+     "@/nis2.conf:2: [broker]: bad duration '5x' for warn_before"},
+    {"bare number duration", "[lockout]\nfail_interval = 900\n", {{0}},
+     "@/nis2.conf:2: [lockout]: bad duration '900' for fail_interval"},
+    {"duration out of range", "[recording]\ncheckpoint_interval = 0s\n",
+     {{0}}, "@/nis2.conf:2: [recording]: checkpoint_interval = 0s is out "
+            "of range"},
+    {"bad number", "[totp]\ndigits = 9\n", {{0}},
+     "@/nis2.conf:2: [totp]: bad number '9' for digits (expected an "
+     "integer from 6 to 8)"},
+    {"not a number", "[lockout]\ndeny = five\n", {{0}},
+     "@/nis2.conf:2: [lockout]: bad number 'five' for deny"},
+    {"window too big", "[totp]\nwindow = 11\n", {{0}},
+     "@/nis2.conf:2: [totp]: bad number '11' for window"},
+    {"issuer with colon", "[totp]\nissuer = a:b\n", {{0}},
+     "@/nis2.conf:2: [totp]: issuer 'a:b' must not contain ':'"},
+    {"bad listen", "[broker]\nlisten = 2222\n", {{0}},
+     "@/nis2.conf:2: [broker]: bad listen '2222'"},
+    {"bad broker user", "[broker]\nuser = a b\n", {{0}},
+     "@/nis2.conf:2: [broker]: invalid user name 'a b'"},
+    {"bad %-escape", "[broker]\nauthorized_keys = keys/%h\n", {{0}},
+     "@/nis2.conf:2: [broker]: authorized_keys: only %u"},
+    {"bad backend", "[store]\nbackend = sql\n", {{0}},
+     "@/nis2.conf:2: [store]: bad backend 'sql' (file or ldap)"},
+    {"relative notify command", "[notify]\ncommand = notify.sh\n", {{0}},
+     "@/nis2.conf:2: [notify]: command 'notify.sh' must be an absolute "
+     "path"},
+    {"bad roles group", "[roles]\napprovers = ok, a/b\n", {{0}},
+     "@/nis2.conf:2: [roles]: approvers: invalid group name 'a/b'"},
+    {"empty list item", "[group g]\nmembers = alice,,bob\n", {{0}},
+     "@/nis2.conf:2: [group g]: members: empty item in list"},
+    {"bad member", "[group g]\nmembers = alice, bad/user\n", {{0}},
+     "@/nis2.conf:2: [group g]: members: invalid user name 'bad/user'"},
+    {"bad port", "[target a]\nhost = h\nport = 70000\n", {{0}},
+     "@/nis2.conf:3: [target a]: bad port '70000' (1 to 65535)"},
+    {"port zero", "[target a]\nhost = h\nport = 0\n", {{0}},
+     "@/nis2.conf:3: [target a]: bad port '0'"},
+    {"bad host", "[target a]\nhost = a b\n", {{0}},
+     "@/nis2.conf:2: [target a]: invalid host 'a b'"},
+    {"bad host_key", "[target a]\nhost = h\nhost_key = AAAA\n", {{0}},
+     "@/nis2.conf:3: [target a]: bad host_key 'AAAA'"},
+    {"target without host", "[target a]\nport = 22\n", {{0}},
+     "@/nis2.conf:1: [target a] has no host"},
+    {"bad boolean", "[policy p]\nrequire_approval = maybe\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad boolean 'maybe' for require_approval"},
+    {"bad mfa", "[policy p]\nmfa = sms\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad mfa 'sms' (totp, fido2, totp+fido2 "
+     "or any)"},
+    {"bad min_approvals", "[policy p]\nmin_approvals = 0\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad number '0' for min_approvals"},
+    {"bad record", "[policy p]\nrecord = output,video\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad record 'output,video'"},
+    {"policy without groups", "[target a]\nhost = h\n[policy p]\ntargets = a\n",
+     {{0}}, "@/nis2.conf:3: [policy p] has no groups"},
+    {"policy without targets", "[policy p]\ngroups = g\n", {{0}},
+     "@/nis2.conf:1: [policy p] has no targets"},
+    {"unknown target", "[policy p]\ngroups = g\ntargets = nope\n", {{0}},
+     "@/nis2.conf:3: [policy p]: unknown target 'nope' (no [target nope])"},
+    {"pattern matches nothing",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a, hmi-*\n",
+     {{0}}, "@/nis2.conf:5: [policy p]: target pattern 'hmi-*' matches no "
+            "[target]"},
+    {"bad pattern", "[policy p]\ntargets = a/b\n", {{0}},
+     "@/nis2.conf:2: [policy p]: targets: invalid target pattern 'a/b'"},
+    {"forward unknown target",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
+     "forward = a:502, other:22\n",
+     {{0}}, "@/nis2.conf:6: [policy p]: forward 'other:22' names an unknown "
+            "target"},
+    {"forward without port", "[policy p]\nforward = a\n", {{0}},
+     "@/nis2.conf:2: [policy p]: forward: invalid forward entry (expected "
+     "TARGET:PORT) 'a'"},
+    {"forward bad port", "[policy p]\nforward = a:0\n", {{0}},
+     "@/nis2.conf:2: [policy p]: forward: invalid forward entry"},
+    {"hours: no zone", "[policy p]\nhours = Mon-Fri 07:00-18:00\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours 'Mon-Fri 07:00-18:00': the last "
+     "word must be an IANA time zone"},
+    {"hours: bad day", "[policy p]\nhours = Mon-Xyz 07:00-18:00 UTC\n",
+     {{0}}, "@/nis2.conf:2: [policy p]: bad hours 'Mon-Xyz 07:00-18:00 UTC': "
+            "days must be"},
+    {"hours: bad time", "[policy p]\nhours = Mon 7:00-18:00 UTC\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours 'Mon 7:00-18:00 UTC': times "
+     "must be"},
+    {"hours: 25:00", "[policy p]\nhours = Mon 08:00-25:00 UTC\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours"},
+    {"hours: empty range", "[policy p]\nhours = Mon 08:00-08:00 UTC\n",
+     {{0}}, "must not start and end at the same time"},
+    {"hours: missing times", "[policy p]\nhours = Mon, Tue 08:00-09:00 UTC\n",
+     {{0}}, "@/nis2.conf:2: [policy p]: bad hours 'Mon, Tue 08:00-09:00 UTC': "
+            "expected 'DAYS HH:MM-HH:MM'"},
+    {"hours: only zone", "[policy p]\nhours = UTC\n", {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours 'UTC': expected ranges"},
+    {"hours: unknown zone",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
+     "hours = Mon-Fri 07:00-18:00 Europe/Nowhere\n",
+     {{0}}, "@/nis2.conf:6: [policy p]: hours: unknown time zone "
+            "'Europe/Nowhere'"},
+    {"emergency > 1h", "[policy p]\nemergency = 2h\n", {{0}},
+     "@/nis2.conf:2: [policy p]: emergency = 2h is longer than the 1h "
+     "allowed"},
+    {"emergency > max_duration",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
+     "emergency = 30m\nmax_duration = 20m\n",
+     {{0}}, "@/nis2.conf:6: [policy p]: emergency is longer than "
+            "max_duration"},
+    {"max_duration too short", "[policy p]\nmax_duration = 10s\n", {{0}},
+     "@/nis2.conf:2: [policy p]: max_duration = 10s is out of range"},
+    {"include matches nothing", "\ninclude = none/*.conf\n", {{0}},
+     "@/nis2.conf:2: include 'none/*.conf' matches no file"},
+    {"include of a missing file", "include = nothere.conf\n", {{0}},
+     "@/nis2.conf:1: include 'nothere.conf' matches no file"},
+    {"include of a directory", "include = p\n", {{"p/x.conf", ""}},
+     "@/nis2.conf:1: include '@/p': refused: a symbolic link or not a "
+     "regular file"},
+    {"include cycle", "include = p/a.conf\n",
+     {{"p/a.conf", "include = b.conf\n"}, {"p/b.conf", "include = a.conf\n"}},
+     "@/p/b.conf:1: include cycle: '@/p/a.conf' is already being read"},
+    {"include of the main file", "include = *.conf\n", {{0}},
+     "@/nis2.conf:1: include cycle: '@/nis2.conf' is already being read"},
+    {"double include", "include = p/a.conf\ninclude = p/*.conf\n",
+     {{"p/a.conf", "[group g]\n"}},
+     "@/nis2.conf:2: '@/p/a.conf' is already included (at @/nis2.conf:1)"},
+    {"error in included file", "include = p/*.conf\n",
+     {{"p/a.conf", "[group g]\n"}, {"p/b.conf", "[target t]\nport = x\n"}},
+     "@/p/b.conf:2: [target t]: bad port 'x'"},
+    {"bad line in included file", "include = p/*.conf\n",
+     {{"p/a.conf", "[group g]\nmembers alice\n"}},
+     "@/p/a.conf:2: expected 'key = value'"},
+};
+
+static char *
+subst(const char *s, const char *dir)
+{
+    size_t n = strlen(s) + 1;
+    for (const char *c = s; *c != '\0'; c++) {
+        n += *c == '@' ? strlen(dir) : 0;
+    }
+    char *out = malloc(n);
+    assert_non_null(out);
+    char *o = out;
+    for (; *s != '\0'; s++) {
+        if (*s == '@') {
+            o = stpcpy(o, dir);
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Write `text` at dir/rel, creating its parent directories. */
+static void
+put(const char *dir, const char *rel, const char *text)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, rel) > 0);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    assert_int_equal(nis2_mkdir_p(path, 0755), 0);
+    *slash = '/';
+    nis2_test_write(path, text, 0);
+    free(path);
+}
+
+static char *
+case_dir(const char *prefix, size_t i)
+{
+    char *dir = nis2_test_path("%s%zu", prefix, i);
+    assert_int_equal(nis2_mkdir_p(dir, 0755), 0);
+    return dir;
+}
+
+static void
+dump(const struct nis2_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        fprintf(stderr, "    %s\n", d->msgs[i]);
+    }
+}
+
+static bool
+diag_has(const struct nis2_diag *d, const char *want)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (strstr(d->msgs[i], want) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+test_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
+        const struct err_case *c = &err_cases[i];
+        char *dir = case_dir("err", i);
+        char *path = NULL;
+        struct nis2_config *cfg = NULL;
+        struct nis2_diag d;
+
+        nis2_diag_init(&d);
+        put(dir, "nis2.conf", c->main);
+        for (size_t k = 0; k < MAX_INC && c->inc[k].name != NULL; k++) {
+            put(dir, c->inc[k].name, c->inc[k].text);
+        }
+        assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+        int r = nis2_config_load(path, &cfg, &d);
+        char *want = subst(c->expect, dir);
+        if (r != NIS2_ERR_CONFIG || cfg != NULL || !diag_has(&d, want)) {
+            fprintf(stderr, "case '%s': rc %d, want message\n    %s\ngot:\n",
+                    c->what, r, want);
+            dump(&d);
+            fail_msg("case '%s' failed", c->what);
+        }
+        free(want);
+        free(path);
+        free(dir);
+        nis2_diag_free(&d);
+    }
+}
+
+/* All errors are collected, not only the first. */
+static void
+test_all_errors_collected(void **state)
+{
+    (void)state;
+    char *dir = case_dir("all", 0);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    put(dir, "nis2.conf",
+        "[totp]\ndigits = 5\nfoo = 1\n[bogus]\n[target t]\nport = 0\n"
+        "[policy p]\ngroups = g\ntargets = none\nmfa = x\n");
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_CONFIG);
+    assert_null(cfg);
+    static const char *const want[] = {
+        "nis2.conf:2: [totp]: bad number '5'",
+        "nis2.conf:3: [totp]: unknown key 'foo'",
+        "nis2.conf:4: unknown section [bogus]",
+        "nis2.conf:6: [target t]: bad port '0'",
+        "nis2.conf:10: [policy p]: bad mfa 'x'",
+        "nis2.conf:5: [target t] has no host",
+        "nis2.conf:9: [policy p]: unknown target 'none'",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!diag_has(&d, want[i])) {
+            dump(&d);
+            fail_msg("missing '%s'", want[i]);
+        }
+    }
+    assert_int_equal(d.n, sizeof(want) / sizeof(want[0]));
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static const char FULL_MAIN[] =
+    "; the main file\n"
+    "include = policies.d/*.conf   ; policy files\n"
+    "include = extra.conf\n"
+    "\n"
+    "[paths]\n"
+    "state_dir = state\n"
+    "recordings_dir = /srv/rec\n"
+    "audit_log = log/audit.log\n"
+    "zoneinfo_dir = /usr/share/zoneinfo\n"
+    "[broker]\n"
+    "listen = [::1]:2022\n"
+    "host_key = keys/host\n"
+    "authorized_keys = ak/%u.keys\n"
+    "pam_service = nis2-test\n"
+    "pam_confdir = pam.d\n"
+    "user = nis2\n"
+    "warn_before = 2m\n"
+    "[recording]\n"
+    "signing_key = /etc/sign.pem\n"
+    "checkpoint_interval = 10s\n"
+    "[totp]\n"
+    "digits = 8\n"
+    "step = 60s\n"
+    "window = 0\n"
+    "issuer = ACME Plant\n"
+    "[lockout]\n"
+    "deny = 3\n"
+    "fail_interval = 10m\n"
+    "unlock_time = 0s\n"
+    "[store]\n"
+    "backend = ldap\n"
+    "[notify]\n"
+    "command = /usr/local/libexec/nis2-notify\n";
+
+static const char FULL_POLICIES[] =
+    "# vendor access\n"
+    "[group vendor-siemens]\n"
+    "members = alice, bob\n"
+    "  [group ot-admins]\n"
+    "  members = carol,dave\n"
+    "[target plc-line1]\n"
+    "host = 10.20.1.15\n"
+    "port = 2200\n"
+    "user = maint\n"
+    "key = ../keys/plc-line1\n"
+    "host_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLs\n"
+    "known_hosts = kh\n"
+    "zone = cell-1\n"
+    "[target hmi-1]\n"
+    "host = hmi1.plant.example\n"
+    "[target hmi-2]\n"
+    "host = 10.20.2.2\n"
+    "[policy siemens-maintenance]\n"
+    "groups = vendor-siemens\n"
+    "targets = plc-line1, hmi-*\n"
+    "mfa = totp+fido2\n"
+    "require_approval = No\n"
+    "approvers = ot-admins\n"
+    "min_approvals = 2\n"
+    "max_duration = 2h\n"
+    "hours = Mon-Fri 07:00-18:00, Sat 08:00-12:00, Fri-Mon 22:00-06:00 "
+    "Europe/Vienna\n"
+    "record = output\n"
+    "forward = plc-line1:502, hmi-1:8080\n"
+    "idle_timeout = 0s\n"
+    "emergency = 30m\n";
+
+static const char FULL_EXTRA[] =
+    "[roles]\n"
+    "approvers = ot-admins\n"
+    "auditors = auditors, ot-admins\n"
+    "[policy defaults]\n"
+    "groups = ot-admins\n"
+    "targets = *\n";
+
+static void
+test_full(void **state)
+{
+    (void)state;
+    char *dir = case_dir("full", 0);
+    char *path = NULL, *exp = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    put(dir, "etc/nis2.conf", FULL_MAIN);
+    put(dir, "etc/policies.d/10-vendors.conf", FULL_POLICIES);
+    put(dir, "etc/extra.conf", FULL_EXTRA);
+    assert_true(asprintf(&path, "%s/etc/nis2.conf", dir) > 0);
+    int r = nis2_config_load(path, &cfg, &d);
+    if (r != 0) {
+        dump(&d);
+    }
+    assert_int_equal(r, 0);
+    assert_non_null(cfg);
+    assert_int_equal(d.n, 0);
+
+#define PATH_IS(got, rel)                                                   \
+    do {                                                                    \
+        free(exp);                                                          \
+        assert_true(asprintf(&exp, "%s/etc/%s", dir, rel) > 0);             \
+        assert_string_equal(got, exp);                                      \
+    } while (0)
+
+    assert_string_equal(cfg->path, path);
+    free(exp);
+    assert_true(asprintf(&exp, "%s/etc", dir) > 0);
+    assert_string_equal(cfg->dir, exp);
+    PATH_IS(cfg->state_dir, "state");
+    assert_string_equal(cfg->recordings_dir, "/srv/rec");
+    PATH_IS(cfg->audit_log, "log/audit.log");
+    assert_string_equal(cfg->zoneinfo_dir, "/usr/share/zoneinfo");
+    assert_string_equal(cfg->listen, "[::1]:2022");
+    PATH_IS(cfg->host_key, "keys/host");
+    PATH_IS(cfg->authorized_keys, "ak/%u.keys");
+    assert_string_equal(cfg->pam_service, "nis2-test");
+    PATH_IS(cfg->pam_confdir, "pam.d");
+    assert_string_equal(cfg->broker_user, "nis2");
+    assert_int_equal(cfg->warn_before, 120);
+    assert_string_equal(cfg->signing_key, "/etc/sign.pem");
+    assert_int_equal(cfg->checkpoint_interval, 10);
+    assert_int_equal(cfg->totp_digits, 8);
+    assert_int_equal(cfg->totp_step, 60);
+    assert_int_equal(cfg->totp_window, 0);
+    assert_string_equal(cfg->totp_issuer, "ACME Plant");
+    assert_int_equal(cfg->lockout_deny, 3);
+    assert_int_equal(cfg->lockout_fail_interval, 600);
+    assert_int_equal(cfg->lockout_unlock_time, 0);
+    assert_string_equal(cfg->store_backend, "ldap");
+    assert_string_equal(cfg->notify_command,
+                        "/usr/local/libexec/nis2-notify");
+    assert_int_equal(nis2_strv_len(cfg->role_approvers), 1);
+    assert_string_equal(cfg->role_approvers[0], "ot-admins");
+    assert_int_equal(nis2_strv_len(cfg->role_auditors), 2);
+    assert_string_equal(cfg->role_auditors[1], "ot-admins");
+
+    /* files: main first, then in include order */
+    assert_int_equal(nis2_strv_len(cfg->files), 3);
+    assert_string_equal(cfg->files[0], path);
+    assert_non_null(strstr(cfg->files[1], "/etc/policies.d/10-vendors.conf"));
+    assert_non_null(strstr(cfg->files[2], "/etc/extra.conf"));
+
+    assert_int_equal(cfg->n_groups, 2);
+    const struct nis2_group *g = nis2_config_group(cfg, "ot-admins");
+    assert_non_null(g);
+    assert_int_equal(nis2_strv_len(g->members), 2);
+    assert_string_equal(g->members[1], "dave");
+    assert_int_equal(g->pos.line, 4);
+    assert_string_equal(g->pos.file, cfg->files[1]);
+    assert_null(nis2_config_group(cfg, "nobody"));
+
+    assert_int_equal(cfg->n_targets, 3);
+    const struct nis2_target *t = nis2_config_target(cfg, "plc-line1");
+    assert_non_null(t);
+    assert_string_equal(t->host, "10.20.1.15");
+    assert_int_equal(t->port, 2200);
+    assert_string_equal(t->user, "maint");
+    PATH_IS(t->key, "policies.d/../keys/plc-line1");
+    assert_string_equal(t->host_key,
+                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0Sd"
+                        "G6UOoqKLs");
+    PATH_IS(t->known_hosts, "policies.d/kh");
+    assert_string_equal(t->zone, "cell-1");
+    t = nis2_config_target(cfg, "hmi-1");
+    assert_non_null(t);
+    assert_int_equal(t->port, 22);
+    assert_null(t->user);
+    assert_null(t->key);
+    assert_null(t->host_key);
+    assert_null(nis2_config_target(cfg, "hmi-*"));
+
+    assert_int_equal(cfg->n_policies, 2);
+    assert_string_equal(cfg->policies[0].name, "siemens-maintenance");
+    assert_string_equal(cfg->policies[1].name, "defaults");
+    const struct nis2_policy *p = nis2_config_policy(cfg,
+                                                     "siemens-maintenance");
+    assert_ptr_equal(p, &cfg->policies[0]);
+    assert_int_equal(nis2_strv_len(p->groups), 1);
+    assert_int_equal(nis2_strv_len(p->targets), 2);
+    assert_string_equal(p->targets[1], "hmi-*");
+    assert_int_equal(p->mfa, NIS2_MFA_TOTP_FIDO2);
+    assert_false(p->require_approval);
+    assert_string_equal(p->approvers[0], "ot-admins");
+    assert_int_equal(p->min_approvals, 2);
+    assert_int_equal(p->max_duration, 7200);
+    assert_int_equal(p->record, NIS2_RECORD_OUTPUT);
+    assert_int_equal(nis2_strv_len(p->forward), 2);
+    assert_string_equal(p->forward[1], "hmi-1:8080");
+    assert_int_equal(p->idle_timeout, 0);
+    assert_int_equal(p->emergency, 1800);
+    assert_non_null(p->hours);
+    assert_int_equal(p->hours->n_ranges, 3);
+    assert_int_equal(p->hours->ranges[0].days, 0x3e); /* Mon..Fri */
+    assert_int_equal(p->hours->ranges[0].start_min, 7 * 60);
+    assert_int_equal(p->hours->ranges[0].end_min, 18 * 60);
+    assert_int_equal(p->hours->ranges[1].days, 0x40); /* Sat */
+    assert_int_equal(p->hours->ranges[2].days, 0x63); /* Fri..Mon */
+    assert_int_equal(p->hours->ranges[2].start_min, 22 * 60);
+    assert_int_equal(p->hours->ranges[2].end_min, 6 * 60);
+    assert_non_null(p->hours->tz);
+    assert_string_equal(nis2_tz_name(p->hours->tz), "Europe/Vienna");
+    assert_non_null(strstr(p->hours->spec, "Europe/Vienna"));
+
+    p = nis2_config_policy(cfg, "defaults");
+    assert_non_null(p);
+    assert_int_equal(p->mfa, NIS2_MFA_TOTP);
+    assert_true(p->require_approval);
+    assert_null(p->approvers);
+    assert_null(p->hours);
+    assert_null(p->forward);
+    assert_int_equal(p->pos.line, 4);
+    assert_null(nis2_config_policy(cfg, "nope"));
+
+    /* "auditors" is no [group]: a warning, not an error */
+    assert_true(diag_has(&cfg->warnings, "extra.conf:3: [roles] auditors: "
+                                         "group 'auditors' is not a [group]"));
+#undef PATH_IS
+    nis2_config_free(cfg);
+    free(exp);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static void
+test_defaults(void **state)
+{
+    (void)state;
+    char *dir = case_dir("defaults", 0);
+    char *path = NULL, *exp = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    put(dir, "nis2.conf", "");
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), 0);
+    assert_string_equal(cfg->state_dir, "/var/lib/nis2");
+    assert_string_equal(cfg->recordings_dir, "/var/lib/nis2/recordings");
+    assert_string_equal(cfg->audit_log, "/var/log/nis2/audit.log");
+    assert_string_equal(cfg->zoneinfo_dir, "/usr/share/zoneinfo");
+    assert_string_equal(cfg->listen, "0.0.0.0:2222");
+    assert_true(asprintf(&exp, "%s/ssh_host_ed25519_key", dir) > 0);
+    assert_string_equal(cfg->host_key, exp);
+    free(exp);
+    assert_true(asprintf(&exp, "%s/authorized_keys/%%u", dir) > 0);
+    assert_string_equal(cfg->authorized_keys, exp);
+    free(exp);
+    assert_true(asprintf(&exp, "%s/signing_ed25519.pem", dir) > 0);
+    assert_string_equal(cfg->signing_key, exp);
+    assert_string_equal(cfg->pam_service, "nis2-broker");
+    assert_null(cfg->pam_confdir);
+    assert_null(cfg->broker_user);
+    assert_int_equal(cfg->warn_before, 300);
+    assert_int_equal(cfg->checkpoint_interval, 5);
+    assert_int_equal(cfg->totp_digits, 6);
+    assert_int_equal(cfg->totp_step, 30);
+    assert_int_equal(cfg->totp_window, 1);
+    assert_string_equal(cfg->totp_issuer, "NIS2 Gate");
+    assert_int_equal(cfg->lockout_deny, 5);
+    assert_int_equal(cfg->lockout_fail_interval, 900);
+    assert_int_equal(cfg->lockout_unlock_time, 900);
+    assert_string_equal(cfg->store_backend, "file");
+    assert_null(cfg->role_approvers);
+    assert_null(cfg->role_auditors);
+    assert_null(cfg->notify_command);
+    assert_int_equal(cfg->n_groups + cfg->n_targets + cfg->n_policies, 0);
+    assert_true(diag_has(&cfg->warnings, "no [roles] section"));
+    nis2_config_free(cfg);
+
+    /* recordings_dir follows state_dir unless set */
+    put(dir, "nis2.conf", "[paths]\nstate_dir = /srv/nis2\n");
+    cfg = NULL;
+    assert_int_equal(nis2_config_load(path, &cfg, &d), 0);
+    assert_string_equal(cfg->recordings_dir, "/srv/nis2/recordings");
+    nis2_config_free(cfg);
+    free(exp);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static void
+test_policy_defaults_and_warnings(void **state)
+{
+    (void)state;
+    char *dir = case_dir("pdef", 0);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    put(dir, "nis2.conf",
+        "[group empty]\n"
+        "[target a]\nhost = h\n"
+        "[policy p]\ngroups = ldap-vendors\ntargets = a\n");
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), 0);
+    const struct nis2_policy *p = &cfg->policies[0];
+    assert_int_equal(p->mfa, NIS2_MFA_TOTP);
+    assert_true(p->require_approval);
+    assert_int_equal(p->min_approvals, 1);
+    assert_int_equal(p->max_duration, 4 * 3600);
+    assert_int_equal(p->record, NIS2_RECORD_OUTPUT | NIS2_RECORD_INPUT);
+    assert_int_equal(p->idle_timeout, 15 * 60);
+    assert_int_equal(p->emergency, 0);
+    assert_null(p->hours);
+    assert_true(diag_has(&cfg->warnings, "nis2.conf:5: [policy p]: group "
+                                         "'ldap-vendors' is not a [group]"));
+    assert_true(diag_has(&cfg->warnings, "nis2.conf:4: [policy p] requires "
+                                         "approval but names no approvers"));
+    assert_true(diag_has(&cfg->warnings, "nis2.conf:1: [group empty] has "
+                                         "no members"));
+    assert_true(diag_has(&cfg->warnings, "no [roles] section"));
+    nis2_config_free(cfg);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+/* Globs load in byte order, whatever order the directory holds. */
+static void
+test_include_order(void **state)
+{
+    (void)state;
+    char *dir = case_dir("order", 0);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    put(dir, "nis2.conf", "include = p/*.conf\n");
+    put(dir, "p/3-c.conf", "[group c]\n");
+    put(dir, "p/20-b.conf", "[group b]\n");
+    put(dir, "p/10-a.conf", "include = sub/*.conf\n[group a]\n");
+    put(dir, "p/sub/x.conf", "[group x]\n");
+    put(dir, "p/README", "not a config file\n");
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    int r = nis2_config_load(path, &cfg, &d);
+    if (r != 0) {
+        dump(&d);
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(cfg->n_groups, 4);
+    assert_string_equal(cfg->groups[0].name, "x");
+    assert_string_equal(cfg->groups[1].name, "a");
+    assert_string_equal(cfg->groups[2].name, "b");
+    assert_string_equal(cfg->groups[3].name, "c");
+    assert_int_equal(nis2_strv_len(cfg->files), 5);
+    assert_non_null(strstr(cfg->files[2], "/p/sub/x.conf"));
+    nis2_config_free(cfg);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static void
+test_include_depth(void **state)
+{
+    (void)state;
+    char *dir = case_dir("depth", 0);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+    char name[32], text[64];
+
+    nis2_diag_init(&d);
+    put(dir, "nis2.conf", "include = i1.conf\n");
+    for (int i = 1; i <= 10; i++) {
+        snprintf(name, sizeof(name), "i%d.conf", i);
+        snprintf(text, sizeof(text), "include = i%d.conf\n", i + 1);
+        put(dir, name, text);
+    }
+    put(dir, "i11.conf", "");
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_CONFIG);
+    assert_true(diag_has(&d, "i7.conf:1: include 'i8.conf': includes "
+                             "nested deeper than 8"));
+    assert_int_equal(d.n, 1);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+/* Lines longer than inih's 200-byte buffer, indentation, comments, CRLF. */
+static void
+test_syntax(void **state)
+{
+    (void)state;
+    char *dir = case_dir("syntax", 0);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+    char key[801];
+    char members[1200];
+    char *text = NULL;
+
+    nis2_diag_init(&d);
+    memset(key, 'A', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    snprintf(members, sizeof(members), "u000");
+    for (int i = 1; i < 150; i++) {
+        char m[16];
+        snprintf(m, sizeof(m), ", u%03d", i);
+        strcat(members, m);
+    }
+    assert_true(asprintf(&text,
+                         "\xef\xbb\xbf; BOM first\r\n"
+                         "[target  %s  ]   ; comment\r\n"
+                         "host = h ; inline comment\r\n"
+                         "host_key = ssh-rsa %s ; long line\n"
+                         "   user = maint\n"
+                         "# a comment\n"
+                         "[group g]\n"
+                         "members = %s\n"
+                         "[policy p]\n"
+                         "groups: g\n"
+                         "targets = long-target-name-that-is-quite-long\n"
+                         "require_approval = TRUE\n",
+                         "long-target-name-that-is-quite-long", key,
+                         members) > 0);
+    put(dir, "nis2.conf", text);
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    int r = nis2_config_load(path, &cfg, &d);
+    if (r != 0) {
+        dump(&d);
+    }
+    assert_int_equal(r, 0);
+    const struct nis2_target *t =
+        nis2_config_target(cfg, "long-target-name-that-is-quite-long");
+    assert_non_null(t);
+    assert_string_equal(t->host, "h");
+    assert_string_equal(t->user, "maint");
+    assert_int_equal(strlen(t->host_key), strlen("ssh-rsa ") + 800);
+    assert_int_equal(nis2_strv_len(cfg->groups[0].members), 150);
+    assert_string_equal(cfg->groups[0].members[149], "u149");
+    assert_true(cfg->policies[0].require_approval);
+    nis2_config_free(cfg);
+    cfg = NULL;
+
+    /* a long line that is wrong still names its line */
+    free(text);
+    assert_true(asprintf(&text, "[group g]\n\nmembers = %s, a/b\n",
+                         members) > 0);
+    put(dir, "nis2.conf", text);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_CONFIG);
+    assert_true(diag_has(&d, "nis2.conf:3: [group g]: members: invalid "
+                             "user name 'a/b'"));
+    nis2_diag_free(&d);
+
+    /* a NUL byte is refused with its line */
+    static const char nul[] = "[paths]\nstate_dir = /x\0y\n";
+    assert_int_equal(nis2_config_load_buffer(path, nul, sizeof(nul) - 1, 0,
+                                             &cfg, &d),
+                     NIS2_ERR_CONFIG);
+    assert_true(diag_has(&d, "nis2.conf:2: NUL byte"));
+    free(text);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static void
+test_files(void **state)
+{
+    (void)state;
+    char *dir = case_dir("files", 0);
+    char *path = NULL, *link = NULL, *want = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    assert_true(asprintf(&path, "%s/missing.conf", dir) > 0);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_NOTFOUND);
+    assert_null(cfg);
+    assert_true(asprintf(&want, "%s: cannot read: no such file", path) > 0);
+    assert_true(diag_has(&d, want));
+    nis2_diag_free(&d);
+
+    put(dir, "real.conf", "");
+    free(path);
+    assert_true(asprintf(&path, "%s/real.conf", dir) > 0);
+    assert_true(asprintf(&link, "%s/link.conf", dir) > 0);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(nis2_config_load(link, &cfg, &d), NIS2_ERR_UNTRUSTED);
+    assert_true(diag_has(&d, "refused: a symbolic link"));
+    nis2_diag_free(&d);
+
+    /* bigger than 1 MiB */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 70000; i++) {
+        fputs("; padding line\n", f);
+    }
+    fclose(f);
+    assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_TOOBIG);
+    assert_true(diag_has(&d, "larger than 1 MiB"));
+    nis2_diag_free(&d);
+
+    /* a relative main path resolves against the working directory */
+    put(dir, "rel/nis2.conf", "[paths]\nstate_dir = st\n");
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    int r = nis2_config_load("rel/nis2.conf", &cfg, &d);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(r, 0);
+    free(want);
+    assert_true(asprintf(&want, "%s/rel/st", dir) > 0);
+    assert_string_equal(cfg->state_dir, want);
+    assert_string_equal(cfg->files[0], "rel/nis2.conf");
+    nis2_config_free(cfg);
+
+    free(want);
+    free(link);
+    free(path);
+    free(dir);
+    nis2_diag_free(&d);
+}
+
+static void
+test_buffer(void **state)
+{
+    (void)state;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+    static const char text[] = "include = *.conf\n[group g]\n";
+
+    nis2_diag_init(&d);
+    assert_int_equal(nis2_config_load_buffer("/nonexistent/nis2.conf", text,
+                                             strlen(text),
+                                             NIS2_CONFIG_NO_INCLUDE, &cfg,
+                                             &d),
+                     NIS2_ERR_CONFIG);
+    assert_true(diag_has(&d, "/nonexistent/nis2.conf:1: include is not "
+                             "allowed here"));
+    nis2_diag_free(&d);
+    assert_int_equal(nis2_config_load_buffer("/nonexistent/nis2.conf",
+                                             text + 17, strlen(text + 17),
+                                             0, &cfg, &d),
+                     0);
+    assert_int_equal(cfg->n_groups, 1);
+    nis2_config_free(cfg);
+    nis2_config_free(NULL);
+    nis2_diag_free(&d);
+}
+
+static void
+test_config_path(void **state)
+{
+    (void)state;
+    unsetenv("NIS2_CONFIG");
+    assert_string_equal(nis2_config_path(NULL), NIS2_DEFAULT_CONFIG);
+    assert_string_equal(nis2_config_path(""), NIS2_DEFAULT_CONFIG);
+    setenv("NIS2_CONFIG", "/env/nis2.conf", 1);
+    assert_string_equal(nis2_config_path(NULL), "/env/nis2.conf");
+    assert_string_equal(nis2_config_path("/x.conf"), "/x.conf");
+    unsetenv("NIS2_CONFIG");
+}
+
+static void
+test_mfa_name(void **state)
+{
+    (void)state;
+    assert_string_equal(nis2_mfa_name(NIS2_MFA_TOTP), "totp");
+    assert_string_equal(nis2_mfa_name(NIS2_MFA_FIDO2), "fido2");
+    assert_string_equal(nis2_mfa_name(NIS2_MFA_TOTP_FIDO2), "totp+fido2");
+    assert_string_equal(nis2_mfa_name(NIS2_MFA_ANY), "any");
+    assert_string_equal(nis2_mfa_name((enum nis2_mfa)0), "unknown");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_all_errors_collected),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_policy_defaults_and_warnings),
+        cmocka_unit_test(test_include_order),
+        cmocka_unit_test(test_include_depth),
+        cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_buffer),
+        cmocka_unit_test(test_config_path),
+        cmocka_unit_test(test_mfa_name),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
