@@ -24,6 +24,16 @@ struct verb {
 static const struct verb verbs[] = {
     {"policy", cmd_policy, "policy check | policy explain USER TARGET [--at T]"},
     {"audit", cmd_audit, "audit verify [FILE]"},
+    {"request", cmd_request,
+     "request TARGET --duration D --reason TEXT [--start T] [--emergency]"},
+    {"requests", cmd_requests, "requests [--pending|--mine|--all]"},
+    {"show", cmd_show, "show ID"},
+    {"approve", cmd_approve, "approve ID [--comment TEXT]"},
+    {"deny", cmd_deny, "deny ID --reason TEXT"},
+    {"revoke", cmd_revoke, "revoke ID --reason TEXT"},
+    {"cancel", cmd_cancel, "cancel ID"},
+    {"review", cmd_review, "review ID"},
+    {"extend", cmd_extend, "extend ID --by DURATION"},
 };
 
 static void

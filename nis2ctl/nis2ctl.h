@@ -43,5 +43,15 @@ bool nis2ctl_wants_help(int argc, char **argv);
 /* Verbs. */
 int cmd_policy(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_audit(struct nis2ctl *ctx, int argc, char **argv);
+/* Access requests (cmd_request.c). */
+int cmd_request(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_requests(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_show(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_approve(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_deny(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_revoke(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_cancel(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_review(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_extend(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif
