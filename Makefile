@@ -12,6 +12,15 @@ SANITIZE ?= 0
 PKG_CONFIG ?= pkg-config
 SYSCONFDIR ?= /etc
 CFLAGS ?= -O2 -g
+# V=1 shows the full compiler command lines.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-6s %s\n'
+endif
 
 ifeq ($(SANITIZE),1)
 B := build-asan
@@ -65,37 +74,44 @@ all: $(PROGS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 $(B)/libnis2.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)rm -f $@
+	$(say) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 $(B)/nis2ctl: $(CTL_OBJS) $(B)/libnis2.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(PAM_PKGS))
 
 $(B)/nis2-broker: $(BROKER_OBJS) $(B)/libnis2.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(BROKER_PKGS) $(PAM_PKGS)) -lpthread
 
 # Only pam_sm_* leave the module (pam_nis2/pam_nis2.map).
 $(B)/pam_nis2.so: $(PAM_OBJS) $(B)/libnis2.a pam_nis2/pam_nis2.map
-	$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=pam_nis2/pam_nis2.map \
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=pam_nis2/pam_nis2.map \
 	    -o $@ $(PAM_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(PAM_PKGS))
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libnis2.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(B)/libnis2.a \
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(B)/libnis2.a \
 	    $(LIB_LIBS) $(call pc,--libs,$(TEST_PKGS) $(PAM_PKGS)) \
 	    $(if $(findstring test_pam,$*),$(call pc,--libs,libpamtest)) \
 	    -lpthread
 
 $(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libnis2.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) $(if $(findstring .so,$*),-shared) -o $@ $< \
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) $(if $(findstring .so,$*),-shared) -o $@ $< \
 	    $(B)/libnis2.a $(LIB_LIBS) $(call pc,--libs,$(PAM_PKGS))
 
 tests: all $(UNIT_BINS) $(TOOL_BINS)

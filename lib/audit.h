@@ -12,6 +12,7 @@
 #ifndef NIS2_AUDIT_H
 #define NIS2_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,27 +20,55 @@ struct json_object;
 
 #define NIS2_AUDIT_VERSION 1
 
+/* Size caps (bytes): each string argument, the serialised details, a line. */
+#define NIS2_AUDIT_MAX_STRING 1024
+#define NIS2_AUDIT_MAX_DETAILS 16384
+#define NIS2_AUDIT_MAX_LINE 65536
+/* How long an append waits for the lock before NIS2_ERR_TIMEOUT. */
+#define NIS2_AUDIT_LOCK_TIMEOUT_MS 5000
+
 /*
  * Append one event to the log at `path` (created 0640 with its directory
  * if missing).  `event` is required ("auth.mfa.ok"); actor, target,
  * session, request may be NULL (written as null); `details` (a JSON object,
  * borrowed, may be NULL) carries the rest and must hold no secret.
+ *
+ * event must match [a-z0-9._-]{1,64}; every string (details included) must
+ * be valid UTF-8; strings are capped at NIS2_AUDIT_MAX_STRING, the
+ * serialised details at NIS2_AUDIT_MAX_DETAILS (NIS2_ERR_TOOBIG), details
+ * nest at most 16 deep (NIS2_ERR_INVAL).  A symlink, non-regular or
+ * world-writable log is refused (NIS2_ERR_UNTRUSTED).  A last line that is
+ * torn or does not verify is never chained onto: NIS2_ERR_INTEGRITY (and a
+ * syslog message).  The event goes to syslog in every case after the
+ * arguments were accepted, with the new line's seq and hash when written.
  */
 int nis2_audit_append(const char *path, const char *event, const char *actor,
                       const char *target, const char *session,
                       const char *request, struct json_object *details);
 
 struct nis2_audit_result {
-    uint64_t lines;          /* lines checked */
+    uint64_t lines;          /* lines checked (the bad one included) */
     uint64_t bad_line;       /* 1-based number of the first bad line; 0 */
-    char why[256];           /* what is wrong with it */
+    char why[256];           /* what is wrong with it, without "line N: " */
+    uint64_t last_seq;       /* seq of the last good line; 0 when none */
+    char last_hash[65];      /* its hash (hex); 64 zeros when none */
 };
 
 /*
  * Check the chain of the log at `path`.  Returns 0 when intact,
  * NIS2_ERR_INTEGRITY with res->bad_line/why filled when not, other codes on
- * I/O errors.
+ * I/O errors (NIS2_ERR_NOTFOUND when absent, NIS2_ERR_UNTRUSTED for a
+ * symlink or non-regular file).  An empty file is intact with 0 lines.
+ * Lines appended while the check runs are not looked at: the size is taken
+ * under a shared lock on "<log>.lock" when that file exists.
  */
 int nis2_audit_verify(const char *path, struct nis2_audit_result *res);
+
+/* The same over bytes already read (a copy of a log; the fuzz harness). */
+int nis2_audit_verify_buf(const char *buf, size_t len,
+                          struct nis2_audit_result *res);
+
+/* Whether `event` is a valid event name: [a-z0-9._-]{1,64}. */
+bool nis2_audit_valid_event(const char *event);
 
 #endif

@@ -318,10 +318,33 @@ lock_common(const char *lockpath, int timeout_ms, int op, int *fd_out)
     int fd;
 
     *fd_out = -1;
-    fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-              0600);
+    /*
+     * flock needs no write access, so the lock is opened read-only: a lock
+     * file that root created (sshd's PAM stack) stays usable by the broker's
+     * user.  A new lock file created by root takes the owner and group of
+     * its directory, which is the state owner's (nis2ctl init).
+     */
+    fd = open(lockpath, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+                            O_NOCTTY,
+              0640);
+    if (fd >= 0) {
+        if (geteuid() == 0) {
+            char dir[PATH_MAX];
+            struct stat dst;
+            if (parent_dir(lockpath, dir, sizeof(dir)) == 0 &&
+                stat(dir, &dst) == 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0) {
+                close(fd);
+                return NIS2_ERR_IO;
+            }
+        }
+    } else if (errno == EEXIST) {
+        fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    }
     if (fd < 0) {
         if (errno == ELOOP) {
+            return NIS2_ERR_UNTRUSTED;
+        }
+        if (errno == EACCES) {
             return NIS2_ERR_UNTRUSTED;
         }
         return errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;

@@ -68,8 +68,10 @@ int nis2_write_all(int fd, const void *data, size_t len);
 int nis2_fsync_parent(const char *path);
 
 /*
- * Take an exclusive flock on `lockpath` (created 0600 if absent, O_NOFOLLOW,
- * never deleted), waiting at most `timeout_ms`.  *fd_out holds the lock
+ * Take an exclusive flock on `lockpath` (created 0640 if absent, O_NOFOLLOW,
+ * opened read-only, never deleted; when root creates it, it takes the owner
+ * and group of its directory so that the unprivileged broker can lock it
+ * too), waiting at most `timeout_ms`.  *fd_out holds the lock
  * until nis2_lock_release().  NIS2_ERR_TIMEOUT when it could not be taken.
  */
 int nis2_lock_acquire(const char *lockpath, int timeout_ms, int *fd_out);

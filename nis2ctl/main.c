@@ -23,7 +23,8 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"policy", cmd_policy, "policy check | policy explain USER TARGET [--at T]"},
-    {"audit", cmd_audit, "audit verify [FILE]"},
+    {"audit", cmd_audit, "audit verify [FILE] [--json]"},
+    {"init", cmd_init, "init"},
     {"request", cmd_request,
      "request TARGET --duration D --reason TEXT [--start T] [--emergency]"},
     {"requests", cmd_requests, "requests [--pending|--mine|--all]"},
