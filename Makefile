@@ -31,7 +31,7 @@ B := build
 SANFLAGS :=
 endif
 
-LIB_PKGS := inih json-c libcrypto liboath libqrencode
+LIB_PKGS := inih json-c libcrypto liboath libqrencode ldap
 PAM_PKGS := pam
 BROKER_PKGS := libssh
 TEST_PKGS := cmocka
@@ -64,10 +64,15 @@ TESTUTIL_OBJ := $(call obj,tests/unit/testutil.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
+# nis2-broker offers nis2ctl's request and approval verbs over SSH: it
+# links every nis2ctl object except main.o (broker/cmd.c).
+CTL_VERB_OBJS := $(filter-out $(B)/obj/nis2ctl/main.o,$(CTL_OBJS))
+$(BROKER_OBJS): CPPFLAGS_ALL += -DNIS2_BROKER_VERBS
+
 PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
 
 .PHONY: all tests check deps demo bench install uninstall clean format \
-        fuzz _check
+        fuzz _check player
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -88,9 +93,10 @@ $(B)/nis2ctl: $(CTL_OBJS) $(B)/libnis2.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(PAM_PKGS))
 
-$(B)/nis2-broker: $(BROKER_OBJS) $(B)/libnis2.a
+$(B)/nis2-broker: $(BROKER_OBJS) $(CTL_VERB_OBJS) $(B)/libnis2.a
 	$(say) LD $@
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJS) $(CTL_VERB_OBJS) \
+	    $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(BROKER_PKGS) $(PAM_PKGS)) -lpthread
 
 # Only pam_sm_* leave the module (pam_nis2/pam_nis2.map).
@@ -116,6 +122,11 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libnis2.a
 
 tests: all $(UNIT_BINS) $(TOOL_BINS)
 
+# asciinema-player (Apache-2.0) for `nis2ctl export --html`, from the npm
+# registry; pinned version, integrity recorded in $(B)/player/VERSION.
+player:
+	@contrib/fetch-player.sh $(B)/player
+
 # Packages first (as root: installed; otherwise the apt-get line is
 # printed), then a fresh make so pkg-config sees what was just installed.
 deps:
@@ -124,7 +135,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory _check
 
-_check: tests
+_check: tests player
 	@NIS2_BUILD_DIR=$(B) SANITIZE=$(SANITIZE) CC="$(CC)" tests/run.sh
 
 demo: deps
@@ -151,6 +162,11 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -m 0644 policies/*.conf policies/README.md \
 	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies/
+	if [ -s $(B)/player/asciinema-player.min.js ]; then \
+	    install -d $(DESTDIR)$(PREFIX)/share/pam_nis2/player && \
+	    install -m 0644 $(B)/player/asciinema-player.min.js \
+	        $(B)/player/asciinema-player.css $(B)/player/LICENSE \
+	        $(DESTDIR)$(PREFIX)/share/pam_nis2/player/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nis2ctl \
@@ -158,7 +174,8 @@ uninstall:
 	for m in docs/*.1 docs/*.5 docs/*.8; do \
 	    [ -f "$$m" ] || continue; s=$${m##*.}; \
 	    rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pam_nis2
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pam_nis2 \
+	    $(DESTDIR)$(PREFIX)/share/pam_nis2
 
 format:
 	clang-format -i $(LIB_SRCS) $(wildcard lib/*.h) $(CTL_SRCS) \

@@ -1,20 +1,58 @@
 /*
- * main.c - nis2-broker start-up: options, configuration, privilege rules.
+ * main.c - nis2-broker: options, configuration, privilege rules and the
+ * listener.
  *
- * The SSH relay itself arrives with the broker issue; until then the
- * program checks its configuration exactly as the real broker will at
- * start (file:line errors, never as root without [broker] user) and then
- * refuses to run, so nobody mistakes it for a working jump host.
+ * The listener binds [broker] listen, loads the host key, and (when
+ * started as root, which needs [broker] user) drops to that user before it
+ * accepts anything.  Each connection is served by a forked child
+ * (conn.c), so a fault in one session cannot touch another.  The listener
+ * reaps children and caps concurrent connections (BROKER_MAX_SESSIONS)
+ * and not yet authenticated ones (BROKER_MAX_STARTUPS); each child learns
+ * nothing of the others.  `--check` only checks the configuration.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "broker.h"
 #include "config.h"
+#include "conn.h"
 #include "error.h"
 #include "util.h"
+
+struct child {
+    pid_t pid;
+    int notify_fd; /* read end; -1 once authenticated */
+};
+
+static volatile sig_atomic_t got_stop;
+static volatile sig_atomic_t got_child;
+
+static void
+on_stop(int sig)
+{
+    got_stop = 1;
+}
+
+static void
+on_child(int sig)
+{
+    got_child = 1;
+}
 
 static void
 usage(FILE *f)
@@ -23,21 +61,245 @@ usage(FILE *f)
                "[--check]\n");
 }
 
+/* "ADDR:PORT" or "[V6ADDR]:PORT" into a bound, listening socket. */
+static int
+listen_on(const char *spec, int *fd_out)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    struct addrinfo hints, *res = NULL;
+    size_t hl;
+    int fd = -1, one = 1, r = NIS2_ERR_INVAL;
+
+    *fd_out = -1;
+    if (colon == NULL) {
+        return r;
+    }
+    hl = (size_t)(colon - spec);
+    if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+        spec++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host)) {
+        return r;
+    }
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL) {
+        return r;
+    }
+    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        r = NIS2_ERR_IO;
+        if (fd >= 0) {
+            close(fd);
+        }
+        goto out;
+    }
+    *fd_out = fd;
+    r = 0;
+out:
+    freeaddrinfo(res);
+    return r;
+}
+
+/* Drop from root to `user` for good; false (with a message) on failure. */
+static bool
+drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL || pw->pw_uid == 0) {
+        fprintf(stderr, "nis2-broker: [broker] user %s: %s\n", user,
+                pw == NULL ? "no such user" : "must not be root");
+        return false;
+    }
+    if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "nis2-broker: cannot drop to %s: %s\n", user,
+                strerror(errno));
+        return false;
+    }
+    if (setuid(0) == 0 || geteuid() == 0) {
+        fprintf(stderr, "nis2-broker: privileges could be regained\n");
+        return false;
+    }
+    return true;
+}
+
+static void
+reap(struct child *kids, size_t *n)
+{
+    pid_t pid;
+    int status;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGALRM) {
+            fprintf(stderr,
+                    "nis2-broker: session process %d killed by "
+                    "signal %d\n",
+                    (int)pid, WTERMSIG(status));
+        }
+        for (size_t i = 0; i < *n; i++) {
+            if (kids[i].pid == pid) {
+                if (kids[i].notify_fd >= 0) {
+                    close(kids[i].notify_fd);
+                }
+                kids[i] = kids[--*n];
+                break;
+            }
+        }
+    }
+}
+
+static size_t
+unauthenticated(const struct child *kids, size_t n)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        u += kids[i].notify_fd >= 0;
+    }
+    return u;
+}
+
+static void
+spawn(const struct nis2_config *cfg, ssh_bind bind, int lfd, int fd,
+      struct child *kids, size_t *n)
+{
+    int pfd[2];
+    pid_t pid;
+
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        close(fd);
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        close(fd);
+        return;
+    }
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        close(lfd);
+        close(pfd[0]);
+        for (size_t i = 0; i < *n; i++) {
+            if (kids[i].notify_fd >= 0) {
+                close(kids[i].notify_fd);
+            }
+        }
+        /* exit, not _exit: flushes stdio and lets LeakSanitizer look at
+           the session process in the sanitizer build. */
+        exit(conn_serve(cfg, bind, fd, pfd[1]));
+    }
+    close(pfd[1]);
+    close(fd);
+    kids[*n].pid = pid;
+    kids[*n].notify_fd = pfd[0];
+    (*n)++;
+}
+
+static int
+run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
+{
+    struct child kids[BROKER_MAX_SESSIONS];
+    struct pollfd pfd[BROKER_MAX_SESSIONS + 1];
+    size_t n = 0;
+
+    while (!got_stop) {
+        size_t np = 0;
+        pfd[np].fd = lfd;
+        pfd[np++].events = POLLIN;
+        for (size_t i = 0; i < n; i++) {
+            pfd[np].fd = kids[i].notify_fd;
+            pfd[np++].events = POLLIN;
+        }
+        if (poll(pfd, np, 1000) < 0 && errno != EINTR) {
+            perror("nis2-broker: poll");
+            break;
+        }
+        /* A child that authenticated (or died) says so on its pipe. */
+        for (size_t i = 1; i < np; i++) {
+            if (pfd[i].fd >= 0 && pfd[i].revents != 0) {
+                for (size_t k = 0; k < n; k++) {
+                    if (kids[k].notify_fd == pfd[i].fd) {
+                        close(kids[k].notify_fd);
+                        kids[k].notify_fd = -1;
+                    }
+                }
+            }
+        }
+        if (got_child) {
+            got_child = 0;
+        }
+        reap(kids, &n);
+        if (!(pfd[0].revents & POLLIN)) {
+            continue;
+        }
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        if (n >= BROKER_MAX_SESSIONS ||
+            unauthenticated(kids, n) >= BROKER_MAX_STARTUPS) {
+            /* Full: refuse at once, as sshd's MaxStartups does. */
+            close(fd);
+            continue;
+        }
+        spawn(cfg, bind, lfd, fd, kids, &n);
+    }
+    /* Stopping: end every session (each records why) and wait. */
+    for (size_t i = 0; i < n; i++) {
+        kill(kids[i].pid, SIGTERM);
+    }
+    while (n > 0) {
+        pid_t pid = waitpid(-1, NULL, 0);
+        if (pid < 0 && errno != EINTR) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (kids[i].pid == pid) {
+                if (kids[i].notify_fd >= 0) {
+                    close(kids[i].notify_fd);
+                }
+                kids[i] = kids[--n];
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *config = NULL;
-    bool check = false;
+    bool check = false, foreground = false, debug = false;
     struct nis2_config *cfg = NULL;
     struct nis2_diag diag;
-    int rc = 1, r;
+    ssh_bind bind = NULL;
+    ssh_key hostkey = NULL;
+    struct sigaction sa;
+    int rc = 1, r, lfd = -1;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
-        } else if (strcmp(argv[i], "--foreground") == 0 ||
-                   strcmp(argv[i], "--debug") == 0) {
-            continue;
+        } else if (strcmp(argv[i], "--foreground") == 0) {
+            foreground = true;
+        } else if (strcmp(argv[i], "--debug") == 0) {
+            debug = true;
         } else if (strcmp(argv[i], "--check") == 0) {
             check = true;
         } else if (strcmp(argv[i], "--help") == 0) {
@@ -68,9 +330,68 @@ main(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    fprintf(stderr, "nis2-broker: the SSH relay is not part of this build "
-                    "yet; only --check is available\n");
+    if (ssh_init() != SSH_OK) {
+        fprintf(stderr, "nis2-broker: libssh initialisation failed\n");
+        goto out;
+    }
+    /* Read the host key and bind while still privileged. */
+    if (ssh_pki_import_privkey_file(cfg->host_key, NULL, NULL, NULL,
+                                    &hostkey) != SSH_OK) {
+        fprintf(stderr,
+                "nis2-broker: cannot read host key %s (nis2ctl "
+                "init creates one)\n",
+                cfg->host_key);
+        goto out;
+    }
+    if ((r = listen_on(cfg->listen, &lfd)) != 0) {
+        fprintf(stderr, "nis2-broker: cannot listen on %s: %s\n", cfg->listen,
+                r == NIS2_ERR_IO ? strerror(errno) : "bad address");
+        goto out;
+    }
+    if (geteuid() == 0 && !drop_privileges(cfg->broker_user)) {
+        goto out;
+    }
+    if ((bind = ssh_bind_new()) == NULL ||
+        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, hostkey) !=
+            SSH_OK) {
+        fprintf(stderr, "nis2-broker: cannot use the host key\n");
+        goto out;
+    }
+    hostkey = NULL; /* the bind owns it now */
+    {
+        bool no = false;
+        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
+    }
+    if (debug) {
+        int v = SSH_LOG_PROTOCOL;
+        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_LOG_VERBOSITY, &v);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* A file size limit must fail the recording's write (and so end the
+       session), not kill the process silently. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (!foreground && daemon(0, 0) != 0) {
+        perror("nis2-broker: daemon");
+        goto out;
+    }
+    fprintf(stderr, "nis2-broker: listening on %s (pid %d)\n", cfg->listen,
+            (int)getpid());
+    rc = run(cfg, lfd, bind);
 out:
+    if (lfd >= 0) {
+        close(lfd);
+    }
+    ssh_key_free(hostkey);
+    if (bind != NULL) {
+        ssh_bind_free(bind);
+    }
     nis2_diag_free(&diag);
     nis2_config_free(cfg);
     return rc;

@@ -32,7 +32,20 @@ tzdata
 python3
 procps
 iproute2
+bsdutils
+libldap-dev
+slapd
+ldap-utils
+asciinema
+chromium
+libfido2-dev
+libcbor-dev
 "
+
+# npm fetches asciinema-player for the HTML export; a machine whose Node.js
+# already brings npm (some images ship one) must not get Debian's npm, which
+# conflicts with it.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 missing() {
     for p in $PACKAGES; do

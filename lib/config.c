@@ -25,6 +25,7 @@
 #include <fnmatch.h>
 #include <glob.h>
 #include <ini.h>
+#include <ldap.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "nis2_ldap.h"
 #include "tz.h"
 #include "util.h"
 
@@ -51,6 +53,7 @@ enum sect {
     S_STORE,
     S_ROLES,
     S_NOTIFY,
+    S_LDAP,
     S_GROUP,
     S_TARGET,
     S_POLICY,
@@ -89,6 +92,12 @@ static const struct keydef roles_keys[] = {
     {"approvers", KEY_EMPTY_OK}, {"auditors", KEY_EMPTY_OK}, {NULL, 0}};
 static const struct keydef notify_keys[] = {
     {"command", KEY_EMPTY_OK}, {NULL, 0}};
+static const struct keydef ldap_keys[] = {
+    {"uri", 0}, {"tls", 0}, {"tls_ca", KEY_EMPTY_OK},
+    {"bind_dn", KEY_EMPTY_OK}, {"bind_pw_file", KEY_EMPTY_OK}, {"base", 0},
+    {"user_filter", 0}, {"group_base", 0}, {"group_schema", 0},
+    {"ssh_key_attr", 0}, {"cache_ttl", 0}, {"timeout", 0},
+    {"requests_base", 0}, {NULL, 0}};
 static const struct keydef group_keys[] = {
     {"members", KEY_EMPTY_OK}, {NULL, 0}};
 static const struct keydef target_keys[] = {
@@ -109,6 +118,7 @@ static const struct sectdef sects[S_COUNT] = {
     [S_STORE] = {"store", false, true, store_keys},
     [S_ROLES] = {"roles", false, false, roles_keys},
     [S_NOTIFY] = {"notify", false, true, notify_keys},
+    [S_LDAP] = {"ldap", false, true, ldap_keys},
     [S_GROUP] = {"group", true, false, group_keys},
     [S_TARGET] = {"target", true, false, target_keys},
     [S_POLICY] = {"policy", true, false, policy_keys},
@@ -147,6 +157,9 @@ struct loader {
     size_t n_seen;
     int roles_approvers_line, roles_auditors_line;
     bool recordings_set;
+    int store_backend_line;
+    int ldap_uri_line, ldap_tls_line, ldap_bind_line;
+    bool ldap_tls_set;
 };
 
 struct file_ctx {
@@ -761,6 +774,172 @@ set_store(struct file_ctx *fc, const char *key, const char *v)
         return;
     }
     set_str(&fc->ld->cfg->store_backend, xstrdup(fc->ld, v));
+    fc->ld->store_backend_line = fc->lineno;
+}
+
+/* ---- [ldap] ---- */
+
+/* One or more URIs, blank separated, all ldap:// or all ldaps://, each
+   with a host (no ldapi://: the broker talks to the network directory). */
+static const char *
+check_ldap_uris(const char *v, bool *ldaps)
+{
+    char *copy = strdup(v);
+    char *save = NULL;
+    const char *why = NULL;
+    int n = 0;
+
+    if (copy == NULL) {
+        return "out of memory";
+    }
+    for (char *u = strtok_r(copy, " \t,", &save); u != NULL && why == NULL;
+         u = strtok_r(NULL, " \t,", &save)) {
+        LDAPURLDesc *lud = NULL;
+        bool s = strncasecmp(u, "ldaps://", 8) == 0;
+
+        if (!s && strncasecmp(u, "ldap://", 7) != 0) {
+            why = "each URI must start with ldap:// or ldaps://";
+        } else if (n > 0 && s != *ldaps) {
+            why = "all URIs must use the same scheme";
+        } else if (ldap_url_parse(u, &lud) != LDAP_URL_SUCCESS ||
+                   lud->lud_host == NULL || *lud->lud_host == '\0' ||
+                   (lud->lud_dn != NULL && *lud->lud_dn != '\0')) {
+            why = "expected ldap://HOST[:PORT] (no DN or other parts)";
+        }
+        for (const char *c = u; why == NULL && *c != '\0'; c++) {
+            if (iscntrl((unsigned char)*c)) {
+                why = "control character";
+            }
+        }
+        if (lud != NULL) {
+            ldap_free_urldesc(lud);
+        }
+        *ldaps = s;
+        n++;
+    }
+    if (why == NULL && n == 0) {
+        why = "no URI";
+    }
+    free(copy);
+    return why;
+}
+
+static bool
+valid_dn(const char *v)
+{
+    LDAPDN dn = NULL;
+
+    if (*v == '\0' ||
+        ldap_str2dn(v, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS) {
+        return false;
+    }
+    ldap_dnfree(dn);
+    return true;
+}
+
+/* An attribute type name: a letter, then letters, digits, '-'. */
+static bool
+valid_attr(const char *v)
+{
+    size_t n = 0;
+
+    if (!isalpha((unsigned char)*v)) {
+        return false;
+    }
+    for (; *v != '\0'; v++, n++) {
+        if (!isalnum((unsigned char)*v) && *v != '-') {
+            return false;
+        }
+    }
+    return n <= 64;
+}
+
+static void
+set_dn(struct file_ctx *fc, const char *key, char **dst, const char *v)
+{
+    if (!valid_dn(v)) {
+        err(fc, "[ldap]: %s: '%s' is not a valid DN (RFC 4514, e.g. "
+            "ou=people,dc=example,dc=org)", key, VIS(v));
+        return;
+    }
+    set_str(dst, xstrdup(fc->ld, v));
+}
+
+static void
+set_ldap(struct file_ctx *fc, const char *key, const char *v)
+{
+    struct loader *ld = fc->ld;
+    struct nis2_config *cfg = ld->cfg;
+    const char *why = NULL;
+
+    if (strcmp(key, "uri") == 0) {
+        bool ldaps = false;
+        if ((why = check_ldap_uris(v, &ldaps)) != NULL) {
+            err(fc, "[ldap]: bad uri '%s': %s", VIS(v), why);
+            return;
+        }
+        set_str(&cfg->ldap_uri, xstrdup(ld, v));
+        ld->ldap_uri_line = fc->lineno;
+    } else if (strcmp(key, "tls") == 0) {
+        if (strcmp(v, "starttls") == 0) {
+            cfg->ldap_tls = NIS2_LDAP_TLS_STARTTLS;
+        } else if (strcmp(v, "ldaps") == 0) {
+            cfg->ldap_tls = NIS2_LDAP_TLS_LDAPS;
+        } else if (strcmp(v, "none") == 0) {
+            cfg->ldap_tls = NIS2_LDAP_TLS_NONE;
+        } else {
+            err(fc, "[ldap]: bad tls '%s' (starttls, ldaps or none)", VIS(v));
+            return;
+        }
+        ld->ldap_tls_set = true;
+        ld->ldap_tls_line = fc->lineno;
+    } else if (strcmp(key, "tls_ca") == 0) {
+        if (*v != '\0') {
+            set_path(fc, &cfg->ldap_tls_ca, v);
+        }
+    } else if (strcmp(key, "bind_dn") == 0) {
+        if (*v != '\0') {
+            set_dn(fc, key, &cfg->ldap_bind_dn, v);
+        }
+        ld->ldap_bind_line = fc->lineno;
+    } else if (strcmp(key, "bind_pw_file") == 0) {
+        if (*v != '\0') {
+            set_path(fc, &cfg->ldap_bind_pw_file, v);
+        }
+        ld->ldap_bind_line = fc->lineno;
+    } else if (strcmp(key, "base") == 0) {
+        set_dn(fc, key, &cfg->ldap_base, v);
+    } else if (strcmp(key, "group_base") == 0) {
+        set_dn(fc, key, &cfg->ldap_group_base, v);
+    } else if (strcmp(key, "requests_base") == 0) {
+        set_dn(fc, key, &cfg->ldap_requests_base, v);
+    } else if (strcmp(key, "user_filter") == 0) {
+        if (!nis2_ldap_filter_template_ok(v, &why)) {
+            err(fc, "[ldap]: bad user_filter '%s': %s", VIS(v), why);
+            return;
+        }
+        set_str(&cfg->ldap_user_filter, xstrdup(ld, v));
+    } else if (strcmp(key, "group_schema") == 0) {
+        if (strcmp(v, "rfc2307bis") == 0) {
+            cfg->ldap_group_schema = NIS2_LDAP_GROUPS_RFC2307BIS;
+        } else if (strcmp(v, "rfc2307") == 0) {
+            cfg->ldap_group_schema = NIS2_LDAP_GROUPS_RFC2307;
+        } else {
+            err(fc, "[ldap]: bad group_schema '%s' (rfc2307bis or rfc2307)",
+                VIS(v));
+        }
+    } else if (strcmp(key, "ssh_key_attr") == 0) {
+        if (!valid_attr(v)) {
+            err(fc, "[ldap]: bad ssh_key_attr '%s' (an attribute name, e.g. "
+                "sshPublicKey)", VIS(v));
+            return;
+        }
+        set_str(&cfg->ldap_ssh_key_attr, xstrdup(ld, v));
+    } else if (strcmp(key, "cache_ttl") == 0) {
+        set_duration(fc, key, &cfg->ldap_cache_ttl, v, 0, 3600);
+    } else if (strcmp(key, "timeout") == 0) {
+        set_duration(fc, key, &cfg->ldap_timeout, v, 1, 300);
+    }
 }
 
 static void
@@ -1420,6 +1599,9 @@ conf_handler(void *user, const char *section, const char *name,
     case S_NOTIFY:
         set_notify(fc, name, value);
         break;
+    case S_LDAP:
+        set_ldap(fc, name, value);
+        break;
     case S_GROUP:
         set_group(fc, name, value);
         break;
@@ -1735,6 +1917,64 @@ set_default(struct loader *ld, char **dst, const char *v)
     }
 }
 
+/* [ldap] defaults and the rules between its keys and [store]. */
+static void
+finish_ldap(struct loader *ld)
+{
+    struct nis2_config *cfg = ld->cfg;
+    const struct nis2_srcpos *sec = &ld->single[S_LDAP];
+    const struct nis2_srcpos *store = &ld->single[S_STORE];
+    bool want_store = cfg->store_backend != NULL &&
+                      strcmp(cfg->store_backend, "ldap") == 0;
+    size_t errs = ld->n_err;
+
+    if (cfg->ldap_uri == NULL) {
+        if (sec->line > 0) {
+            err_at(ld, sec->file, sec->line, "[ldap] has no uri");
+        }
+        if (want_store) {
+            err_at(ld, store->file, ld->store_backend_line, "[store] backend "
+                   "= ldap needs an [ldap] section with uri, base and "
+                   "requests_base");
+        }
+        return;
+    }
+    const char *u = cfg->ldap_uri + strspn(cfg->ldap_uri, " \t,");
+    bool ldaps = strncasecmp(u, "ldaps://", 8) == 0;
+    if (!ld->ldap_tls_set) {
+        cfg->ldap_tls = ldaps ? NIS2_LDAP_TLS_LDAPS : NIS2_LDAP_TLS_STARTTLS;
+    } else if (ldaps && cfg->ldap_tls != NIS2_LDAP_TLS_LDAPS) {
+        err_at(ld, sec->file, ld->ldap_tls_line, "[ldap]: an ldaps:// uri "
+               "needs tls = ldaps");
+    } else if (!ldaps && cfg->ldap_tls == NIS2_LDAP_TLS_LDAPS) {
+        err_at(ld, sec->file, ld->ldap_tls_line, "[ldap]: tls = ldaps needs "
+               "an ldaps:// uri (use starttls with ldap://)");
+    }
+    if (cfg->ldap_base == NULL) {
+        err_at(ld, sec->file, sec->line, "[ldap] has no base");
+    }
+    if ((cfg->ldap_bind_dn == NULL) != (cfg->ldap_bind_pw_file == NULL)) {
+        err_at(ld, sec->file, ld->ldap_bind_line, "[ldap]: bind_dn and "
+               "bind_pw_file go together (neither for an anonymous bind)");
+    }
+    if (want_store && cfg->ldap_requests_base == NULL) {
+        err_at(ld, store->file, ld->store_backend_line, "[store] backend = "
+               "ldap needs [ldap] requests_base");
+    }
+    set_default(ld, &cfg->ldap_user_filter,
+                "(&(objectClass=posixAccount)(uid=%s))");
+    if (cfg->ldap_base != NULL) {
+        set_default(ld, &cfg->ldap_group_base, cfg->ldap_base);
+    }
+    set_default(ld, &cfg->ldap_ssh_key_attr, "sshPublicKey");
+    if (ld->oom || ld->n_err != errs) {
+        return;
+    }
+    if (nis2_ldap_new(cfg, &cfg->ldap) != 0) {
+        ld->oom = true;
+    }
+}
+
 static void
 finish(struct loader *ld)
 {
@@ -1789,6 +2029,7 @@ finish(struct loader *ld)
     for (size_t i = 0; i < cfg->n_policies; i++) {
         check_policy(ld, &cfg->policies[i], &ld->px[i]);
     }
+    finish_ldap(ld);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1855,6 +2096,8 @@ load_common(const char *path, const char *data, size_t len, unsigned flags,
     cfg->lockout_deny = 5;
     cfg->lockout_fail_interval = 15 * 60;
     cfg->lockout_unlock_time = 15 * 60;
+    cfg->ldap_cache_ttl = 30;
+    cfg->ldap_timeout = 5;
     if ((cfg->path = strdup(path)) == NULL) {
         goto out;
     }
@@ -1951,6 +2194,16 @@ nis2_config_free(struct nis2_config *cfg)
     free(cfg->signing_key);
     free(cfg->totp_issuer);
     free(cfg->store_backend);
+    nis2_ldap_free(cfg->ldap);
+    free(cfg->ldap_uri);
+    free(cfg->ldap_tls_ca);
+    free(cfg->ldap_bind_dn);
+    free(cfg->ldap_bind_pw_file);
+    free(cfg->ldap_base);
+    free(cfg->ldap_user_filter);
+    free(cfg->ldap_group_base);
+    free(cfg->ldap_ssh_key_attr);
+    free(cfg->ldap_requests_base);
     nis2_strv_free(cfg->role_approvers);
     nis2_strv_free(cfg->role_auditors);
     free(cfg->notify_command);

@@ -24,6 +24,20 @@
 #endif
 
 struct nis2_tz;
+struct nis2_ldap;
+
+/* [ldap] tls */
+enum nis2_ldap_tls {
+    NIS2_LDAP_TLS_STARTTLS = 0, /* default for ldap:// */
+    NIS2_LDAP_TLS_LDAPS,        /* default for ldaps:// */
+    NIS2_LDAP_TLS_NONE,         /* only when written out */
+};
+
+/* [ldap] group_schema */
+enum nis2_ldap_groups {
+    NIS2_LDAP_GROUPS_RFC2307BIS = 0, /* groupOfNames, member=USER-DN */
+    NIS2_LDAP_GROUPS_RFC2307,        /* posixGroup, memberUid=USER */
+};
 
 /* Where a definition stands, for messages. */
 struct nis2_srcpos {
@@ -132,6 +146,25 @@ struct nis2_config {
 
     /* [store] */
     char *store_backend;     /* "file" */
+
+    /* [ldap] (docs/ldap.md); ldap_uri NULL: no directory */
+    char *ldap_uri;          /* one or more ldap:// or ldaps:// URIs */
+    enum nis2_ldap_tls ldap_tls;
+    char *ldap_tls_ca;       /* CA file (path) or NULL: system default */
+    char *ldap_bind_dn;      /* NULL: anonymous */
+    char *ldap_bind_pw_file; /* path; with bind_dn */
+    char *ldap_base;
+    char *ldap_user_filter;  /* "(&(objectClass=posixAccount)(uid=%s))" */
+    char *ldap_group_base;   /* default ldap_base */
+    enum nis2_ldap_groups ldap_group_schema;
+    char *ldap_ssh_key_attr; /* "sshPublicKey" */
+    int64_t ldap_cache_ttl;  /* 30s; 0: no cache */
+    int64_t ldap_timeout;    /* 5s: connect, bind, each search */
+    char *ldap_requests_base;/* for [store] backend = ldap */
+    /* Connection and cache for identity lookups (nis2_ldap.h), made by the
+       loader when ldap_uri is set, freed with the config.  Not const: the
+       cache changes under a const config. */
+    struct nis2_ldap *ldap;
 
     /* [roles] */
     char **role_approvers;   /* group names, NULL-terminated, may be NULL */

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "nis2_ldap.h"
 #include "tz.h"
 #include "util.h"
 
@@ -168,6 +169,32 @@ out:
     return r;
 }
 
+/*
+ * Is `user` in one of `groups` in the directory?  1/0; <0 when the
+ * directory could not be asked (the caller denies).
+ */
+static int
+ldap_member_any(const struct nis2_config *cfg, const char *user,
+                char *const *groups)
+{
+    char **mine = NULL;
+    int r;
+
+    if ((r = nis2_ldap_user_groups(cfg->ldap, user, &mine)) != 0) {
+        return r;
+    }
+    for (size_t i = 0; groups[i] != NULL && r == 0; i++) {
+        for (size_t k = 0; mine[k] != NULL; k++) {
+            if (strcmp(groups[i], mine[k]) == 0) {
+                r = 1;
+                break;
+            }
+        }
+    }
+    nis2_strv_free(mine);
+    return r;
+}
+
 int
 nis2_user_in_any(const struct nis2_config *cfg, const char *user,
                  char *const *groups)
@@ -187,10 +214,10 @@ nis2_user_in_any(const struct nis2_config *cfg, const char *user,
             return 1;
         }
     }
-    if ((r = nss_user_gids(user, &gids, &n)) != 0 || n == 0) {
+    if ((r = nss_user_gids(user, &gids, &n)) != 0) {
         goto out;
     }
-    for (size_t i = 0; groups[i] != NULL && r == 0; i++) {
+    for (size_t i = 0; n > 0 && groups[i] != NULL && r == 0; i++) {
         gid_t gid = 0;
         int found = nss_group_gid(groups[i], &gid);
 
@@ -204,6 +231,10 @@ nis2_user_in_any(const struct nis2_config *cfg, const char *user,
                 break;
             }
         }
+    }
+    /* Directory groups last: one (cached) search for all of them. */
+    if (r == 0 && cfg->ldap != NULL) {
+        r = ldap_member_any(cfg, user, groups);
     }
 out:
     free(gids);
@@ -442,10 +473,12 @@ nis2_policy_decide(const struct nis2_config *cfg, const char *user,
             continue;
         }
         if ((r = nis2_user_in_any(cfg, user, p->groups)) < 0) {
+            const char *why = nis2_ldap_last_error(cfg->ldap);
             snprintf(d->reason, sizeof(d->reason),
-                     "group lookup for %s failed (%s) while checking "
+                     "group lookup for %s failed (%s%s%s) while checking "
                      "policy %s",
-                     user, nis2_strerror(r), p->name);
+                     user, nis2_strerror(r), *why != '\0' ? ": " : "", why,
+                     p->name);
             return r;
         }
         if (r == 0) {

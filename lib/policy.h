@@ -19,7 +19,8 @@
 /*
  * Is `user` a member of group `group`?  Static [group] members, then the
  * system's groups through NSS (getpwnam_r + getgrouplist; a user with no
- * Unix account simply has no NSS groups).  LDAP joins here later.
+ * Unix account simply has no NSS groups), then, when [ldap] uri is set,
+ * the directory's groups (nis2_ldap.h; cached for [ldap] cache_ttl).
  * Returns 1 yes, 0 no, <0 error (lookup failure: callers deny).
  */
 int nis2_user_in_group(const struct nis2_config *cfg, const char *user,

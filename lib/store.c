@@ -23,6 +23,9 @@ nis2_store_open(const struct nis2_config *cfg, struct nis2_store **out)
     if (cfg->store_backend == NULL || strcmp(cfg->store_backend, "file") == 0) {
         return nis2_store_file_open(cfg, out);
     }
+    if (strcmp(cfg->store_backend, "ldap") == 0) {
+        return nis2_store_ldap_open(cfg, out);
+    }
     return NIS2_ERR_CONFIG;
 }
 

@@ -61,10 +61,13 @@ struct nis2_store {
     void *priv;                    /* the backend's */
 };
 
-/* Open the backend named by [store] backend ("file").  *out on success. */
+/* Open the backend named by [store] backend ("file" or "ldap"). */
 int nis2_store_open(const struct nis2_config *cfg, struct nis2_store **out);
 /* The file backend (store_file.c): state_dir/requests/ID.json. */
 int nis2_store_file_open(const struct nis2_config *cfg,
+                         struct nis2_store **out);
+/* The ldap backend (store_ldap.c): entries under [ldap] requests_base. */
+int nis2_store_ldap_open(const struct nis2_config *cfg,
                          struct nis2_store **out);
 /* NULL is a no-op. */
 void nis2_store_close(struct nis2_store *st);

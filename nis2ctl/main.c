@@ -35,6 +35,18 @@ static const struct verb verbs[] = {
     {"cancel", cmd_cancel, "cancel ID"},
     {"review", cmd_review, "review ID"},
     {"extend", cmd_extend, "extend ID --by DURATION"},
+    {"sessions", cmd_sessions,
+     "sessions [--user U] [--target T] [--since T] [--until T] [--live]"},
+    {"verify", cmd_verify, "verify SESSION|DIR [--key PUBKEY] | --print-key"},
+    {"replay", cmd_replay,
+     "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]"},
+    {"grep", cmd_grep, "grep PATTERN [-i] [--user U] [--target T] ..."},
+    {"watch", cmd_watch, "watch SESSION"},
+    {"export", cmd_export, "export SESSION --html FILE"},
+    {"report", cmd_report, "report --since T --until T --out DIR"},
+    {"totp", cmd_totp,
+     "totp enroll USER [--secret B32] [--force] | import | remove | status"},
+    {"unlock", cmd_unlock, "unlock USER"},
 };
 
 static void
@@ -54,43 +66,6 @@ usage(FILE *f)
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         fprintf(f, "  %s\n", verbs[i].summary);
     }
-}
-
-struct nis2_config *
-nis2ctl_config(struct nis2ctl *ctx)
-{
-    struct nis2_diag diag;
-    const char *path;
-    int r;
-
-    if (ctx->cfg != NULL) {
-        return ctx->cfg;
-    }
-    nis2_diag_init(&diag);
-    path = nis2_config_path(ctx->config_path);
-    r = nis2_config_load(path, &ctx->cfg, &diag);
-    if (r != 0) {
-        for (size_t i = 0; i < diag.n; i++) {
-            fprintf(ctx->err, "nis2ctl: %s\n", diag.msgs[i]);
-        }
-        if (diag.n == 0) {
-            fprintf(ctx->err, "nis2ctl: %s: %s\n", path, nis2_strerror(r));
-        }
-        ctx->cfg = NULL;
-    }
-    nis2_diag_free(&diag);
-    return ctx->cfg;
-}
-
-bool
-nis2ctl_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* The invoking Unix user; a uid without a passwd entry gets "uid-N". */

@@ -43,6 +43,10 @@ bool nis2ctl_wants_help(int argc, char **argv);
 /* Verbs. */
 int cmd_policy(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_audit(struct nis2ctl *ctx, int argc, char **argv);
+/* TOTP enrollment and lockout (cmd_totp.c). */
+int cmd_totp(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_unlock(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_init(struct nis2ctl *ctx, int argc, char **argv); /* cmd_init.c */
 /* Access requests (cmd_request.c). */
 int cmd_request(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_requests(struct nis2ctl *ctx, int argc, char **argv);
@@ -53,5 +57,13 @@ int cmd_revoke(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_cancel(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_review(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_extend(struct nis2ctl *ctx, int argc, char **argv);
+/* Auditor's tools (cmd_audit_tools.c, cmd_export.c, cmd_report.c). */
+int cmd_sessions(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_verify(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_replay(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_grep(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_watch(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif

@@ -217,6 +217,69 @@ static const struct err_case err_cases[] = {
     {"bad line in included file", "include = p/*.conf\n",
      {{"p/a.conf", "[group g]\nmembers alice\n"}},
      "@/p/a.conf:2: expected 'key = value'"},
+    /* [ldap] */
+    {"ldap: bad scheme", "[ldap]\nuri = http://dir\nbase = dc=x\n", {{0}},
+     "@/nis2.conf:2: [ldap]: bad uri 'http://dir': each URI must start "
+     "with ldap:// or ldaps://"},
+    {"ldap: mixed schemes",
+     "[ldap]\nuri = ldap://a ldaps://b\nbase = dc=x\n", {{0}},
+     "@/nis2.conf:2: [ldap]: bad uri 'ldap://a ldaps://b': all URIs must "
+     "use the same scheme"},
+    {"ldap: uri with a DN", "[ldap]\nuri = ldap://a/dc=x\nbase = dc=x\n",
+     {{0}}, "@/nis2.conf:2: [ldap]: bad uri 'ldap://a/dc=x': expected"},
+    {"ldap: bad tls", "[ldap]\nuri = ldap://a\ntls = yes\nbase = dc=x\n",
+     {{0}}, "@/nis2.conf:3: [ldap]: bad tls 'yes' (starttls, ldaps or none)"},
+    {"ldap: ldaps uri with starttls",
+     "[ldap]\nuri = ldaps://a\ntls = starttls\nbase = dc=x\n", {{0}},
+     "@/nis2.conf:3: [ldap]: an ldaps:// uri needs tls = ldaps"},
+    {"ldap: ldap uri with tls = ldaps",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ntls = ldaps\n", {{0}},
+     "@/nis2.conf:4: [ldap]: tls = ldaps needs an ldaps:// uri"},
+    {"ldap: bad base", "[ldap]\nuri = ldap://a\nbase = not a dn\n", {{0}},
+     "@/nis2.conf:3: [ldap]: base: 'not a dn' is not a valid DN"},
+    {"ldap: no base", "\n[ldap]\nuri = ldap://a\n", {{0}},
+     "@/nis2.conf:2: [ldap] has no base"},
+    {"ldap: no uri", "[ldap]\nbase = dc=x\n", {{0}},
+     "@/nis2.conf:1: [ldap] has no uri"},
+    {"ldap: bind_dn without password file",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nbind_dn = cn=b,dc=x\n", {{0}},
+     "@/nis2.conf:4: [ldap]: bind_dn and bind_pw_file go together"},
+    {"ldap: filter without %s",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (uid=bob)\n",
+     {{0}}, "@/nis2.conf:4: [ldap]: bad user_filter '(uid=bob)': must "
+            "contain %s (the user name) exactly once"},
+    {"ldap: filter unbalanced",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (&(uid=%s)\n",
+     {{0}}, "@/nis2.conf:4: [ldap]: bad user_filter '(&(uid=%s)': "
+            "unbalanced parentheses"},
+    {"ldap: filter with a stray %",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (uid=%d%s)\n",
+     {{0}}, "[ldap]: bad user_filter '(uid=%d%s)': '%' must be followed"},
+    {"ldap: bad group_schema",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ngroup_schema = ad\n", {{0}},
+     "@/nis2.conf:4: [ldap]: bad group_schema 'ad' (rfc2307bis or "
+     "rfc2307)"},
+    {"ldap: bad ssh_key_attr",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nssh_key_attr = a b\n", {{0}},
+     "@/nis2.conf:4: [ldap]: bad ssh_key_attr 'a b'"},
+    {"ldap: cache_ttl too long",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ncache_ttl = 2h\n", {{0}},
+     "@/nis2.conf:4: [ldap]: cache_ttl = 2h is out of range (0s to 1h)"},
+    {"ldap: bad timeout",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ntimeout = 0s\n", {{0}},
+     "@/nis2.conf:4: [ldap]: timeout = 0s is out of range (1s to 5m)"},
+    {"ldap: unknown key",
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nhost = a\n", {{0}},
+     "@/nis2.conf:4: [ldap]: unknown key 'host'"},
+    {"ldap in an included file", "include = p/x.conf\n",
+     {{"p/x.conf", "[ldap]\n"}},
+     "@/p/x.conf:1: section [ldap] is allowed only in the main file"},
+    {"store ldap without [ldap]", "[store]\nbackend = ldap\n", {{0}},
+     "@/nis2.conf:2: [store] backend = ldap needs an [ldap] section"},
+    {"store ldap without requests_base",
+     "[store]\nbackend = ldap\n[ldap]\nuri = ldap://a\nbase = dc=x\n",
+     {{0}}, "@/nis2.conf:2: [store] backend = ldap needs [ldap] "
+            "requests_base"},
 };
 
 static char *
@@ -384,7 +447,11 @@ static const char FULL_MAIN[] =
     "[store]\n"
     "backend = ldap\n"
     "[notify]\n"
-    "command = /usr/local/libexec/nis2-notify\n";
+    "command = /usr/local/libexec/nis2-notify\n"
+    "[ldap]\n"
+    "uri = ldap://dir.plant.example\n"
+    "base = dc=plant,dc=example\n"
+    "requests_base = ou=nis2-requests,dc=plant,dc=example\n";
 
 static const char FULL_POLICIES[] =
     "# vendor access\n"
@@ -899,6 +966,87 @@ test_buffer(void **state)
     nis2_diag_free(&d);
 }
 
+static struct nis2_config *
+load_text(const char *name, const char *text)
+{
+    char *dir = nis2_test_path("%s", name);
+    char *path = NULL;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag d;
+
+    nis2_diag_init(&d);
+    assert_int_equal(nis2_mkdir_p(dir, 0755), 0);
+    put(dir, "nis2.conf", text);
+    assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+    if (nis2_config_load(path, &cfg, &d) != 0) {
+        dump(&d);
+        fail_msg("%s does not load", name);
+    }
+    nis2_diag_free(&d);
+    free(path);
+    free(dir);
+    return cfg;
+}
+
+/* [ldap]: defaults, the tls rule per scheme, relative paths. */
+static void
+test_ldap(void **state)
+{
+    (void)state;
+    struct nis2_config *cfg = load_text("ldap0", "[roles]\n");
+    assert_null(cfg->ldap_uri);
+    assert_null(cfg->ldap);
+    nis2_config_free(cfg);
+
+    cfg = load_text("ldap1", "[roles]\n[ldap]\nuri = ldap://dir.example\n"
+                             "base = dc=example,dc=org\n");
+    assert_string_equal(cfg->ldap_uri, "ldap://dir.example");
+    assert_int_equal(cfg->ldap_tls, NIS2_LDAP_TLS_STARTTLS);
+    assert_string_equal(cfg->ldap_user_filter,
+                        "(&(objectClass=posixAccount)(uid=%s))");
+    assert_string_equal(cfg->ldap_group_base, "dc=example,dc=org");
+    assert_int_equal(cfg->ldap_group_schema, NIS2_LDAP_GROUPS_RFC2307BIS);
+    assert_string_equal(cfg->ldap_ssh_key_attr, "sshPublicKey");
+    assert_int_equal(cfg->ldap_cache_ttl, 30);
+    assert_int_equal(cfg->ldap_timeout, 5);
+    assert_null(cfg->ldap_bind_dn);
+    assert_null(cfg->ldap_requests_base);
+    assert_non_null(cfg->ldap);
+    nis2_config_free(cfg);
+
+    cfg = load_text("ldap2",
+                    "[roles]\n[store]\nbackend = ldap\n[ldap]\n"
+                    "uri = ldaps://a:636 ldaps://b\ntls_ca = ca.pem\n"
+                    "bind_dn = cn=broker,dc=x\nbind_pw_file = pw\n"
+                    "base = dc=x\ngroup_base = ou=groups,dc=x\n"
+                    "group_schema = rfc2307\nuser_filter = (uid=%s)\n"
+                    "ssh_key_attr = sshKey\ncache_ttl = 0s\ntimeout = 2s\n"
+                    "requests_base = ou=requests,dc=x\n");
+    assert_int_equal(cfg->ldap_tls, NIS2_LDAP_TLS_LDAPS);
+    char *want = nis2_test_path("ldap2/ca.pem");
+    assert_string_equal(cfg->ldap_tls_ca, want);
+    free(want);
+    want = nis2_test_path("ldap2/pw");
+    assert_string_equal(cfg->ldap_bind_pw_file, want);
+    free(want);
+    assert_string_equal(cfg->ldap_bind_dn, "cn=broker,dc=x");
+    assert_string_equal(cfg->ldap_group_base, "ou=groups,dc=x");
+    assert_int_equal(cfg->ldap_group_schema, NIS2_LDAP_GROUPS_RFC2307);
+    assert_string_equal(cfg->ldap_user_filter, "(uid=%s)");
+    assert_string_equal(cfg->ldap_ssh_key_attr, "sshKey");
+    assert_int_equal(cfg->ldap_cache_ttl, 0);
+    assert_int_equal(cfg->ldap_timeout, 2);
+    assert_string_equal(cfg->ldap_requests_base, "ou=requests,dc=x");
+    assert_string_equal(cfg->store_backend, "ldap");
+    nis2_config_free(cfg);
+
+    /* none only when written out */
+    cfg = load_text("ldap3", "[roles]\n[ldap]\nuri = ldap://127.0.0.1:389\n"
+                             "tls = none\nbase = dc=x\n");
+    assert_int_equal(cfg->ldap_tls, NIS2_LDAP_TLS_NONE);
+    nis2_config_free(cfg);
+}
+
 static void
 test_config_path(void **state)
 {
@@ -937,6 +1085,7 @@ main(void)
         cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_buffer),
+        cmocka_unit_test(test_ldap),
         cmocka_unit_test(test_config_path),
         cmocka_unit_test(test_mfa_name),
     };

@@ -1,0 +1,537 @@
+/*
+ * totp_ldap.c - TOTP state on the user's directory entry (see
+ * totp_ldap.h, docs/ldap.md): read, compare-and-swap write, the attempt.
+ *
+ * The decision itself (lockout, code or recovery code, replay, failure
+ * tally) is totp_state.c's nis2_totp_state_decide() on the state in
+ * memory, so that the file and the directory backends cannot drift apart;
+ * this file only moves the state and retries on a conflict.
+ */
+#include "totp_ldap.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <lber.h>
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "util.h"
+
+#define ATTEMPT_TRIES 64
+#define SECRET_MAX 128
+#define FAILS_MAX 1000
+
+/*
+ * The decision on a state in memory, exported by totp_state.c (the
+ * `decide` step of nis2_totp_attempt).  Declared weak so that libnis2
+ * links while that export is pending; without it every attempt through
+ * the directory is refused (fail closed).
+ */
+int nis2_totp_state_decide(struct nis2_totp_state *st,
+                           const struct nis2_config *cfg, const char *answer,
+                           time_t now, struct nis2_totp_result *res)
+    __attribute__((weak));
+
+static char *totp_attrs[] = {
+    "nis2TotpSecret",  "nis2TotpParams",     "nis2TotpRevision",
+    "nis2TotpLastStep", "nis2TotpLastSuccess", "nis2TotpFailures",
+    "nis2TotpLockedAt", "nis2TotpRecovery",   NULL};
+
+/* ---- values ------------------------------------------------------------ */
+
+static bool
+parse_i64(const char *s, size_t n, int64_t min, int64_t *out)
+{
+    char buf[32];
+    char *end = NULL;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return false;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!isdigit((unsigned char)buf[0]) && buf[0] != '-') {
+        return false;
+    }
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* One integer attribute; absent: 0. */
+static bool
+get_int(LDAP *ld, LDAPMessage *e, const char *attr, int64_t min,
+        int64_t *out)
+{
+    struct berval **bv = ldap_get_values_len(ld, e, attr);
+    int n = bv != NULL ? ldap_count_values_len(bv) : 0;
+    bool ok = n == 0 || (n == 1 && parse_i64(bv[0]->bv_val, bv[0]->bv_len,
+                                             min, out));
+
+    if (n == 0) {
+        *out = 0;
+    }
+    ldap_value_free_len(bv);
+    return ok;
+}
+
+/* "alg=sha1 digits=6 step=30 window=-1 created=T" */
+static bool
+parse_params(const char *s, struct nis2_totp_state *st)
+{
+    char alg[16];
+    int digits = 0, window = 0, used = 0;
+    long long step = 0, created = 0;
+    struct nis2_totp_params p;
+
+    if (sscanf(s, "alg=%15s digits=%d step=%lld window=%d created=%lld%n",
+               alg, &digits, &step, &window, &created, &used) != 5 ||
+        s[used] != '\0' || nis2_totp_alg_parse(alg, &st->alg) != 0) {
+        return false;
+    }
+    p.alg = st->alg;
+    p.digits = digits;
+    p.step = step;
+    p.window = window < 0 ? 0 : window;
+    if (nis2_totp_params_check(&p) != 0 || window < -1 || created < 0) {
+        return false;
+    }
+    st->digits = digits;
+    st->step = step;
+    st->window = window;
+    st->created = created;
+    return true;
+}
+
+static int
+parse_fails(const char *s, struct nis2_totp_state *st)
+{
+    size_t n = 0;
+    const char *c = s;
+
+    while (*c != '\0') {
+        size_t len = strcspn(c, " ");
+        int64_t t = 0;
+        if (n >= FAILS_MAX || !parse_i64(c, len, 0, &t)) {
+            return NIS2_ERR_PARSE;
+        }
+        int64_t *nf = realloc(st->fails, (n + 1) * sizeof(*nf));
+        if (nf == NULL) {
+            return NIS2_ERR_NOMEM;
+        }
+        st->fails = nf;
+        st->fails[n++] = t;
+        st->n_fails = n;
+        c += len;
+        c += strspn(c, " ");
+    }
+    return NIS2_OK;
+}
+
+/* The entry's state; NIS2_ERR_PARSE for anything out of shape. */
+static int
+entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
+            uint64_t *rev_out)
+{
+    struct nis2_totp_state *st = nis2_totp_state_new();
+    struct berval **bv = NULL;
+    int64_t v = 0;
+    char *text = NULL;
+    int r = NIS2_ERR_PARSE, n;
+
+    *out = NULL;
+    if (st == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    bv = ldap_get_values_len(ld, e, "nis2TotpSecret");
+    if (bv == NULL || ldap_count_values_len(bv) != 1 ||
+        bv[0]->bv_len < 10 || bv[0]->bv_len > SECRET_MAX) {
+        goto out;
+    }
+    if ((st->secret = malloc(bv[0]->bv_len)) == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(st->secret, bv[0]->bv_val, bv[0]->bv_len);
+    st->secret_len = bv[0]->bv_len;
+    explicit_bzero(bv[0]->bv_val, bv[0]->bv_len);
+    ldap_value_free_len(bv);
+
+    bv = ldap_get_values_len(ld, e, "nis2TotpParams");
+    if (bv == NULL || ldap_count_values_len(bv) != 1 ||
+        (text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL ||
+        !parse_params(text, st)) {
+        r = text == NULL && bv != NULL ? NIS2_ERR_NOMEM : NIS2_ERR_PARSE;
+        goto out;
+    }
+    free(text);
+    text = NULL;
+    ldap_value_free_len(bv);
+    bv = NULL;
+
+    if (!get_int(ld, e, "nis2TotpRevision", 1, &v) || v == 0) {
+        goto out;
+    }
+    *rev_out = (uint64_t)v;
+    if (!get_int(ld, e, "nis2TotpLastStep", 0, &v)) {
+        goto out;
+    }
+    st->last_step = (uint64_t)v;
+    if (!get_int(ld, e, "nis2TotpLastSuccess", 0, &st->last_success) ||
+        !get_int(ld, e, "nis2TotpLockedAt", 0, &st->locked_at)) {
+        goto out;
+    }
+    bv = ldap_get_values_len(ld, e, "nis2TotpFailures");
+    n = bv != NULL ? ldap_count_values_len(bv) : 0;
+    if (n > 1) {
+        goto out;
+    }
+    if (n == 1) {
+        if ((text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        if ((r = parse_fails(text, st)) != 0) {
+            goto out;
+        }
+        r = NIS2_ERR_PARSE;
+        free(text);
+        text = NULL;
+    }
+    ldap_value_free_len(bv);
+    bv = ldap_get_values_len(ld, e, "nis2TotpRecovery");
+    n = bv != NULL ? ldap_count_values_len(bv) : 0;
+    char **rec = calloc((size_t)n + 1, sizeof(char *));
+    if (rec == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    free(st->recovery); /* the empty list nis2_totp_state_new made */
+    st->recovery = rec;
+    for (int i = 0; i < n; i++) {
+        if ((st->recovery[i] = strndup(bv[i]->bv_val, bv[i]->bv_len)) ==
+            NULL) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        st->n_recovery++;
+        if (!nis2_totp_recovery_hash_valid(st->recovery[i])) {
+            goto out;
+        }
+    }
+    *out = st;
+    st = NULL;
+    r = NIS2_OK;
+out:
+    if (bv != NULL) {
+        ldap_value_free_len(bv);
+    }
+    free(text);
+    nis2_totp_state_free(st);
+    return r;
+}
+
+/* ---- load / store ------------------------------------------------------ */
+
+int
+nis2_totp_ldap_load(struct nis2_ldap *l, const char *user,
+                    struct nis2_totp_state **out, uint64_t *rev_out,
+                    char **dn_out)
+{
+    struct timeval tv = {nis2_ldap_timeout(l), 0};
+    LDAPMessage *res = NULL, *e;
+    char *dn = NULL;
+    LDAP *ld = NULL;
+    int rc = LDAP_OTHER, r;
+
+    *out = NULL;
+    *rev_out = 0;
+    *dn_out = NULL;
+    if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
+        return r;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
+            nis2_ldap_note_failure(l, user, "TOTP read",
+                                   nis2_ldap_last_error(l));
+            goto out;
+        }
+        rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
+                               "(objectClass=nis2TotpUser)", totp_attrs, 0,
+                               NULL, NULL, &tv, 2, &res);
+        if (rc == LDAP_SUCCESS) {
+            e = ldap_first_entry(ld, res);
+            r = e == NULL ? NIS2_ERR_NOTFOUND
+                          : entry_state(ld, e, out, rev_out);
+            nis2_ldap_release(l, rc);
+            goto out;
+        }
+        r = nis2_ldap_map_error(l, rc, "TOTP read");
+        nis2_ldap_release(l, rc);
+        if (res != NULL) {
+            ldap_msgfree(res);
+            res = NULL;
+        }
+        if (rc != LDAP_SERVER_DOWN && rc != LDAP_CONNECT_ERROR) {
+            break;
+        }
+    }
+    nis2_ldap_note_failure(l, user, "TOTP read", nis2_ldap_last_error(l));
+    if (r == NIS2_ERR_NOTFOUND) {
+        r = NIS2_ERR_IO; /* the entry vanished between two searches */
+    }
+out:
+    if (res != NULL) {
+        ldap_msgfree(res);
+    }
+    if (r == 0) {
+        *dn_out = dn;
+        dn = NULL;
+    }
+    free(dn);
+    return r;
+}
+
+struct mods {
+    LDAPMod m[12];
+    LDAPMod *p[13];
+    struct berval bv[12][2];
+    struct berval *bvp[12][2];
+    char *text[12];
+    struct berval *multi; /* recovery values */
+    struct berval **multip;
+    size_t n;
+    bool oom; /* a value that should be there could not be made */
+};
+
+static void
+mods_free(struct mods *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->text[i]);
+    }
+    free(m->multi);
+    free(m->multip);
+}
+
+/* One mod with one value (a text or `bytes`) or, when !want, none. */
+static void
+mod1(struct mods *m, int op, const char *attr, bool want, char *text,
+     const void *bytes, size_t len)
+{
+    size_t i = m->n++;
+
+    if (want && text == NULL && bytes == NULL) {
+        m->oom = true;
+    }
+    m->m[i].mod_op = op | LDAP_MOD_BVALUES;
+    m->m[i].mod_type = (char *)attr;
+    m->text[i] = text;
+    if (text != NULL || bytes != NULL) {
+        m->bv[i][0].bv_val = text != NULL ? text : (char *)bytes;
+        m->bv[i][0].bv_len = text != NULL ? strlen(text) : len;
+        m->bvp[i][0] = &m->bv[i][0];
+    }
+    m->bvp[i][1] = NULL;
+    m->m[i].mod_bvalues = m->bvp[i];
+    m->p[i] = &m->m[i];
+    m->p[i + 1] = NULL;
+}
+
+static char *
+num(long long v)
+{
+    char *s = NULL;
+
+    return asprintf(&s, "%lld", v) < 0 ? NULL : s;
+}
+
+int
+nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
+                     const struct nis2_totp_state *st, uint64_t expected,
+                     bool enrol)
+{
+    struct mods m;
+    char *fails = NULL, *params = NULL;
+    size_t flen = 0;
+    LDAP *ld = NULL;
+    int rc, r = NIS2_ERR_NOMEM;
+
+    memset(&m, 0, sizeof(m));
+    if (expected == 0 && !enrol) {
+        return NIS2_ERR_INVAL;
+    }
+    /* the revision swap first: it is what makes the write conditional */
+    if (expected == 0) {
+        char *oc = strdup("nis2TotpUser");
+        if (oc == NULL) {
+            goto out;
+        }
+        mod1(&m, LDAP_MOD_ADD, "objectClass", true, oc, NULL, 0);
+        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true, num(1), NULL,
+             0);
+    } else {
+        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
+             num((long long)expected), NULL, 0);
+        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true,
+             num((long long)expected + 1), NULL, 0);
+    }
+    if (enrol) {
+        if (asprintf(&params, "alg=%s digits=%d step=%lld window=%d "
+                     "created=%lld", nis2_totp_alg_name(st->alg), st->digits,
+                     (long long)st->step, st->window,
+                     (long long)st->created) < 0) {
+            params = NULL;
+            goto out;
+        }
+        for (char *c = params; *c != '\0' && *c != ' '; c++) {
+            *c = (char)tolower((unsigned char)*c);
+        }
+        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpSecret", true, NULL, st->secret,
+             st->secret_len);
+        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpParams", true, params, NULL, 0);
+        params = NULL;
+    }
+    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastStep", st->last_step > 0,
+         st->last_step > 0 ? num((long long)st->last_step) : NULL,
+         NULL, 0);
+    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastSuccess", st->last_success > 0,
+         st->last_success > 0 ? num((long long)st->last_success)
+                              : NULL, NULL, 0);
+    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLockedAt", st->locked_at > 0,
+         st->locked_at > 0 ? num((long long)st->locked_at) : NULL,
+         NULL, 0);
+    if (st->n_fails > 0) {
+        if ((fails = calloc(st->n_fails, 21)) == NULL) {
+            goto out;
+        }
+        for (size_t i = 0; i < st->n_fails; i++) {
+            flen += (size_t)snprintf(fails + flen, 21, "%s%lld",
+                                     i > 0 ? " " : "",
+                                     (long long)st->fails[i]);
+        }
+    }
+    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails,
+         NULL, 0);
+    fails = NULL;
+    /* recovery hashes: several values in one mod */
+    size_t i = m.n++;
+    if ((m.multi = calloc(st->n_recovery + 1, sizeof(*m.multi))) == NULL ||
+        (m.multip = calloc(st->n_recovery + 1, sizeof(*m.multip))) ==
+            NULL) {
+        goto out;
+    }
+    for (size_t k = 0; k < st->n_recovery; k++) {
+        m.multi[k].bv_val = st->recovery[k];
+        m.multi[k].bv_len = strlen(st->recovery[k]);
+        m.multip[k] = &m.multi[k];
+    }
+    m.m[i].mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
+    m.m[i].mod_type = "nis2TotpRecovery";
+    m.m[i].mod_bvalues = m.multip;
+    m.p[i] = &m.m[i];
+    m.p[i + 1] = NULL;
+    if (m.oom) {
+        goto out;
+    }
+    if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
+        nis2_ldap_note_failure(l, NULL, "TOTP write",
+                               nis2_ldap_last_error(l));
+        goto out;
+    }
+    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
+    r = nis2_ldap_map_error(l, rc, "TOTP write");
+    nis2_ldap_release(l, rc);
+    if (expected == 0 && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
+        r = NIS2_ERR_EXISTS; /* enrolled already */
+    } else if (r != 0 && r != NIS2_ERR_CONFLICT) {
+        nis2_ldap_note_failure(l, NULL, "TOTP write",
+                               nis2_ldap_last_error(l));
+    }
+out:
+    free(fails);
+    free(params);
+    mods_free(&m);
+    return r;
+}
+
+int
+nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
+                      const struct nis2_totp_state *st)
+{
+    char *dn = NULL;
+    int r;
+
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG;
+    }
+    if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) != 0) {
+        return r;
+    }
+    r = nis2_totp_ldap_store(cfg->ldap, dn, st, 0, true);
+    free(dn);
+    return r;
+}
+
+/* ---- the attempt -------------------------------------------------------- */
+
+int
+nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
+                       const char *answer, time_t now,
+                       struct nis2_totp_result *res)
+{
+    struct nis2_totp_state *st = NULL;
+    uint64_t rev = 0;
+    char *dn = NULL;
+    int r = NIS2_ERR_CONFLICT;
+
+    memset(res, 0, sizeof(*res));
+    res->outcome = NIS2_TOTP_WRONG;
+    if (cfg == NULL || cfg->ldap == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    if (nis2_totp_state_decide == NULL) {
+        return NIS2_ERR_INTERNAL;
+    }
+    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
+        nis2_totp_state_free(st);
+        st = NULL;
+        free(dn);
+        dn = NULL;
+        memset(res, 0, sizeof(*res));
+        res->outcome = NIS2_TOTP_WRONG;
+        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
+        if (r == NIS2_ERR_NOTFOUND) {
+            res->outcome = NIS2_TOTP_NOT_ENROLLED;
+            r = NIS2_OK;
+            break;
+        }
+        if (r != 0 || (r = nis2_totp_state_decide(st, cfg, answer, now,
+                                                  res)) != 0) {
+            break;
+        }
+        res->failures = nis2_totp_state_failures(st, cfg, now);
+        res->recovery_left = st->n_recovery;
+        if (res->outcome == NIS2_TOTP_LOCKED) {
+            break; /* refused and not counted: nothing to write */
+        }
+        /* Only a write that lands makes the outcome true: on a conflict
+           another broker changed the state, so decide again on it. */
+        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
+    }
+    if (r != 0) {
+        /* An error decides nothing: never leave an acceptance behind. */
+        res->outcome = NIS2_TOTP_WRONG;
+    }
+    nis2_totp_state_free(st);
+    free(dn);
+    return r;
+}

@@ -1,0 +1,1209 @@
+/*
+ * cmd_audit_tools.c - the auditor's verbs over recorded sessions:
+ *
+ *   sessions [--user U] [--target T] [--since T] [--until T] [--live]
+ *   verify SESSION|DIR [--key PUBKEY] | verify --print-key [--key K]
+ *          | verify --publish-key
+ *   replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]
+ *   grep PATTERN [-i] [--user U] [--target T] [--since T] [--until T]
+ *   watch SESSION
+ *
+ * (export and report live in cmd_export.c / cmd_report.c.)  Only root and
+ * members of [roles] auditors may run them; verify, export and report are
+ * audit events.  Exit: 0 ok, 1 a negative answer (a broken recording, not
+ * an auditor, nothing found by grep), 2 usage or I/O errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <math.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "asciicast.h"
+#include "audit.h"
+#include "audit_tools.h"
+#include "chain.h"
+#include "config.h"
+#include "error.h"
+#include "fileio.h"
+#include "nis2ctl.h"
+#include "policy.h"
+#include "sessions.h"
+#include "util.h"
+
+/* ---- shared with cmd_export.c / cmd_report.c (audit_tools.h) ------------ */
+
+struct nis2_config *
+at_auditor_config(struct nis2ctl *ctx, const char *verb)
+{
+    struct nis2_config *cfg = nis2ctl_config(ctx);
+
+    if (cfg == NULL) {
+        return NULL;
+    }
+    if (getuid() == 0 && !ctx->actor_overridden) {
+        return cfg;
+    }
+    if (cfg->role_auditors != NULL &&
+        nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1) {
+        return cfg;
+    }
+    fprintf(ctx->err,
+            "nis2ctl: %s: %s is not an auditor ([roles] auditors)\n", verb,
+            ctx->actor);
+    return NULL;
+}
+
+int
+at_print_json(struct nis2ctl *ctx, struct json_object *doc)
+{
+    const char *s = json_object_to_json_string_ext(
+        doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                 JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    if (s == NULL || fprintf(ctx->out, "%s\n", s) < 0) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    return NIS2CTL_EXIT_OK;
+}
+
+int
+at_trusted_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
+               const char *key_path, unsigned char pub[NIS2_CHAIN_PUBLEN],
+               char **from_out)
+{
+    char *pubpath = NULL;
+    int r;
+
+    *from_out = NULL;
+    if (key_path != NULL) {
+        if ((r = nis2_chain_pubkey_read(key_path, pub)) != 0) {
+            fprintf(ctx->err, "nis2ctl: %s: %s\n", key_path,
+                    nis2_strerror(r));
+            return r;
+        }
+        *from_out = strdup(key_path);
+        return *from_out != NULL ? 0 : NIS2_ERR_NOMEM;
+    }
+    /* The broker's own key where readable (root), else the published one. */
+    if (cfg->signing_key != NULL &&
+        nis2_chain_pubkey_read(cfg->signing_key, pub) == 0) {
+        *from_out = strdup(cfg->signing_key);
+        return *from_out != NULL ? 0 : NIS2_ERR_NOMEM;
+    }
+    if (asprintf(&pubpath, "%s/%s", cfg->recordings_dir,
+                 NIS2_CHAIN_PUBKEY_NAME) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    if ((r = nis2_chain_pubkey_read(pubpath, pub)) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: no trusted key: [recording] signing_key is not "
+                "readable and %s: %s (give --key PUBKEY)\n",
+                pubpath, nis2_strerror(r));
+        free(pubpath);
+        return r;
+    }
+    *from_out = pubpath;
+    return 0;
+}
+
+void
+at_verify_text(const struct nis2_session *s, int r,
+               const struct nis2_chain_result *res, char *buf, size_t len)
+{
+    char t[32];
+
+    if (r == 0 && res->sealed) {
+        nis2_format_time_utc(res->last_time, t, sizeof(t));
+        snprintf(buf, len,
+                 "intact, %llu checkpoints, sealed at close (%s, %s)",
+                 (unsigned long long)res->checkpoints, t,
+                 res->end_reason[0] != '\0' ? res->end_reason : "?");
+    } else if (r == 0) {
+        nis2_format_time_utc(res->last_time, t, sizeof(t));
+        snprintf(buf, len,
+                 "intact up to checkpoint %llu at %s; session not closed "
+                 "(%s)",
+                 (unsigned long long)(res->checkpoints - 1), t,
+                 s != NULL && s->live ? "still live" : "crash?");
+    } else if (r == NIS2_ERR_INTEGRITY) {
+        snprintf(buf, len, "BROKEN: %s%s%s", res->file,
+                 res->file[0] != '\0' ? " " : "", res->why);
+    } else {
+        snprintf(buf, len, "cannot verify: %s", nis2_strerror(r));
+    }
+}
+
+int
+at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
+         const char *event, const char *target, const char *session,
+         const char *request, struct json_object *details)
+{
+    int r = nis2_audit_append(cfg->audit_log, event, ctx->actor, target,
+                              session, request, details);
+
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(r));
+    }
+    return r;
+}
+
+int
+at_parse_filter(struct nis2ctl *ctx, const char *verb, int argc, char **argv,
+                int *i, struct nis2_session_filter *f)
+{
+    const char *o = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    time_t *tp = NULL;
+
+    if (strcmp(o, "--live") == 0) {
+        f->live_only = true;
+        return 1;
+    }
+    if (strcmp(o, "--user") != 0 && strcmp(o, "--target") != 0 &&
+        strcmp(o, "--since") != 0 && strcmp(o, "--until") != 0) {
+        return 0;
+    }
+    if (v == NULL) {
+        fprintf(ctx->err, "nis2ctl: %s: %s needs a value\n", verb, o);
+        return -1;
+    }
+    (*i)++;
+    if (strcmp(o, "--user") == 0) {
+        if (!nis2_valid_user(v)) {
+            fprintf(ctx->err, "nis2ctl: %s: invalid user name\n", verb);
+            return -1;
+        }
+        f->user = v;
+        return 1;
+    }
+    if (strcmp(o, "--target") == 0) {
+        f->target = v;
+        return 1;
+    }
+    tp = strcmp(o, "--since") == 0 ? &f->since : &f->until;
+    if (nis2_parse_time(v, tp) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: %s: %s: bad time '%s' (YYYY-MM-DD HH:MM[:SS] "
+                "[Z|+HH:MM])\n",
+                verb, o, v);
+        return -1;
+    }
+    return 1;
+}
+
+int
+at_find(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *verb,
+        const char *arg, struct nis2_session **out)
+{
+    int r = nis2_session_find(cfg->recordings_dir, arg, out);
+
+    if (r == NIS2_ERR_INVAL) {
+        fprintf(ctx->err,
+                "nis2ctl: %s: '%s' is not a session id (S-XXXXXXXX) or a "
+                "session directory\n",
+                verb, arg);
+    } else if (r == NIS2_ERR_NOTFOUND) {
+        fprintf(ctx->err, "nis2ctl: %s: no session %s under %s\n", verb, arg,
+                cfg->recordings_dir);
+    } else if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s: %s\n", verb, arg,
+                nis2_strerror(r));
+    }
+    return r;
+}
+
+void
+at_fmt_offset(double secs, char *buf, size_t len)
+{
+    long s = secs < 0 ? 0 : (long)secs;
+
+    snprintf(buf, len, "%02ld:%02ld", s / 60, s % 60);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void
+usage_sessions(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl sessions [--user U] [--target T] [--since T] "
+            "[--until T] [--live] [--json]\n"
+            "\n"
+            "Lists recorded sessions (oldest first): id, user, target, "
+            "start,\nduration, end reason, request id.  --since/--until "
+            "select sessions\nthat overlap that time span (times as in "
+            "policy explain --at);\n--target takes a pattern (plc-*); "
+            "--live only sessions being\nrecorded now.\n");
+}
+
+static struct json_object *
+session_json(const struct nis2_session *s)
+{
+    struct json_object *o = json_object_new_object(), *a;
+    char t[32];
+
+    json_object_object_add(o, "id", json_object_new_string(s->id));
+    json_object_object_add(o, "dir", json_object_new_string(s->dir));
+    json_object_object_add(o, "user",
+                           s->user ? json_object_new_string(s->user) : NULL);
+    json_object_object_add(o, "target", s->target
+                                            ? json_object_new_string(s->target)
+                                            : NULL);
+    nis2_format_time_utc(s->start, t, sizeof(t));
+    json_object_object_add(o, "start",
+                           s->start ? json_object_new_string(t) : NULL);
+    nis2_format_time_utc(s->end, t, sizeof(t));
+    json_object_object_add(o, "end", s->end ? json_object_new_string(t)
+                                            : NULL);
+    json_object_object_add(o, "duration",
+                           s->end && s->start
+                               ? json_object_new_int64(
+                                     (int64_t)(s->end - s->start))
+                               : NULL);
+    json_object_object_add(o, "end_reason",
+                           s->end_reason
+                               ? json_object_new_string(s->end_reason)
+                               : NULL);
+    json_object_object_add(o, "request",
+                           s->request ? json_object_new_string(s->request)
+                                      : NULL);
+    a = json_object_new_array();
+    for (size_t i = 0; s->approvers[i] != NULL; i++) {
+        json_object_array_add(a, json_object_new_string(s->approvers[i]));
+    }
+    json_object_object_add(o, "approvers", a);
+    json_object_object_add(o, "emergency",
+                           json_object_new_boolean(s->emergency));
+    json_object_object_add(o, "live", json_object_new_boolean(s->live));
+    return o;
+}
+
+int
+cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_session_filter f = {0};
+    struct nis2_session **v = NULL;
+    struct nis2_config *cfg;
+    bool json = ctx->json;
+    size_t n = 0;
+    int r, rc = NIS2CTL_EXIT_ERR;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_sessions(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        int k = at_parse_filter(ctx, "sessions", argc, argv, &i, &f);
+        if (k < 0) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (k == 0 && strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (k == 0) {
+            fprintf(ctx->err, "nis2ctl: sessions: unexpected '%s'\n",
+                    argv[i]);
+            usage_sessions(ctx->err);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if ((cfg = at_auditor_config(ctx, "sessions")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
+                                           : NIS2CTL_EXIT_NO;
+    }
+    if ((r = nis2_sessions_list(cfg->recordings_dir, &f, &v, &n)) != 0) {
+        fprintf(ctx->err, "nis2ctl: sessions: %s: %s\n", cfg->recordings_dir,
+                nis2_strerror(r));
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (json) {
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+            json_object_array_add(a, session_json(v[i]));
+        }
+        rc = at_print_json(ctx, a);
+        json_object_put(a);
+        nis2_sessions_free(v, n);
+        return rc;
+    }
+    fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n", "ID",
+            "USER", "TARGET", "START", "DURATION", "END", "REQUEST");
+    for (size_t i = 0; i < n; i++) {
+        const struct nis2_session *s = v[i];
+        char t[32], d[32];
+        nis2_format_time_utc(s->start, t, sizeof(t));
+        if (s->end != 0 && s->start != 0) {
+            nis2_format_duration((int64_t)(s->end - s->start), d, sizeof(d));
+        } else {
+            snprintf(d, sizeof(d), "%s", s->live ? "live" : "-");
+        }
+        fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n",
+                s->id, s->user ? s->user : "?",
+                s->target ? s->target : "?", s->start ? t : "?", d,
+                s->end_reason ? s->end_reason
+                : s->live     ? "(live)"
+                              : "(not closed)",
+                s->request ? s->request : "-");
+    }
+    nis2_sessions_free(v, n);
+    return NIS2CTL_EXIT_OK;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+static void
+usage_verify(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl verify SESSION|DIR [--key PUBKEY] [--json]\n"
+            "       nis2ctl verify --print-key [--key KEY]\n"
+            "       nis2ctl verify --publish-key\n"
+            "\n"
+            "Checks a recording's signed chain (docs/recording-integrity.md)"
+            ":\nevery checkpoint's Ed25519 signature, their order, and every"
+            " file\nagainst the sizes and SHA-256 hashes they signed.  Exit "
+            "0 with\n'intact, N checkpoints, sealed at close' or 'intact up "
+            "to checkpoint\nN at TIME; session not closed (crash?)'; exit 1 "
+            "with 'BROKEN: ...'\nnaming the file and the first byte that "
+            "differs, or the broken\ncheckpoint.\n"
+            "\n"
+            "  --key PUBKEY   trust this public key (PEM); default: the key "
+            "of\n                 [recording] signing_key when readable, "
+            "else\n                 recordings_dir/signing-key.pub\n"
+            "  --print-key    print the trusted public key and its "
+            "fingerprint\n"
+            "  --publish-key  write recordings_dir/signing-key.pub from "
+            "the\n                 signing key (root)\n");
+}
+
+static int
+print_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
+          const char *key_path)
+{
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    char fp[NIS2_CHAIN_FPLEN], *pem = NULL, *from = NULL;
+    int r;
+
+    if ((r = at_trusted_key(ctx, cfg, key_path, pub, &from)) != 0) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    nis2_chain_fingerprint(pub, fp);
+    if ((r = nis2_chain_pubkey_pem(pub, &pem)) != 0) {
+        free(from);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (ctx->json) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "fingerprint", json_object_new_string(fp));
+        json_object_object_add(o, "from", json_object_new_string(from));
+        json_object_object_add(o, "pem", json_object_new_string(pem));
+        r = at_print_json(ctx, o);
+        json_object_put(o);
+    } else {
+        fprintf(ctx->out, "%s# %s (from %s)\n", pem, fp, from);
+        r = NIS2CTL_EXIT_OK;
+    }
+    free(pem);
+    free(from);
+    return r;
+}
+
+static int
+verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
+            const struct nis2_chain_result *res, const char *text)
+{
+    struct json_object *o = json_object_new_object();
+    char t[32];
+    int rc;
+
+    json_object_object_add(o, "session", json_object_new_string(s->id));
+    json_object_object_add(o, "dir", json_object_new_string(s->dir));
+    json_object_object_add(o, "intact",
+                           r == 0 || r == NIS2_ERR_INTEGRITY
+                               ? json_object_new_boolean(r == 0)
+                               : NULL);
+    json_object_object_add(o, "sealed", json_object_new_boolean(res->sealed));
+    json_object_object_add(o, "live", json_object_new_boolean(s->live));
+    json_object_object_add(o, "checkpoints",
+                           json_object_new_int64((int64_t)res->checkpoints));
+    nis2_format_time_utc(res->last_time, t, sizeof(t));
+    json_object_object_add(o, "last_checkpoint",
+                           res->last_time ? json_object_new_string(t) : NULL);
+    json_object_object_add(o, "end_reason",
+                           res->end_reason[0]
+                               ? json_object_new_string(res->end_reason)
+                               : NULL);
+    json_object_object_add(o, "key", json_object_new_string(res->key_fp));
+    json_object_object_add(o, "message", json_object_new_string(text));
+    json_object_object_add(o, "file", res->file[0]
+                                          ? json_object_new_string(res->file)
+                                          : NULL);
+    json_object_object_add(o, "offset",
+                           res->offset >= 0
+                               ? json_object_new_int64(res->offset)
+                               : NULL);
+    json_object_object_add(o, "bad_checkpoint",
+                           res->bad_checkpoint >= 0 && r != 0
+                               ? json_object_new_int64(res->bad_checkpoint)
+                               : NULL);
+    json_object_object_add(o, "uncovered_bytes",
+                           json_object_new_int64(
+                               (int64_t)res->uncovered_bytes));
+    rc = at_print_json(ctx, o);
+    json_object_put(o);
+    return rc;
+}
+
+int
+cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct nis2_session *s = NULL;
+    struct nis2_chain_result res;
+    struct json_object *d = NULL;
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    const char *key = NULL, *arg = NULL;
+    bool printk = false, publish = false;
+    char text[768], *from = NULL;
+    int r, rc = NIS2CTL_EXIT_ERR;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_verify(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
+        } else if (strcmp(argv[i], "--print-key") == 0) {
+            printk = true;
+        } else if (strcmp(argv[i], "--publish-key") == 0) {
+            publish = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            ctx->json = true;
+        } else if (argv[i][0] != '-' && arg == NULL) {
+            arg = argv[i];
+        } else {
+            fprintf(ctx->err, "nis2ctl: verify: unexpected '%s'\n", argv[i]);
+            usage_verify(ctx->err);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if ((arg == NULL) == !(printk || publish)) {
+        usage_verify(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
+                                           : NIS2CTL_EXIT_NO;
+    }
+    if (printk) {
+        return print_key(ctx, cfg, key);
+    }
+    if (publish) {
+        if (cfg->signing_key == NULL) {
+            fprintf(ctx->err, "nis2ctl: verify: no [recording] signing_key\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        r = nis2_chain_publish_key(cfg->signing_key, cfg->recordings_dir);
+        if (r != 0) {
+            fprintf(ctx->err, "nis2ctl: verify: publish to %s/%s: %s%s\n",
+                    cfg->recordings_dir, NIS2_CHAIN_PUBKEY_NAME,
+                    nis2_strerror(r),
+                    r == NIS2_ERR_EXISTS ? " (a different key is published)"
+                                         : "");
+            return NIS2CTL_EXIT_ERR;
+        }
+        fprintf(ctx->out, "published %s/%s\n", cfg->recordings_dir,
+                NIS2_CHAIN_PUBKEY_NAME);
+        return NIS2CTL_EXIT_OK;
+    }
+    if (at_find(ctx, cfg, "verify", arg, &s) != 0) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (at_trusted_key(ctx, cfg, key, pub, &from) != 0) {
+        goto out;
+    }
+    r = nis2_chain_verify(s->dir, pub, &res);
+    at_verify_text(s, r, &res, text, sizeof(text));
+    if ((d = json_object_new_object()) != NULL) {
+        json_object_object_add(
+            d, "result",
+            json_object_new_string(r == 0 ? (res.sealed ? "intact"
+                                                        : "intact-unsealed")
+                                   : r == NIS2_ERR_INTEGRITY ? "broken"
+                                                             : "error"));
+        json_object_object_add(d, "message", json_object_new_string(text));
+        json_object_object_add(d, "key", json_object_new_string(res.key_fp));
+    }
+    /* An auditor's check is itself evidence; a failing log is reported
+       but does not hide the answer. */
+    at_audit(ctx, cfg, "recording.verify", s->target, s->id, s->request, d);
+    if (ctx->json) {
+        rc = verify_json(ctx, s, r, &res, text);
+    } else {
+        fprintf(ctx->out, "%s: %s\n", s->id, text);
+        if (r == 0 && res.note[0] != '\0') {
+            fprintf(ctx->out, "  note: %s\n", res.note);
+        }
+        fprintf(ctx->out, "  key %s (from %s)\n", res.key_fp, from);
+        rc = NIS2CTL_EXIT_OK;
+    }
+    if (rc == NIS2CTL_EXIT_OK) {
+        rc = r == 0                    ? NIS2CTL_EXIT_OK
+             : r == NIS2_ERR_INTEGRITY ? NIS2CTL_EXIT_NO
+                                       : NIS2CTL_EXIT_ERR;
+    }
+out:
+    json_object_put(d);
+    free(from);
+    nis2_session_free(s);
+    return rc;
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+static void
+usage_replay(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl replay SESSION [--channel N] [--speed X] "
+            "[--idle-limit S]\n"
+            "                      [--from MM:SS] [--cat]\n"
+            "\n"
+            "Plays a pty recording in the terminal with its real timing.\n"
+            "Keys: space pause/resume, + / - speed, right arrow skip 5 s, "
+            "q quit.\n"
+            "  --cat         print all output at once, no delays (for "
+            "pipes)\n"
+            "  --channel N   which pty channel (default: the first)\n"
+            "  --speed X     play X times faster (default 1)\n"
+            "  --idle-limit S  cap pauses at S seconds\n"
+            "  --from MM:SS  start at that offset\n");
+}
+
+struct tty {
+    int fd;
+    bool raw;
+    struct termios saved;
+};
+
+static void
+tty_raw(struct tty *t)
+{
+    struct termios raw;
+
+    t->fd = STDIN_FILENO;
+    t->raw = false;
+    if (!isatty(t->fd) || tcgetattr(t->fd, &t->saved) != 0) {
+        return;
+    }
+    raw = t->saved;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    if (tcsetattr(t->fd, TCSANOW, &raw) == 0) {
+        t->raw = true;
+    }
+}
+
+static void
+tty_restore(struct tty *t)
+{
+    if (t->raw) {
+        tcsetattr(t->fd, TCSANOW, &t->saved);
+    }
+}
+
+enum key { K_NONE, K_PAUSE, K_FASTER, K_SLOWER, K_SKIP, K_QUIT };
+
+/* Wait up to `ms` (-1: forever) for a key. */
+static enum key
+wait_key(struct tty *t, int ms)
+{
+    struct pollfd p = {.fd = t->fd, .events = POLLIN};
+    char buf[8];
+    ssize_t n;
+
+    if (!t->raw) {
+        if (ms > 0) {
+            poll(NULL, 0, ms);
+        }
+        return K_NONE;
+    }
+    if (poll(&p, 1, ms) <= 0) {
+        return K_NONE;
+    }
+    if ((n = read(t->fd, buf, sizeof(buf))) <= 0) {
+        return K_QUIT;
+    }
+    if (buf[0] == ' ') {
+        return K_PAUSE;
+    }
+    if (buf[0] == '+' || buf[0] == '=') {
+        return K_FASTER;
+    }
+    if (buf[0] == '-') {
+        return K_SLOWER;
+    }
+    if (buf[0] == 'q' || buf[0] == 3) {
+        return K_QUIT;
+    }
+    if (n >= 3 && buf[0] == 0x1b && buf[1] == '[' && buf[2] == 'C') {
+        return K_SKIP;
+    }
+    return K_NONE;
+}
+
+static int
+parse_offset(const char *s, double *out)
+{
+    unsigned m = 0, sec = 0;
+    int used = 0;
+
+    if (sscanf(s, "%u:%2u%n", &m, &sec, &used) != 2 || s[used] != '\0' ||
+        sec > 59) {
+        return -1;
+    }
+    *out = m * 60.0 + sec;
+    return 0;
+}
+
+/* The first pty file of a session, or channel N's. */
+static int
+pty_file(struct nis2ctl *ctx, const struct nis2_session *s, int channel,
+         char **path_out)
+{
+    char **files = NULL, want[32];
+    int r;
+
+    *path_out = NULL;
+    if ((r = nis2_session_files(s, "pty-", &files)) != 0) {
+        return r;
+    }
+    snprintf(want, sizeof(want), "pty-%d.cast", channel);
+    for (size_t i = 0; files[i] != NULL; i++) {
+        if (strstr(files[i], ".cast") == NULL ||
+            (channel > 0 && strcmp(files[i], want) != 0)) {
+            continue;
+        }
+        if (asprintf(path_out, "%s/%s", s->dir, files[i]) < 0) {
+            *path_out = NULL;
+            r = NIS2_ERR_NOMEM;
+        }
+        break;
+    }
+    nis2_strv_free(files);
+    if (r == 0 && *path_out == NULL) {
+        fprintf(ctx->err, "nis2ctl: %s has no pty recording%s\n", s->id,
+                channel > 0 ? " for that channel" : "");
+        return NIS2_ERR_NOTFOUND;
+    }
+    return r;
+}
+
+static int
+play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat,
+     double speed, double idle, double from)
+{
+    struct nis2_cast_event ev;
+    struct tty t = {0};
+    double pos = 0, skip_to = from;
+    bool paused = false, quit = false;
+    int r;
+
+    if (!cat) {
+        tty_raw(&t);
+    }
+    while (!quit && (r = nis2_cast_next(rd, &ev)) == 1) {
+        double gap = ev.time - pos;
+        if (!cat && ev.time > skip_to && gap > 0) {
+            if (idle > 0 && gap > idle) {
+                gap = idle;
+            }
+            /* Wait gap/speed, answering keys meanwhile. */
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (;;) {
+                struct timespec t1;
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                double spent = (double)(t1.tv_sec - t0.tv_sec) +
+                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+                double left = gap / speed - spent;
+                if (!paused && left <= 0) {
+                    break;
+                }
+                enum key k = wait_key(&t, paused ? -1 : (int)(left * 1000) + 1);
+                if (k == K_QUIT) {
+                    quit = true;
+                    break;
+                } else if (k == K_PAUSE) {
+                    paused = !paused;
+                    if (!paused) {
+                        clock_gettime(CLOCK_MONOTONIC, &t0);
+                        gap = left * speed > 0 ? left * speed : 0;
+                    }
+                } else if (k == K_FASTER && speed < 64) {
+                    speed *= 2;
+                } else if (k == K_SLOWER && speed > 1.0 / 64) {
+                    speed /= 2;
+                } else if (k == K_SKIP) {
+                    skip_to = ev.time + 5;
+                    break;
+                }
+            }
+        }
+        if (quit) {
+            break;
+        }
+        pos = ev.time;
+        if (ev.code == 'o' &&
+            (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+             (!cat && fflush(ctx->out) != 0))) {
+            r = NIS2_ERR_IO;
+            break;
+        }
+    }
+    tty_restore(&t);
+    if (r < 0) {
+        fprintf(ctx->err, "\nnis2ctl: replay: %s\n",
+                nis2_cast_error(rd)[0] ? nis2_cast_error(rd)
+                                       : nis2_strerror(r));
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (nis2_cast_partial(rd) > 0) {
+        fprintf(ctx->err,
+                "\nnis2ctl: replay: the recording ends in a partial line "
+                "(%zu bytes; cut off by a crash?)\n",
+                nis2_cast_partial(rd));
+    }
+    return NIS2CTL_EXIT_OK;
+}
+
+int
+cmd_replay(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct nis2_session *s = NULL;
+    struct nis2_cast_reader *rd = NULL;
+    const char *arg = NULL;
+    double speed = 1, idle = 0, from = 0;
+    bool cat = false;
+    int channel = 0, rc = NIS2CTL_EXIT_ERR;
+    char *path = NULL, err[256];
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_replay(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(argv[i], "--cat") == 0) {
+            cat = true;
+            continue;
+        }
+        if (argv[i][0] != '-' && arg == NULL) {
+            arg = argv[i];
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n", argv[i]);
+            usage_replay(ctx->err);
+            return NIS2CTL_EXIT_ERR;
+        }
+        i++;
+        if (strcmp(argv[i - 1], "--speed") == 0) {
+            speed = strtod(v, &end);
+            if (*end != '\0' || !(speed >= 0.01 && speed <= 1000)) {
+                fprintf(ctx->err, "nis2ctl: replay: bad --speed\n");
+                return NIS2CTL_EXIT_ERR;
+            }
+        } else if (strcmp(argv[i - 1], "--idle-limit") == 0) {
+            idle = strtod(v, &end);
+            if (*end != '\0' || !(idle > 0 && idle < 1e6)) {
+                fprintf(ctx->err, "nis2ctl: replay: bad --idle-limit\n");
+                return NIS2CTL_EXIT_ERR;
+            }
+        } else if (strcmp(argv[i - 1], "--from") == 0) {
+            if (parse_offset(v, &from) != 0) {
+                fprintf(ctx->err, "nis2ctl: replay: --from wants MM:SS\n");
+                return NIS2CTL_EXIT_ERR;
+            }
+        } else if (strcmp(argv[i - 1], "--channel") == 0) {
+            channel = atoi(v);
+            if (channel <= 0) {
+                fprintf(ctx->err, "nis2ctl: replay: bad --channel\n");
+                return NIS2CTL_EXIT_ERR;
+            }
+        } else {
+            fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n",
+                    argv[i - 1]);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if (arg == NULL) {
+        usage_replay(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = at_auditor_config(ctx, "replay")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
+                                           : NIS2CTL_EXIT_NO;
+    }
+    if (at_find(ctx, cfg, "replay", arg, &s) != 0 ||
+        pty_file(ctx, s, channel, &path) != 0) {
+        goto out;
+    }
+    if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
+        fprintf(ctx->err, "nis2ctl: replay: %s: %s\n", path, err);
+        goto out;
+    }
+    rc = play(ctx, rd, cat, speed, idle, from);
+out:
+    nis2_cast_close(rd);
+    free(path);
+    nis2_session_free(s);
+    return rc;
+}
+
+/* ---- grep --------------------------------------------------------------- */
+
+static void
+usage_grep(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl grep PATTERN [-i] [--user U] [--target T] "
+            "[--since T]\n"
+            "                    [--until T] [--json]\n"
+            "\n"
+            "Searches what was typed (in) and shown (out) in the matching\n"
+            "sessions, with terminal escape sequences removed.  PATTERN is "
+            "a\nPOSIX extended regular expression.  Prints\n"
+            "'SESSION  +MM:SS  in|out  line' (non-pty streams have no time:"
+            "\n'+--:--').  Exit 1 when nothing matched.\n");
+}
+
+struct grep_ctx {
+    struct nis2ctl *ctx;
+    regex_t re;
+    const char *id;
+    const char *dir;         /* "in" / "out" */
+    double time;             /* <0: none */
+    struct json_object *hits;/* with --json */
+    uint64_t n;
+};
+
+static int
+grep_line(const char *line, size_t len, void *arg)
+{
+    struct grep_ctx *g = arg;
+    char t[32];
+
+    (void)len;
+    if (regexec(&g->re, line, 0, NULL, 0) != 0) {
+        return 0;
+    }
+    g->n++;
+    if (g->time >= 0) {
+        at_fmt_offset(g->time, t, sizeof(t));
+    } else {
+        snprintf(t, sizeof(t), "--:--");
+    }
+    if (g->hits != NULL) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "session", json_object_new_string(g->id));
+        json_object_object_add(o, "offset",
+                               g->time >= 0 ? json_object_new_double(g->time)
+                                            : NULL);
+        json_object_object_add(o, "stream", json_object_new_string(g->dir));
+        json_object_object_add(o, "line", json_object_new_string(line));
+        json_object_array_add(g->hits, o);
+        return 0;
+    }
+    fprintf(g->ctx->out, "%s  +%s  %-3s  %s\n", g->id, t, g->dir, line);
+    return 0;
+}
+
+static int
+grep_cast(struct grep_ctx *g, const char *path)
+{
+    struct nis2_cast_reader *rd = NULL;
+    struct nis2_textlines *in = NULL, *out = NULL;
+    struct nis2_cast_event ev;
+    char err[256];
+    int r;
+
+    if ((r = nis2_cast_open(path, &rd, err, sizeof(err))) != 0) {
+        fprintf(g->ctx->err, "nis2ctl: grep: %s: %s\n", path, err);
+        return r;
+    }
+    if ((r = nis2_textlines_new(true, grep_line, g, &in)) != 0 ||
+        (r = nis2_textlines_new(false, grep_line, g, &out)) != 0) {
+        goto out;
+    }
+    while ((r = nis2_cast_next(rd, &ev)) == 1) {
+        g->time = ev.time;
+        if (ev.code == 'o') {
+            g->dir = "out";
+            r = nis2_textlines_feed(out, ev.data, ev.len);
+        } else if (ev.code == 'i') {
+            g->dir = "in";
+            r = nis2_textlines_feed(in, ev.data, ev.len);
+        }
+        if (r < 0) {
+            break;
+        }
+    }
+    if (r < 0) {
+        fprintf(g->ctx->err, "nis2ctl: grep: %s: %s\n", path,
+                nis2_cast_error(rd));
+        goto out;
+    }
+    g->dir = "out";
+    nis2_textlines_flush(out);
+    g->dir = "in";
+    r = nis2_textlines_flush(in);
+out:
+    nis2_textlines_free(in);
+    nis2_textlines_free(out);
+    nis2_cast_close(rd);
+    return r;
+}
+
+static int
+grep_raw(struct grep_ctx *g, const char *path, bool input)
+{
+    struct nis2_textlines *t = NULL;
+    char buf[65536];
+    ssize_t n;
+    int fd = -1, r;
+
+    if ((r = nis2_file_open_read(path, NULL, &fd)) != 0) {
+        return r;
+    }
+    g->time = -1;
+    g->dir = input ? "in" : "out";
+    if ((r = nis2_textlines_new(input, grep_line, g, &t)) == 0) {
+        while ((n = read(fd, buf, sizeof(buf))) > 0 &&
+               (r = nis2_textlines_feed(t, buf, (size_t)n)) == 0) {
+        }
+        if (r == 0) {
+            r = n < 0 ? NIS2_ERR_IO : nis2_textlines_flush(t);
+        }
+    }
+    nis2_textlines_free(t);
+    close(fd);
+    return r;
+}
+
+int
+cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_session_filter f = {0};
+    struct nis2_session **v = NULL;
+    struct nis2_config *cfg;
+    struct grep_ctx g = {0};
+    const char *pat = NULL;
+    bool icase = false, json = ctx->json;
+    size_t n = 0;
+    int r, rc = NIS2CTL_EXIT_ERR;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_grep(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        int k = at_parse_filter(ctx, "grep", argc, argv, &i, &f);
+        if (k < 0) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (k > 0) {
+            continue;
+        }
+        if (strcmp(argv[i], "-i") == 0) {
+            icase = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--") == 0 && i + 1 < argc &&
+                   pat == NULL) {
+            pat = argv[++i];
+        } else if (argv[i][0] != '-' && pat == NULL) {
+            pat = argv[i];
+        } else {
+            fprintf(ctx->err, "nis2ctl: grep: unexpected '%s'\n", argv[i]);
+            usage_grep(ctx->err);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if (pat == NULL) {
+        usage_grep(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (regcomp(&g.re, pat, REG_EXTENDED | REG_NOSUB |
+                                (icase ? REG_ICASE : 0)) != 0) {
+        fprintf(ctx->err, "nis2ctl: grep: bad regular expression\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    g.ctx = ctx;
+    if ((cfg = at_auditor_config(ctx, "grep")) == NULL) {
+        rc = nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+        goto out;
+    }
+    if ((r = nis2_sessions_list(cfg->recordings_dir, &f, &v, &n)) != 0) {
+        fprintf(ctx->err, "nis2ctl: grep: %s: %s\n", cfg->recordings_dir,
+                nis2_strerror(r));
+        goto out;
+    }
+    if (json && (g.hits = json_object_new_array()) == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char **files = NULL, *p = NULL;
+        g.id = v[i]->id;
+        if (nis2_session_files(v[i], "", &files) != 0) {
+            continue;
+        }
+        for (size_t k = 0; files[k] != NULL; k++) {
+            const char *name = files[k];
+            bool cast = strncmp(name, "pty-", 4) == 0 &&
+                        strstr(name, ".cast") != NULL;
+            bool exec = strncmp(name, "exec-", 5) == 0;
+            if ((!cast && !exec) ||
+                asprintf(&p, "%s/%s", v[i]->dir, name) < 0) {
+                continue;
+            }
+            if (cast) {
+                grep_cast(&g, p);
+            } else {
+                grep_raw(&g, p, strstr(name, ".stdin") != NULL);
+            }
+            free(p);
+        }
+        nis2_strv_free(files);
+    }
+    rc = g.n > 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
+    if (json && at_print_json(ctx, g.hits) != 0) {
+        rc = NIS2CTL_EXIT_ERR;
+    }
+out:
+    json_object_put(g.hits);
+    regfree(&g.re);
+    nis2_sessions_free(v, n);
+    return rc;
+}
+
+/* ---- watch -------------------------------------------------------------- */
+
+static void
+usage_watch(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl watch SESSION\n"
+            "\n"
+            "Follows a live session read-only, like tail -f: prints what "
+            "the\nsession's terminal shows (from its start), then new "
+            "output as it\nis recorded, until the session ends.  Ctrl-C "
+            "stops watching.\n");
+}
+
+int
+cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct nis2_session *s = NULL;
+    struct nis2_cast_reader *rd = NULL;
+    struct nis2_cast_event ev;
+    const char *arg = NULL;
+    char *path = NULL, err[256];
+    int r, rc = NIS2CTL_EXIT_ERR, waited = 0;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_watch(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-' && arg == NULL) {
+            arg = argv[i];
+        } else {
+            fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", argv[i]);
+            return NIS2CTL_EXIT_ERR;
+        }
+    }
+    if (arg == NULL) {
+        usage_watch(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = at_auditor_config(ctx, "watch")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
+                                           : NIS2CTL_EXIT_NO;
+    }
+    if (at_find(ctx, cfg, "watch", arg, &s) != 0) {
+        goto out;
+    }
+    /* The pty channel may open a moment after the session: wait for it
+       while the session lives. */
+    for (;;) {
+        char **files = NULL;
+        if (nis2_session_files(s, "pty-", &files) == 0 && files[0] != NULL) {
+            nis2_strv_free(files);
+            break;
+        }
+        nis2_strv_free(files);
+        if (nis2_chain_is_live(s->dir) != 1) {
+            fprintf(ctx->err, "nis2ctl: watch: %s has no pty channel\n",
+                    s->id);
+            goto out;
+        }
+        poll(NULL, 0, 200);
+    }
+    if (pty_file(ctx, s, 0, &path) != 0) {
+        goto out;
+    }
+    if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
+        fprintf(ctx->err, "nis2ctl: watch: %s: %s\n", path, err);
+        goto out;
+    }
+    if (!nis2_chain_is_live(s->dir)) {
+        fprintf(ctx->err, "nis2ctl: watch: %s is not live; showing what "
+                          "was recorded\n",
+                s->id);
+    }
+    for (;;) {
+        r = nis2_cast_next(rd, &ev);
+        if (r < 0) {
+            fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
+            goto out;
+        }
+        if (r == 1) {
+            waited = 0;
+            if (ev.code == 'o' &&
+                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+                 fflush(ctx->out) != 0)) {
+                goto out;
+            }
+            continue;
+        }
+        /* At the end of what is written: the session still live? One
+           more read after it ended catches the last bytes. */
+        if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
+            break;
+        }
+        waited++;
+        poll(NULL, 0, 200);
+    }
+    fprintf(ctx->err, "\nnis2ctl: watch: %s ended\n", s->id);
+    rc = NIS2CTL_EXIT_OK;
+out:
+    nis2_cast_close(rd);
+    free(path);
+    nis2_session_free(s);
+    return rc;
+}

@@ -1,0 +1,435 @@
+/*
+ * cmd_init.c - `nis2ctl init`: create what a fresh installation lacks.
+ *
+ *   - the state dir with totp/, requests/, sessions/, the recordings dir
+ *     and the audit log's dir (0750; totp/ 0700), and an empty audit log
+ *     (0640)
+ *   - the broker's SSH host key ([broker] host_key): Ed25519 in OpenSSH's
+ *     key format, 0600, with HOST_KEY.pub for pinning
+ *   - the recording signing key ([recording] signing_key): Ed25519,
+ *     PKCS#8 PEM, 0600, with SIGNING_KEY.pub (PEM public key), and the
+ *     same public key as recordings_dir/signing-key.pub for verify
+ *
+ * Everything is owned by the [broker] user when run as root with that user
+ * set (nis2_state_owner), so the unprivileged broker can use it.  Nothing
+ * that exists is ever overwritten or re-owned: each item reports "created"
+ * or "exists".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "nis2ctl.h"
+#include "state.h"
+
+struct init_ctx {
+    struct nis2ctl *ctx;
+    uid_t uid;
+    gid_t gid;
+    int failures;
+};
+
+static void
+report(struct init_ctx *ic, const char *what, const char *path, int r)
+{
+    if (r == 0) {
+        fprintf(ic->ctx->out, "created %-14s %s\n", what, path);
+    } else if (r == NIS2_ERR_EXISTS) {
+        fprintf(ic->ctx->out, "exists  %-14s %s\n", what, path);
+    } else {
+        fprintf(ic->ctx->err, "nis2ctl init: %s %s: %s\n", what, path,
+                nis2_strerror(r));
+        ic->failures++;
+    }
+}
+
+static int
+make_dir(struct init_ctx *ic, const char *path, mode_t mode)
+{
+    struct stat st;
+    int r;
+
+    if (lstat(path, &st) == 0) {
+        return S_ISDIR(st.st_mode) ? NIS2_ERR_EXISTS : NIS2_ERR_UNTRUSTED;
+    }
+    if ((r = nis2_mkdir_p(path, mode)) != 0) {
+        return r;
+    }
+    if (chmod(path, mode) != 0 ||
+        ((ic->uid != (uid_t)-1 || ic->gid != (gid_t)-1) &&
+         chown(path, ic->uid, ic->gid) != 0)) {
+        return NIS2_ERR_IO;
+    }
+    return 0;
+}
+
+/* Create `path` with `len` bytes, O_EXCL: never replaces anything. */
+static int
+create_file(struct init_ctx *ic, const char *path, const void *data, size_t len,
+            mode_t mode)
+{
+    int fd, r;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST) {
+            return NIS2_ERR_EXISTS;
+        }
+        return errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
+    }
+    r = 0;
+    if (fchmod(fd, mode) != 0 ||
+        ((ic->uid != (uid_t)-1 || ic->gid != (gid_t)-1) &&
+         fchown(fd, ic->uid, ic->gid) != 0)) {
+        r = NIS2_ERR_IO;
+    }
+    if (r == 0) {
+        r = nis2_write_all(fd, data, len);
+    }
+    if (r == 0 && fsync(fd) != 0) {
+        r = NIS2_ERR_IO;
+    }
+    if (close(fd) != 0 && r == 0) {
+        r = NIS2_ERR_IO;
+    }
+    if (r != 0) {
+        unlink(path);
+    }
+    return r;
+}
+
+static int
+bio_text(BIO *b, char **out, size_t *len)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(b, &p);
+
+    *out = NULL;
+    if (n <= 0 || (*out = malloc((size_t)n + 1)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    memcpy(*out, p, (size_t)n);
+    (*out)[n] = '\0';
+    *len = (size_t)n;
+    return 0;
+}
+
+/* Append an SSH "string" (uint32 length + bytes) to buf at *o. */
+static void
+put_string(unsigned char *buf, size_t *o, const void *data, size_t len)
+{
+    buf[(*o)++] = (unsigned char)(len >> 24);
+    buf[(*o)++] = (unsigned char)(len >> 16);
+    buf[(*o)++] = (unsigned char)(len >> 8);
+    buf[(*o)++] = (unsigned char)len;
+    memcpy(buf + *o, data, len);
+    *o += len;
+}
+
+/* Base64 of `len` bytes, wrapped at 70 columns as ssh-keygen does. */
+static char *
+b64_wrapped(const unsigned char *data, size_t len, bool wrap)
+{
+    size_t blen = 4 * ((len + 2) / 3);
+    unsigned char *b = malloc(blen + 1);
+    char *out = NULL;
+    size_t o = 0;
+
+    if (b == NULL) {
+        return NULL;
+    }
+    EVP_EncodeBlock(b, data, (int)len);
+    if ((out = malloc(blen + blen / 70 + 2)) != NULL) {
+        for (size_t i = 0; i < blen; i++) {
+            out[o++] = (char)b[i];
+            if (wrap && (i + 1) % 70 == 0 && i + 1 < blen) {
+                out[o++] = '\n';
+            }
+        }
+        out[o] = '\0';
+    }
+    free(b);
+    return out;
+}
+
+/* The public key blob: string "ssh-ed25519", string pub(32). */
+static size_t
+ed25519_blob(const unsigned char pub[32], unsigned char *blob)
+{
+    size_t o = 0;
+    put_string(blob, &o, "ssh-ed25519", 11);
+    put_string(blob, &o, pub, 32);
+    return o;
+}
+
+/* "ssh-ed25519 BASE64 COMMENT\n" of a raw 32-byte Ed25519 public key. */
+static int
+openssh_pub(const unsigned char raw[32], const char *comment, char **out)
+{
+    unsigned char blob[64];
+    size_t n = ed25519_blob(raw, blob);
+    char *b64 = b64_wrapped(blob, n, false);
+
+    *out = NULL;
+    if (b64 == NULL || asprintf(out, "ssh-ed25519 %s %s\n", b64, comment) < 0) {
+        *out = NULL;
+        free(b64);
+        return NIS2_ERR_NOMEM;
+    }
+    free(b64);
+    return 0;
+}
+
+/*
+ * The private key in OpenSSH's own format (PROTOCOL.key, unencrypted), as
+ * ssh-keygen writes it: libssh 0.10 signs with an Ed25519 host key only in
+ * this format, not from PKCS#8 PEM.
+ */
+static int
+openssh_priv(const unsigned char seed[32], const unsigned char pub[32],
+             const char *comment, char **out, size_t *outlen)
+{
+    unsigned char buf[512], priv[256], sk[64], pubblob[64], check[4];
+    size_t o = 0, p = 0, pubn;
+    char *b64 = NULL;
+    int r = NIS2_ERR_NOMEM;
+
+    *out = NULL;
+    if (RAND_bytes(check, sizeof(check)) != 1) {
+        return NIS2_ERR_CRYPTO;
+    }
+    pubn = ed25519_blob(pub, pubblob);
+    memcpy(sk, seed, 32);
+    memcpy(sk + 32, pub, 32);
+    /* private section: checkint x2, key, comment, padding 1 2 3 ... */
+    memcpy(priv + p, check, 4);
+    p += 4;
+    memcpy(priv + p, check, 4);
+    p += 4;
+    put_string(priv, &p, "ssh-ed25519", 11);
+    put_string(priv, &p, pub, 32);
+    put_string(priv, &p, sk, 64);
+    put_string(priv, &p, comment, strlen(comment));
+    for (unsigned char pad = 1; p % 8 != 0; pad++) {
+        priv[p++] = pad;
+    }
+    memcpy(buf + o, "openssh-key-v1", 15); /* with its NUL */
+    o += 15;
+    put_string(buf, &o, "none", 4);
+    put_string(buf, &o, "none", 4);
+    put_string(buf, &o, "", 0);
+    buf[o++] = 0;
+    buf[o++] = 0;
+    buf[o++] = 0;
+    buf[o++] = 1;
+    put_string(buf, &o, pubblob, pubn);
+    put_string(buf, &o, priv, p);
+    if ((b64 = b64_wrapped(buf, o, true)) != NULL &&
+        asprintf(out,
+                 "-----BEGIN OPENSSH PRIVATE KEY-----\n%s\n"
+                 "-----END OPENSSH PRIVATE KEY-----\n",
+                 b64) >= 0) {
+        *outlen = strlen(*out);
+        r = 0;
+    } else {
+        *out = NULL;
+    }
+    if (b64 != NULL) {
+        nis2_freezero_str(b64);
+    }
+    explicit_bzero(buf, sizeof(buf));
+    explicit_bzero(priv, sizeof(priv));
+    explicit_bzero(sk, sizeof(sk));
+    return r;
+}
+
+/*
+ * A new Ed25519 key at `path` (PKCS#8 PEM, 0600) and its public half at
+ * PATH.pub (OpenSSH format when `openssh`, else PEM).  NIS2_ERR_EXISTS when
+ * the private key is there already (the .pub is then left alone too).
+ */
+static int
+make_key(struct init_ctx *ic, const char *path, bool openssh,
+         const char *comment, const char *publish)
+{
+    EVP_PKEY_CTX *kctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    BIO *priv = NULL, *pub = NULL;
+    char *ptext = NULL, *pubtext = NULL, *pubpath = NULL;
+    size_t plen = 0, publen = 0;
+    unsigned char raw[32];
+    size_t rawlen = sizeof(raw);
+    struct stat st;
+    int r = NIS2_ERR_CRYPTO;
+
+    if (lstat(path, &st) == 0) {
+        return NIS2_ERR_EXISTS;
+    }
+    if ((kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL)) == NULL ||
+        EVP_PKEY_keygen_init(kctx) != 1 || EVP_PKEY_keygen(kctx, &pkey) != 1) {
+        goto out;
+    }
+    if ((priv = BIO_new(BIO_s_mem())) == NULL ||
+        (pub = BIO_new(BIO_s_mem())) == NULL ||
+        PEM_write_bio_PrivateKey(priv, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+        goto out;
+    }
+    if (openssh) {
+        unsigned char seed[32];
+        size_t seedlen = sizeof(seed);
+        if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
+            rawlen != sizeof(raw) ||
+            EVP_PKEY_get_raw_private_key(pkey, seed, &seedlen) != 1 ||
+            seedlen != sizeof(seed)) {
+            r = NIS2_ERR_CRYPTO;
+            goto out;
+        }
+        r = openssh_priv(seed, raw, comment, &ptext, &plen);
+        explicit_bzero(seed, sizeof(seed));
+        if (r != 0 || (r = openssh_pub(raw, comment, &pubtext)) != 0) {
+            goto out;
+        }
+        publen = strlen(pubtext);
+    } else {
+        if ((r = bio_text(priv, &ptext, &plen)) != 0) {
+            goto out;
+        }
+        if (PEM_write_bio_PUBKEY(pub, pkey) != 1) {
+            r = NIS2_ERR_CRYPTO;
+            goto out;
+        }
+        if ((r = bio_text(pub, &pubtext, &publen)) != 0) {
+            goto out;
+        }
+    }
+    if (asprintf(&pubpath, "%s.pub", path) < 0) {
+        pubpath = NULL;
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    {
+        char *dcopy = strdup(path);
+        if (dcopy == NULL) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        r = nis2_mkdir_p(dirname(dcopy), 0755);
+        free(dcopy);
+        if (r != 0) {
+            goto out;
+        }
+    }
+    if ((r = create_file(ic, path, ptext, plen, 0600)) != 0) {
+        goto out;
+    }
+    r = create_file(ic, pubpath, pubtext, publen, 0644);
+    if (r == NIS2_ERR_EXISTS) {
+        r = 0; /* an old .pub next to a new key would mislead: say so */
+        fprintf(ic->ctx->err,
+                "nis2ctl init: warning: %s existed and was "
+                "kept; it does not match the new key\n",
+                pubpath);
+    }
+    /* The signing key's public half, published next to the recordings
+       (recordings_dir/signing-key.pub) for nis2ctl verify. */
+    if (r == 0 && publish != NULL) {
+        char *pp = NULL;
+        if (asprintf(&pp, "%s/signing-key.pub", publish) < 0) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        report(ic, "published key", pp,
+               create_file(ic, pp, pubtext, publen, 0644));
+        free(pp);
+    }
+out:
+    if (ptext != NULL) {
+        nis2_freezero(ptext, plen);
+    }
+    free(pubtext);
+    free(pubpath);
+    BIO_free(priv);
+    BIO_free(pub);
+    EVP_PKEY_free(pkey);
+    EVP_PKEY_CTX_free(kctx);
+    return r;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: nis2ctl [--config FILE] init\n"
+               "Creates the state and recording directories, the audit "
+               "log, the broker's\nSSH host key and the recording signing "
+               "key where they are missing;\nnever overwrites anything.\n");
+}
+
+int
+cmd_init(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct init_ctx ic = {ctx, (uid_t)-1, (gid_t)-1, 0};
+    struct nis2_config *cfg;
+    char *path = NULL, *dcopy = NULL;
+    int r;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if (argc != 1) {
+        usage(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((r = nis2_state_owner(cfg, &ic.uid, &ic.gid)) != 0) {
+        fprintf(ctx->err, "nis2ctl init: [broker] user %s: %s\n",
+                cfg->broker_user != NULL ? cfg->broker_user : "-",
+                nis2_strerror(r));
+        return NIS2CTL_EXIT_ERR;
+    }
+    report(&ic, "state dir", cfg->state_dir,
+           make_dir(&ic, cfg->state_dir, 0750));
+    static const struct {
+        const char *sub;
+        mode_t mode;
+    } subs[] = {{"totp", 0700}, {"requests", 0750}, {"sessions", 0750}};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (asprintf(&path, "%s/%s", cfg->state_dir, subs[i].sub) < 0) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        report(&ic, subs[i].sub, path, make_dir(&ic, path, subs[i].mode));
+        free(path);
+        path = NULL;
+    }
+    report(&ic, "recordings dir", cfg->recordings_dir,
+           make_dir(&ic, cfg->recordings_dir, 0750));
+    if ((dcopy = strdup(cfg->audit_log)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    {
+        const char *dir = dirname(dcopy);
+        report(&ic, "audit log dir", dir, make_dir(&ic, dir, 0750));
+    }
+    free(dcopy);
+    report(&ic, "audit log", cfg->audit_log,
+           create_file(&ic, cfg->audit_log, "", 0, 0640));
+    report(&ic, "host key", cfg->host_key,
+           make_key(&ic, cfg->host_key, true, "nis2-broker", NULL));
+    report(&ic, "signing key", cfg->signing_key,
+           make_key(&ic, cfg->signing_key, false, NULL, cfg->recordings_dir));
+    return ic.failures == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_ERR;
+}

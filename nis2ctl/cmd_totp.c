@@ -1,0 +1,951 @@
+/*
+ * cmd_totp.c - `nis2ctl totp enroll|import|remove|status` and
+ * `nis2ctl unlock USER`: TOTP enrollment and administration.
+ *
+ * Enrollment prints the otpauth:// URI, a QR code drawn with UTF-8 half
+ * blocks (libqrencode) and 8 single-use recovery codes; only their salted
+ * hashes are stored.  Every change is audited (totp.enroll, totp.remove,
+ * totp.unlock) with the invoking user as actor; a change whose audit event
+ * cannot be written is undone (enroll) or reported as an error.
+ *
+ * Exit: 0 done; 1 refused (already enrolled, not enrolled, lines an import
+ * could not use); 2 usage or internal error.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <json.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "config.h"
+#include "error.h"
+#include "fileio.h"
+#include "nis2ctl.h"
+#include "totp.h"
+#include "totp_state.h"
+#include "util.h"
+
+/* Size cap of a file to import. */
+#define IMPORT_MAX (1024 * 1024)
+
+static void
+usage_totp(FILE *f)
+{
+    fprintf(f,
+            "usage: nis2ctl [--config FILE] [--json] totp enroll USER "
+            "[--secret BASE32] [--force]\n"
+            "       nis2ctl [--config FILE] [--json] totp import --pam-oath "
+            "FILE [--force]\n"
+            "       nis2ctl [--config FILE] [--json] totp import "
+            "--google-authenticator FILE USER [--force]\n"
+            "       nis2ctl [--config FILE] [--json] totp remove USER\n"
+            "       nis2ctl [--config FILE] [--json] totp status USER\n"
+            "       nis2ctl [--config FILE] [--json] unlock USER\n"
+            "\n"
+            "  enroll   new secret (or --secret), prints the otpauth:// URI,"
+            " a QR\n"
+            "           code and 8 single-use recovery codes; refuses to "
+            "replace an\n"
+            "           existing enrollment without --force\n"
+            "  import   pam_oath usersfile lines (HOTP/T30[/6] user - "
+            "hexsecret ...)\n"
+            "           or a ~/.google_authenticator file for USER\n"
+            "  remove   delete USER's TOTP state\n"
+            "  status   enrolled, locked, failures, recovery codes left "
+            "(never the\n"
+            "           secret)\n"
+            "  unlock   lift a lockout and clear the failure tally\n");
+}
+
+static void
+print_json(struct nis2ctl *ctx, struct json_object *o)
+{
+    const char *s = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    fprintf(ctx->out, "%s\n", s != NULL ? s : "null");
+}
+
+static int
+audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
+      const char *user, const char *source, bool forced)
+{
+    struct json_object *det = json_object_new_object();
+    int r = NIS2_ERR_NOMEM;
+
+    if (det == NULL ||
+        json_object_object_add(det, "user", json_object_new_string(user)) !=
+            0 ||
+        (source != NULL &&
+         json_object_object_add(det, "source",
+                                json_object_new_string(source)) != 0) ||
+        (forced && json_object_object_add(det, "forced",
+                                          json_object_new_boolean(1)) != 0)) {
+        goto out;
+    }
+    r = nis2_audit_append(cfg->audit_log, event, ctx->actor, NULL, NULL,
+                          NULL, det);
+out:
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(r));
+    }
+    json_object_put(det);
+    return r;
+}
+
+/* Draw `text` as a QR code with UTF-8 half blocks (two rows a line),
+   light modules printed, with a quiet zone, as `qrencode -t UTF8` does. */
+static int
+print_qr(FILE *f, const char *text)
+{
+    QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+    const int margin = 2;
+
+    if (qr == NULL) {
+        return errno == ENOMEM ? NIS2_ERR_NOMEM : NIS2_ERR_TOOBIG;
+    }
+    int w = qr->width;
+    for (int y = -margin; y < w + margin; y += 2) {
+        for (int x = -margin; x < w + margin; x++) {
+            bool top = y >= 0 && y < w && x >= 0 && x < w &&
+                       (qr->data[y * w + x] & 1);
+            bool bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
+                       (qr->data[(y + 1) * w + x] & 1);
+            /* Print the light (not dark) modules. */
+            fputs(!top && !bot ? "\u2588"
+                  : !top       ? "\u2580"
+                  : !bot       ? "\u2584"
+                               : " ",
+                  f);
+        }
+        fputc('\n', f);
+    }
+    QRcode_free(qr);
+    return NIS2_OK;
+}
+
+/*
+ * Write `st` as USER's state under the lock; refuses an existing one
+ * without `force`.  Audits totp.enroll; on an audit failure the new state
+ * is removed again.  Returns 0, NIS2_ERR_EXISTS or another error.
+ */
+static int
+install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
+              const char *user, const struct nis2_totp_state *st,
+              bool force, const char *source, bool *replaced)
+{
+    struct nis2_totp_state *old = NULL;
+    int fd = -1, r;
+
+    *replaced = false;
+    if ((r = nis2_totp_state_lock(cfg, user, true, &fd)) != 0) {
+        goto out;
+    }
+    r = nis2_totp_state_load(cfg, user, &old);
+    if (r == 0 || r == NIS2_ERR_PARSE || r == NIS2_ERR_UNTRUSTED) {
+        if (!force) {
+            r = NIS2_ERR_EXISTS;
+            goto out;
+        }
+        *replaced = true;
+    } else if (r != NIS2_ERR_NOTFOUND) {
+        goto out;
+    }
+    if ((r = nis2_totp_state_store(cfg, user, st)) != 0) {
+        goto out;
+    }
+    if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) != 0) {
+        (void)nis2_totp_state_remove(cfg, user);
+        goto out;
+    }
+out:
+    nis2_totp_state_unlock(fd);
+    nis2_totp_state_free(old);
+    return r;
+}
+
+static struct nis2_totp_state *
+state_for(const struct nis2_config *cfg, const unsigned char *secret,
+          size_t len, int digits, int64_t step)
+{
+    struct nis2_totp_state *st = nis2_totp_state_new();
+
+    if (st == NULL || (st->secret = malloc(len)) == NULL) {
+        nis2_totp_state_free(st);
+        return NULL;
+    }
+    memcpy(st->secret, secret, len);
+    st->secret_len = len;
+    st->alg = NIS2_TOTP_SHA1;
+    st->digits = digits;
+    st->step = step;
+    st->created = time(NULL);
+    (void)cfg;
+    return st;
+}
+
+static int
+totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    struct nis2_totp_state *st = NULL;
+    struct json_object *doc = NULL, *arr = NULL;
+    unsigned char *secret = NULL;
+    size_t secret_len = 0;
+    const char *user = NULL, *given = NULL;
+    char codes[NIS2_TOTP_RECOVERY_COUNT][NIS2_TOTP_RECOVERY_LEN + 1];
+    char hash[NIS2_TOTP_RECOVERY_HASH_LEN + 1];
+    char *uri = NULL, *b32 = NULL;
+    bool force = false, replaced = false;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    memset(codes, 0, sizeof(codes));
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0) {
+            force = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            ctx->json = true;
+        } else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
+            given = argv[++i];
+        } else if (argv[i][0] != '-' && user == NULL) {
+            user = argv[i];
+        } else {
+            usage_totp(ctx->err);
+            goto out;
+        }
+    }
+    if (user == NULL) {
+        usage_totp(ctx->err);
+        goto out;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        goto out;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        goto out;
+    }
+    if (given != NULL) {
+        if ((r = nis2_totp_base32_decode(given, &secret, &secret_len)) != 0) {
+            fprintf(ctx->err, "nis2ctl: --secret: %s (base32, %d to %d "
+                              "bytes)\n",
+                    r == NIS2_ERR_RANGE ? "wrong length" : "not base32",
+                    NIS2_TOTP_SECRET_MIN, NIS2_TOTP_SECRET_MAX);
+            goto out;
+        }
+    } else {
+        secret_len = NIS2_TOTP_SECRET_GEN;
+        if ((secret = malloc(secret_len)) == NULL ||
+            nis2_totp_secret_generate(secret, secret_len) != 0) {
+            fprintf(ctx->err, "nis2ctl: cannot make a secret\n");
+            goto out;
+        }
+    }
+    if ((st = state_for(cfg, secret, secret_len, cfg->totp_digits,
+                        cfg->totp_step)) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+        char *dup = NULL;
+        char **n = NULL;
+        if (nis2_totp_recovery_generate(codes[i], sizeof(codes[i])) != 0 ||
+            nis2_totp_recovery_hash(codes[i], hash, sizeof(hash)) != 0 ||
+            (dup = strdup(hash)) == NULL ||
+            (n = realloc(st->recovery,
+                         (st->n_recovery + 2) * sizeof(char *))) == NULL) {
+            free(dup);
+            fprintf(ctx->err, "nis2ctl: cannot make recovery codes\n");
+            goto out;
+        }
+        st->recovery = n;
+        st->recovery[st->n_recovery++] = dup;
+        st->recovery[st->n_recovery] = NULL;
+    }
+    struct nis2_totp_params p;
+    nis2_totp_state_params(st, cfg, &p);
+    if ((r = nis2_totp_uri(cfg->totp_issuer, user, secret, secret_len, &p,
+                           &uri)) != 0 ||
+        (r = nis2_totp_base32_encode(secret, secret_len, &b32)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s\n", nis2_strerror(r));
+        goto out;
+    }
+    r = install_state(ctx, cfg, user, st, force,
+                      given != NULL ? "given" : "generated", &replaced);
+    if (r == NIS2_ERR_EXISTS) {
+        fprintf(ctx->err, "nis2ctl: %s is enrolled already (--force "
+                          "replaces the secret)\n",
+                user);
+        rc = NIS2CTL_EXIT_NO;
+        goto out;
+    }
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user,
+                nis2_strerror(r));
+        goto out;
+    }
+
+    if (ctx->json) {
+        if ((doc = json_object_new_object()) == NULL ||
+            (arr = json_object_new_array()) == NULL) {
+            goto out;
+        }
+        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+            json_object_array_add(arr, json_object_new_string(codes[i]));
+        }
+        json_object_object_add(doc, "user", json_object_new_string(user));
+        json_object_object_add(doc, "replaced",
+                               json_object_new_boolean(replaced));
+        json_object_object_add(doc, "issuer",
+                               json_object_new_string(cfg->totp_issuer));
+        json_object_object_add(doc, "secret", json_object_new_string(b32));
+        json_object_object_add(doc, "algorithm",
+                               json_object_new_string("SHA1"));
+        json_object_object_add(doc, "digits", json_object_new_int(p.digits));
+        json_object_object_add(doc, "period",
+                               json_object_new_int64(p.step));
+        json_object_object_add(doc, "uri", json_object_new_string(uri));
+        json_object_object_add(doc, "recovery_codes", arr);
+        arr = NULL;
+        print_json(ctx, doc);
+    } else {
+        fprintf(ctx->out, "%s %s for TOTP (%s, %d digits, %lld s).\n\n",
+                replaced ? "Re-enrolled" : "Enrolled", user,
+                cfg->totp_issuer, p.digits, (long long)p.step);
+        fprintf(ctx->out, "Scan with an authenticator app:\n\n");
+        if ((r = print_qr(ctx->out, uri)) != 0) {
+            fprintf(ctx->out, "(no QR code: %s)\n", nis2_strerror(r));
+        }
+        fprintf(ctx->out, "\nOr enter it by hand:\n  %s\n  secret: %s\n\n",
+                uri, b32);
+        fprintf(ctx->out, "Recovery codes (each works once at the "
+                          "\"Verification code:\" prompt;\n"
+                          "keep them apart from the device):\n");
+        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+            fprintf(ctx->out, "  %s\n", codes[i]);
+        }
+    }
+    rc = NIS2CTL_EXIT_OK;
+out:
+    explicit_bzero(codes, sizeof(codes));
+    json_object_put(arr);
+    if (doc != NULL) {
+        json_object_put(doc);
+    }
+    nis2_freezero(secret, secret_len);
+    nis2_freezero_str(uri);
+    nis2_freezero_str(b32);
+    nis2_totp_state_free(st);
+    return rc;
+}
+
+/* Import results: one line for each user and each unusable line. */
+struct import_report {
+    struct json_object *imported;
+    struct json_object *skipped;
+    int n_ok;
+    int n_bad;
+};
+
+static void
+report_ok(struct nis2ctl *ctx, struct import_report *rep, const char *user,
+          const char *note)
+{
+    struct json_object *o = json_object_new_object();
+
+    rep->n_ok++;
+    if (o != NULL) {
+        json_object_object_add(o, "user", json_object_new_string(user));
+        if (note != NULL) {
+            json_object_object_add(o, "note", json_object_new_string(note));
+        }
+        json_object_array_add(rep->imported, o);
+    }
+    if (!ctx->json) {
+        fprintf(ctx->out, "imported %s%s%s\n", user, note ? ": " : "",
+                note ? note : "");
+    }
+}
+
+static void
+report_bad(struct nis2ctl *ctx, struct import_report *rep, const char *file,
+           int line, const char *why)
+{
+    struct json_object *o = json_object_new_object();
+
+    rep->n_bad++;
+    if (o != NULL) {
+        json_object_object_add(o, "file", json_object_new_string(file));
+        json_object_object_add(o, "line", json_object_new_int(line));
+        json_object_object_add(o, "reason", json_object_new_string(why));
+        json_object_array_add(rep->skipped, o);
+    }
+    if (!ctx->json) {
+        fprintf(ctx->err, "%s:%d: not imported: %s\n", file, line, why);
+    }
+}
+
+/* Install one imported state and report it. */
+static void
+import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
+           struct import_report *rep, const char *file, int line,
+           const char *user, struct nis2_totp_state *st, bool force,
+           const char *source, const char *note)
+{
+    bool replaced = false;
+    int r = install_state(ctx, cfg, user, st, force, source, &replaced);
+
+    if (r == NIS2_ERR_EXISTS) {
+        report_bad(ctx, rep, file, line,
+                   "user is enrolled already (--force replaces)");
+    } else if (r != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "cannot write the state: %s",
+                 nis2_strerror(r));
+        report_bad(ctx, rep, file, line, why);
+    } else {
+        report_ok(ctx, rep, user, note);
+    }
+}
+
+/* "HOTP/T30/6": period and digits; NIS2_ERR_INVAL for event-based HOTP. */
+static int
+parse_oath_type(const char *t, int64_t *step, int *digits)
+{
+    char *end = NULL;
+    long v;
+
+    *step = 30;
+    *digits = 6;
+    if (strncmp(t, "HOTP/T", 6) != 0) {
+        return NIS2_ERR_INVAL;
+    }
+    t += 6;
+    errno = 0;
+    v = strtol(t, &end, 10);
+    if (end == t || errno != 0 || v < NIS2_TOTP_STEP_MIN ||
+        v > NIS2_TOTP_STEP_MAX) {
+        return NIS2_ERR_RANGE;
+    }
+    *step = v;
+    if (*end == '\0') {
+        return NIS2_OK;
+    }
+    if (*end != '/') {
+        return NIS2_ERR_INVAL;
+    }
+    t = end + 1;
+    v = strtol(t, &end, 10);
+    if (end == t || *end != '\0' || v < NIS2_TOTP_DIGITS_MIN ||
+        v > NIS2_TOTP_DIGITS_MAX) {
+        return NIS2_ERR_RANGE;
+    }
+    *digits = (int)v;
+    return NIS2_OK;
+}
+
+static void
+import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                struct import_report *rep, const char *file, char *text,
+                bool force)
+{
+    char *line, *next;
+    int lineno = 0;
+
+    for (line = text; line != NULL && *line != '\0'; line = next) {
+        char *tok[8] = {NULL}, *s2 = NULL, *t;
+        int n = 0, digits;
+        int64_t step;
+        unsigned char *secret = NULL;
+        size_t len = 0;
+        struct nis2_totp_state *st = NULL;
+        const char *note = NULL;
+
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        lineno++;
+        line[strcspn(line, "\r")] = '\0';
+        while (*line == ' ' || *line == '\t') {
+            line++;
+        }
+        if (*line == '\0' || *line == '#') {
+            continue;
+        }
+        for (t = strtok_r(line, " \t", &s2); t != NULL && n < 8;
+             t = strtok_r(NULL, " \t", &s2)) {
+            tok[n++] = t;
+        }
+        if (n < 4) {
+            report_bad(ctx, rep, file, lineno,
+                       "expected TYPE USER PASSWORD SECRET");
+            continue;
+        }
+        int pr = parse_oath_type(tok[0], &step, &digits);
+        if (pr == NIS2_ERR_INVAL) {
+            report_bad(ctx, rep, file, lineno,
+                       "not a time-based (HOTP/T..) entry");
+            continue;
+        }
+        if (pr != 0) {
+            report_bad(ctx, rep, file, lineno,
+                       "period or digits out of range");
+            continue;
+        }
+        if (!nis2_valid_user(tok[1])) {
+            report_bad(ctx, rep, file, lineno, "invalid user name");
+            continue;
+        }
+        if (nis2_totp_hex_decode(tok[3], &secret, &len) != 0) {
+            report_bad(ctx, rep, file, lineno,
+                       "secret is not 10 to 64 bytes of hex");
+            continue;
+        }
+        if (strcmp(tok[2], "-") != 0 && strcmp(tok[2], "+") != 0) {
+            note = "its static password is not carried over";
+        }
+        if ((st = state_for(cfg, secret, len, digits, step)) == NULL) {
+            nis2_freezero(secret, len);
+            report_bad(ctx, rep, file, lineno, "out of memory");
+            continue;
+        }
+        /* Field 5 is the last counter pam_oath accepted: keep refusing
+           it and everything before it. */
+        if (n >= 5) {
+            int64_t last;
+            char *end = NULL;
+            errno = 0;
+            last = strtoll(tok[4], &end, 10);
+            if (end != tok[4] && *end == '\0' && errno == 0 && last > 0) {
+                st->last_step = (uint64_t)last;
+            }
+        }
+        import_one(ctx, cfg, rep, file, lineno, tok[1], st, force,
+                   "pam-oath", note);
+        nis2_totp_state_free(st);
+        nis2_freezero(secret, len);
+    }
+}
+
+static void
+import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
+              struct import_report *rep, const char *file, char *text,
+              const char *user, bool force)
+{
+    char *line, *next;
+    int lineno = 0, scratch = 0, window = -1;
+    int64_t step = 30;
+    bool totp = false, reuse_ok = true, have_secret = false;
+    unsigned char *secret = NULL;
+    size_t len = 0;
+    struct nis2_totp_state *st = NULL;
+    char note[256] = "";
+
+    for (line = text; line != NULL && *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        lineno++;
+        line[strcspn(line, "\r")] = '\0';
+        if (*line == '\0' && lineno > 1) {
+            continue;
+        }
+        if (lineno == 1) {
+            if (nis2_totp_base32_decode(line, &secret, &len) != 0) {
+                report_bad(ctx, rep, file, 1,
+                           "first line is not a base32 secret");
+                goto out;
+            }
+            have_secret = true;
+            continue;
+        }
+        if (line[0] == '"') {
+            char opt[32] = "";
+            long v = 0;
+            int k = sscanf(line + 1, " %31s %ld", opt, &v);
+            if (k >= 1 && strcmp(opt, "TOTP_AUTH") == 0) {
+                totp = true;
+            } else if (k >= 1 && strcmp(opt, "DISALLOW_REUSE") == 0) {
+                reuse_ok = false;
+            } else if (k == 2 && strcmp(opt, "WINDOW_SIZE") == 0) {
+                /* Google's size counts every step tried: 3 = 1 each side. */
+                window = v < 1 ? 0 : (int)((v - 1) / 2);
+                if (window > NIS2_TOTP_WINDOW_MAX) {
+                    window = NIS2_TOTP_WINDOW_MAX;
+                }
+            } else if (k == 2 && strcmp(opt, "STEP_SIZE") == 0) {
+                if (v < NIS2_TOTP_STEP_MIN || v > NIS2_TOTP_STEP_MAX) {
+                    report_bad(ctx, rep, file, lineno,
+                               "STEP_SIZE out of range");
+                    goto out;
+                }
+                step = v;
+            }
+            /* RATE_LIMIT and others: lockout replaces them. */
+            continue;
+        }
+        if (strspn(line, "0123456789") == strlen(line) && *line != '\0') {
+            scratch++;
+            continue;
+        }
+        report_bad(ctx, rep, file, lineno, "line not understood");
+    }
+    if (!have_secret) {
+        report_bad(ctx, rep, file, 1, "empty file");
+        goto out;
+    }
+    if (!totp) {
+        report_bad(ctx, rep, file, 1,
+                   "counter-based (HOTP) secret: no \" TOTP_AUTH line");
+        goto out;
+    }
+    if ((st = state_for(cfg, secret, len, 6, step)) == NULL) {
+        report_bad(ctx, rep, file, 1, "out of memory");
+        goto out;
+    }
+    st->window = window;
+    if (reuse_ok) {
+        snprintf(note, sizeof(note), "code reuse was allowed; now refused");
+    }
+    if (scratch > 0) {
+        size_t l = strlen(note);
+        snprintf(note + l, sizeof(note) - l,
+                 "%s%d scratch code%s not carried over (enroll anew for "
+                 "recovery codes)",
+                 l > 0 ? "; " : "", scratch, scratch == 1 ? "" : "s");
+    }
+    import_one(ctx, cfg, rep, file, 1, user, st, force,
+               "google-authenticator", note[0] != '\0' ? note : NULL);
+out:
+    nis2_totp_state_free(st);
+    nis2_freezero(secret, len);
+}
+
+static int
+totp_import(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    struct import_report rep = {NULL, NULL, 0, 0};
+    const char *oath = NULL, *ga = NULL, *user = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    bool force = false;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0) {
+            force = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            ctx->json = true;
+        } else if (strcmp(argv[i], "--pam-oath") == 0 && i + 1 < argc) {
+            oath = argv[++i];
+        } else if (strcmp(argv[i], "--google-authenticator") == 0 &&
+                   i + 2 < argc) {
+            ga = argv[++i];
+            user = argv[++i];
+        } else {
+            usage_totp(ctx->err);
+            goto out;
+        }
+    }
+    if ((oath == NULL) == (ga == NULL)) {
+        usage_totp(ctx->err);
+        goto out;
+    }
+    if (user != NULL && !nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        goto out;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        goto out;
+    }
+    const char *file = oath != NULL ? oath : ga;
+    if ((r = nis2_file_read_all(file, IMPORT_MAX, NULL, &text, &len)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s\n", file, nis2_strerror(r));
+        goto out;
+    }
+    if ((rep.imported = json_object_new_array()) == NULL ||
+        (rep.skipped = json_object_new_array()) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    if (oath != NULL) {
+        import_pam_oath(ctx, cfg, &rep, file, text, force);
+    } else {
+        import_google(ctx, cfg, &rep, file, text, user, force);
+    }
+    if (ctx->json) {
+        struct json_object *doc = json_object_new_object();
+        if (doc == NULL) {
+            goto out;
+        }
+        json_object_object_add(doc, "imported", rep.imported);
+        json_object_object_add(doc, "skipped", rep.skipped);
+        rep.imported = rep.skipped = NULL;
+        print_json(ctx, doc);
+        json_object_put(doc);
+    } else {
+        fprintf(ctx->out, "%d imported, %d not imported\n", rep.n_ok,
+                rep.n_bad);
+    }
+    rc = rep.n_bad > 0 ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_OK;
+out:
+    json_object_put(rep.imported);
+    json_object_put(rep.skipped);
+    nis2_freezero(text, len);
+    return rc;
+}
+
+/* USER argument (plus --json) of remove, status and unlock. */
+static const char *
+one_user(struct nis2ctl *ctx, int argc, char **argv)
+{
+    const char *user = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            ctx->json = true;
+        } else if (argv[i][0] != '-' && user == NULL) {
+            user = argv[i];
+        } else {
+            return NULL;
+        }
+    }
+    return user;
+}
+
+static int
+totp_remove(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    const char *user = one_user(ctx, argc, argv);
+    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+
+    if (user == NULL) {
+        usage_totp(ctx->err);
+        return rc;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        return rc;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) != 0 ||
+        (r = nis2_totp_state_remove(cfg, user)) != 0) {
+        if (r == NIS2_ERR_NOTFOUND) {
+            fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
+            rc = NIS2CTL_EXIT_NO;
+        } else {
+            fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user,
+                    nis2_strerror(r));
+        }
+        goto out;
+    }
+    if (audit(ctx, cfg, "totp.remove", user, NULL, false) != 0) {
+        goto out;
+    }
+    if (ctx->json) {
+        fprintf(ctx->out, "{\"user\": \"%s\", \"removed\": true}\n", user);
+    } else {
+        fprintf(ctx->out, "removed TOTP for %s\n", user);
+    }
+    rc = NIS2CTL_EXIT_OK;
+out:
+    nis2_totp_state_unlock(fd);
+    return rc;
+}
+
+static int
+totp_status(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    struct nis2_totp_state *st = NULL;
+    struct json_object *doc = NULL;
+    const char *user = one_user(ctx, argc, argv);
+    time_t now = time(NULL), until = 0;
+    char buf[64];
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    if (user == NULL) {
+        usage_totp(ctx->err);
+        return rc;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        return rc;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    r = nis2_totp_state_load(cfg, user, &st);
+    if (r != 0 && r != NIS2_ERR_NOTFOUND) {
+        fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user,
+                nis2_strerror(r));
+        goto out;
+    }
+    bool enrolled = r == 0;
+    bool locked = enrolled && nis2_totp_state_locked(st, cfg, now, &until);
+    size_t fails = enrolled ? nis2_totp_state_failures(st, cfg, now) : 0;
+    if (ctx->json) {
+        if ((doc = json_object_new_object()) == NULL) {
+            goto out;
+        }
+        json_object_object_add(doc, "user", json_object_new_string(user));
+        json_object_object_add(doc, "enrolled",
+                               json_object_new_boolean(enrolled));
+        if (enrolled) {
+            json_object_object_add(doc, "locked",
+                                   json_object_new_boolean(locked));
+            if (locked && until != 0) {
+                nis2_format_time_utc(until, buf, sizeof(buf));
+                json_object_object_add(doc, "locked_until",
+                                       json_object_new_string(buf));
+            } else {
+                json_object_object_add(doc, "locked_until", NULL);
+            }
+            json_object_object_add(doc, "failures",
+                                   json_object_new_int64((int64_t)fails));
+            json_object_object_add(
+                doc, "recovery_codes_left",
+                json_object_new_int64((int64_t)st->n_recovery));
+            json_object_object_add(doc, "digits",
+                                   json_object_new_int(st->digits));
+            json_object_object_add(doc, "period",
+                                   json_object_new_int64(st->step));
+            nis2_format_time_utc(st->created, buf, sizeof(buf));
+            json_object_object_add(doc, "created",
+                                   json_object_new_string(buf));
+            if (st->last_success != 0) {
+                nis2_format_time_utc(st->last_success, buf, sizeof(buf));
+                json_object_object_add(doc, "last_success",
+                                       json_object_new_string(buf));
+            } else {
+                json_object_object_add(doc, "last_success", NULL);
+            }
+        }
+        print_json(ctx, doc);
+    } else if (!enrolled) {
+        fprintf(ctx->out, "%s: not enrolled\n", user);
+    } else {
+        fprintf(ctx->out, "%s: enrolled\n", user);
+        if (locked && until != 0) {
+            nis2_format_time_utc(until, buf, sizeof(buf));
+            fprintf(ctx->out, "  locked:         yes, until %s\n", buf);
+        } else {
+            fprintf(ctx->out, "  locked:         %s\n",
+                    locked ? "yes, until nis2ctl unlock" : "no");
+        }
+        fprintf(ctx->out, "  failures:       %zu (lockout after %d)\n",
+                fails, cfg->lockout_deny);
+        fprintf(ctx->out, "  recovery codes: %zu left\n", st->n_recovery);
+        fprintf(ctx->out, "  code:           %d digits every %lld s\n",
+                st->digits, (long long)st->step);
+        nis2_format_time_utc(st->created, buf, sizeof(buf));
+        fprintf(ctx->out, "  enrolled at:    %s\n", buf);
+        if (st->last_success != 0) {
+            nis2_format_time_utc(st->last_success, buf, sizeof(buf));
+        } else {
+            snprintf(buf, sizeof(buf), "never");
+        }
+        fprintf(ctx->out, "  last success:   %s\n", buf);
+    }
+    rc = enrolled ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
+out:
+    json_object_put(doc);
+    nis2_totp_state_free(st);
+    return rc;
+}
+
+int
+cmd_totp(struct nis2ctl *ctx, int argc, char **argv)
+{
+    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
+        usage_totp(argc < 2 ? ctx->err : ctx->out);
+        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "enroll") == 0) {
+        return totp_enroll(ctx, argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "import") == 0) {
+        return totp_import(ctx, argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "remove") == 0) {
+        return totp_remove(ctx, argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "status") == 0) {
+        return totp_status(ctx, argc - 1, argv + 1);
+    }
+    fprintf(ctx->err, "nis2ctl: unknown totp verb '%s'\n", argv[1]);
+    usage_totp(ctx->err);
+    return NIS2CTL_EXIT_ERR;
+}
+
+int
+cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    struct nis2_totp_state *st = NULL;
+    const char *user;
+    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+    size_t had = 0;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_totp(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((user = one_user(ctx, argc, argv)) == NULL) {
+        usage_totp(ctx->err);
+        return rc;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        return rc;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) != 0 ||
+        (r = nis2_totp_state_load(cfg, user, &st)) != 0) {
+        if (r == NIS2_ERR_NOTFOUND) {
+            fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
+            rc = NIS2CTL_EXIT_NO;
+        } else {
+            fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user,
+                    nis2_strerror(r));
+        }
+        goto out;
+    }
+    bool was_locked = nis2_totp_state_locked(st, cfg, time(NULL), NULL);
+    had = st->n_fails;
+    nis2_totp_state_clear_failures(st);
+    if ((r = nis2_totp_state_store(cfg, user, st)) != 0) {
+        fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user,
+                nis2_strerror(r));
+        goto out;
+    }
+    if (audit(ctx, cfg, "totp.unlock", user, NULL, false) != 0) {
+        goto out;
+    }
+    if (ctx->json) {
+        fprintf(ctx->out, "{\"user\": \"%s\", \"was_locked\": %s, "
+                          "\"failures_cleared\": %zu}\n",
+                user, was_locked ? "true" : "false", had);
+    } else {
+        fprintf(ctx->out, "%s %s; %zu failure%s cleared\n", user,
+                was_locked ? "unlocked" : "was not locked", had,
+                had == 1 ? "" : "s");
+    }
+    rc = NIS2CTL_EXIT_OK;
+out:
+    nis2_totp_state_unlock(fd);
+    nis2_totp_state_free(st);
+    return rc;
+}

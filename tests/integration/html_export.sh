@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# html_export.sh - `nis2ctl export --html` opened from a file:// URL in
+# headless chromium with no network: the player must render (its DOM is
+# there after a virtual time budget) and the recording's text must be on
+# the terminal.  Keeps a screenshot as a test artifact in
+# $NIS2_BUILD_DIR/test-artifacts/html_export.png.
+# Needs Debian's chromium package and the player (make player); skips
+# (TAP SKIP) when either is missing.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${NIS2_BUILD_DIR:-build}
+CTL="$BUILD/nis2ctl"
+MK="$BUILD/tools/mkrecording"
+CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+n=0
+fail=0
+ok() {
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+for f in "$CTL" "$MK"; do
+    [ -x "$f" ] || { echo "not ok 1 - $f is not built (make tests)"; exit 1; }
+done
+if [ -z "$CHROMIUM" ]; then
+    echo "ok 1 # SKIP chromium not installed (apt-get install chromium)"
+    echo "1..1"
+    exit 0
+fi
+if [ ! -s "$BUILD/player/asciinema-player.min.js" ]; then
+    echo "ok 1 # SKIP asciinema-player not fetched (make player)"
+    echo "1..1"
+    exit 0
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nis2-html.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cat >"$work/nis2.conf" <<EOF2
+[paths]
+state_dir = $work/state
+recordings_dir = $work/rec
+audit_log = $work/audit.log
+[recording]
+signing_key = $work/signing.pem
+EOF2
+"$MK" --keygen "$work/signing.pem"
+dir=$("$MK" --dir "$work/rec" --key "$work/signing.pem" --user alice \
+    --target plc-line1 --request R-1 --approvers ot-bob \
+    --cmd "echo PLAYER-CHECK-42" --lines 2)
+id=${dir##*/}
+"$CTL" --config "$work/nis2.conf" export "$id" --html "$work/session.html" \
+    >/dev/null
+ok $? "export --html"
+
+# Chromium: headless, no sandbox (root in CI), nothing in the background,
+# every host name unresolvable so that no request can leave the machine.
+chrome() {
+    timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+        --disable-background-networking --disable-component-update \
+        --disable-sync --no-first-run --disable-default-apps \
+        --disable-extensions --no-proxy-server \
+        --host-resolver-rules="MAP * ~NOTFOUND" \
+        --user-data-dir="$work/profile-$1" --window-size=1024,700 \
+        --virtual-time-budget=8000 "${@:2}" 2>>"$work/chromium.log"
+}
+url="file://$work/session.html"
+chrome dom --dump-dom "$url" >"$work/dom.html"
+ok $? "chromium loads the page from $url"
+grep -q 'data-nis2-player="created"' "$work/dom.html"
+ok $? "the player was created without a script error"
+grep -Eq 'class="[^"]*ap-(wrapper|player)' "$work/dom.html"
+ok $? "the player's DOM (ap-wrapper / ap-player) is in the page"
+grep -q 'id="verdict">intact' "$work/dom.html"
+ok $? "the verification result is shown"
+art="$BUILD/test-artifacts"
+mkdir -p "$art"
+rm -f "$art/html_export.png"
+chrome shot --screenshot="$art/html_export.png" "$url" >/dev/null
+[ -s "$art/html_export.png" ]
+ok $? "screenshot kept as $art/html_export.png"
+if [ $fail -ne 0 ]; then
+    tail -20 "$work/chromium.log" | sed 's/^/# /'
+fi
+echo "1..$n"
+exit $fail
