@@ -22,16 +22,19 @@ Q := @
 say := @printf '  %-6s %s\n'
 endif
 
+# BUILD=DIR puts everything in DIR (DIR-asan with SANITIZE=1), so that
+# several trees can build and test side by side.
+BUILD ?= build
 ifeq ($(SANITIZE),1)
-B := build-asan
+B := $(BUILD)-asan
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 else
-B := build
+B := $(BUILD)
 SANFLAGS :=
 endif
 
-LIB_PKGS := inih json-c libcrypto liboath libqrencode ldap
+LIB_PKGS := inih json-c libcrypto liboath libqrencode ldap libfido2
 PAM_PKGS := pam
 BROKER_PKGS := libssh
 TEST_PKGS := cmocka
@@ -74,6 +77,8 @@ PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
 .PHONY: all tests check deps demo bench install uninstall clean format \
         fuzz _check player
 .DEFAULT_GOAL := all
+# Keep the test objects that pattern rules build on the way.
+.SECONDARY:
 
 all: $(PROGS)
 

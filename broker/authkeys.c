@@ -3,11 +3,14 @@
  * files, one per broker user (`[broker] authorized_keys = DIR/%u`).
  *
  * A line is `[options] TYPE BASE64 [comment]`.  The broker honours only
- * options it can enforce: `from=` (client address patterns), `expiry-time=`
- * and the no-ops `no-agent-forwarding`, `no-X11-forwarding`,
- * `no-user-rc` (the broker never offers those).  A line with any other
- * option (command=, no-pty, permitopen=, cert-authority, ...) is skipped,
- * so a restriction is never silently dropped.
+ * options it can enforce: `from=` (client address patterns), `expiry-time=`,
+ * the security-key options `no-touch-required` and `verify-required`
+ * (handed to the caller, checked against the signature's flags by
+ * broker_sk_flags_ok) and the no-ops `no-agent-forwarding`,
+ * `no-X11-forwarding`, `no-user-rc` (the broker never offers those).  A
+ * line with any other option (command=, no-pty, permitopen=,
+ * cert-authority, ...) is skipped, so a restriction is never silently
+ * dropped.
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -116,7 +119,8 @@ expired(const char *v)
  * 1: the line may authenticate, 0: skip it (why says so).
  */
 static int
-parse_options(char **pp, const char *addr, char *why, size_t whylen)
+parse_options(char **pp, const char *addr, struct broker_key_opts *opts,
+              char *why, size_t whylen)
 {
     char *p = *pp;
     int ok = 1;
@@ -167,6 +171,10 @@ parse_options(char **pp, const char *addr, char *why, size_t whylen)
                 snprintf(why, whylen, "key expired (expiry-time)");
                 ok = 0;
             }
+        } else if (strcmp(name, "no-touch-required") == 0 && !has_value) {
+            opts->no_touch_required = true;
+        } else if (strcmp(name, "verify-required") == 0 && !has_value) {
+            opts->verify_required = true;
         } else if (strcmp(name, "no-agent-forwarding") == 0 ||
                    strcmp(name, "no-x11-forwarding") == 0 ||
                    strcmp(name, "no-user-rc") == 0) {
@@ -198,9 +206,10 @@ is_key_type(const char *s, size_t len)
     return ssh_key_type_from_name(buf) != SSH_KEYTYPE_UNKNOWN;
 }
 
-/* One line: 1 match, 0 no match. */
+/* One line: 1 match (its options in *opts), 0 no match. */
 static int
-line_match(char *line, ssh_key key, const char *addr, char *why, size_t whylen)
+line_match(char *line, ssh_key key, const char *addr,
+           struct broker_key_opts *opts, char *why, size_t whylen)
 {
     char *p = line, *type, *b64;
     ssh_key k = NULL;
@@ -214,8 +223,9 @@ line_match(char *line, ssh_key key, const char *addr, char *why, size_t whylen)
     }
     size_t tl = strcspn(p, " \t");
     char linewhy[256] = "";
+    memset(opts, 0, sizeof(*opts));
     if (!is_key_type(p, tl)) {
-        if (!parse_options(&p, addr, linewhy, sizeof(linewhy))) {
+        if (!parse_options(&p, addr, opts, linewhy, sizeof(linewhy))) {
             /* Remember the reason only if this line held the key. */
             ok = -1;
         }
@@ -255,8 +265,10 @@ line_match(char *line, ssh_key key, const char *addr, char *why, size_t whylen)
 
 int
 broker_authkeys_match(const char *pattern, const char *user, ssh_key key,
-                      const char *client_addr, char *why, size_t whylen)
+                      const char *client_addr, struct broker_key_opts *opts,
+                      char *why, size_t whylen)
 {
+    struct broker_key_opts lineopts;
     struct nis2_trust trust;
     char *path = NULL, *buf = NULL, *save = NULL;
     char dummy[8];
@@ -267,6 +279,9 @@ broker_authkeys_match(const char *pattern, const char *user, ssh_key key,
         whylen = sizeof(dummy);
     }
     why[0] = '\0';
+    if (opts != NULL) {
+        memset(opts, 0, sizeof(*opts));
+    }
     if (!nis2_valid_user(user) || key == NULL) {
         return NIS2_ERR_INVAL;
     }
@@ -284,9 +299,12 @@ broker_authkeys_match(const char *pattern, const char *user, ssh_key key,
     for (char *line = strtok_r(buf, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         line[strcspn(line, "\r")] = '\0';
-        if (line_match(line, key, client_addr, why, whylen) == 1) {
+        if (line_match(line, key, client_addr, &lineopts, why, whylen) == 1) {
             found = 1;
             why[0] = '\0';
+            if (opts != NULL) {
+                *opts = lineopts;
+            }
             break;
         }
     }
@@ -298,4 +316,40 @@ out:
     free(path);
     free(buf);
     return r;
+}
+
+bool
+broker_key_is_sk(ssh_key key)
+{
+    enum ssh_keytypes_e t =
+        key != NULL ? ssh_key_type(key) : SSH_KEYTYPE_UNKNOWN;
+    return t == SSH_KEYTYPE_SK_ECDSA || t == SSH_KEYTYPE_SK_ED25519;
+}
+
+bool
+broker_sk_flags_ok(const struct broker_sk_sig *sig,
+                   const struct broker_key_opts *opts, char *why, size_t whylen)
+{
+    if (sig == NULL || opts == NULL || !sig->known) {
+        snprintf(why, whylen, "security-key signature flags unknown (%s)",
+                 sig != NULL && sig->why[0] != '\0' ? sig->why : "not read");
+        return false;
+    }
+    if (!opts->no_touch_required &&
+        (sig->flags & BROKER_SK_USER_PRESENCE) == 0) {
+        snprintf(why, whylen,
+                 "security-key signature without user presence "
+                 "(flags 0x%02x)",
+                 sig->flags);
+        return false;
+    }
+    if (opts->verify_required &&
+        (sig->flags & BROKER_SK_USER_VERIFICATION) == 0) {
+        snprintf(why, whylen,
+                 "security-key signature without user verification "
+                 "(flags 0x%02x), key line says verify-required",
+                 sig->flags);
+        return false;
+    }
+    return true;
 }

@@ -21,17 +21,16 @@
 #include "config.h"
 
 /*
- * Compiled-in limits, in one place until nis2.conf has keys for them
- * (proposed: [broker] max_sessions, max_startups, login_grace_time).
+ * Compiled-in limits.  The listener's caps and the login grace time are
+ * configuration: [broker] max_sessions, max_startups, login_grace_time
+ * (struct nis2_config, defaults 100, 10, 60 s; nis2.conf(5)).
  */
-#define BROKER_MAX_SESSIONS 100    /* concurrent connections */
-#define BROKER_MAX_STARTUPS 10     /* of which not yet authenticated */
-#define BROKER_LOGIN_GRACE_TIME 60 /* seconds to authenticate */
 #define BROKER_MAX_AUTH_TRIES 6    /* failed auth requests per connection */
 #define BROKER_MAX_KBDINT_TRIES 3  /* PAM conversations per connection */
 #define BROKER_UPSTREAM_TIMEOUT 15 /* seconds to connect to a target */
 #define BROKER_KILL_POLL_MS 1000   /* revocation / kill check interval */
 #define BROKER_LAST_WARNING 60     /* seconds before the end: last warning */
+#define BROKER_CMD_POLL_MAX 64     /* command-interface fds polled at once */
 
 /* Largest authorized_keys file read. */
 #define BROKER_AUTHKEYS_MAX (1024 * 1024)
@@ -53,17 +52,86 @@ int broker_parse_login(const char *login, char *user, size_t userlen,
 
 /* ---- authkeys.c --------------------------------------------------------- */
 
+/* OpenSSH security-key signature flags (PROTOCOL.u2f, sk-api.h). */
+#define BROKER_SK_USER_PRESENCE 0x01
+#define BROKER_SK_USER_VERIFICATION 0x04
+
+/* The security-key options of the authorized_keys line that matched. */
+struct broker_key_opts {
+    bool no_touch_required; /* signatures need not carry user presence */
+    bool verify_required;   /* signatures must carry user verification */
+};
+
+/*
+ * What the broker knows of an sk- signature's flags (skflags.c fills it).
+ * `known` is false when they could not be read: then nothing about
+ * presence or verification may be assumed.
+ */
+struct broker_sk_sig {
+    bool known;
+    uint8_t flags;
+    uint32_t counter;
+    char why[160]; /* when !known: why not, for the audit log */
+};
+
 /*
  * Is `key` listed in the authorized_keys file for `user` (the path pattern
  * with %u replaced; `user` already validated)?  Returns 1 yes, 0 no, <0 when
  * the file cannot be read (then the key is not accepted).  Options on a
  * line are parsed; lines with options the broker cannot honour
  * (command=, principals=, cert-authority, restrict is fine) are skipped,
- * `from=` is matched against `client_addr`.  `why` (may be NULL) gets the
- * reason of a refusal for the audit log.
+ * `from=` is matched against `client_addr`.  The matching line's
+ * security-key options go to *opts (may be NULL; cleared first).  `why`
+ * (may be NULL) gets the reason of a refusal for the audit log.
  */
 int broker_authkeys_match(const char *pattern, const char *user, ssh_key key,
-                          const char *client_addr, char *why, size_t whylen);
+                          const char *client_addr, struct broker_key_opts *opts,
+                          char *why, size_t whylen);
+
+/*
+ * The one place that decides whether an sk- signature satisfies its key
+ * line, as sshd(8) does: user presence unless the line says
+ * `no-touch-required`, user verification when it says `verify-required`.
+ * False (with the reason in `why`) when a required flag is missing or the
+ * flags are not known.  With a libssh that hands the flags to the server
+ * only skflags.c has to change, not this contract.
+ */
+bool broker_sk_flags_ok(const struct broker_sk_sig *sig,
+                        const struct broker_key_opts *opts, char *why,
+                        size_t whylen);
+
+/* sk-ecdsa-sha2-nistp256@openssh.com or sk-ssh-ed25519@openssh.com. */
+bool broker_key_is_sk(ssh_key key);
+
+/* ---- skflags.c ---------------------------------------------------------- */
+
+/*
+ * libssh 0.10 verifies an sk- signature but drops its flags before the
+ * server sees the request (docs/fido2.md).  Its public packet-trace API
+ * (ssh_set_pcap_file) receives every inbound packet, decrypted, before
+ * libssh dispatches it; the capture keeps that trace in an anonymous
+ * memory file during the publickey step only, and reads the flags of the
+ * USERAUTH_REQUEST that libssh has just verified.
+ */
+struct broker_sk_capture;
+
+/* Start tracing inbound packets of `s` (after the key exchange). */
+int broker_sk_capture_start(ssh_session s, struct broker_sk_capture **out);
+
+/*
+ * In the auth_pubkey callback for a VALID signature: the flags of the
+ * request being processed, which must be a publickey USERAUTH_REQUEST by
+ * `login` with exactly `key` and an sk- signature.  Anything else leaves
+ * out->known false with the reason in out->why.  The trace restarts empty.
+ */
+void broker_sk_capture_take(struct broker_sk_capture *cap, ssh_key key,
+                            const char *login, struct broker_sk_sig *out);
+
+/* Empty the trace (any other auth_pubkey call). */
+void broker_sk_capture_reset(struct broker_sk_capture *cap);
+
+/* Stop tracing `s` and free the capture.  NULL is a no-op. */
+void broker_sk_capture_stop(ssh_session s, struct broker_sk_capture *cap);
 
 /* The file name for `user`: %u replaced, %% unescaped.  Caller frees. */
 int broker_authkeys_path(const char *pattern, const char *user, char **out);

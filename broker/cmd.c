@@ -4,55 +4,128 @@
  *
  * The command line is split like a shell would split words (blanks,
  * '...', "...", backslash), with no expansion of any kind.  `help` and
- * `targets` are the broker's own.  The request and approval verbs are
- * nis2ctl's own functions (nis2ctl/cmd_request.c), called with the SSH
- * user as the actor, when the broker is linked with them
- * (NIS2_BROKER_VERBS); each verb checks itself who may do what (an
- * approver approves, the requester cancels, ...).  An interactive login
- * without a command gets a short help and the user's targets.
+ * `targets` are the broker's own and answer at once.  Every other verb is
+ * nis2ctl's own function (nis2ctl/cmd_*.c, linked in: NIS2_BROKER_VERBS),
+ * called with the SSH user as the actor; each verb checks itself who may
+ * do what (roles from [roles] and the policies: an approver approves or
+ * kills, an auditor verifies or replays, ...).
+ *
+ * A verb runs in a child process of the connection's process, so that a
+ * verb that takes its time (replay with real timing, watch until the
+ * session ends, grep over many recordings) streams its output and leaves
+ * the connection's event loop free (kill and SIGTERM still work):
+ *
+ *   - with a pty (ssh -t): the child gets a new pty (it is the session
+ *     leader, the pty its controlling terminal) on stdin/stdout/stderr;
+ *     client data goes to the pty (replay's keys, Ctrl-C as SIGINT),
+ *     window-change resizes it;
+ *   - without: stdin is /dev/null, stdout and stderr are pipes relayed to
+ *     the channel's stdout and stderr, byte for byte (replay --cat gives
+ *     what nis2ctl gives locally).
+ *
+ * The connection's loop (conn.c serve, relay.c) polls the child's
+ * descriptors and moves at most what the channel's window takes (flow
+ * control end to end), then sends the verb's exit status (or exit-signal)
+ * and closes.  The client closing the channel, or the connection ending,
+ * stops the verb: SIGTERM to its process group, SIGKILL after a second;
+ * PR_SET_PDEATHSIG covers the connection's process dying.  Each command is
+ * audited (broker.command: verb and exit status) when it ends.
+ *
+ * Over SSH, arguments that would name a file on the broker host are
+ * refused (`verify --key`, `--publish-key`, a path instead of a session
+ * id), and export / report (which write files) are not offered.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json.h>
 
 #include "conn.h"
-#include "fileio.h"
 #include "policy.h"
-#include "recording.h"
 #include "util.h"
 
-#ifdef NIS2_BROKER_VERBS
-#include "../nis2ctl/nis2ctl.h"
-
-/* The nis2ctl verbs offered over SSH; nothing that needs root. */
-static const struct {
-    const char *name;
-    int (*fn)(struct nis2ctl *ctx, int argc, char **argv);
-    const char *summary;
-} verbs[] = {
-    {"request", cmd_request,
-     "request TARGET --duration D --reason TEXT [--start T] [--emergency]"},
-    {"requests", cmd_requests, "requests [--pending|--mine|--all]"},
-    {"show", cmd_show, "show ID"},
-    {"approve", cmd_approve, "approve ID [--comment TEXT]"},
-    {"deny", cmd_deny, "deny ID --reason TEXT"},
-    {"revoke", cmd_revoke, "revoke ID --reason TEXT"},
-    {"cancel", cmd_cancel, "cancel ID"},
-    {"review", cmd_review, "review ID"},
-    {"extend", cmd_extend, "extend ID --by DURATION"},
-};
-#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+#ifndef NIS2_BROKER_VERBS
+#error "nis2-broker links nis2ctl's verbs (Makefile: -DNIS2_BROKER_VERBS)"
 #endif
+#include "../nis2ctl/nis2ctl.h"
 
 #define CMD_MAX_ARGS 64
 #define CMD_MAX_LEN 8192
+#define CMD_BUF (16 * 1024)
+#define CMD_BUDGET (1024 * 1024) /* bytes per stream and pump round */
+#define CMD_TERM_GRACE_MS 1000   /* SIGTERM, then SIGKILL */
+
+/* A verb offered over SSH and who it is for (shown in help only: each
+   verb checks the caller's role itself). */
+struct verb {
+    const char *name;
+    int (*fn)(struct nis2ctl *ctx, int argc, char **argv);
+    const char *summary;
+    bool no_paths; /* no argument may name a file on the broker */
+};
+
+static const struct verb verbs[] = {
+    {"request", cmd_request,
+     "request TARGET --duration D --reason TEXT [--start T] [--emergency]",
+     false},
+    {"requests", cmd_requests, "requests [--pending|--mine|--all]", false},
+    {"show", cmd_show, "show ID", false},
+    {"approve", cmd_approve, "approve ID [--comment TEXT]      (approvers)",
+     false},
+    {"deny", cmd_deny, "deny ID --reason TEXT            (approvers)", false},
+    {"revoke", cmd_revoke, "revoke ID --reason TEXT          (approvers)",
+     false},
+    {"cancel", cmd_cancel, "cancel ID", false},
+    {"review", cmd_review, "review ID                        (approvers)",
+     false},
+    {"extend", cmd_extend, "extend ID --by DURATION          (approvers)",
+     false},
+    {"sessions", cmd_sessions,
+     "sessions [--live] [--user U] [--target T] [--since T] [--until T]\n"
+     "                                     (auditors; approvers: live only)",
+     true},
+    {"watch", cmd_watch,
+     "watch SESSION                    (ssh -t; auditors, approvers)", true},
+    {"kill", cmd_kill,
+     "kill SESSION [--reason TEXT] [--no-wait]  (approvers)", true},
+    {"verify", cmd_verify,
+     "verify SESSION | --print-key     (auditors)", true},
+    {"replay", cmd_replay,
+     "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]\n"
+     "                                     (ssh -t for keys; auditors)",
+     true},
+    {"grep", cmd_grep,
+     "grep PATTERN [-i] [--user U] [--target T] [--since T] [--until T]\n"
+     "                                     (auditors)",
+     false},
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+/* A verb running in its own process (see the top of the file). */
+struct cmd_proc {
+    pid_t pid;
+    bool pty;        /* out_fd is a pty master (also the input side) */
+    int out_fd;      /* child's stdout (pty: stdout+stderr+stdin), -1 at EOF */
+    int err_fd;      /* child's stderr pipe; -1 with a pty or at EOF */
+    char in[4096];   /* client bytes not yet written to the pty */
+    size_t in_len;
+    bool reaped;
+    int status;      /* waitpid status once reaped */
+    bool stopped;    /* SIGTERM sent */
+    bool audited;
+    char verb[32];
+};
 
 static void
 help(FILE *f)
@@ -62,18 +135,12 @@ help(FILE *f)
                "  ssh USER@broker VERB [ARGS]        one of:\n"
                "    targets                          what you can reach "
                "now\n"
-               "    sessions                         live sessions "
-               "(approvers, auditors)\n"
-               "    kill SESSION                     end a live session "
-               "(approvers)\n"
                "    help                             this text\n");
-#ifdef NIS2_BROKER_VERBS
     for (size_t i = 0; i < N_VERBS; i++) {
         fprintf(f, "    %s\n", verbs[i].summary);
     }
     fprintf(f, "  (--json first for one JSON document: ssh USER@broker "
                "--json requests)\n");
-#endif
 }
 
 static void
@@ -198,133 +265,219 @@ to_crlf(char **buf, size_t *len)
     *len = o;
 }
 
-/* 1 when the user is in one of `groups` (a [roles] list). */
-static int
-has_role(struct conn *c, char **groups)
+static void
+audit_command(struct conn *c, const char *verb, int status, const char *sig)
 {
-    return groups != NULL && nis2_user_in_any(c->cfg, c->user, groups) == 1;
-}
+    struct json_object *d = json_object_new_object();
 
-/* Live sessions from the registry, state_dir/sessions/ID.json. */
-static int
-sessions(struct conn *c, FILE *out, FILE *err)
-{
-    char dir[4096];
-    DIR *d;
-    struct dirent *e;
-    size_t n = 0;
-
-    if (!has_role(c, c->cfg->role_approvers) &&
-        !has_role(c, c->cfg->role_auditors)) {
-        fprintf(err, "nis2-broker: sessions: for approvers and auditors\n");
-        return 1;
+    json_object_object_add(d, "verb", json_object_new_string(verb));
+    json_object_object_add(d, "status", status >= 0
+                                            ? json_object_new_int(status)
+                                            : NULL);
+    if (sig != NULL) {
+        json_object_object_add(d, "signal", json_object_new_string(sig));
     }
-    snprintf(dir, sizeof(dir), "%s/sessions", c->cfg->state_dir);
-    if ((d = opendir(dir)) == NULL) {
-        fprintf(out, "(no live sessions)\n");
-        return 0;
-    }
-    fprintf(out, "%-11s %-16s %-16s %-21s %s\n", "SESSION", "USER", "TARGET",
-            "START", "REQUEST");
-    while ((e = readdir(d)) != NULL) {
-        char raw[NIS2_REC_ID_LEN + 1], id[NIS2_REC_ID_LEN + 1];
-        char path[4200], *text = NULL;
-        struct json_object *o = NULL, *v;
-        const char *f[4] = {"user", "target", "start", "request"};
-        const char *val[4] = {"-", "-", "-", "-"};
-        size_t len = strlen(e->d_name);
-        if (len != NIS2_REC_ID_LEN + 5 ||
-            strcmp(e->d_name + NIS2_REC_ID_LEN, ".json") != 0) {
-            continue;
-        }
-        memcpy(raw, e->d_name, NIS2_REC_ID_LEN);
-        raw[NIS2_REC_ID_LEN] = '\0';
-        if (nis2_rec_id_normalize(raw, id) != 0) {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s.json", dir, id);
-        if (nis2_file_read_all(path, 65536, NULL, &text, NULL) != 0 ||
-            (o = json_tokener_parse(text)) == NULL) {
-            free(text);
-            continue;
-        }
-        for (int i = 0; i < 4; i++) {
-            if (json_object_object_get_ex(o, f[i], &v) && v != NULL) {
-                val[i] = json_object_get_string(v);
-            }
-        }
-        fprintf(out, "%-11s %-16s %-16s %-21s %s\n", id, val[0], val[1], val[2],
-                val[3]);
-        n++;
-        json_object_put(o);
-        free(text);
-    }
-    closedir(d);
-    if (n == 0) {
-        fprintf(out, "(no live sessions)\n");
-    }
-    return 0;
-}
-
-/* Ask a live session to end: state_dir/sessions/ID.kill. */
-static int
-kill_session(struct conn *c, const char *arg, FILE *out, FILE *err)
-{
-    char id[NIS2_REC_ID_LEN + 1], reg[4200], path[4200];
-    struct json_object *d;
-    int fd;
-
-    if (!has_role(c, c->cfg->role_approvers)) {
-        fprintf(err, "nis2-broker: kill: for approvers only\n");
-        return 1;
-    }
-    if (arg == NULL || nis2_rec_id_normalize(arg, id) != 0) {
-        fprintf(err, "nis2-broker: kill: invalid session id (S- and 8 "
-                     "letters or digits)\n");
-        return 2;
-    }
-    snprintf(reg, sizeof(reg), "%s/sessions/%s.json", c->cfg->state_dir, id);
-    snprintf(path, sizeof(path), "%s/sessions/%s.kill", c->cfg->state_dir, id);
-    if (access(reg, F_OK) != 0) {
-        fprintf(err, "nis2-broker: kill: %s is not a live session\n", id);
-        return 1;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        fprintf(err, "nis2-broker: kill: %s\n", strerror(errno));
-        return 2;
-    }
-    close(fd);
-    d = json_object_new_object();
-    json_object_object_add(d, "killed_session", json_object_new_string(id));
-    conn_audit(c, "session.kill", d);
+    conn_audit(c, "broker.command", d);
     json_object_put(d);
-    fprintf(out, "%s: asked to end; it closes within a second\n", id);
+}
+
+/*
+ * What a remote user may not pass: anything that names a file on the
+ * broker host.  Sessions are named by id; the trusted key is the broker's.
+ * 0 ok, else a message in `why`.
+ */
+static int
+remote_args_ok(const struct verb *v, int argc, char **argv, char *why,
+               size_t whylen)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--key") == 0 ||
+            strcmp(argv[i], "--publish-key") == 0) {
+            snprintf(why, whylen, "%s: %s is for the local nis2ctl", v->name,
+                     argv[i]);
+            return -1;
+        }
+        if (v->no_paths && strchr(argv[i], '/') != NULL) {
+            snprintf(why, whylen,
+                     "%s: give a session id (S-XXXXXXXX), not a path",
+                     v->name);
+            return -1;
+        }
+    }
     return 0;
 }
 
-static int
-run_words(struct conn *c, int argc, char **argv, FILE *out, FILE *err)
+static void
+set_nonblock(int fd)
 {
-#ifdef NIS2_BROKER_VERBS
-    struct nis2ctl ctx = {0};
-    int skip = 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) {
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+}
 
+/* In the child: become the verb, never return. */
+static void __attribute__((noreturn))
+child_main(struct conn *c, const struct verb *v, int argc, char **argv,
+           bool json, const char *slave, int outw, int errw, pid_t parent)
+{
+    struct nis2ctl ctx = {0};
+    struct sigaction sa;
+    sigset_t none;
+    int fd, rc;
+    static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+                               SIGPIPE, SIGALRM, SIGCHLD};
+
+    /* Die with the connection's process. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+        _exit(NIS2CTL_EXIT_ERR);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaction(sigs[i], &sa, NULL);
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    alarm(0);
+    /* Nothing of the SSH connection: its socket and the other commands'
+       descriptors are the parent's alone. */
+    close(ssh_get_fd(c->s));
+    for (size_t i = 0; i < c->n_pairs; i++) {
+        struct cmd_proc *k = c->pairs[i]->cmd;
+        if (k != NULL && k->out_fd >= 0) {
+            close(k->out_fd);
+        }
+        if (k != NULL && k->err_fd >= 0) {
+            close(k->err_fd);
+        }
+    }
+    if (setsid() < 0) {
+        _exit(NIS2CTL_EXIT_ERR);
+    }
+    if (slave != NULL) {
+        /* The new session's controlling terminal. */
+        fd = open(slave, O_RDWR);
+        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0) {
+            _exit(NIS2CTL_EXIT_ERR);
+        }
+    } else {
+        fd = open("/dev/null", O_RDONLY);
+        if (fd < 0) {
+            _exit(NIS2CTL_EXIT_ERR);
+        }
+    }
+    if (dup2(fd, STDIN_FILENO) < 0 ||
+        dup2(slave != NULL ? fd : outw, STDOUT_FILENO) < 0 ||
+        dup2(slave != NULL ? fd : errw, STDERR_FILENO) < 0) {
+        _exit(NIS2CTL_EXIT_ERR);
+    }
+    if (fd > STDERR_FILENO) {
+        close(fd);
+    }
+    if (outw > STDERR_FILENO) {
+        close(outw);
+    }
+    if (errw > STDERR_FILENO) {
+        close(errw);
+    }
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed, never freed here */
     ctx.actor = c->user;
-    ctx.out = out;
-    ctx.err = err;
-    if (argc > 0 && strcmp(argv[0], "--json") == 0) {
-        ctx.json = true;
-        skip = 1;
+    ctx.json = json;
+    ctx.out = stdout;
+    ctx.err = stderr;
+    rc = v->fn(&ctx, argc, argv);
+    if (fflush(stdout) != 0 && rc == NIS2CTL_EXIT_OK) {
+        rc = NIS2CTL_EXIT_ERR;
     }
-    for (size_t i = 0; argc > skip && i < N_VERBS; i++) {
-        if (strcmp(argv[skip], verbs[i].name) == 0) {
-            return verbs[i].fn(&ctx, argc - skip, argv + skip);
+    fflush(stderr);
+    /* _exit: the parent's atexit handlers and stdio are not ours. */
+    _exit(rc);
+}
+
+/* Start verb `v` in a child on a pty (p->pty) or pipes.  0 or -1. */
+static int
+start_child(struct conn *c, struct pair *p, const struct verb *v, int argc,
+            char **argv, bool json)
+{
+    struct cmd_proc *k = calloc(1, sizeof(*k));
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
+    char *slave = NULL;
+    pid_t pid, parent = getpid();
+
+    if (k == NULL) {
+        return -1;
+    }
+    if (p->pty) {
+        const char *sn;
+        struct winsize ws;
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+            (sn = ptsname(master)) == NULL || (slave = strdup(sn)) == NULL) {
+            goto fail;
+        }
+        memset(&ws, 0, sizeof(ws));
+        ws.ws_col = (unsigned short)p->cols;
+        ws.ws_row = (unsigned short)p->rows;
+        ioctl(master, TIOCSWINSZ, &ws);
+    } else if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+        goto fail;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        goto fail;
+    }
+    if (pid == 0) {
+        if (master >= 0) {
+            close(master);
+        }
+        if (outp[0] >= 0) {
+            close(outp[0]);
+            close(errp[0]);
+        }
+        child_main(c, v, argc, argv, json, slave, outp[1], errp[1],
+                   parent);
+    }
+    free(slave);
+    k->pid = pid;
+    k->pty = master >= 0;
+    k->out_fd = k->pty ? master : outp[0];
+    k->err_fd = k->pty ? -1 : errp[0];
+    if (outp[1] >= 0) {
+        close(outp[1]);
+        close(errp[1]);
+    }
+    set_nonblock(k->out_fd);
+    if (k->err_fd >= 0) {
+        set_nonblock(k->err_fd);
+    }
+    snprintf(k->verb, sizeof(k->verb), "%s", v->name);
+    p->cmd = k;
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (outp[i] >= 0) {
+            close(outp[i]);
+        }
+        if (errp[i] >= 0) {
+            close(errp[i]);
         }
     }
-#endif
+    if (master >= 0) {
+        close(master);
+    }
+    free(slave);
+    free(k);
+    return -1;
+}
+
+/* Help, targets, refusals: answered at once, out of `out` / `err`. */
+static int
+run_local(struct conn *c, int argc, char **argv, FILE *out, FILE *err)
+{
     if (argc == 0 || strcmp(argv[0], "help") == 0) {
         help(out);
         return 0;
@@ -333,52 +486,77 @@ run_words(struct conn *c, int argc, char **argv, FILE *out, FILE *err)
         targets(c, out);
         return 0;
     }
-    if (strcmp(argv[0], "sessions") == 0 &&
-        (argc == 1 || (argc == 2 && strcmp(argv[1], "--live") == 0))) {
-        return sessions(c, out, err);
-    }
-    if (strcmp(argv[0], "kill") == 0 && argc == 2) {
-        return kill_session(c, argv[1], out, err);
-    }
     fprintf(err, "nis2-broker: unknown command '%s' (try 'help')\n", argv[0]);
     return 2;
+}
+
+/* The greeting of an interactive login without a command. */
+static void
+greeting(struct conn *c, FILE *out, FILE *err)
+{
+    struct nis2ctl ctx = {0};
+    char *req_argv[] = {"requests", NULL};
+
+    fprintf(out, "Hello %s.\n", c->user);
+    help(out);
+    fprintf(out, "Your targets:\n");
+    targets(c, out);
+    fprintf(out, "Your requests:\n");
+    fflush(out);
+    ctx.config_path = c->cfg->path;
+    ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed */
+    ctx.actor = c->user;
+    ctx.out = out;
+    ctx.err = err;
+    cmd_requests(&ctx, 1, req_argv);
 }
 
 void
 cmd_run(struct conn *c, struct pair *p, const char *command)
 {
-    char *obuf = NULL, *ebuf = NULL, **argv = NULL;
+    char *obuf = NULL, *ebuf = NULL, **argv = NULL, why[160];
     size_t olen = 0, elen = 0;
     FILE *out = open_memstream(&obuf, &olen);
     FILE *err = open_memstream(&ebuf, &elen);
-    int argc = 0, status = 2;
+    int argc = 0, status = 2, skip = 0;
+    const struct verb *v = NULL;
 
     if (out == NULL || err == NULL) {
         goto done;
     }
     if (command == NULL) {
-        fprintf(out, "Hello %s.\n", c->user);
-        help(out);
-        fprintf(out, "Your targets:\n");
-        targets(c, out);
-#ifdef NIS2_BROKER_VERBS
-        char *req_argv[] = {"requests", NULL};
-        fprintf(out, "Your requests:\n");
-        run_words(c, 1, req_argv, out, err);
-#endif
+        greeting(c, out, err);
         status = 0;
-    } else if (strlen(command) > CMD_MAX_LEN ||
-               split_words(command, &argv, &argc) != 0) {
-        fprintf(err, "nis2-broker: cannot read the command line\n");
-    } else {
-        status = run_words(c, argc, argv, out, err);
-        struct json_object *d = json_object_new_object();
-        json_object_object_add(d, "verb",
-                               json_object_new_string(argc > 0 ? argv[0] : ""));
-        json_object_object_add(d, "status", json_object_new_int(status));
-        conn_audit(c, "broker.command", d);
-        json_object_put(d);
+        goto done;
     }
+    if (strlen(command) > CMD_MAX_LEN ||
+        split_words(command, &argv, &argc) != 0) {
+        fprintf(err, "nis2-broker: cannot read the command line\n");
+        audit_command(c, "", status, NULL);
+        goto done;
+    }
+    if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+        skip = 1;
+    }
+    for (size_t i = 0; argc > skip && i < N_VERBS; i++) {
+        if (strcmp(argv[skip], verbs[i].name) == 0) {
+            v = &verbs[i];
+        }
+    }
+    if (v == NULL) {
+        status = run_local(c, argc, argv, out, err);
+        audit_command(c, argc > 0 ? argv[0] : "", status, NULL);
+    } else if (remote_args_ok(v, argc - skip, argv + skip, why,
+                              sizeof(why)) != 0) {
+        fprintf(err, "nis2-broker: %s\n", why);
+        audit_command(c, v->name, status, NULL);
+    } else if (start_child(c, p, v, argc - skip, argv + skip, skip == 1) !=
+               0) {
+        fprintf(err, "nis2-broker: %s: cannot start the command\n",
+                v->name);
+        audit_command(c, v->name, status, NULL);
+    }
+    /* else: the child streams; cmd_pump sends its output and status. */
 done:
     if (out != NULL) {
         fclose(out);
@@ -396,4 +574,242 @@ done:
     p->cmd_err = ebuf;
     p->cmd_err_len = ebuf != NULL ? elen : 0;
     p->cmd_status = status;
+}
+
+/* Signal name as SSH spells it ("INT", "TERM"). */
+static void
+signal_name(int sig, char *buf, size_t len)
+{
+    const char *n = sigabbrev_np(sig);
+    snprintf(buf, len, "%s", n != NULL ? n : "KILL");
+}
+
+/* The verb's process ended: exit status or signal for the client. */
+static void
+proc_done(struct pair *p)
+{
+    struct cmd_proc *k = p->cmd;
+    char sig[32] = "";
+
+    if (WIFEXITED(k->status)) {
+        p->exit_status = WEXITSTATUS(k->status);
+        p->cmd_status = p->exit_status;
+    } else if (WIFSIGNALED(k->status)) {
+        signal_name(WTERMSIG(k->status), sig, sizeof(sig));
+        snprintf(p->exit_signal, sizeof(p->exit_signal), "%s", sig);
+        p->cmd_status = 128 + WTERMSIG(k->status);
+    }
+    if (!k->audited) {
+        k->audited = true;
+        audit_command(p->c, k->verb, WIFEXITED(k->status) ? p->cmd_status : -1,
+                      sig[0] != '\0' ? sig : NULL);
+    }
+}
+
+static void
+proc_stop(struct cmd_proc *k, int sig)
+{
+    if (!k->reaped) {
+        kill(-k->pid, sig); /* its process group (it is a session leader) */
+        kill(k->pid, sig);  /* in case it has not called setsid() yet */
+    }
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* Client bytes: to the pty (keys), else dropped. */
+static long
+pump_input(struct pair *p)
+{
+    struct cmd_proc *k = p->cmd;
+    char scratch[4096];
+    long moved = 0;
+
+    if (!k->pty || k->out_fd < 0) {
+        while (ssh_channel_read_nonblocking(p->down, scratch, sizeof(scratch),
+                                            0) > 0) {
+        }
+        return 0;
+    }
+    if (k->in_len == 0 && !p->down_close_rcvd) {
+        int n = ssh_channel_read_nonblocking(p->down, k->in, sizeof(k->in), 0);
+        if (n > 0) {
+            k->in_len = (size_t)n;
+        }
+    }
+    if (k->in_len > 0) {
+        ssize_t w = write(k->out_fd, k->in, k->in_len);
+        if (w > 0) {
+            memmove(k->in, k->in + w, k->in_len - (size_t)w);
+            k->in_len -= (size_t)w;
+            moved += w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            k->in_len = 0; /* the pty is gone */
+        }
+    }
+    return moved;
+}
+
+/* The child's output to the channel, as far as its window goes. */
+static long
+pump_output(struct pair *p, int *fd, bool is_stderr)
+{
+    static char buf[CMD_BUF];
+    long moved = 0;
+
+    while (*fd >= 0 && moved < CMD_BUDGET) {
+        uint32_t w = ssh_channel_window_size(p->down);
+        ssize_t n;
+        int wr;
+        if (w == 0) {
+            break;
+        }
+        n = read(*fd, buf, w < sizeof(buf) ? w : sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            break;
+        }
+        if (n <= 0) {
+            /* EOF; on a pty master EIO once the child's side is closed. */
+            close_fd(fd);
+            break;
+        }
+        wr = is_stderr ? ssh_channel_write_stderr(p->down, buf, (uint32_t)n)
+                       : ssh_channel_write(p->down, buf, (uint32_t)n);
+        if (wr != (int)n) {
+            close_fd(fd); /* the client went away */
+            break;
+        }
+        moved += n;
+    }
+    return moved;
+}
+
+long
+cmd_pump(struct pair *p, bool *finished)
+{
+    struct cmd_proc *k = p->cmd;
+    long moved;
+
+    *finished = false;
+    moved = pump_input(p);
+    if (!p->down_close_rcvd && !p->down_close_sent) {
+        moved += pump_output(p, &k->out_fd, false);
+        moved += pump_output(p, &k->err_fd, true);
+    }
+    if (!k->reaped && waitpid(k->pid, &k->status, WNOHANG) == k->pid) {
+        k->reaped = true;
+    }
+    if (p->down_close_rcvd) {
+        /* Nobody listens any more: stop the verb (cmd_proc_free reaps). */
+        if (!k->stopped) {
+            k->stopped = true;
+            proc_stop(k, SIGTERM);
+        }
+        *finished = true;
+        return moved;
+    }
+    if (k->reaped && k->out_fd < 0 && k->err_fd < 0) {
+        proc_done(p);
+        *finished = true;
+    } else if (k->reaped && k->pty && k->out_fd >= 0 && moved == 0 &&
+               ssh_channel_window_size(p->down) > 0) {
+        /* A pty master may report no EOF while a grandchild holds the
+           slave: the verb has ended; what it wrote was drained above. */
+        close_fd(&k->out_fd);
+        proc_done(p);
+        *finished = true;
+    }
+    return moved;
+}
+
+int
+cmd_poll_fds(struct conn *c, struct pollfd *pfd, int max)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < c->n_pairs && n < max; i++) {
+        struct pair *p = c->pairs[i];
+        struct cmd_proc *k = p->cmd;
+        bool room;
+        if (k == NULL || p->done || p->down_close_sent) {
+            continue;
+        }
+        /* Readable output only matters when the channel takes it. */
+        room = ssh_channel_window_size(p->down) > 0;
+        if (k->out_fd >= 0 && (room || k->in_len > 0)) {
+            pfd[n].fd = k->out_fd;
+            pfd[n].events = (short)((room ? POLLIN : 0) |
+                                    (k->in_len > 0 ? POLLOUT : 0));
+            pfd[n++].revents = 0;
+        }
+        if (k->err_fd >= 0 && room && n < max) {
+            pfd[n].fd = k->err_fd;
+            pfd[n].events = POLLIN;
+            pfd[n++].revents = 0;
+        }
+    }
+    return n;
+}
+
+void
+cmd_resize(struct pair *p)
+{
+    struct cmd_proc *k = p->cmd;
+    struct winsize ws;
+
+    if (k == NULL || !k->pty || k->out_fd < 0) {
+        return;
+    }
+    memset(&ws, 0, sizeof(ws));
+    ws.ws_col = (unsigned short)p->cols;
+    ws.ws_row = (unsigned short)p->rows;
+    ioctl(k->out_fd, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH */
+}
+
+void
+cmd_proc_free(struct pair *p)
+{
+    struct cmd_proc *k = p->cmd;
+
+    if (k == NULL) {
+        return;
+    }
+    close_fd(&k->out_fd);
+    close_fd(&k->err_fd);
+    if (!k->reaped) {
+        /* Ask, then insist. */
+        proc_stop(k, SIGTERM);
+        for (int waited = 0; waited < CMD_TERM_GRACE_MS; waited += 20) {
+            if (waitpid(k->pid, &k->status, WNOHANG) == k->pid) {
+                k->reaped = true;
+                break;
+            }
+            poll(NULL, 0, 20);
+        }
+        if (!k->reaped) {
+            proc_stop(k, SIGKILL);
+            while (waitpid(k->pid, &k->status, 0) < 0 && errno == EINTR) {
+            }
+            k->reaped = true;
+        }
+    }
+    if (!k->audited) {
+        char sig[32] = "";
+        k->audited = true;
+        if (WIFSIGNALED(k->status)) {
+            signal_name(WTERMSIG(k->status), sig, sizeof(sig));
+        }
+        audit_command(p->c, k->verb,
+                      WIFEXITED(k->status) ? WEXITSTATUS(k->status) : -1,
+                      sig[0] != '\0' ? sig : NULL);
+    }
+    free(k);
+    p->cmd = NULL;
 }

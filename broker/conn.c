@@ -28,6 +28,7 @@
 #include "conn.h"
 #include "error.h"
 #include "fileio.h"
+#include "live.h"
 #include "store.h"
 #include "util.h"
 
@@ -133,16 +134,26 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
             char state, void *ud)
 {
     struct conn *c = ud;
+    struct broker_key_opts opts;
+    struct broker_sk_sig sig;
     char why[256];
-    enum ssh_keytypes_e t;
+    bool sk = broker_key_is_sk(key);
     int r;
 
+    /* The flags of a verified sk- signature are read now, while the
+       request is the last one libssh traced (skflags.c). */
+    memset(&sig, 0, sizeof(sig));
+    if (state == SSH_PUBLICKEY_STATE_VALID && sk) {
+        broker_sk_capture_take(c->skcap, key, user, &sig);
+    } else {
+        broker_sk_capture_reset(c->skcap);
+    }
     if (!login_ok(c, user) || c->pk_ok) {
         c->auth_failures++;
         return SSH_AUTH_DENIED;
     }
     r = broker_authkeys_match(c->cfg->authorized_keys, c->user, key, c->addr,
-                              why, sizeof(why));
+                              &opts, why, sizeof(why));
     if (r != 1) {
         snprintf(c->deny_why, sizeof(c->deny_why), "%s", why);
         c->auth_failures++;
@@ -156,9 +167,20 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
         c->auth_failures++;
         return SSH_AUTH_DENIED;
     }
+    /* As sshd(8): a signature whose flags are known and miss what the key
+       line requires is refused whatever the policy.  Unknown flags leave
+       the key a plain key: it cannot count as the FIDO2 factor. */
+    if (sk && sig.known && !broker_sk_flags_ok(&sig, &opts, why, sizeof(why))) {
+        snprintf(c->deny_why, sizeof(c->deny_why), "%s", why);
+        c->auth_failures++;
+        return SSH_AUTH_DENIED;
+    }
     c->pk_ok = true;
-    t = ssh_key_type(key);
-    c->sk_key = t == SSH_KEYTYPE_SK_ECDSA || t == SSH_KEYTYPE_SK_ED25519;
+    c->sk_key = sk;
+    c->key_opts = opts;
+    c->sk_sig = sig;
+    broker_sk_capture_stop(s, c->skcap);
+    c->skcap = NULL;
     broker_key_fingerprint(key, c->key_fp, sizeof(c->key_fp));
     ssh_set_auth_methods(s, SSH_AUTH_METHOD_INTERACTIVE);
     return SSH_AUTH_PARTIAL;
@@ -172,7 +194,11 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 static bool
 mfa_plan(struct conn *c, bool *do_auth, char *msg, size_t msglen)
 {
+    char why[256] = "";
+    bool fido = false;
+
     *do_auth = true;
+    snprintf(c->factors, sizeof(c->factors), "totp");
     if (c->target[0] == '\0') {
         return true; /* command interface: key + TOTP */
     }
@@ -181,28 +207,42 @@ mfa_plan(struct conn *c, bool *do_auth, char *msg, size_t msglen)
         !c->dec.allow) {
         return true; /* the account step denies with its reason */
     }
+    /* Does the publickey step count as the FIDO2 factor? */
+    if (!c->sk_key) {
+        snprintf(why, sizeof(why), "the key is not a security key (sk-)");
+    } else if (c->key_opts.no_touch_required) {
+        snprintf(why, sizeof(why),
+                 "the key line says no-touch-required: "
+                 "no proof of presence");
+    } else {
+        fido = broker_sk_flags_ok(&c->sk_sig, &c->key_opts, why, sizeof(why));
+    }
     switch (c->dec.mfa) {
     case NIS2_MFA_FIDO2:
     case NIS2_MFA_TOTP_FIDO2:
-        if (!c->sk_key) {
+        if (!fido) {
             snprintf(c->deny_why, sizeof(c->deny_why),
-                     "policy %s needs a hardware-bound (sk-) key",
-                     c->dec.policy->name);
-            snprintf(msg, msglen,
-                     "Access denied: this access needs a "
-                     "hardware-bound (sk-) SSH key.");
+                     "policy %s (mfa %s) needs a security-key signature "
+                     "with user presence: %s",
+                     c->dec.policy->name, nis2_mfa_name(c->dec.mfa), why);
+            snprintf(msg, msglen, "Access denied.");
             return false;
         }
         *do_auth = c->dec.mfa == NIS2_MFA_TOTP_FIDO2;
         break;
     case NIS2_MFA_ANY:
-        *do_auth = !c->sk_key;
+        *do_auth = !fido;
         break;
     case NIS2_MFA_TOTP:
     default:
+        fido = false;
         *do_auth = true;
         break;
     }
+    snprintf(c->factors, sizeof(c->factors), "%s",
+             fido && *do_auth ? "totp+fido2"
+             : fido           ? "fido2"
+                              : "totp");
     return true;
 }
 
@@ -229,7 +269,12 @@ registry_write(struct conn *c)
     }
     nis2_format_time_utc(c->start, ts, sizeof(ts));
     json_object_object_add(o, "session", json_object_new_string(c->session_id));
-    json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+    /* pid, its start time and the boot id: tell a stale entry (crashed
+       process) from a live one (live.h). */
+    if ((r = nis2_live_add_stamp(o)) != 0) {
+        json_object_put(o);
+        return r;
+    }
     json_object_object_add(o, "user", json_object_new_string(c->user));
     json_object_object_add(o, "target", json_object_new_string(c->target));
     json_object_object_add(o, "client", json_object_new_string(c->addr));
@@ -406,6 +451,16 @@ audit_start(struct conn *c)
     char ts[32];
 
     json_object_object_add(d, "key", json_object_new_string(c->key_fp));
+    json_object_object_add(d, "mfa", json_object_new_string(c->factors));
+    if (c->sk_key) {
+        /* What the security key's signature said (null: not readable). */
+        json_object_object_add(
+            d, "sk_flags",
+            c->sk_sig.known ? json_object_new_int(c->sk_sig.flags) : NULL);
+        json_object_object_add(
+            d, "sk_counter",
+            c->sk_sig.known ? json_object_new_int64(c->sk_sig.counter) : NULL);
+    }
     json_object_object_add(d, "policy",
                            c->dec.policy != NULL
                                ? json_object_new_string(c->dec.policy->name)
@@ -495,7 +550,8 @@ kbdint(struct conn *c, ssh_message msg)
         }
         broker_pam_answer(c->pam, answers, (size_t)n);
     }
-    r = broker_pam_next(c->pam, &step, BROKER_LOGIN_GRACE_TIME * 1000);
+    r = broker_pam_next(c->pam, &step,
+                        (int)c->cfg->login_grace_time * 1000);
     if (r != 0) {
         snprintf(c->deny_why, sizeof(c->deny_why), "PAM: %s", nis2_strerror(r));
         broker_pam_free(c->pam);
@@ -714,8 +770,8 @@ drain_output(struct conn *c)
 static void
 serve(struct conn *c)
 {
-    struct pollfd pfd[2];
-    int next, moved;
+    struct pollfd pfd[2 + BROKER_CMD_POLL_MAX];
+    int next, moved, nfds;
 
     while (c->end_reason == NULL) {
         moved = relay_pump(c);
@@ -742,7 +798,9 @@ serve(struct conn *c)
         pfd[0].events = POLLIN;
         pfd[1].fd = c->up != NULL ? ssh_get_fd(c->up) : -1;
         pfd[1].events = POLLIN;
-        if (moved == 0 && poll(pfd, c->up != NULL ? 2 : 1, next) < 0 &&
+        /* Verbs of the command interface stream from their process. */
+        nfds = 2 + cmd_poll_fds(c, pfd + 2, BROKER_CMD_POLL_MAX);
+        if (moved == 0 && poll(pfd, (nfds_t)nfds, next) < 0 &&
             errno != EINTR) {
             c->end_reason = "error";
             break;
@@ -835,7 +893,7 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
     signal(SIGPIPE, SIG_IGN);
     /* The login grace time: the default SIGALRM action ends us. */
     signal(SIGALRM, SIG_DFL);
-    alarm(BROKER_LOGIN_GRACE_TIME);
+    alarm((unsigned)cfg->login_grace_time);
     peer_name(fd, c.addr, sizeof(c.addr), &c.port);
     if (nis2_rec_id_generate(c.session_id) != 0 || (c.s = ssh_new()) == NULL) {
         close(fd);
@@ -861,6 +919,10 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
     if ((c.ev = ssh_event_new()) == NULL ||
         ssh_event_add_session(c.ev, c.s) != SSH_OK) {
         goto out;
+    }
+    /* Without the trace sk- flags stay unknown: no FIDO2 factor. */
+    if (broker_sk_capture_start(c.s, &c.skcap) != 0) {
+        c.skcap = NULL;
     }
     while (!c.authenticated && !c.dead && !got_term && alive(c.s) &&
            c.auth_failures <= BROKER_MAX_AUTH_TRIES) {
@@ -894,6 +956,8 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
     serve(&c);
     rc = 0;
 out:
+    broker_sk_capture_stop(c.s, c.skcap);
+    c.skcap = NULL;
     if (c.authenticated) {
         if (c.end_reason == NULL) {
             c.end_reason = "error";

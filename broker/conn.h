@@ -6,6 +6,7 @@
 #ifndef NIS2_BROKER_CONN_H
 #define NIS2_BROKER_CONN_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "request.h"
 
 struct broker_pam;
+struct cmd_proc;
 
 enum pair_kind {
     PAIR_SESSION = 0,      /* shell / exec / subsystem */
@@ -55,6 +57,7 @@ struct pair {
     char *cmd_err; /* ... and stderr */
     size_t cmd_err_len, cmd_err_off;
     int cmd_status;
+    struct cmd_proc *cmd; /* command interface: the verb's process (cmd.c) */
 };
 
 struct conn {
@@ -75,6 +78,10 @@ struct conn {
     char deny_why[1024]; /* for the audit log, never the client */
     bool pk_ok;
     bool sk_key;
+    struct broker_key_opts key_opts; /* of the authorized_keys line */
+    struct broker_sk_sig sk_sig;     /* sk keys: the signature's flags */
+    struct broker_sk_capture *skcap; /* during the publickey step only */
+    char factors[24];                /* "fido2", "totp", "totp+fido2" */
     char key_fp[128];
     int auth_failures;
     int kbdint_tries;
@@ -129,6 +136,19 @@ void relay_free_all(struct conn *c);
  * the authenticated user; output into pair->cmd_out, status cmd_status.
  */
 void cmd_run(struct conn *c, struct pair *p, const char *command);
+/*
+ * A verb cmd_run started in its own process (pair->cmd): move client input
+ * to it and its output to the client as far as the window goes, reap it.
+ * *finished once the channel should close (exit status or signal set in
+ * the pair, broker.command audited).  Returns bytes moved.
+ */
+long cmd_pump(struct pair *p, bool *finished);
+/* The verbs' descriptors worth waiting for (at most `max`); the count. */
+int cmd_poll_fds(struct conn *c, struct pollfd *pfd, int max);
+/* window-change: resize the verb's pty. */
+void cmd_resize(struct pair *p);
+/* Stop (SIGTERM, then SIGKILL) and reap the verb, audit, free; NULL ok. */
+void cmd_proc_free(struct pair *p);
 
 /* ---- conn.c ------------------------------------------------------------- */
 

@@ -6,9 +6,9 @@
  * started as root, which needs [broker] user) drops to that user before it
  * accepts anything.  Each connection is served by a forked child
  * (conn.c), so a fault in one session cannot touch another.  The listener
- * reaps children and caps concurrent connections (BROKER_MAX_SESSIONS)
- * and not yet authenticated ones (BROKER_MAX_STARTUPS); each child learns
- * nothing of the others.  `--check` only checks the configuration.
+ * reaps children and caps concurrent connections ([broker] max_sessions)
+ * and not yet authenticated ones ([broker] max_startups); each child
+ * learns nothing of the others.  `--check` only checks the configuration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -213,10 +213,18 @@ spawn(const struct nis2_config *cfg, ssh_bind bind, int lfd, int fd,
 static int
 run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
 {
-    struct child kids[BROKER_MAX_SESSIONS];
-    struct pollfd pfd[BROKER_MAX_SESSIONS + 1];
+    size_t max = (size_t)cfg->max_sessions;
+    size_t max_startups = (size_t)cfg->max_startups;
+    struct child *kids = calloc(max, sizeof(*kids));
+    struct pollfd *pfd = calloc(max + 1, sizeof(*pfd));
     size_t n = 0;
 
+    if (kids == NULL || pfd == NULL) {
+        fprintf(stderr, "nis2-broker: out of memory\n");
+        free(kids);
+        free(pfd);
+        return 1;
+    }
     while (!got_stop) {
         size_t np = 0;
         pfd[np].fd = lfd;
@@ -251,8 +259,7 @@ run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
         if (fd < 0) {
             continue;
         }
-        if (n >= BROKER_MAX_SESSIONS ||
-            unauthenticated(kids, n) >= BROKER_MAX_STARTUPS) {
+        if (n >= max || unauthenticated(kids, n) >= max_startups) {
             /* Full: refuse at once, as sshd's MaxStartups does. */
             close(fd);
             continue;
@@ -278,6 +285,8 @@ run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
             }
         }
     }
+    free(kids);
+    free(pfd);
     return 0;
 }
 

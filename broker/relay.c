@@ -172,6 +172,7 @@ down_window(ssh_session s, ssh_channel ch, int w, int h, int pw, int ph,
     if (p->up != NULL) {
         ssh_channel_change_pty_size(p->up, w, h);
     }
+    cmd_resize(p);
     if (p->rec_chan > 0 && nis2_rec_resize(p->c->rec, p->rec_chan, w, h) != 0) {
         p->c->end_reason = "recording-failed";
         return -1;
@@ -274,6 +275,7 @@ set_up_callbacks(struct pair *p)
 static void
 pair_free(struct pair *p)
 {
+    cmd_proc_free(p);
     if (p->up != NULL) {
         if (p->up_cb.size != 0) {
             ssh_remove_channel_callbacks(p->up, &p->up_cb);
@@ -532,7 +534,19 @@ pump_command(struct pair *p)
 {
     long moved = 0;
 
+    if (p->cmd != NULL) {
+        /* A verb in its own process: streamed (cmd.c). */
+        bool finished = false;
+        moved = cmd_pump(p, &finished);
+        if (finished) {
+            close_down(p);
+        }
+        return moved;
+    }
     sink(p->down);
+    if (p->cmd != NULL) {
+        return 0; /* the exec request came in while reading: next round */
+    }
     if (p->down_close_rcvd) {
         close_down(p);
         return 0;

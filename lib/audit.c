@@ -837,6 +837,73 @@ add_int(struct json_object *o, const char *key, int64_t i)
     return true;
 }
 
+/* True when member `key` of `obj` is the string `want` (or null for NULL). */
+static bool
+member_is(struct json_object *obj, const char *key, const char *want)
+{
+    struct json_object *v = NULL;
+
+    if (!json_object_object_get_ex(obj, key, &v)) {
+        return false;
+    }
+    if (want == NULL) {
+        return v == NULL;
+    }
+    return json_object_is_type(v, json_type_string) &&
+           strcmp(json_object_get_string(v), want) == 0;
+}
+
+/*
+ * json-c's serializer does not report every allocation failure: out of
+ * memory it may leave a string out and still return a line.  So a line is
+ * only written after it parses back as a sound record that says exactly
+ * what was asked: same event, actor, target, session, request and details.
+ */
+static int
+check_line(const char *line, size_t llen, const struct audit_rec *last,
+           const char *event, const char *actor, const char *target,
+           const char *session, const char *request,
+           struct json_object *details)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *obj = NULL, *d = NULL;
+    struct audit_rec rec;
+    char why[160];
+    int r = NIS2_ERR_NOMEM;
+
+    if (tok == NULL) {
+        return r;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+                                    JSON_TOKENER_VALIDATE_UTF8);
+    r = parse_record(tok, line, llen - 1, &rec, why, sizeof(why));
+    if (r == NIS2_OK) {
+        r = NIS2_ERR_NOMEM;
+        json_tokener_reset(tok);
+        obj = json_tokener_parse_ex(tok, line, (int)(llen - 1));
+    }
+    if (obj != NULL) {
+        r = NIS2_OK;
+        if (rec.seq != last->seq + 1 ||
+            strcmp(rec.prev, last->hash) != 0 ||
+            !member_is(obj, "event", event) ||
+            !member_is(obj, "actor", actor) ||
+            !member_is(obj, "target", target) ||
+            !member_is(obj, "session", session) ||
+            !member_is(obj, "request", request) ||
+            !json_object_object_get_ex(obj, "details", &d) ||
+            !json_object_equal(d, details)) {
+            /* what json-c does when an allocation fails mid-way */
+            r = NIS2_ERR_NOMEM;
+        }
+    } else if (r == NIS2_ERR_INTEGRITY) {
+        r = NIS2_ERR_NOMEM;
+    }
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return r;
+}
+
 /*
  * The full line (with "hash" and the newline) for the record chaining on
  * `last`; `details` (borrowed) is already canonical (members sorted).
@@ -900,6 +967,10 @@ build_line(const struct audit_rec *last, const char *event,
     memcpy(line + clen - 1, AUDIT_SUFFIX_HEAD, AUDIT_SUFFIX_HEAD_LEN);
     memcpy(line + clen - 1 + AUDIT_SUFFIX_HEAD_LEN, hex, AUDIT_HEX_LEN);
     memcpy(line + llen - 3, "\"}\n", 3);
+    if ((r = check_line(line, llen, last, event, actor, target, session,
+                        request, details)) != 0) {
+        goto out;
+    }
     memcpy(hash_out, hex, sizeof(hex));
     *out = line;
     *outlen = llen;

@@ -54,6 +54,7 @@ enum sect {
     S_ROLES,
     S_NOTIFY,
     S_LDAP,
+    S_FIDO2,
     S_GROUP,
     S_TARGET,
     S_POLICY,
@@ -80,7 +81,8 @@ static const struct keydef paths_keys[] = {
 static const struct keydef broker_keys[] = {
     {"listen", 0}, {"host_key", 0}, {"authorized_keys", 0},
     {"pam_service", 0}, {"pam_confdir", KEY_EMPTY_OK},
-    {"user", KEY_EMPTY_OK}, {"warn_before", 0}, {NULL, 0}};
+    {"user", KEY_EMPTY_OK}, {"warn_before", 0}, {"max_sessions", 0},
+    {"max_startups", 0}, {"login_grace_time", 0}, {NULL, 0}};
 static const struct keydef recording_keys[] = {
     {"signing_key", 0}, {"checkpoint_interval", 0}, {NULL, 0}};
 static const struct keydef totp_keys[] = {
@@ -98,6 +100,9 @@ static const struct keydef ldap_keys[] = {
     {"user_filter", 0}, {"group_base", 0}, {"group_schema", 0},
     {"ssh_key_attr", 0}, {"cache_ttl", 0}, {"timeout", 0},
     {"requests_base", 0}, {NULL, 0}};
+static const struct keydef fido2_keys[] = {
+    {"rp_id", 0}, {"user_verification", 0}, {"device", KEY_EMPTY_OK},
+    {NULL, 0}};
 static const struct keydef group_keys[] = {
     {"members", KEY_EMPTY_OK}, {NULL, 0}};
 static const struct keydef target_keys[] = {
@@ -119,6 +124,7 @@ static const struct sectdef sects[S_COUNT] = {
     [S_ROLES] = {"roles", false, false, roles_keys},
     [S_NOTIFY] = {"notify", false, true, notify_keys},
     [S_LDAP] = {"ldap", false, true, ldap_keys},
+    [S_FIDO2] = {"fido2", false, true, fido2_keys},
     [S_GROUP] = {"group", true, false, group_keys},
     [S_TARGET] = {"target", true, false, target_keys},
     [S_POLICY] = {"policy", true, false, policy_keys},
@@ -707,6 +713,12 @@ set_broker(struct file_ctx *fc, const char *key, const char *v)
         }
     } else if (strcmp(key, "warn_before") == 0) {
         set_duration(fc, key, &cfg->warn_before, v, 0, 24 * 3600);
+    } else if (strcmp(key, "max_sessions") == 0) {
+        set_int(fc, key, &cfg->max_sessions, v, 1, 10000);
+    } else if (strcmp(key, "max_startups") == 0) {
+        set_int(fc, key, &cfg->max_startups, v, 1, 10000);
+    } else if (strcmp(key, "login_grace_time") == 0) {
+        set_duration(fc, key, &cfg->login_grace_time, v, 10, 10 * 60);
     }
 }
 
@@ -957,6 +969,40 @@ set_roles(struct file_ctx *fc, const char *key, const char *v)
         ld->roles_approvers_line = fc->lineno;
     } else {
         ld->roles_auditors_line = fc->lineno;
+    }
+}
+
+/* [fido2]: local tokens in pam_nis2 (docs/fido2.md). */
+static void
+set_fido2(struct file_ctx *fc, const char *key, const char *v)
+{
+    struct nis2_config *cfg = fc->ld->cfg;
+
+    if (strcmp(key, "rp_id") == 0) {
+        /* Stored in the credential file as one field: no blanks. */
+        for (const char *c = v; *c != '\0'; c++) {
+            if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
+                err(fc, "[fido2]: rp_id '%s' must not contain blanks or "
+                    "control characters", VIS(v));
+                return;
+            }
+        }
+        if (strlen(v) > 255) {
+            err(fc, "[fido2]: rp_id is longer than 255 characters");
+            return;
+        }
+        set_str(&cfg->fido2_rp_id, xstrdup(fc->ld, v));
+    } else if (strcmp(key, "user_verification") == 0) {
+        set_bool(fc, key, &cfg->fido2_uv, v);
+    } else if (strcmp(key, "device") == 0) {
+        if (*v == '\0') {
+            return;
+        }
+        if (v[0] != '/') {
+            err(fc, "[fido2]: device '%s' must be an absolute path", VIS(v));
+            return;
+        }
+        set_str(&cfg->fido2_device, xstrdup(fc->ld, v));
     }
 }
 
@@ -1602,6 +1648,9 @@ conf_handler(void *user, const char *section, const char *name,
     case S_LDAP:
         set_ldap(fc, name, value);
         break;
+    case S_FIDO2:
+        set_fido2(fc, name, value);
+        break;
     case S_GROUP:
         set_group(fc, name, value);
         break;
@@ -2089,6 +2138,9 @@ load_common(const char *path, const char *data, size_t len, unsigned flags,
     ld.diag = diag;
     ld.flags = flags;
     cfg->warn_before = 5 * 60;
+    cfg->max_sessions = 100;
+    cfg->max_startups = 10;
+    cfg->login_grace_time = 60;
     cfg->checkpoint_interval = 5;
     cfg->totp_digits = 6;
     cfg->totp_step = 30;
@@ -2207,6 +2259,8 @@ nis2_config_free(struct nis2_config *cfg)
     nis2_strv_free(cfg->role_approvers);
     nis2_strv_free(cfg->role_auditors);
     free(cfg->notify_command);
+    free(cfg->fido2_rp_id);
+    free(cfg->fido2_device);
     for (size_t i = 0; i < cfg->n_groups; i++) {
         free(cfg->groups[i].name);
         nis2_strv_free(cfg->groups[i].members);

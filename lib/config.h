@@ -128,6 +128,9 @@ struct nis2_config {
     char *pam_confdir;       /* NULL when unset */
     char *broker_user;       /* NULL when unset */
     int64_t warn_before;     /* 5m */
+    int max_sessions;        /* 100 (1..10000): concurrent connections */
+    int max_startups;        /* 10 (1..10000): of which not authenticated */
+    int64_t login_grace_time;/* 60s (10s..10m) to authenticate */
 
     /* [recording] */
     char *signing_key;
@@ -169,6 +172,11 @@ struct nis2_config {
     /* [roles] */
     char **role_approvers;   /* group names, NULL-terminated, may be NULL */
     char **role_auditors;
+
+    /* [fido2] (docs/fido2.md): local tokens in pam_nis2 */
+    char *fido2_rp_id;       /* NULL: "pam://" + host name */
+    bool fido2_uv;           /* user_verification: PIN always; default no */
+    char *fido2_device;      /* NULL: first token found */
 
     /* [notify] */
     char *notify_command;    /* NULL when unset */

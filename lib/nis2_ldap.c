@@ -339,11 +339,13 @@ conn_lost(int rc)
 int
 nis2_ldap_map_error(struct nis2_ldap *l, int rc, const char *what)
 {
+    if (rc == LDAP_SUCCESS) {
+        l->err[0] = '\0'; /* last_error tells of failures only */
+        return NIS2_OK;
+    }
     snprintf(l->err, sizeof(l->err), "directory %s: %s: %s", l->cfg->ldap_uri,
              what, ldap_err2string(rc));
     switch (rc) {
-    case LDAP_SUCCESS:
-        return NIS2_OK;
     case LDAP_TIMEOUT:
     case LDAP_TIMELIMIT_EXCEEDED:
         return NIS2_ERR_TIMEOUT;

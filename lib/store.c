@@ -37,6 +37,18 @@ nis2_store_close(struct nis2_store *st)
     }
 }
 
+const char *
+nis2_store_last_error(const struct nis2_store *st)
+{
+    const char *e;
+
+    if (st == NULL || st->ops == NULL || st->ops->last_error == NULL ||
+        (e = st->ops->last_error(st)) == NULL) {
+        return "";
+    }
+    return e;
+}
+
 int
 nis2_store_get(struct nis2_store *st, const char *id, struct nis2_request **out)
 {

@@ -53,6 +53,9 @@ struct nis2_store_ops {
     int (*update)(struct nis2_store *st, struct nis2_request *req,
                   uint64_t expected);
     void (*close)(struct nis2_store *st);
+    /* What the backend's last failure was, in its own words ("" when it
+       has nothing to add); NULL: the backend keeps no text. */
+    const char *(*last_error)(const struct nis2_store *st);
 };
 
 struct nis2_store {
@@ -71,6 +74,16 @@ int nis2_store_ldap_open(const struct nis2_config *cfg,
                          struct nis2_store **out);
 /* NULL is a no-op. */
 void nis2_store_close(struct nis2_store *st);
+
+/*
+ * The text of the store's last failure, for a message next to
+ * nis2_strerror(): for the ldap backend the URI, the operation and what
+ * the directory said ("directory ldap://...: bind: Can't contact LDAP
+ * server", "...: request list under ou=...: No such object").  "" when
+ * there is nothing to add (also for NULL and the file backend).  Valid
+ * until the next call on `st`; never holds a secret.
+ */
+const char *nis2_store_last_error(const struct nis2_store *st);
 
 /* Shorthands for the ops. */
 int nis2_store_get(struct nis2_store *st, const char *id,

@@ -551,11 +551,16 @@ lstore_list(struct nis2_store *st, struct nis2_request ***out, size_t *n_out,
     LDAPMessage *res = NULL;
     size_t n = 0;
     LDAP *ld = NULL;
+    char what[320];
     bool held = false;
     int rc = LDAP_OTHER, r;
 
     *out = NULL;
     *n_out = 0;
+    /* The base in the message: "No such object" alone does not say
+       that requests_base is missing. */
+    snprintf(what, sizeof(what), "request list under %s",
+             st->cfg->ldap_requests_base);
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((r = nis2_ldap_acquire(ls->l, &ld)) != 0) {
             goto fail;
@@ -569,7 +574,7 @@ lstore_list(struct nis2_store *st, struct nis2_request ***out, size_t *n_out,
         if (rc == LDAP_SUCCESS) {
             break;
         }
-        r = nis2_ldap_map_error(ls->l, rc, "request list");
+        r = nis2_ldap_map_error(ls->l, rc, what);
         nis2_ldap_release(ls->l, rc);
         held = false;
         if (res != NULL) {
@@ -635,7 +640,7 @@ write_entry(struct nis2_store *st, struct nis2_request *req,
     struct ldap_store *ls = priv(st);
     struct modset *m = NULL;
     uint64_t old_rev = req->revision;
-    char *dn = NULL;
+    char *dn = NULL, what[320];
     LDAP *ld = NULL;
     int rc, r;
 
@@ -651,8 +656,9 @@ write_entry(struct nis2_store *st, struct nis2_request *req,
     }
     rc = expected == 0 ? ldap_add_ext_s(ld, dn, m->ptrs, NULL, NULL)
                        : ldap_modify_ext_s(ld, dn, m->ptrs, NULL, NULL);
-    r = nis2_ldap_map_error(ls->l, rc, expected == 0 ? "request add"
-                                                     : "request modify");
+    snprintf(what, sizeof(what), "%s %s",
+             expected == 0 ? "request add" : "request modify", dn);
+    r = nis2_ldap_map_error(ls->l, rc, what);
     nis2_ldap_release(ls->l, rc);
     if (r != 0 && r != NIS2_ERR_EXISTS && r != NIS2_ERR_CONFLICT &&
         r != NIS2_ERR_NOTFOUND) {
@@ -698,8 +704,17 @@ lstore_close(struct nis2_store *st)
     free(st);
 }
 
+static const char *
+lstore_last_error(const struct nis2_store *st)
+{
+    const struct ldap_store *ls = st->priv;
+
+    return ls != NULL ? nis2_ldap_last_error(ls->l) : "";
+}
+
 static const struct nis2_store_ops ldap_ops = {
     .name = "ldap",
+    .last_error = lstore_last_error,
     .get = lstore_get,
     .list = lstore_list,
     .create = lstore_create,

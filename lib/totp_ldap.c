@@ -5,7 +5,9 @@
  * The decision itself (lockout, code or recovery code, replay, failure
  * tally) is totp_state.c's nis2_totp_state_decide() on the state in
  * memory, so that the file and the directory backends cannot drift apart;
- * this file only moves the state and retries on a conflict.
+ * this file only moves the state and retries on a conflict.  The
+ * administration (nis2ctl totp enroll/import/remove, nis2ctl unlock) goes
+ * through the same compare-and-swap.
  */
 #include "totp_ldap.h"
 
@@ -24,17 +26,6 @@
 #define ATTEMPT_TRIES 64
 #define SECRET_MAX 128
 #define FAILS_MAX 1000
-
-/*
- * The decision on a state in memory, exported by totp_state.c (the
- * `decide` step of nis2_totp_attempt).  Declared weak so that libnis2
- * links while that export is pending; without it every attempt through
- * the directory is refused (fail closed).
- */
-int nis2_totp_state_decide(struct nis2_totp_state *st,
-                           const struct nis2_config *cfg, const char *answer,
-                           time_t now, struct nis2_totp_result *res)
-    __attribute__((weak));
 
 static char *totp_attrs[] = {
     "nis2TotpSecret",  "nis2TotpParams",     "nis2TotpRevision",
@@ -473,6 +464,9 @@ nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
     if (cfg->ldap == NULL) {
         return NIS2_ERR_CONFIG;
     }
+    if (user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
     if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) != 0) {
         return r;
     }
@@ -495,11 +489,11 @@ nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
 
     memset(res, 0, sizeof(*res));
     res->outcome = NIS2_TOTP_WRONG;
-    if (cfg == NULL || cfg->ldap == NULL || !nis2_valid_user(user)) {
+    if (cfg == NULL || user == NULL || !nis2_valid_user(user)) {
         return NIS2_ERR_INVAL;
     }
-    if (nis2_totp_state_decide == NULL) {
-        return NIS2_ERR_INTERNAL;
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG; /* [store] backend = ldap without [ldap] */
     }
     for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
         nis2_totp_state_free(st);
@@ -530,6 +524,180 @@ nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
     if (r != 0) {
         /* An error decides nothing: never leave an acceptance behind. */
         res->outcome = NIS2_TOTP_WRONG;
+    }
+    nis2_totp_state_free(st);
+    free(dn);
+    return r;
+}
+
+/* ---- administration ------------------------------------------------------ */
+
+/*
+ * Take the TOTP state off entry `dn` in one modify: the revision `rev`
+ * deleted first (0: state unreadable, no condition), every nis2Totp*
+ * attribute replaced by nothing, the objectClass value deleted.
+ */
+static int
+strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
+{
+    struct mods m;
+    LDAP *ld = NULL;
+    int rc, r = NIS2_ERR_NOMEM;
+
+    memset(&m, 0, sizeof(m));
+    if (rev != 0) {
+        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
+             num((long long)rev), NULL, 0);
+    }
+    for (size_t i = 0; totp_attrs[i] != NULL; i++) {
+        mod1(&m, LDAP_MOD_REPLACE, totp_attrs[i], false, NULL, NULL, 0);
+    }
+    mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"),
+         NULL, 0);
+    if (m.oom) {
+        goto out;
+    }
+    if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
+        nis2_ldap_note_failure(l, NULL, "TOTP remove",
+                               nis2_ldap_last_error(l));
+        goto out;
+    }
+    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
+    r = nis2_ldap_map_error(l, rc, "TOTP remove");
+    nis2_ldap_release(l, rc);
+    if (r != 0 && r != NIS2_ERR_CONFLICT) {
+        nis2_ldap_note_failure(l, NULL, "TOTP remove",
+                               nis2_ldap_last_error(l));
+    }
+out:
+    mods_free(&m);
+    return r;
+}
+
+int
+nis2_totp_ldap_install(const struct nis2_config *cfg, const char *user,
+                       const struct nis2_totp_state *st, bool force,
+                       bool *replaced)
+{
+    struct nis2_totp_state *old = NULL;
+    uint64_t rev = 0;
+    char *dn = NULL;
+    int r = NIS2_ERR_CONFLICT;
+
+    *replaced = false;
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG;
+    }
+    if (user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
+        nis2_totp_state_free(old);
+        old = NULL;
+        free(dn);
+        dn = NULL;
+        r = nis2_totp_ldap_load(cfg->ldap, user, &old, &rev, &dn);
+        if (r == NIS2_ERR_NOTFOUND) {
+            /* Not enrolled (or not in the directory: enroll says so). */
+            r = nis2_totp_ldap_enroll(cfg, user, st);
+            if (r == NIS2_ERR_EXISTS) {
+                r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
+            }
+            continue;
+        }
+        if (r != 0 && r != NIS2_ERR_PARSE) {
+            break;
+        }
+        if (!force) {
+            r = NIS2_ERR_EXISTS;
+            break;
+        }
+        *replaced = true;
+        if (r == NIS2_ERR_PARSE) {
+            /* A state out of shape has no revision to swap: take it off
+               and enrol anew (a login in between is refused). */
+            char *edn = NULL;
+            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &edn)) == 0 &&
+                (r = strip_state(cfg->ldap, edn, 0)) == 0) {
+                r = nis2_totp_ldap_store(cfg->ldap, edn, st, 0, true);
+            }
+            free(edn);
+            break;
+        }
+        /* One modify: the new secret, parameters and a clean tally, only
+           if nobody wrote since we read. */
+        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, true);
+    }
+    nis2_totp_state_free(old);
+    free(dn);
+    return r;
+}
+
+int
+nis2_totp_ldap_remove(const struct nis2_config *cfg, const char *user)
+{
+    struct nis2_totp_state *st = NULL;
+    uint64_t rev = 0;
+    char *dn = NULL;
+    int r = NIS2_ERR_CONFLICT;
+
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG;
+    }
+    if (user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
+        nis2_totp_state_free(st);
+        st = NULL;
+        free(dn);
+        dn = NULL;
+        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
+        if (r == NIS2_ERR_PARSE) {
+            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) == 0) {
+                r = strip_state(cfg->ldap, dn, 0);
+            }
+            break;
+        }
+        if (r == 0) {
+            r = strip_state(cfg->ldap, dn, rev);
+        }
+    }
+    nis2_totp_state_free(st);
+    free(dn);
+    return r;
+}
+
+int
+nis2_totp_ldap_unlock(const struct nis2_config *cfg, const char *user,
+                      time_t now, bool *was_locked, size_t *cleared)
+{
+    struct nis2_totp_state *st = NULL;
+    uint64_t rev = 0;
+    char *dn = NULL;
+    int r = NIS2_ERR_CONFLICT;
+
+    *was_locked = false;
+    *cleared = 0;
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG;
+    }
+    if (user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
+        nis2_totp_state_free(st);
+        st = NULL;
+        free(dn);
+        dn = NULL;
+        if ((r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn)) !=
+            0) {
+            break;
+        }
+        *was_locked = nis2_totp_state_locked(st, cfg, now, NULL);
+        *cleared = st->n_fails;
+        nis2_totp_state_clear_failures(st);
+        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
     }
     nis2_totp_state_free(st);
     free(dn);

@@ -21,6 +21,8 @@
 #ifndef NIS2_TOTP_LDAP_H
 #define NIS2_TOTP_LDAP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -51,6 +53,26 @@ int nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
 /* Enrol `user` with `st` (e.g. a state made by nis2ctl totp enroll). */
 int nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
                           const struct nis2_totp_state *st);
+
+/*
+ * For nis2ctl totp enroll/import: enrol `user` with `st`; when enrolled
+ * already, NIS2_ERR_EXISTS unless `force`, which replaces secret,
+ * parameters, tally and recovery codes in one compare-and-swap modify
+ * (*replaced set).  A state out of shape is taken off first.  The user
+ * must have an entry (NIS2_ERR_NOTFOUND otherwise).
+ */
+int nis2_totp_ldap_install(const struct nis2_config *cfg, const char *user,
+                           const struct nis2_totp_state *st, bool force,
+                           bool *replaced);
+
+/* For nis2ctl totp remove: every nis2Totp* attribute and the objectClass
+   off the entry.  NIS2_ERR_NOTFOUND when not enrolled. */
+int nis2_totp_ldap_remove(const struct nis2_config *cfg, const char *user);
+
+/* For nis2ctl unlock: clear the tally and any lock (compare-and-swap).
+   *was_locked: locked at `now`; *cleared: failures dropped. */
+int nis2_totp_ldap_unlock(const struct nis2_config *cfg, const char *user,
+                          time_t now, bool *was_locked, size_t *cleared);
 
 /*
  * nis2_totp_attempt() with the state in the directory: load, decide

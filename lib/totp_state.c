@@ -18,6 +18,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "state.h"
+#include "totp_ldap.h"
 #include "util.h"
 
 /* Most recovery hashes and failure times a file may hold. */
@@ -440,6 +441,33 @@ out:
     return r;
 }
 
+bool
+nis2_totp_backend_ldap(const struct nis2_config *cfg)
+{
+    return cfg != NULL && cfg->store_backend != NULL &&
+           strcmp(cfg->store_backend, "ldap") == 0;
+}
+
+/* The directory's copy of the state (backend = ldap). */
+static int
+load_ldap(const struct nis2_config *cfg, const char *user,
+          struct nis2_totp_state **out)
+{
+    uint64_t rev = 0;
+    char *dn = NULL;
+    int r;
+
+    if (user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    if (cfg->ldap == NULL) {
+        return NIS2_ERR_CONFIG;
+    }
+    r = nis2_totp_ldap_load(cfg->ldap, user, out, &rev, &dn);
+    free(dn);
+    return r;
+}
+
 int
 nis2_totp_state_load(const struct nis2_config *cfg, const char *user,
                      struct nis2_totp_state **out)
@@ -450,6 +478,9 @@ nis2_totp_state_load(const struct nis2_config *cfg, const char *user,
     int r;
 
     *out = NULL;
+    if (nis2_totp_backend_ldap(cfg)) {
+        return load_ldap(cfg, user, out);
+    }
     if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0 ||
         (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
         (r = check_dir(cfg, &trust)) != 0 ||
@@ -696,10 +727,10 @@ out:
     return r;
 }
 
-/* Decide the outcome of `answer` against `st` at `now`, updating `st`. */
-static int
-decide(struct nis2_totp_state *st, const struct nis2_config *cfg,
-       const char *answer, time_t now, struct nis2_totp_result *res)
+int
+nis2_totp_state_decide(struct nis2_totp_state *st,
+                       const struct nis2_config *cfg, const char *answer,
+                       time_t now, struct nis2_totp_result *res)
 {
     struct nis2_totp_params p;
     uint64_t step = 0;
@@ -776,6 +807,11 @@ nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
     struct stat sb;
     int lockfd = -1, r;
 
+    if (nis2_totp_backend_ldap(cfg)) {
+        /* Shared by several brokers: the directory's compare-and-swap
+           takes the place of the file lock (totp_ldap.c). */
+        return nis2_totp_ldap_attempt(cfg, user, answer, now, res);
+    }
     memset(res, 0, sizeof(*res));
     res->outcome = NIS2_TOTP_WRONG;
     if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0) {
@@ -800,7 +836,8 @@ nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
         r = NIS2_OK;
         goto out;
     }
-    if (r != 0 || (r = decide(st, cfg, answer, now, res)) != 0) {
+    if (r != 0 ||
+        (r = nis2_totp_state_decide(st, cfg, answer, now, res)) != 0) {
         goto out;
     }
     res->failures = nis2_totp_state_failures(st, cfg, now);

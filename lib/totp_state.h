@@ -13,6 +13,12 @@
  *
  * Callers validate `user` with nis2_valid_user(); these functions check it
  * again before building a path.
+ *
+ * With [store] backend = ldap the state lives on the user's directory entry
+ * instead (totp_ldap.h), shared by every broker: nis2_totp_state_load()
+ * and nis2_totp_attempt() then read and write the directory, with the same
+ * decision (nis2_totp_state_decide) and the same fail-closed rule.  The
+ * lock, store and remove calls below are the file backend's alone.
  */
 #ifndef NIS2_TOTP_STATE_H
 #define NIS2_TOTP_STATE_H
@@ -68,10 +74,16 @@ int nis2_totp_state_format(const struct nis2_totp_state *st, char **out,
 int nis2_totp_state_paths(const struct nis2_config *cfg, const char *user,
                           char **path_out, char **lock_out);
 
+/* Is the TOTP state in the directory ([store] backend = ldap)? */
+bool nis2_totp_backend_ldap(const struct nis2_config *cfg);
+
 /*
  * Read the state of `user` without taking the lock (a rename is atomic,
  * so the file read is always whole).  NIS2_ERR_NOTFOUND when not enrolled;
  * NIS2_ERR_UNTRUSTED for a symlink, wrong owner or mode; NIS2_ERR_PARSE.
+ * With backend = ldap: the entry's state (nis2_totp_ldap_load); NOTFOUND
+ * also when the user is not in the directory, any directory failure <0
+ * (its text in nis2_ldap_last_error(cfg->ldap), audited as ldap.error).
  */
 int nis2_totp_state_load(const struct nis2_config *cfg, const char *user,
                          struct nis2_totp_state **out);
@@ -143,12 +155,26 @@ struct nis2_totp_result {
 };
 
 /*
+ * The decision on a state in memory, shared by both backends: lockout
+ * check, verify (TOTP code or recovery code), replay refusal, and the
+ * outcome recorded in `st` (last step, tally, recovery code used up).
+ * Returns 0 with *res filled (failures/recovery_left left to the caller),
+ * <0 on an error; the caller writes `st` back unless NIS2_TOTP_LOCKED.
+ */
+int nis2_totp_state_decide(struct nis2_totp_state *st,
+                           const struct nis2_config *cfg, const char *answer,
+                           time_t now, struct nis2_totp_result *res);
+
+/*
  * One login attempt of `user` answering `answer` at `now`: lock, read,
  * lockout check, verify (TOTP code or recovery code), record the outcome,
  * write, unlock.  Returns 0 with *res filled for every decided outcome
  * (only NIS2_TOTP_OK and NIS2_TOTP_RECOVERY are acceptances); any error
  * (I/O, bad or untrusted state file, lock timeout, out of memory) returns
- * <0 and the caller must deny.
+ * <0 and the caller must deny.  With backend = ldap this is
+ * nis2_totp_ldap_attempt(): the same outcomes, a code accepted once across
+ * every broker writing to the same provider; a directory that cannot be
+ * reached, or answers out of shape, is an error (deny).
  */
 int nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
                       const char *answer, time_t now,

@@ -9,8 +9,8 @@
  *   watch SESSION
  *
  * (export and report live in cmd_export.c / cmd_report.c.)  Only root and
- * members of [roles] auditors may run them; verify, export and report are
- * audit events.  Exit: 0 ok, 1 a negative answer (a broken recording, not
+ * members of [roles] auditors may run them (approvers too for sessions and
+ * watch, live sessions only); verify, export and report are audit events.  Exit: 0 ok, 1 a negative answer (a broken recording, not
  * an auditor, nothing found by grep), 2 usage or I/O errors.
  */
 #include <errno.h>
@@ -59,6 +59,37 @@ at_auditor_config(struct nis2ctl *ctx, const char *verb)
     fprintf(ctx->err,
             "nis2ctl: %s: %s is not an auditor ([roles] auditors)\n", verb,
             ctx->actor);
+    return NULL;
+}
+
+/*
+ * sessions and watch: auditors see every session; approvers, who may kill
+ * live sessions, see live ones only (*live_only set).  NULL with a message
+ * for anyone else.
+ */
+static struct nis2_config *
+live_viewer_config(struct nis2ctl *ctx, const char *verb, bool *live_only)
+{
+    struct nis2_config *cfg = nis2ctl_config(ctx);
+
+    *live_only = false;
+    if (cfg == NULL) {
+        return NULL;
+    }
+    if ((getuid() == 0 && !ctx->actor_overridden) ||
+        (cfg->role_auditors != NULL &&
+         nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1)) {
+        return cfg;
+    }
+    if (cfg->role_approvers != NULL &&
+        nis2_user_in_any(cfg, ctx->actor, cfg->role_approvers) == 1) {
+        *live_only = true;
+        return cfg;
+    }
+    fprintf(ctx->err,
+            "nis2ctl: %s: %s is neither an auditor nor an approver "
+            "([roles])\n",
+            verb, ctx->actor);
     return NULL;
 }
 
@@ -294,7 +325,7 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_session_filter f = {0};
     struct nis2_session **v = NULL;
     struct nis2_config *cfg;
-    bool json = ctx->json;
+    bool json = ctx->json, live_only = false;
     size_t n = 0;
     int r, rc = NIS2CTL_EXIT_ERR;
 
@@ -316,9 +347,12 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
             return NIS2CTL_EXIT_ERR;
         }
     }
-    if ((cfg = at_auditor_config(ctx, "sessions")) == NULL) {
+    if ((cfg = live_viewer_config(ctx, "sessions", &live_only)) == NULL) {
         return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
                                            : NIS2CTL_EXIT_NO;
+    }
+    if (live_only) {
+        f.live_only = true; /* an approver: live sessions only */
     }
     if ((r = nis2_sessions_list(cfg->recordings_dir, &f, &v, &n)) != 0) {
         fprintf(ctx->err, "nis2ctl: sessions: %s: %s\n", cfg->recordings_dir,
@@ -1123,6 +1157,7 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_cast_event ev;
     const char *arg = NULL;
     char *path = NULL, err[256];
+    bool live_only = false;
     int r, rc = NIS2CTL_EXIT_ERR, waited = 0;
 
     if (nis2ctl_wants_help(argc, argv)) {
@@ -1141,11 +1176,18 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
         usage_watch(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = at_auditor_config(ctx, "watch")) == NULL) {
+    if ((cfg = live_viewer_config(ctx, "watch", &live_only)) == NULL) {
         return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
                                            : NIS2CTL_EXIT_NO;
     }
     if (at_find(ctx, cfg, "watch", arg, &s) != 0) {
+        goto out;
+    }
+    if (live_only && !s->live) {
+        fprintf(ctx->err, "nis2ctl: watch: %s is not live (approvers watch "
+                          "live sessions; recordings are for auditors)\n",
+                s->id);
+        rc = NIS2CTL_EXIT_NO;
         goto out;
     }
     /* The pty channel may open a moment after the session: wait for it

@@ -273,6 +273,20 @@ print_human(struct nis2ctl *ctx, const struct nis2_request *q)
     }
 }
 
+/* The store's own words for a message after nis2_strerror: " (...)"
+   (the directory's URI and answer for the ldap backend) or "". */
+static const char *
+store_why(const struct nis2_store *st, char *buf, size_t len)
+{
+    const char *e = nis2_store_last_error(st);
+
+    if (e[0] == '\0') {
+        return "";
+    }
+    snprintf(buf, len, " (%s)", e);
+    return buf;
+}
+
 static int
 open_store(struct nis2ctl *ctx, struct nis2_config **cfg,
            struct nis2_store **st)
@@ -417,8 +431,9 @@ cmd_request(struct nis2ctl *ctx, int argc, char **argv)
         goto out;
     }
     if ((r = nis2_store_create_new(st, q)) != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot store the request: %s\n",
-                nis2_strerror(r));
+        char why[600];
+        fprintf(ctx->err, "nis2ctl: cannot store the request: %s%s\n",
+                nis2_strerror(r), store_why(st, why, sizeof(why)));
         rc = NIS2CTL_EXIT_ERR;
         goto out;
     }
@@ -497,8 +512,9 @@ cmd_requests(struct nis2ctl *ctx, int argc, char **argv)
     }
     rc = NIS2CTL_EXIT_ERR;
     if ((r = nis2_store_list(st, &list, &n, &bad)) != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot list requests: %s\n",
-                nis2_strerror(r));
+        char why[600];
+        fprintf(ctx->err, "nis2ctl: cannot list requests: %s%s\n",
+                nis2_strerror(r), store_why(st, why, sizeof(why)));
         goto out;
     }
     for (size_t i = 0; i < bad.n; i++) {
@@ -593,14 +609,16 @@ take_id(struct nis2ctl *ctx, const char *in, char *id)
 }
 
 static int
-report_get_error(struct nis2ctl *ctx, const char *id, int r)
+report_get_error(struct nis2ctl *ctx, const struct nis2_store *st,
+                 const char *id, int r)
 {
     if (r == NIS2_ERR_NOTFOUND) {
         fprintf(ctx->err, "nis2ctl: no request %s\n", id);
         return NIS2CTL_EXIT_NO;
     }
-    fprintf(ctx->err, "nis2ctl: request %s cannot be read: %s\n", id,
-            nis2_strerror(r));
+    char why[600];
+    fprintf(ctx->err, "nis2ctl: request %s cannot be read: %s%s\n", id,
+            nis2_strerror(r), store_why(st, why, sizeof(why)));
     return NIS2CTL_EXIT_ERR;
 }
 
@@ -630,7 +648,7 @@ cmd_show(struct nis2ctl *ctx, int argc, char **argv)
         goto out;
     }
     if ((r = nis2_store_get(st, id, &q)) != 0) {
-        rc = report_get_error(ctx, id, r);
+        rc = report_get_error(ctx, st, id, r);
         goto out;
     }
     if (!may_see(ctx, cfg, q)) {
@@ -775,7 +793,7 @@ decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
     }
     if (r != 0) {
         if (q == NULL || a.msg[0] == '\0') {
-            rc = report_get_error(ctx, id, r);
+            rc = report_get_error(ctx, st, id, r);
         } else {
             fprintf(ctx->err, "nis2ctl: %s refused: %s\n", argv[0], a.msg);
             rc = exit_for(r);

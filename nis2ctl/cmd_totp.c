@@ -8,6 +8,12 @@
  * totp.unlock) with the invoking user as actor; a change whose audit event
  * cannot be written is undone (enroll) or reported as an error.
  *
+ * With [store] backend = ldap the state is on the user's directory entry
+ * (lib/totp_ldap.c) and every verb reads and writes it there, so all
+ * brokers sharing the directory see the change at once; recovery codes
+ * live there too (nis2TotpRecovery).  A directory failure is an error with
+ * the directory's own words (nis2_ldap_last_error) and changes nothing.
+ *
  * Exit: 0 done; 1 refused (already enrolled, not enrolled, lines an import
  * could not use); 2 usage or internal error.
  */
@@ -24,8 +30,10 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
+#include "nis2_ldap.h"
 #include "nis2ctl.h"
 #include "totp.h"
+#include "totp_ldap.h"
 #include "totp_state.h"
 #include "util.h"
 
@@ -59,6 +67,28 @@ usage_totp(FILE *f)
             "(never the\n"
             "           secret)\n"
             "  unlock   lift a lockout and clear the failure tally\n");
+}
+
+/*
+ * Why `r` happened, for a message: nis2_strerror and, with the directory
+ * backend, what the directory said (URI, operation, libldap's text).
+ */
+static void
+describe(const struct nis2_config *cfg, int r, char *buf, size_t len)
+{
+    const char *detail = "";
+
+    if (nis2_totp_backend_ldap(cfg) && cfg->ldap != NULL) {
+        detail = nis2_ldap_last_error(cfg->ldap);
+    }
+    if (r == NIS2_ERR_NOTFOUND && nis2_totp_backend_ldap(cfg)) {
+        snprintf(buf, len, "no directory entry for the user "
+                           "([ldap] user_filter under base)");
+    } else if (detail[0] != '\0') {
+        snprintf(buf, len, "%s (%s)", nis2_strerror(r), detail);
+    } else {
+        snprintf(buf, len, "%s", nis2_strerror(r));
+    }
 }
 
 static void
@@ -142,6 +172,17 @@ install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
     int fd = -1, r;
 
     *replaced = false;
+    if (nis2_totp_backend_ldap(cfg)) {
+        if ((r = nis2_totp_ldap_install(cfg, user, st, force, replaced)) !=
+            0) {
+            return r;
+        }
+        if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) !=
+            0) {
+            (void)nis2_totp_ldap_remove(cfg, user);
+        }
+        return r;
+    }
     if ((r = nis2_totp_state_lock(cfg, user, true, &fd)) != 0) {
         goto out;
     }
@@ -284,8 +325,9 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
         goto out;
     }
     if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user,
-                nis2_strerror(r));
+        char why[768];
+        describe(cfg, r, why, sizeof(why));
+        fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user, why);
         goto out;
     }
 
@@ -403,9 +445,9 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
         report_bad(ctx, rep, file, line,
                    "user is enrolled already (--force replaces)");
     } else if (r != 0) {
-        char why[128];
-        snprintf(why, sizeof(why), "cannot write the state: %s",
-                 nis2_strerror(r));
+        char why[768], d[700];
+        describe(cfg, r, d, sizeof(d));
+        snprintf(why, sizeof(why), "cannot write the state: %s", d);
         report_bad(ctx, rep, file, line, why);
     } else {
         report_ok(ctx, rep, user, note);
@@ -738,14 +780,19 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return rc;
     }
-    if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) != 0 ||
-        (r = nis2_totp_state_remove(cfg, user)) != 0) {
+    if (nis2_totp_backend_ldap(cfg)) {
+        r = nis2_totp_ldap_remove(cfg, user);
+    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0) {
+        r = nis2_totp_state_remove(cfg, user);
+    }
+    if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
-            fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user,
-                    nis2_strerror(r));
+            char why[768];
+            describe(cfg, r, why, sizeof(why));
+            fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user, why);
         }
         goto out;
     }
@@ -787,8 +834,9 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
     }
     r = nis2_totp_state_load(cfg, user, &st);
     if (r != 0 && r != NIS2_ERR_NOTFOUND) {
-        fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user,
-                nis2_strerror(r));
+        char why[768];
+        describe(cfg, r, why, sizeof(why));
+        fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user, why);
         goto out;
     }
     bool enrolled = r == 0;
@@ -912,23 +960,25 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return rc;
     }
-    if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) != 0 ||
-        (r = nis2_totp_state_load(cfg, user, &st)) != 0) {
+    bool was_locked = false;
+    if (nis2_totp_backend_ldap(cfg)) {
+        r = nis2_totp_ldap_unlock(cfg, user, time(NULL), &was_locked, &had);
+    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0 &&
+               (r = nis2_totp_state_load(cfg, user, &st)) == 0) {
+        was_locked = nis2_totp_state_locked(st, cfg, time(NULL), NULL);
+        had = st->n_fails;
+        nis2_totp_state_clear_failures(st);
+        r = nis2_totp_state_store(cfg, user, st);
+    }
+    if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
-            fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user,
-                    nis2_strerror(r));
+            char why[768];
+            describe(cfg, r, why, sizeof(why));
+            fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user, why);
         }
-        goto out;
-    }
-    bool was_locked = nis2_totp_state_locked(st, cfg, time(NULL), NULL);
-    had = st->n_fails;
-    nis2_totp_state_clear_failures(st);
-    if ((r = nis2_totp_state_store(cfg, user, st)) != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user,
-                nis2_strerror(r));
         goto out;
     }
     if (audit(ctx, cfg, "totp.unlock", user, NULL, false) != 0) {

@@ -42,11 +42,14 @@ static const struct verb verbs[] = {
      "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]"},
     {"grep", cmd_grep, "grep PATTERN [-i] [--user U] [--target T] ..."},
     {"watch", cmd_watch, "watch SESSION"},
+    {"kill", cmd_kill, "kill SESSION [--reason TEXT] [--no-wait]"},
     {"export", cmd_export, "export SESSION --html FILE"},
     {"report", cmd_report, "report --since T --until T --out DIR"},
     {"totp", cmd_totp,
      "totp enroll USER [--secret B32] [--force] | import | remove | status"},
     {"unlock", cmd_unlock, "unlock USER"},
+    {"fido2", cmd_fido2,
+     "fido2 enroll USER [--device PATH] [--uv] | import | remove | status"},
 };
 
 static void

@@ -46,6 +46,8 @@ int cmd_audit(struct nis2ctl *ctx, int argc, char **argv);
 /* TOTP enrollment and lockout (cmd_totp.c). */
 int cmd_totp(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_unlock(struct nis2ctl *ctx, int argc, char **argv);
+/* Local FIDO2 tokens for pam_nis2 (cmd_fido2.c). */
+int cmd_fido2(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_init(struct nis2ctl *ctx, int argc, char **argv); /* cmd_init.c */
 /* Access requests (cmd_request.c). */
 int cmd_request(struct nis2ctl *ctx, int argc, char **argv);
@@ -65,5 +67,7 @@ int cmd_grep(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_watch(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
+/* Ending a live broker session (cmd_kill.c). */
+int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif

@@ -5,6 +5,8 @@
  * every outcome.  Only a verified fresh code or an unused recovery code,
  * written to the state file and the audit log, gives PN_OK; every error
  * denies and says why in syslog.  Codes and secrets never reach a log.
+ * pn_auth() at the end runs the factors mfa= asks for: TOTP here, a local
+ * FIDO2 token in auth_fido2.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,9 +134,9 @@ out:
     return res;
 }
 
-enum pn_result
-pn_auth(pam_handle_t *pamh, const struct pn_opts *o,
-        const struct nis2_config *cfg, const char *user, const char *target)
+static enum pn_result
+auth_totp(pam_handle_t *pamh, const struct pn_opts *o,
+          const struct nis2_config *cfg, const char *user, const char *target)
 {
     enum pn_result res = PN_SYSTEM_ERR;
     struct nis2_totp_result tr;
@@ -232,5 +234,33 @@ pn_auth(pam_handle_t *pamh, const struct pn_opts *o,
     }
 out:
     nis2_freezero_str(answer);
+    return res;
+}
+
+/*
+ * The factors mfa= asks for, each of which must succeed (a local FIDO2
+ * token: auth_fido2.c).  Only PN_OK from every one of them is PN_OK.
+ */
+enum pn_result
+pn_auth(pam_handle_t *pamh, const struct pn_opts *o,
+        const struct nis2_config *cfg, const char *user, const char *target)
+{
+    enum pn_result res = PN_SYSTEM_ERR;
+    bool totp = false, fido2 = false;
+
+    if ((res = pn_auth_methods(pamh, o, cfg, user, target, &totp,
+                               &fido2)) != PN_OK) {
+        return res;
+    }
+    res = PN_SYSTEM_ERR;
+    if (!totp && !fido2) {
+        return PN_SYSTEM_ERR;
+    }
+    if (totp && (res = auth_totp(pamh, o, cfg, user, target)) != PN_OK) {
+        return res;
+    }
+    if (fido2 && (res = pn_auth_fido2(pamh, o, cfg, user, target)) != PN_OK) {
+        return res;
+    }
     return res;
 }

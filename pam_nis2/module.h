@@ -18,6 +18,9 @@ struct pn_opts {
     const char *target;   /* target= */
     bool debug;           /* debug: more syslog, never codes or secrets */
     bool silent;          /* PAM_SILENT was passed: no user messages */
+    const char *mfa;      /* mfa=totp|fido2|totp+fido2|policy (auth_fido2.c;
+                             NULL: totp) */
+    const char *fido2_device; /* fido2_device=PATH (NULL: [fido2] device) */
 };
 
 /* Outcome of a step; only PN_OK maps to PAM_SUCCESS. */
@@ -36,6 +39,25 @@ enum pn_result {
 enum pn_result pn_auth(pam_handle_t *pamh, const struct pn_opts *o,
                        const struct nis2_config *cfg, const char *user,
                        const char *target);
+
+/*
+ * auth_fido2.c: a local FIDO2 token for `user` (docs/fido2.md, "Local
+ * tokens in pam_nis2").  Audits auth.fido2.ok / auth.fido2.fail.
+ */
+enum pn_result pn_auth_fido2(pam_handle_t *pamh, const struct pn_opts *o,
+                             const struct nis2_config *cfg, const char *user,
+                             const char *target);
+
+/*
+ * Which factors the auth step asks for, from mfa= (default totp; "policy":
+ * the policy's mfa for user and target).  Returns PN_OK with *totp /
+ * *fido2 set (at least one true), or PN_FAIL / PN_SYSTEM_ERR (logged,
+ * audited) to deny.
+ */
+enum pn_result pn_auth_methods(pam_handle_t *pamh, const struct pn_opts *o,
+                               const struct nis2_config *cfg,
+                               const char *user, const char *target,
+                               bool *totp, bool *fido2);
 
 /*
  * account.c: may `user` log in to `target` (both validated) now?  Policy

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
@@ -38,6 +40,10 @@ parse_opts(pam_handle_t *pamh, int flags, int argc, const char **argv,
             o->target = argv[i] + 7;
         } else if (strcmp(argv[i], "debug") == 0) {
             o->debug = true;
+        } else if (strncmp(argv[i], "mfa=", 4) == 0) {
+            o->mfa = argv[i] + 4;     /* checked where used: bad denies */
+        } else if (strncmp(argv[i], "fido2_device=", 13) == 0) {
+            o->fido2_device = argv[i] + 13;
         } else {
             pam_syslog(pamh, LOG_ERR, "unknown option '%s' ignored",
                        argv[i]);
@@ -109,6 +115,15 @@ setup(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
         pam_syslog(pamh, LOG_NOTICE, "malformed user name refused");
         return PAM_USER_UNKNOWN;
     }
+    /* OpenSSL loads its providers on first use and, out of memory, some of
+     * that lazy work is unchecked: do it here, where a failure denies. */
+    EVP_MD *md = NULL;
+    if (OPENSSL_init_crypto(0, NULL) != 1 ||
+        (md = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL) {
+        pam_syslog(pamh, LOG_ERR, "cannot initialise OpenSSL: denying");
+        return fail_code;
+    }
+    EVP_MD_free(md);
     nis2_diag_init(&diag);
     r = nis2_config_load(path, cfg_out, &diag);
     if (r != 0) {

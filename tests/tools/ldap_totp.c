@@ -1,6 +1,9 @@
 /*
  * ldap_totp.c - test tool: TOTP state in the directory (lib/totp_ldap.c),
- * standing in for a broker's TOTP step until the broker calls it.
+ * standing in for a broker's TOTP step where a test needs many attempts
+ * at one chosen time.  With [store] backend = ldap, attempt goes through
+ * nis2_totp_attempt(), the call pam_nis2's auth step makes; without it,
+ * straight to nis2_totp_ldap_attempt().
  *
  *   ldap_totp CONFIG enroll USER BASE32-SECRET
  *   ldap_totp CONFIG attempt USER ANSWER [UNIX-TIME]
@@ -70,7 +73,9 @@ main(int argc, char **argv)
     } else if (strcmp(verb, "attempt") == 0 && (argc == 5 || argc == 6)) {
         time_t now = argc == 6 ? (time_t)strtoll(argv[5], NULL, 10)
                                : time(NULL);
-        r = nis2_totp_ldap_attempt(cfg, user, argv[4], now, &res);
+        r = nis2_totp_backend_ldap(cfg)
+                ? nis2_totp_attempt(cfg, user, argv[4], now, &res)
+                : nis2_totp_ldap_attempt(cfg, user, argv[4], now, &res);
         if (r == 0) {
             printf("%s\n", nis2_totp_outcome_name(res.outcome));
             rc = res.outcome == NIS2_TOTP_OK ||

@@ -1071,6 +1071,76 @@ test_mfa_name(void **state)
     assert_string_equal(nis2_mfa_name((enum nis2_mfa)0), "unknown");
 }
 
+/* [broker] max_sessions, max_startups, login_grace_time: defaults, values,
+   and a file:line error for every bad value. */
+static void
+test_broker_limits(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *expect;
+    } bad[] = {
+        {"[broker]\nmax_sessions = 0\n",
+         "@/nis2.conf:2: [broker]: bad number '0' for max_sessions (expected "
+         "an integer from 1 to 10000)"},
+        {"[broker]\n\nmax_sessions = 10001\n",
+         "@/nis2.conf:3: [broker]: bad number '10001' for max_sessions"},
+        {"[broker]\nmax_sessions = many\n",
+         "@/nis2.conf:2: [broker]: bad number 'many' for max_sessions"},
+        {"[broker]\nmax_startups = 0\n",
+         "@/nis2.conf:2: [broker]: bad number '0' for max_startups"},
+        {"[broker]\nmax_startups = -3\n",
+         "@/nis2.conf:2: [broker]: bad number '-3' for max_startups"},
+        {"[broker]\nlogin_grace_time = 9s\n",
+         "@/nis2.conf:2: [broker]: login_grace_time = 9s is out of range "
+         "(10s to 10m)"},
+        {"[broker]\nlogin_grace_time = 11m\n",
+         "@/nis2.conf:2: [broker]: login_grace_time = 11m is out of range"},
+        {"[broker]\nlogin_grace_time = 60\n",
+         "@/nis2.conf:2: [broker]: bad duration '60' for login_grace_time"},
+    };
+    struct nis2_config *cfg;
+
+    (void)state;
+    cfg = load_text("limits0", "[roles]\n");
+    assert_int_equal(cfg->max_sessions, 100);
+    assert_int_equal(cfg->max_startups, 10);
+    assert_int_equal(cfg->login_grace_time, 60);
+    nis2_config_free(cfg);
+    cfg = load_text("limits1", "[roles]\n[broker]\nmax_sessions = 10000\n"
+                               "max_startups = 1\nlogin_grace_time = 10m\n");
+    assert_int_equal(cfg->max_sessions, 10000);
+    assert_int_equal(cfg->max_startups, 1);
+    assert_int_equal(cfg->login_grace_time, 600);
+    nis2_config_free(cfg);
+    cfg = load_text("limits2", "[roles]\n[broker]\nmax_sessions = 1\n"
+                               "login_grace_time = 10s\n");
+    assert_int_equal(cfg->max_sessions, 1);
+    assert_int_equal(cfg->login_grace_time, 10);
+    nis2_config_free(cfg);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *dir = case_dir("limits", i), *path = NULL, *want;
+        struct nis2_diag d;
+
+        cfg = NULL;
+        nis2_diag_init(&d);
+        put(dir, "nis2.conf", bad[i].text);
+        assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+        int r = nis2_config_load(path, &cfg, &d);
+        want = subst(bad[i].expect, dir);
+        if (r != NIS2_ERR_CONFIG || cfg != NULL || !diag_has(&d, want)) {
+            fprintf(stderr, "limits case %zu: rc %d, want\n    %s\ngot:\n",
+                    i, r, want);
+            dump(&d);
+            fail_msg("limits case %zu failed", i);
+        }
+        free(want);
+        free(path);
+        free(dir);
+        nis2_diag_free(&d);
+    }
+}
+
 int
 main(void)
 {
@@ -1088,6 +1158,7 @@ main(void)
         cmocka_unit_test(test_ldap),
         cmocka_unit_test(test_config_path),
         cmocka_unit_test(test_mfa_name),
+        cmocka_unit_test(test_broker_limits),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -1,0 +1,981 @@
+/*
+ * fido2.c - local FIDO2 tokens: the per-user credential file, base64, the
+ * assertion check through libfido2 and one login as a whole (see fido2.h
+ * and docs/formats.md, "FIDO2 credentials").
+ */
+#include "fido2.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fido.h>
+#include <fido/eddsa.h>
+#include <fido/es256.h>
+#include <openssl/sha.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "state.h"
+#include "util.h"
+
+const char *
+nis2_fido2_alg_name(enum nis2_fido2_alg alg)
+{
+    switch (alg) {
+    case NIS2_FIDO2_ES256:
+        return "es256";
+    case NIS2_FIDO2_EDDSA:
+        return "eddsa";
+    }
+    return "unknown";
+}
+
+int
+nis2_fido2_alg_parse(const char *s, enum nis2_fido2_alg *out)
+{
+    if (strcmp(s, "es256") == 0) {
+        *out = NIS2_FIDO2_ES256;
+    } else if (strcmp(s, "eddsa") == 0) {
+        *out = NIS2_FIDO2_EDDSA;
+    } else {
+        return NIS2_ERR_INVAL;
+    }
+    return NIS2_OK;
+}
+
+void
+nis2_fido2_cred_clear(struct nis2_fido2_cred *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    free(c->rp_id);
+    free(c->id);
+    free(c->pk);
+    memset(c, 0, sizeof(*c));
+}
+
+void
+nis2_fido2_creds_clear(struct nis2_fido2_creds *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        nis2_fido2_cred_clear(&c->v[i]);
+    }
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+}
+
+static bool
+valid_rp_id(const char *s)
+{
+    size_t n = 0;
+
+    if (s == NULL || *s == '\0') {
+        return false;
+    }
+    for (; s[n] != '\0'; n++) {
+        if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f) {
+            return false;
+        }
+    }
+    return n <= NIS2_FIDO2_RP_ID_MAX;
+}
+
+bool
+nis2_fido2_cred_valid(const struct nis2_fido2_cred *c)
+{
+    size_t want;
+
+    switch (c->alg) {
+    case NIS2_FIDO2_ES256:
+        want = 64;
+        break;
+    case NIS2_FIDO2_EDDSA:
+        want = 32;
+        break;
+    default:
+        return false;
+    }
+    return c->pk != NULL && c->pk_len == want && c->id != NULL &&
+           c->id_len > 0 && c->id_len <= NIS2_FIDO2_ID_MAX &&
+           valid_rp_id(c->rp_id);
+}
+
+static void *
+dupmem(const void *p, size_t n)
+{
+    void *d = malloc(n > 0 ? n : 1);
+
+    if (d != NULL && n > 0) {
+        memcpy(d, p, n);
+    }
+    return d;
+}
+
+int
+nis2_fido2_creds_add(struct nis2_fido2_creds *set,
+                     const struct nis2_fido2_cred *c)
+{
+    struct nis2_fido2_cred n, *v;
+
+    if (!nis2_fido2_cred_valid(c)) {
+        return NIS2_ERR_INVAL;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->v[i].id_len == c->id_len &&
+            memcmp(set->v[i].id, c->id, c->id_len) == 0) {
+            return NIS2_ERR_EXISTS;
+        }
+    }
+    if (set->n >= NIS2_FIDO2_MAX_CREDS) {
+        return NIS2_ERR_RANGE;
+    }
+    memset(&n, 0, sizeof(n));
+    n.alg = c->alg;
+    n.uv = c->uv;
+    n.sign_count = c->sign_count;
+    n.created = c->created;
+    n.id_len = c->id_len;
+    n.pk_len = c->pk_len;
+    if ((n.rp_id = strdup(c->rp_id)) == NULL ||
+        (n.id = dupmem(c->id, c->id_len)) == NULL ||
+        (n.pk = dupmem(c->pk, c->pk_len)) == NULL ||
+        (v = realloc(set->v, (set->n + 1) * sizeof(*v))) == NULL) {
+        nis2_fido2_cred_clear(&n);
+        return NIS2_ERR_NOMEM;
+    }
+    set->v = v;
+    set->v[set->n++] = n;
+    return NIS2_OK;
+}
+
+/* ---- base64 ------------------------------------------------------------ */
+
+static const char b64_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_web[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int
+nis2_fido2_b64_encode(const unsigned char *p, size_t len, char **out)
+{
+    size_t olen = 4 * ((len + 2) / 3), j = 0;
+    char *s;
+
+    *out = NULL;
+    if (len > SIZE_MAX / 2 || (s = malloc(olen + 1)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len) {
+            v |= (uint32_t)p[i + 1] << 8;
+        }
+        if (i + 2 < len) {
+            v |= p[i + 2];
+        }
+        s[j++] = b64_std[(v >> 18) & 63];
+        s[j++] = b64_std[(v >> 12) & 63];
+        s[j++] = i + 1 < len ? b64_std[(v >> 6) & 63] : '=';
+        s[j++] = i + 2 < len ? b64_std[v & 63] : '=';
+    }
+    s[j] = '\0';
+    *out = s;
+    return NIS2_OK;
+}
+
+int
+nis2_fido2_b64_decode(const char *s, bool websafe, unsigned char **out,
+                      size_t *len_out)
+{
+    const char *alpha = websafe ? b64_web : b64_std;
+    size_t n = strlen(s), pad = 0, olen, j = 0;
+    unsigned char *b = NULL;
+    uint32_t acc = 0;
+    int bits = 0;
+
+    *out = NULL;
+    *len_out = 0;
+    while (pad < 2 && n > 0 && s[n - 1] == '=') {
+        n--;
+        pad++;
+    }
+    if (n == 0 || (!websafe && (n + pad) % 4 != 0) || n % 4 == 1 ||
+        (pad > 0 && (n + pad) % 4 != 0)) {
+        return NIS2_ERR_INVAL;
+    }
+    olen = n * 3 / 4;
+    if ((b = malloc(olen + 1)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *c = s[i] != '\0' ? strchr(alpha, s[i]) : NULL;
+        if (c == NULL) {
+            free(b);
+            return NIS2_ERR_INVAL;
+        }
+        acc = (acc << 6) | (uint32_t)(c - alpha);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            b[j++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* Leftover bits must be zero (one encoding per value). */
+    if ((acc & ((1u << bits) - 1)) != 0) {
+        free(b);
+        return NIS2_ERR_INVAL;
+    }
+    *out = b;
+    *len_out = j;
+    return NIS2_OK;
+}
+
+/* ---- the credential file ----------------------------------------------- */
+
+/* A non-negative decimal up to `max`, no leading zeros. */
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (*s == '\0' || (s[0] == '0' && s[1] != '\0')) {
+        return NIS2_ERR_PARSE;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return NIS2_ERR_PARSE;
+        }
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10) {
+            return NIS2_ERR_PARSE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return NIS2_OK;
+}
+
+/* "cred ALG RP_ID FLAGS COUNT CREATED ID PUBKEY" (line already split). */
+static int
+parse_cred(char *line, struct nis2_fido2_creds *set)
+{
+    char *f[9], *save = NULL;
+    struct nis2_fido2_cred c;
+    uint64_t v;
+    size_t nf = 0;
+    int r = NIS2_ERR_PARSE;
+
+    memset(&c, 0, sizeof(c));
+    for (char *t = strtok_r(line, " ", &save); t != NULL;
+         t = strtok_r(NULL, " ", &save)) {
+        if (nf == 9) {
+            return NIS2_ERR_PARSE;
+        }
+        f[nf++] = t;
+    }
+    if (nf != 8 || strcmp(f[0], "cred") != 0 ||
+        nis2_fido2_alg_parse(f[1], &c.alg) != 0 || !valid_rp_id(f[2])) {
+        return NIS2_ERR_PARSE;
+    }
+    if (strcmp(f[3], "up") == 0) {
+        c.uv = false;
+    } else if (strcmp(f[3], "up+uv") == 0) {
+        c.uv = true;
+    } else {
+        return NIS2_ERR_PARSE;
+    }
+    if (parse_u64(f[4], UINT32_MAX, &v) != 0) {
+        return NIS2_ERR_PARSE;
+    }
+    c.sign_count = (uint32_t)v;
+    if (parse_u64(f[5], INT64_MAX, &v) != 0) {
+        return NIS2_ERR_PARSE;
+    }
+    c.created = (int64_t)v;
+    c.rp_id = f[2];
+    if ((r = nis2_fido2_b64_decode(f[6], false, &c.id, &c.id_len)) != 0 ||
+        (r = nis2_fido2_b64_decode(f[7], false, &c.pk, &c.pk_len)) != 0) {
+        r = r == NIS2_ERR_NOMEM ? r : NIS2_ERR_PARSE;
+        goto out;
+    }
+    r = nis2_fido2_creds_add(set, &c);
+    if (r == NIS2_ERR_INVAL || r == NIS2_ERR_EXISTS || r == NIS2_ERR_RANGE) {
+        r = NIS2_ERR_PARSE;
+    }
+out:
+    c.rp_id = NULL; /* points into `line` */
+    nis2_fido2_cred_clear(&c);
+    return r;
+}
+
+int
+nis2_fido2_creds_parse(const char *buf, size_t len,
+                       struct nis2_fido2_creds *out, int *line_out)
+{
+    struct nis2_fido2_creds set = {NULL, 0};
+    char *copy = NULL, *p, *nl;
+    int lineno = 0, r = NIS2_ERR_PARSE;
+    static const char magic[] = "nis2-fido2 1";
+
+    memset(out, 0, sizeof(*out));
+    if (line_out != NULL) {
+        *line_out = 0;
+    }
+    if (len > NIS2_FIDO2_STATE_MAX) {
+        return NIS2_ERR_TOOBIG;
+    }
+    if (memchr(buf, '\0', len) != NULL) {
+        lineno = 1;
+        goto out;
+    }
+    if ((copy = malloc(len + 1)) == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    for (p = copy; *p != '\0'; p = nl + 1) {
+        lineno++;
+        if ((nl = strchr(p, '\n')) == NULL) {
+            r = NIS2_ERR_PARSE; /* every line ends with a newline */
+            goto out;
+        }
+        *nl = '\0';
+        if (lineno == 1) {
+            if (strcmp(p, magic) != 0) {
+                goto out;
+            }
+            continue;
+        }
+        if (*p == '#') {
+            continue;
+        }
+        if ((r = parse_cred(p, &set)) != 0) {
+            goto out;
+        }
+    }
+    if (lineno == 0) {
+        lineno = 1;
+        r = NIS2_ERR_PARSE;
+        goto out;
+    }
+    *out = set;
+    memset(&set, 0, sizeof(set));
+    lineno = 0;
+    r = NIS2_OK;
+out:
+    if (line_out != NULL) {
+        *line_out = lineno;
+    }
+    nis2_fido2_creds_clear(&set);
+    free(copy);
+    return r;
+}
+
+int
+nis2_fido2_creds_format(const struct nis2_fido2_creds *c, char **out,
+                        size_t *len_out)
+{
+    char *buf = NULL, *id = NULL, *pk = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    int r = NIS2_ERR_NOMEM;
+
+    *out = NULL;
+    *len_out = 0;
+    if ((f = open_memstream(&buf, &len)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    fprintf(f, "nis2-fido2 %d\n", NIS2_FIDO2_STATE_VERSION);
+    fprintf(f, "# pam_nis2 FIDO2 credentials: edit with nis2ctl fido2, never "
+               "by hand\n");
+    for (size_t i = 0; i < c->n; i++) {
+        const struct nis2_fido2_cred *k = &c->v[i];
+        if (!nis2_fido2_cred_valid(k)) {
+            r = NIS2_ERR_INVAL;
+            goto out;
+        }
+        if ((r = nis2_fido2_b64_encode(k->id, k->id_len, &id)) != 0 ||
+            (r = nis2_fido2_b64_encode(k->pk, k->pk_len, &pk)) != 0) {
+            goto out;
+        }
+        fprintf(f, "cred %s %s %s %" PRIu32 " %" PRId64 " %s %s\n",
+                nis2_fido2_alg_name(k->alg), k->rp_id, k->uv ? "up+uv" : "up",
+                k->sign_count, k->created, id, pk);
+        free(id);
+        free(pk);
+        id = pk = NULL;
+    }
+    r = ferror(f) != 0 ? NIS2_ERR_NOMEM : NIS2_OK;
+out:
+    if (fclose(f) != 0 && r == NIS2_OK) {
+        r = NIS2_ERR_NOMEM;
+    }
+    free(id);
+    free(pk);
+    if (r != NIS2_OK) {
+        free(buf);
+        return r;
+    }
+    *out = buf;
+    *len_out = len;
+    return NIS2_OK;
+}
+
+int
+nis2_fido2_paths(const struct nis2_config *cfg, const char *user,
+                 char **path_out, char **lock_out)
+{
+    char *path = NULL, *lock = NULL;
+
+    if (path_out != NULL) {
+        *path_out = NULL;
+    }
+    if (lock_out != NULL) {
+        *lock_out = NULL;
+    }
+    if (cfg == NULL || cfg->state_dir == NULL || user == NULL ||
+        !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    if ((path_out != NULL &&
+         asprintf(&path, "%s/fido2/%s", cfg->state_dir, user) < 0) ||
+        (lock_out != NULL &&
+         asprintf(&lock, "%s/fido2/%s.lock", cfg->state_dir, user) < 0)) {
+        if (path_out != NULL) {
+            free(path);
+        }
+        return NIS2_ERR_NOMEM;
+    }
+    if (path_out != NULL) {
+        *path_out = path;
+    }
+    if (lock_out != NULL) {
+        *lock_out = lock;
+    }
+    return NIS2_OK;
+}
+
+/* STATE_DIR/fido2 must be a real directory owned by a trusted uid and not
+   writable by group or others. */
+static int
+check_dir(const struct nis2_config *cfg, const struct nis2_trust *trust)
+{
+    char *dir = NULL;
+    struct stat st;
+    int r = NIS2_ERR_UNTRUSTED;
+
+    if (asprintf(&dir, "%s/fido2", cfg->state_dir) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    if (lstat(dir, &st) != 0) {
+        r = errno == ENOENT || errno == ENOTDIR ? NIS2_ERR_NOTFOUND
+            : errno == ENOMEM                   ? NIS2_ERR_NOMEM
+                                                : NIS2_ERR_IO;
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < trust->n_uids; i++) {
+        if (st.st_uid == trust->uids[i]) {
+            r = NIS2_OK;
+        }
+    }
+out:
+    free(dir);
+    return r;
+}
+
+int
+nis2_fido2_load(const struct nis2_config *cfg, const char *user,
+                struct nis2_fido2_creds *out, int *line_out)
+{
+    struct nis2_trust trust;
+    char *path = NULL, *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (line_out != NULL) {
+        *line_out = 0;
+    }
+    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
+        (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
+        (r = check_dir(cfg, &trust)) != 0 ||
+        (r = nis2_file_read_all(path, NIS2_FIDO2_STATE_MAX, &trust, &buf,
+                                &len)) != 0) {
+        goto out;
+    }
+    r = nis2_fido2_creds_parse(buf, len, out, line_out);
+out:
+    free(buf);
+    free(path);
+    return r;
+}
+
+int
+nis2_fido2_lock(const struct nis2_config *cfg, const char *user,
+                bool create_dir, int *fd_out)
+{
+    struct nis2_trust trust;
+    char *lock = NULL, *dir = NULL;
+    int r;
+
+    *fd_out = -1;
+    if ((r = nis2_fido2_paths(cfg, user, NULL, &lock)) != 0 ||
+        (r = nis2_state_trust(cfg, 077, &trust)) != 0) {
+        goto out;
+    }
+    if (create_dir) {
+        if (asprintf(&dir, "%s/fido2", cfg->state_dir) < 0) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        if ((r = nis2_state_mkdir(cfg, dir, 0700)) != 0) {
+            goto out;
+        }
+    }
+    if ((r = check_dir(cfg, &trust)) != 0) {
+        goto out;
+    }
+    r = nis2_lock_acquire(lock, NIS2_FIDO2_LOCK_TIMEOUT_MS, fd_out);
+out:
+    free(dir);
+    free(lock);
+    return r;
+}
+
+void
+nis2_fido2_unlock(int fd)
+{
+    nis2_lock_release(fd);
+}
+
+int
+nis2_fido2_store(const struct nis2_config *cfg, const char *user,
+                 const struct nis2_fido2_creds *c)
+{
+    char *path = NULL, *buf = NULL;
+    size_t len = 0;
+    uid_t uid;
+    gid_t gid;
+    int r;
+
+    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
+        (r = nis2_state_owner(cfg, &uid, &gid)) != 0 ||
+        (r = nis2_fido2_creds_format(c, &buf, &len)) != 0) {
+        goto out;
+    }
+    r = nis2_file_write_atomic(path, buf, len, 0600, uid, gid);
+out:
+    free(buf);
+    free(path);
+    return r;
+}
+
+int
+nis2_fido2_remove(const struct nis2_config *cfg, const char *user)
+{
+    char *path = NULL;
+    int r;
+
+    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0) {
+        return r;
+    }
+    if (unlink(path) != 0) {
+        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
+    } else {
+        r = nis2_fsync_parent(path);
+    }
+    free(path);
+    return r;
+}
+
+int
+nis2_fido2_rp_id(const struct nis2_config *cfg, char **out)
+{
+    char host[256];
+
+    *out = NULL;
+    if (cfg != NULL && cfg->fido2_rp_id != NULL) {
+        *out = strdup(cfg->fido2_rp_id);
+        return *out != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
+    }
+    if (gethostname(host, sizeof(host)) != 0) {
+        return NIS2_ERR_IO;
+    }
+    host[sizeof(host) - 1] = '\0';
+    if (asprintf(out, "pam://%s", host) < 0) {
+        *out = NULL;
+        return NIS2_ERR_NOMEM;
+    }
+    if (!valid_rp_id(*out)) {
+        free(*out);
+        *out = NULL;
+        return NIS2_ERR_INVAL;
+    }
+    return NIS2_OK;
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+void
+nis2_fido2_assertion_clear(struct nis2_fido2_assertion *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    free(a->authdata);
+    free(a->sig);
+    free(a->cred_id);
+    memset(a, 0, sizeof(*a));
+}
+
+const char *
+nis2_fido2_outcome_name(enum nis2_fido2_outcome o)
+{
+    switch (o) {
+    case NIS2_FIDO2_OK:
+        return "ok";
+    case NIS2_FIDO2_NOT_ENROLLED:
+        return "not-enrolled";
+    case NIS2_FIDO2_NO_DEVICE:
+        return "no-device";
+    case NIS2_FIDO2_PIN:
+        return "pin";
+    case NIS2_FIDO2_UV_UNAVAILABLE:
+        return "uv-unavailable";
+    case NIS2_FIDO2_NO_PRESENCE:
+        return "no-presence";
+    case NIS2_FIDO2_NO_VERIFICATION:
+        return "no-verification";
+    case NIS2_FIDO2_UNKNOWN_CRED:
+        return "unknown-credential";
+    case NIS2_FIDO2_BAD_SIGNATURE:
+        return "bad-signature";
+    case NIS2_FIDO2_COUNTER:
+        return "counter";
+    case NIS2_FIDO2_DEVICE:
+        return "device";
+    }
+    return "error";
+}
+
+/* Authenticator data: rpIdHash(32) flags(1) signCount(4, big endian). */
+#define AUTHDATA_MIN 37
+
+int
+nis2_fido2_verify(const struct nis2_fido2_cred *c, const char *rp_id,
+                  const unsigned char *cdh, bool require_uv,
+                  const struct nis2_fido2_assertion *a, uint32_t *count_out)
+{
+    fido_assert_t *fa = NULL;
+    es256_pk_t *es = NULL;
+    eddsa_pk_t *ed = NULL;
+    const void *pk = NULL;
+    int cose, r = NIS2_ERR_INVAL;
+
+    *count_out = 0;
+    if (!nis2_fido2_cred_valid(c) || rp_id == NULL || cdh == NULL ||
+        a->authdata == NULL || a->authdata_len < AUTHDATA_MIN ||
+        a->sig == NULL || a->sig_len == 0) {
+        return NIS2_ERR_INVAL;
+    }
+    if (c->alg == NIS2_FIDO2_ES256) {
+        cose = COSE_ES256;
+        if ((es = es256_pk_new()) == NULL) {
+            return NIS2_ERR_NOMEM;
+        }
+        if (es256_pk_from_ptr(es, c->pk, c->pk_len) != FIDO_OK) {
+            goto out; /* not a point on the curve */
+        }
+        pk = es;
+    } else {
+        cose = COSE_EDDSA;
+        if ((ed = eddsa_pk_new()) == NULL) {
+            return NIS2_ERR_NOMEM;
+        }
+        if (eddsa_pk_from_ptr(ed, c->pk, c->pk_len) != FIDO_OK) {
+            goto out;
+        }
+        pk = ed;
+    }
+    if ((fa = fido_assert_new()) == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    /* Presence always; verification when required.  libfido2 refuses the
+       assertion when a flag asked for here is not set in the signed
+       authenticator data. */
+    if (fido_assert_set_rp(fa, rp_id) != FIDO_OK ||
+        fido_assert_set_clientdata_hash(fa, cdh, NIS2_FIDO2_CDH_LEN) !=
+            FIDO_OK ||
+        fido_assert_set_count(fa, 1) != FIDO_OK ||
+        fido_assert_set_authdata_raw(fa, 0, a->authdata, a->authdata_len) !=
+            FIDO_OK ||
+        fido_assert_set_sig(fa, 0, a->sig, a->sig_len) != FIDO_OK ||
+        fido_assert_set_up(fa, FIDO_OPT_TRUE) != FIDO_OK ||
+        fido_assert_set_uv(fa, require_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) !=
+            FIDO_OK) {
+        r = NIS2_ERR_INVAL;
+        goto out;
+    }
+    if (fido_assert_verify(fa, 0, cose, pk) != FIDO_OK) {
+        r = NIS2_ERR_INTEGRITY;
+        goto out;
+    }
+    *count_out = fido_assert_sigcount(fa, 0);
+    r = NIS2_OK;
+out:
+    fido_assert_free(&fa);
+    es256_pk_free(&es);
+    eddsa_pk_free(&ed);
+    return r;
+}
+
+/* First 8 bytes of SHA-256(id), hex: names a credential in logs. */
+static void
+cred_fp(const unsigned char *id, size_t len, char *out, size_t outlen)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+
+    SHA256(id, len, h);
+    for (size_t i = 0; i < 8 && 2 * i + 2 < outlen; i++) {
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    }
+}
+
+/* Index of the credential with id `id` in `set`, or -1. */
+static ssize_t
+find_cred(const struct nis2_fido2_creds *set, const unsigned char *id,
+          size_t len)
+{
+    ssize_t found = -1;
+
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->v[i].id_len == len && len > 0 &&
+            nis2_ct_memcmp(set->v[i].id, id, len) == 0) {
+            found = (ssize_t)i;
+        }
+    }
+    return found;
+}
+
+/* Map a device error to an outcome (the device decided nothing). */
+static enum nis2_fido2_outcome
+device_outcome(int r)
+{
+    switch (r) {
+    case NIS2_ERR_NOTFOUND:
+        return NIS2_FIDO2_NO_DEVICE;
+    case NIS2_ERR_DENIED:
+        return NIS2_FIDO2_PIN;
+    case NIS2_ERR_INTEGRITY:
+        return NIS2_FIDO2_UNKNOWN_CRED;
+    default:
+        return NIS2_FIDO2_DEVICE;
+    }
+}
+
+/*
+ * Under the lock: the credential must still be enrolled with the same key,
+ * and the counter must go up (when either side counts), then it is stored.
+ */
+static int
+commit_counter(const struct nis2_config *cfg, const char *user,
+               const struct nis2_fido2_cred *used, uint32_t count,
+               struct nis2_fido2_result *res, int *line_out)
+{
+    struct nis2_fido2_creds now = {NULL, 0};
+    struct nis2_fido2_cred *c;
+    ssize_t i;
+    int fd = -1, r;
+
+    if ((r = nis2_fido2_lock(cfg, user, false, &fd)) != 0) {
+        goto out;
+    }
+    r = nis2_fido2_load(cfg, user, &now, line_out);
+    if (r == NIS2_ERR_NOTFOUND) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED; /* removed meanwhile */
+        r = NIS2_OK;
+        goto out;
+    }
+    if (r != 0) {
+        goto out;
+    }
+    i = find_cred(&now, used->id, used->id_len);
+    c = i >= 0 ? &now.v[i] : NULL;
+    if (c == NULL || c->pk_len != used->pk_len || c->alg != used->alg ||
+        nis2_ct_memcmp(c->pk, used->pk, c->pk_len) != 0) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        goto out;
+    }
+    if ((count != 0 || c->sign_count != 0) && count <= c->sign_count) {
+        res->outcome = NIS2_FIDO2_COUNTER;
+        goto out;
+    }
+    c->sign_count = count;
+    if ((r = nis2_fido2_store(cfg, user, &now)) != 0) {
+        goto out;
+    }
+    res->sign_count = count;
+    res->outcome = NIS2_FIDO2_OK;
+out:
+    nis2_fido2_unlock(fd);
+    nis2_fido2_creds_clear(&now);
+    return r;
+}
+
+int
+nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
+                        const struct nis2_fido2_auth_args *args,
+                        struct nis2_fido2_result *res, int *line_out)
+{
+    struct nis2_fido2_creds all = {NULL, 0}, allow = {NULL, 0};
+    struct nis2_fido2_assertion a;
+    struct nis2_fido2_assert_req req;
+    const struct nis2_fido2_cred *used;
+    ssize_t idx;
+    unsigned char cdh[NIS2_FIDO2_CDH_LEN];
+    char *pin = NULL;
+    void *dev = NULL;
+    bool has_pin = false, has_uv = false, uv = args->require_uv;
+    uint32_t count = 0;
+    int r;
+
+    memset(res, 0, sizeof(*res));
+    memset(&a, 0, sizeof(a));
+    memset(&req, 0, sizeof(req));
+    res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
+    if (line_out != NULL) {
+        *line_out = 0;
+    }
+    if (args->ops == NULL || args->rp_id == NULL) {
+        r = NIS2_ERR_INVAL;
+        goto out;
+    }
+    r = nis2_fido2_load(cfg, user, &all, line_out);
+    if (r == NIS2_ERR_NOTFOUND) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        r = NIS2_OK;
+        goto out;
+    }
+    if (r != 0) {
+        goto out;
+    }
+    /* Only credentials made for this relying party can sign for it. */
+    for (size_t i = 0; i < all.n; i++) {
+        if (strcmp(all.v[i].rp_id, args->rp_id) != 0) {
+            continue;
+        }
+        if ((r = nis2_fido2_creds_add(&allow, &all.v[i])) != 0) {
+            goto out;
+        }
+        uv = uv || all.v[i].uv;
+    }
+    if (allow.n == 0) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        goto out;
+    }
+    res->uv_required = uv;
+    /* A fresh challenge for this login only. */
+    if (getrandom(cdh, sizeof(cdh), 0) != (ssize_t)sizeof(cdh)) {
+        r = NIS2_ERR_CRYPTO;
+        goto out;
+    }
+    if ((r = args->ops->open(args->device, &dev)) != 0) {
+        res->outcome = device_outcome(r);
+        r = NIS2_OK;
+        goto out;
+    }
+    if ((r = args->ops->info(dev, &has_pin, &has_uv)) != 0) {
+        res->outcome = NIS2_FIDO2_DEVICE;
+        r = NIS2_OK;
+        goto out;
+    }
+    if (uv) {
+        /* CVE-2021-31924: when verification is required, a PIN that is
+           not given (cancelled, failed prompt) ends the attempt; there is
+           no retry with presence alone. */
+        if (has_pin) {
+            if (args->pin == NULL || args->pin(args->arg, &pin) != 0 ||
+                pin == NULL || *pin == '\0' ||
+                strlen(pin) > NIS2_FIDO2_PIN_MAX) {
+                res->outcome = NIS2_FIDO2_PIN;
+                goto out;
+            }
+        } else if (!has_uv) {
+            res->outcome = NIS2_FIDO2_UV_UNAVAILABLE;
+            goto out;
+        }
+    }
+    req.rp_id = args->rp_id;
+    req.cdh = cdh;
+    req.allow = allow.v;
+    req.n_allow = allow.n;
+    req.uv = uv;
+    req.pin = pin;
+    if (args->touch != NULL) {
+        args->touch(args->arg);
+    }
+    if ((r = args->ops->get_assert(dev, &req, &a)) != 0) {
+        res->outcome = device_outcome(r);
+        r = NIS2_OK;
+        goto out;
+    }
+    if ((idx = find_cred(&allow, a.cred_id, a.cred_id_len)) < 0) {
+        res->outcome = NIS2_FIDO2_UNKNOWN_CRED;
+        goto out;
+    }
+    used = &allow.v[idx];
+    cred_fp(used->id, used->id_len, res->cred_fp, sizeof(res->cred_fp));
+    /* The flags are read only to name the reason; fido_assert_verify()
+       below checks them again over the signed bytes. */
+    if (a.authdata_len >= AUTHDATA_MIN) {
+        unsigned char fl = a.authdata[32];
+        if ((fl & NIS2_FIDO2_FLAG_UP) == 0) {
+            res->outcome = NIS2_FIDO2_NO_PRESENCE;
+            goto out;
+        }
+        if (uv && (fl & NIS2_FIDO2_FLAG_UV) == 0) {
+            res->outcome = NIS2_FIDO2_NO_VERIFICATION;
+            goto out;
+        }
+    }
+    r = nis2_fido2_verify(used, args->rp_id, cdh, uv, &a, &count);
+    if (r == NIS2_ERR_INTEGRITY || r == NIS2_ERR_INVAL) {
+        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
+        r = NIS2_OK;
+        goto out;
+    }
+    if (r != 0) {
+        goto out;
+    }
+    r = commit_counter(cfg, user, used, count, res, line_out);
+out:
+    if (r != 0) {
+        /* An error decides nothing: never leave an acceptance behind. */
+        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
+    }
+    if (dev != NULL) {
+        args->ops->close(dev);
+    }
+    nis2_freezero_str(pin);
+    explicit_bzero(cdh, sizeof(cdh));
+    nis2_fido2_assertion_clear(&a);
+    nis2_fido2_creds_clear(&allow);
+    nis2_fido2_creds_clear(&all);
+    return r;
+}
