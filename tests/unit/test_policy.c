@@ -756,9 +756,7 @@ test_ctl_check(void **state)
     char *ok_args[] = {"--config", conf, "policy", "check", NULL};
     int rc = run_ctl(ok_args, &out);
     if (rc == -1) {
-        free(conf);
-        free(bad);
-        skip();
+        fail_msg("cannot run nis2ctl (make tests builds it)");
     }
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "ok: 6 targets, 9 policies, 8 groups"));
@@ -830,8 +828,7 @@ test_ctl_explain(void **state)
         int rc = run_ctl(args, &out);
 
         if (rc == -1) {
-            free(conf);
-            skip();
+            fail_msg("cannot run nis2ctl (make tests builds it)");
         }
         if (rc != cases[i].rc) {
             fail_msg("case %zu: exit %d, want %d", i, rc, cases[i].rc);
