@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - `make demo`: the main job of pam_nis2 end to end, on loopback,
-# in a temporary directory, with nothing installed and nothing in /etc.
+# in a temporary directory, with nothing installed and nothing in /etc
+# (as root it only makes sure that /run/sshd, sshd's privilege separation
+# directory, exists).
 #
 #   A vendor (alice) asks for access to a plant gateway (plc-gw1), an OT
 #   admin (omar) approves, alice connects through nis2-broker with her SSH
