@@ -23,6 +23,7 @@
 #include "broker.h"
 #include "error.h"
 #include "fileio.h"
+#include "nis2_ldap.h"
 #include "util.h"
 
 int
@@ -352,4 +353,62 @@ broker_sk_flags_ok(const struct broker_sk_sig *sig,
         return false;
     }
     return true;
+}
+
+/* ---- keys from the directory ([ldap] ssh_key_attr; docs/ldap.md) -------
+ * Added for issue 7 by the LDAP work; kept apart from the file matching
+ * above, whose line parser it reuses so a directory key line gets exactly
+ * the options a file line gets. */
+int
+broker_authkeys_match_ldap(const struct nis2_config *cfg, const char *user,
+                           ssh_key key, const char *client_addr,
+                           struct broker_key_opts *opts, char *why,
+                           size_t whylen)
+{
+    struct broker_key_opts lineopts;
+    char **keys = NULL;
+    char dummy[8];
+    int r, found = 0;
+
+    if (why == NULL) {
+        why = dummy;
+        whylen = sizeof(dummy);
+    }
+    why[0] = '\0';
+    if (opts != NULL) {
+        memset(opts, 0, sizeof(*opts));
+    }
+    if (cfg == NULL || cfg->ldap == NULL) {
+        return 0;
+    }
+    if (!nis2_valid_user(user) || key == NULL) {
+        return NIS2_ERR_INVAL;
+    }
+    r = nis2_ldap_ssh_keys(cfg->ldap, user, &keys);
+    if (r == NIS2_ERR_NOTFOUND) {
+        snprintf(why, whylen, "%s has no directory entry", user);
+        return 0;
+    }
+    if (r != 0) {
+        /* Directory down or refusing: no key from it (deny), and why. */
+        snprintf(why, whylen, "SSH keys from the directory: %s (%s)",
+                 nis2_strerror(r), nis2_ldap_last_error(cfg->ldap));
+        return r;
+    }
+    for (size_t i = 0; keys[i] != NULL && !found; i++) {
+        if (line_match(keys[i], key, client_addr, &lineopts, why, whylen) ==
+            1) {
+            found = 1;
+            why[0] = '\0';
+            if (opts != NULL) {
+                *opts = lineopts;
+            }
+        }
+    }
+    if (!found && why[0] == '\0') {
+        snprintf(why, whylen, "key not in the directory (%s) for %s",
+                 cfg->ldap_ssh_key_attr, user);
+    }
+    nis2_strv_free(keys);
+    return found;
 }

@@ -89,6 +89,17 @@ int broker_authkeys_match(const char *pattern, const char *user, ssh_key key,
                           char *why, size_t whylen);
 
 /*
+ * The same for the user's keys in the directory ([ldap] ssh_key_attr,
+ * nis2_ldap_ssh_keys), each value read as an authorized_keys line.
+ * 1 match, 0 none (also without [ldap] or when the user has no entry),
+ * <0 when the directory cannot be asked (the key is not accepted).
+ */
+int broker_authkeys_match_ldap(const struct nis2_config *cfg, const char *user,
+                               ssh_key key, const char *client_addr,
+                               struct broker_key_opts *opts, char *why,
+                               size_t whylen);
+
+/*
  * The one place that decides whether an sk- signature satisfies its key
  * line, as sshd(8) does: user presence unless the line says
  * `no-touch-required`, user verification when it says `verify-required`.

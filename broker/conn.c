@@ -154,6 +154,12 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     }
     r = broker_authkeys_match(c->cfg->authorized_keys, c->user, key, c->addr,
                               &opts, why, sizeof(why));
+    if (r != 1 && c->cfg->ldap != NULL) {
+        /* Not in the file: the directory's keys (docs/ldap.md).  Tried
+           after the file, so a file key works with the directory down. */
+        r = broker_authkeys_match_ldap(c->cfg, c->user, key, c->addr, &opts,
+                                       why, sizeof(why));
+    }
     if (r != 1) {
         snprintf(c->deny_why, sizeof(c->deny_why), "%s", why);
         c->auth_failures++;

@@ -18,6 +18,9 @@
 # slapd stopped -> logins denied with a message and audit events (the
 # reason "error" and ldap.error with the URI), nis2ctl says what the
 # directory said; slapd back -> logins work again, nothing restarted.
+# vera's SSH key is only in the directory (sshPublicKey, [ldap]
+# ssh_key_attr): accepted by the brokers, another key refused, and
+# refused while the directory is down (auth.fail with the reason).
 # The two-provider (syncrepl) layout is ldap_replication.sh.
 set -u
 . "$(dirname "$0")/broker_env.inc"
@@ -38,11 +41,14 @@ ldap_setup d 0 || { nok "slapd config"; finish; exit 1; }
 check "slapd starts on 127.0.0.1:$LDAP_PORT_d" ldap_start d
 check "schemas load" ldap_schemas d
 check "ACLs apply (contrib/ldap/acl-example.ldif)" ldap_acls d
+# vera's key is in the directory only (sshPublicKey), not in a file.
+ssh-keygen -q -t ed25519 -N '' -C vera -f "$LDAP_T/vera"
 {
     ldap_base_ldif
     ldap_user_ldif alice 10001
     ldap_user_ldif omar 10002
     ldap_user_ldif olga 10003
+    ldap_user_ldif vera 10004 "$(cat "$LDAP_T/vera.pub")"
     ldap_group_ldif ot-admins omar olga
 } >"$LDAP_T/entries.ldif"
 check "users and groups load" quiet ldap_modify d -a -f "$LDAP_T/entries.ldif"
@@ -51,6 +57,7 @@ chown "$BROKER_USER" "$T/ldap.pw" # read by the brokers as nobody
 
 # ---- target, keys, two brokers ------------------------------------------
 setup_keys
+cp "$LDAP_T/vera" "$LDAP_T/vera.pub" "$T/keys/"
 ssh-keygen -q -t ed25519 -N '' -C olga -f "$T/keys/olga"
 cat "$T/keys/olga.pub" >"$T/ak/olga"
 chmod 644 "$T/ak/olga"
@@ -156,7 +163,7 @@ bssh_told() {
 }
 
 # ---- TOTP enrolment: one state, in the directory --------------------------
-for u in alice omar olga; do
+for u in alice omar olga vera; do
     check "nis2ctl (config A) enrolls $u in the directory" \
         quiet ctl A totp enroll "$u" --secret "$TOTP_SECRET"
 done
@@ -174,6 +181,20 @@ check "broker B's config sees alice enrolled" \
 ctl B totp enroll alice --secret "$TOTP_SECRET" >/dev/null 2>"$T/reenroll.err"
 check "enrolling again through B is refused (exit 1)" test $? = 1
 check "  and says so" grep -q "enrolled already" "$T/reenroll.err"
+
+# ---- SSH keys from the directory (ssh_key_attr) -------------------------
+check "vera has no authorized_keys file" test ! -e "$T/ak/vera"
+via "$PORT_A"
+bssh vera vera help </dev/null >"$T/vera.out" 2>/dev/null
+check "vera logs in to A with her key from the directory + TOTP" \
+    grep -q '^    request ' "$T/vera.out"
+cp "$T/keys/mallory" "$T/keys/vera-wrong"
+via "$PORT_B"
+bssh vera-wrong vera help </dev/null >"$T/vera2.out" 2>/dev/null
+check "another key for vera is refused at B" test ! -s "$T/vera2.out"
+check "  audited: key not in the directory" \
+    grep -q '"event":"auth.fail".*key not in the directory (sshPublicKey) for vera' \
+    "$AUDIT_B"
 
 # ---- request through A, approve through B, work through B ---------------
 request_id() {
@@ -318,6 +339,13 @@ ctl B totp status alice >/dev/null 2>"$T/status.err"
 rc=$?
 check "nis2ctl totp status through B fails (exit $rc)" test $rc = 2
 check "  with the reason" grep -q "Can't contact LDAP server" "$T/status.err"
+via "$PORT_B"
+bssh vera vera help </dev/null >"$T/vera3.out" 2>/dev/null
+check "vera's directory key is not accepted while it is down" \
+    test ! -s "$T/vera3.out"
+check "  B audits auth.fail: SSH keys from the directory, with the reason" \
+    grep -q '"event":"auth.fail".*"reason":"SSH keys from the directory: .*Can.t contact LDAP server' \
+    "$AUDIT_B"
 check "slapd starts again" ldap_start d
 via "$PORT_B"
 out=$(bssh alice alice+gw1 'echo back' </dev/null 2>/dev/null)
