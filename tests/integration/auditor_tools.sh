@@ -156,7 +156,7 @@ ok $? "verify names an unknown session"
 if [ "$(id -u)" = 0 ]; then
     ctl --as mallory sessions >/dev/null 2>"$work/err"
     rc=$?
-    grep -q "mallory is not an auditor" "$work/err"
+    grep -q "mallory is neither an auditor nor an approver" "$work/err"
     ok $(( rc != 1 || $? != 0 )) "a non-auditor is refused"
     ctl --as aud sessions >/dev/null
     ok $? "a member of [roles] auditors may list sessions"
