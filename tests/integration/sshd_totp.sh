@@ -107,7 +107,7 @@ preload="libpam_wrapper.so"
 [ -n "${NIS2_TEST_PRELOAD_FIRST:-}" ] &&
     preload="$NIS2_TEST_PRELOAD_FIRST $preload"
 env LD_PRELOAD="$preload" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$D/pam" \
-    ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
     /usr/sbin/sshd -f "$D/sshd_config" -E "$D/sshd.log"
 rc=$?
 for _ in $(seq 1 50); do
