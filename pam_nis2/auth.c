@@ -90,6 +90,23 @@ say_locked(pam_handle_t *pamh, const struct pn_opts *o, time_t until,
     }
 }
 
+/* What the user is told when the state cannot be used (never a detail
+   that helps an attacker: the audit log and syslog have the cause). */
+static const char *
+why_unavailable(const struct nis2_config *cfg, int r)
+{
+    bool ldap = cfg->store_backend != NULL &&
+                strcmp(cfg->store_backend, "ldap") == 0;
+
+    if (ldap && (r == NIS2_ERR_IO || r == NIS2_ERR_TIMEOUT)) {
+        return "the directory cannot be reached";
+    }
+    if (r == NIS2_ERR_TIMEOUT) {
+        return "the state is busy, try again";
+    }
+    return "an internal error occurred";
+}
+
 /*
  * Before asking: a locked user is told at once and not prompted.  Returns
  * PN_OK to go on prompting (enrolled or not), PN_MAXTRIES when locked,
@@ -116,8 +133,8 @@ precheck(pam_handle_t *pamh, const struct pn_opts *o,
                    nis2_strerror(r));
         (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target, "error",
                           NULL);
-        pn_error(pamh, o, "Verification is not possible right now: "
-                          "an internal error occurred.");
+        pn_error(pamh, o, "Verification is not possible right now: %s.",
+                 why_unavailable(cfg, r));
         goto out;
     }
     if (nis2_totp_state_locked(st, cfg, now, &until)) {
@@ -167,8 +184,8 @@ auth_totp(pam_handle_t *pamh, const struct pn_opts *o,
                    nis2_strerror(r));
         (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target, "error",
                           NULL);
-        pn_error(pamh, o, "Verification is not possible right now: "
-                          "an internal error occurred.");
+        pn_error(pamh, o, "Verification is not possible right now: %s.",
+                 why_unavailable(cfg, r));
         goto out;
     }
     reason = nis2_totp_outcome_name(tr.outcome);
