@@ -292,8 +292,9 @@ if [ -s "$BUILD/player/asciinema-player.min.js" ]; then
     grep -q '"event":"recording.export"' "$log"
     ok $? "export is an audit event"
 else
-    echo "ok $((n + 1)) # SKIP player not fetched (make player)"
+    echo "not ok $((n + 1)) - player not fetched (make player)"
     n=$((n + 1))
+    fail=1
 fi
 NIS2_PLAYER_DIR=/nonexistent "$CTL" --config "$work/nis2.conf" export "$idA" \
     --html "$work/b.html" 2>&1 | grep -q "make player" ||
