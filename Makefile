@@ -167,6 +167,14 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -m 0644 policies/*.conf policies/README.md \
 	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/ldap
+	install -m 0644 contrib/pam.d/nis2-broker \
+	    contrib/systemd/nis2-broker.service \
+	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/
+	install -m 0755 contrib/notify/nis2-notify-mail \
+	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/
+	install -m 0644 contrib/ldap/* \
+	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/ldap/
 	if [ -s $(B)/player/asciinema-player.min.js ]; then \
 	    install -d $(DESTDIR)$(PREFIX)/share/pam_nis2/player && \
 	    install -m 0644 $(B)/player/asciinema-player.min.js \
