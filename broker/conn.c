@@ -651,6 +651,58 @@ end_session(struct conn *c, const char *reason, const char *text)
     relay_close_all(c, text, BROKER_EXIT_ENDED);
 }
 
+/* Copy `s` into dst when it is printable ASCII (no control characters,
+   nothing a terminal would interpret); else leave dst empty. */
+static void
+copy_printable(char *dst, size_t dlen, const char *s)
+{
+    size_t n;
+
+    dst[0] = '\0';
+    if (s == NULL || (n = strlen(s)) >= dlen) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) {
+            return;
+        }
+    }
+    memcpy(dst, s, n + 1);
+}
+
+/*
+ * Who asked to end the session, and why, from the kill request that
+ * nis2ctl kill wrote (JSON: by, at, reason).  Best effort: the session ends
+ * whatever the file holds; a name that is not a valid user name or text
+ * with control characters is left out.
+ */
+static void
+read_kill_request(struct conn *c, const char *path)
+{
+    struct json_object *doc = NULL, *v = NULL;
+    char *buf = NULL;
+
+    c->killed_by[0] = '\0';
+    c->kill_reason[0] = '\0';
+    if (nis2_file_read_all(path, 4096, NULL, &buf, NULL) != 0) {
+        return;
+    }
+    doc = json_tokener_parse(buf);
+    if (doc != NULL && json_object_object_get_ex(doc, "by", &v) &&
+        json_object_is_type(v, json_type_string) &&
+        nis2_valid_user(json_object_get_string(v))) {
+        copy_printable(c->killed_by, sizeof(c->killed_by),
+                       json_object_get_string(v));
+    }
+    if (doc != NULL && json_object_object_get_ex(doc, "reason", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        copy_printable(c->kill_reason, sizeof(c->kill_reason),
+                       json_object_get_string(v));
+    }
+    json_object_put(doc);
+    free(buf);
+}
+
 /* Deadline, warnings, revocation, kill, idle: once per loop round. */
 static void
 time_checks(struct conn *c)
@@ -713,9 +765,14 @@ time_checks(struct conn *c)
     c->next_check_ms = now_ms() + BROKER_KILL_POLL_MS;
     registry_path(c, "kill", buf, sizeof(buf));
     if (access(buf, F_OK) == 0) {
-        end_session(c, "killed",
-                    "\r\n[nis2-broker] An approver ended "
-                    "this session.\r\n");
+        char msg[512];
+        read_kill_request(c, buf);
+        snprintf(msg, sizeof(msg),
+                 "\r\n[nis2-broker] %s%s ended this session%s%s.\r\n",
+                 c->killed_by[0] != '\0' ? "" : "An approver",
+                 c->killed_by, c->kill_reason[0] != '\0' ? ": " : "",
+                 c->kill_reason);
+        end_session(c, "killed", msg);
         return;
     }
     if (c->req != NULL) {
@@ -855,6 +912,14 @@ audit_end(struct conn *c)
     if (c->deadline != 0) {
         nis2_format_time_utc(c->deadline, ts, sizeof(ts));
         json_object_object_add(d, "deadline", json_object_new_string(ts));
+    }
+    if (c->killed_by[0] != '\0') {
+        json_object_object_add(d, "killed_by",
+                               json_object_new_string(c->killed_by));
+    }
+    if (c->kill_reason[0] != '\0') {
+        json_object_object_add(d, "kill_reason",
+                               json_object_new_string(c->kill_reason));
     }
     conn_audit(c, "session.end", d);
     json_object_put(d);

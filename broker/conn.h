@@ -107,6 +107,8 @@ struct conn {
     struct pair **pairs;
     size_t n_pairs;
     const char *end_reason; /* set once the session must end */
+    char killed_by[64];     /* who asked to end it (ID.kill "by") */
+    char kill_reason[256];  /* and why ("reason"), printable only */
     int last_exit;
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -242,8 +243,23 @@ nis2_live_request_kill(const char *state_dir, const char *id,
         json_object_put(empty);
         return NIS2_ERR_NOMEM;
     }
-    r = nis2_file_write_atomic(path, text, strlen(text), 0640, (uid_t)-1,
-                               (gid_t)-1);
+    /* Written by root for a broker that runs as its [broker] user: the
+       request belongs to whoever owns the registry directory, so that the
+       session process can read who asked and why. */
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    struct stat dst;
+    char *dir = strdup(path);
+    char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+    if (slash != NULL) {
+        *slash = '\0';
+        if (geteuid() == 0 && stat(dir, &dst) == 0 && S_ISDIR(dst.st_mode)) {
+            uid = dst.st_uid;
+            gid = dst.st_gid;
+        }
+    }
+    free(dir);
+    r = nis2_file_write_atomic(path, text, strlen(text), 0640, uid, gid);
     free(path);
     json_object_put(empty);
     return r;

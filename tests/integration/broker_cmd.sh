@@ -296,7 +296,8 @@ echo "# after nis2ctl kill returned, the client exited within $(($(now_ms) - t_r
 wait $VC
 rc=$?
 check "the client got exit status 255" test $rc = 255
-check "the vendor was told" grep -q "An approver ended this session" "$T/c.out"
+check "the vendor was told who ended it and why" \
+    grep -q "root ended this session: broker_cmd test" "$T/c.out"
 m=$(meta_of "$SID_C")
 check "meta.json end_reason is killed" \
     grep -q '"end_reason": "killed"' "$m"
@@ -305,6 +306,9 @@ check "session.kill audited with actor, session and reason" \
     "$T/state/audit.log"
 check "session.end reason killed audited for C" \
     grep -q "\"event\":\"session.end\".*\"session\":\"$SID_C\".*\"reason\":\"killed\"" \
+    "$T/state/audit.log"
+check "session.end names who killed it and why" \
+    grep -q "\"event\":\"session.end\".*\"session\":\"$SID_C\".*\"kill_reason\":\"broker_cmd test\",\"killed_by\":\"root\"" \
     "$T/state/audit.log"
 ctl kill "$SID_C" >/dev/null 2>&1
 check "kill of an ended session: not live (exit 1)" test $? = 1
