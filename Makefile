@@ -119,6 +119,16 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libnis2.a
 	    $(if $(findstring test_pam,$*),$(call pc,--libs,libpamtest)) \
 	    -lpthread
 
+# The broker's parsers, linked with its objects (all but main.o).
+BROKER_LIB_OBJS := $(filter-out $(B)/obj/broker/main.o,$(BROKER_OBJS))
+$(B)/tests/test_broker: $(B)/obj/tests/unit/test_broker.o $(TESTUTIL_OBJ) \
+    $(BROKER_LIB_OBJS) $(CTL_VERB_OBJS) $(B)/libnis2.a
+	@mkdir -p $(dir $@)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(BROKER_LIB_OBJS) \
+	    $(CTL_VERB_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
+	    $(call pc,--libs,$(TEST_PKGS) $(BROKER_PKGS) $(PAM_PKGS)) -lpthread
+
 $(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libnis2.a
 	@mkdir -p $(dir $@)
 	$(say) LD $@

@@ -79,7 +79,7 @@ struct broker_sk_sig {
  * with %u replaced; `user` already validated)?  Returns 1 yes, 0 no, <0 when
  * the file cannot be read (then the key is not accepted).  Options on a
  * line are parsed; lines with options the broker cannot honour
- * (command=, principals=, cert-authority, restrict is fine) are skipped,
+ * (command=, principals=, cert-authority, restrict, no-pty, ...) are skipped,
  * `from=` is matched against `client_addr`.  The matching line's
  * security-key options go to *opts (may be NULL; cleared first).  `why`
  * (may be NULL) gets the reason of a refusal for the audit log.

@@ -1,0 +1,356 @@
+/*
+ * test_broker.c - the broker's parsers of untrusted input, on their own:
+ * the SSH login name (USER+TARGET, straight from the network), the
+ * authorized_keys path pattern, authorized_keys lines with their options
+ * (from=, no-touch-required, verify-required, options the broker cannot
+ * honour), and the sk- flag decision.  Linked with the broker's objects
+ * (Makefile: test_broker).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libssh/libssh.h>
+
+#include "../../broker/broker.h"
+#include "error.h"
+#include "testutil.h"
+
+/* ---- login names ---------------------------------------------------------- */
+
+static void
+test_login_names(void **state)
+{
+    static const struct {
+        const char *login;
+        int rc;
+        const char *user, *target;
+    } cases[] = {
+        {"alice+plc-gw1", 0, "alice", "plc-gw1"},
+        {"alice", 0, "alice", ""},
+        {"a.b_c-d+hmi-2", 0, "a.b_c-d", "hmi-2"},
+        {"", NIS2_ERR_INVAL, "", ""},
+        {"a+", NIS2_ERR_INVAL, "", ""},
+        {"+b", NIS2_ERR_INVAL, "", ""},
+        {"a+b+c", NIS2_ERR_INVAL, "", ""},
+        {"../x", NIS2_ERR_INVAL, "", ""},
+        {"alice+../etc", NIS2_ERR_INVAL, "", ""},
+        {"alice+a/b", NIS2_ERR_INVAL, "", ""},
+        {"al ice+gw", NIS2_ERR_INVAL, "", ""},
+        {"alice\n+gw", NIS2_ERR_INVAL, "", ""},
+        {"alice+gw\r", NIS2_ERR_INVAL, "", ""},
+        {"alice+g\033[2Jw", NIS2_ERR_INVAL, "", ""},
+        {"*)(uid=*", NIS2_ERR_INVAL, "", ""},
+        {"alice+*)(cn=*", NIS2_ERR_INVAL, "", ""},
+        {"\b\n\r\177INCORRECT", NIS2_ERR_INVAL, "", ""},
+    };
+    char user[65], target[65], why[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = broker_parse_login(cases[i].login, user, sizeof(user),
+                                    target, sizeof(target), why, sizeof(why));
+        if (rc != cases[i].rc) {
+            fail_msg("case %zu (%s): rc %d, want %d", i, cases[i].login, rc,
+                     cases[i].rc);
+        }
+        assert_string_equal(user, cases[i].user);
+        assert_string_equal(target, cases[i].target);
+        if (rc != 0) {
+            assert_true(why[0] != '\0'); /* the audit log gets a reason */
+        }
+    }
+}
+
+static void
+test_login_lengths(void **state)
+{
+    char login[400], user[65], target[65], why[128];
+
+    /* 300 characters: refused before anything else */
+    memset(login, 'a', 300);
+    login[300] = '\0';
+    assert_int_equal(broker_parse_login(login, user, sizeof(user), target,
+                                        sizeof(target), why, sizeof(why)),
+                     NIS2_ERR_INVAL);
+    assert_non_null(strstr(why, "too long"));
+    /* a user part longer than the caller's buffer */
+    memset(login, 'a', 70);
+    strcpy(login + 70, "+gw");
+    assert_int_equal(broker_parse_login(login, user, sizeof(user), target,
+                                        sizeof(target), why, sizeof(why)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(user, "");
+    assert_int_equal(broker_parse_login(NULL, user, sizeof(user), target,
+                                        sizeof(target), why, sizeof(why)),
+                     NIS2_ERR_INVAL);
+}
+
+/* ---- authorized_keys path -------------------------------------------------- */
+
+static void
+test_authkeys_path(void **state)
+{
+    char *p = NULL;
+
+    assert_int_equal(broker_authkeys_path("/etc/nis2/keys/%u", "alice", &p),
+                     0);
+    assert_string_equal(p, "/etc/nis2/keys/alice");
+    free(p);
+    p = NULL;
+    assert_int_equal(broker_authkeys_path("/k/%u/keys-%%u", "bob", &p), 0);
+    assert_string_equal(p, "/k/bob/keys-%u");
+    free(p);
+    p = NULL;
+    assert_int_equal(broker_authkeys_path("/k/static", "bob", &p), 0);
+    assert_string_equal(p, "/k/static");
+    free(p);
+}
+
+/* ---- authorized_keys lines ------------------------------------------------ */
+
+struct keys {
+    ssh_key priv, pub;
+    char *b64;
+};
+
+static int
+keys_setup(void **state)
+{
+    struct keys *k = calloc(1, sizeof(*k));
+
+    assert_non_null(k);
+    assert_int_equal(ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &k->priv),
+                     SSH_OK);
+    assert_int_equal(ssh_pki_export_privkey_to_pubkey(k->priv, &k->pub),
+                     SSH_OK);
+    assert_int_equal(ssh_pki_export_pubkey_base64(k->pub, &k->b64), SSH_OK);
+    nis2_test_tmpdir();
+    *state = k;
+    return 0;
+}
+
+static int
+keys_teardown(void **state)
+{
+    struct keys *k = *state;
+
+    ssh_key_free(k->priv);
+    ssh_key_free(k->pub);
+    ssh_string_free_char(k->b64);
+    free(k);
+    return 0;
+}
+
+/* Write `text` (with KEY replaced by the test key's base64) as alice's
+   authorized_keys; return the path pattern. */
+static char *
+write_keys(const struct keys *k, const char *text)
+{
+    char *pattern = nis2_test_path("ak-%s", "%u");
+    char *path = nis2_test_path("ak-alice");
+    FILE *f = fopen(path, "w");
+    const char *p;
+
+    assert_non_null(f);
+    for (p = text; *p != '\0'; p++) {
+        if (strncmp(p, "KEY", 3) == 0) {
+            fputs(k->b64, f);
+            p += 2;
+        } else {
+            fputc(*p, f);
+        }
+    }
+    fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
+    free(path);
+    return pattern;
+}
+
+static int
+match(const struct keys *k, const char *text, const char *addr,
+      struct broker_key_opts *opts)
+{
+    char *pattern = write_keys(k, text);
+    char why[256] = "";
+    int r = broker_authkeys_match(pattern, "alice", k->pub, addr, opts, why,
+                                  sizeof(why));
+
+    free(pattern);
+    return r;
+}
+
+static void
+test_authkeys_lines(void **state)
+{
+    const struct keys *k = *state;
+    struct broker_key_opts o;
+
+    assert_int_equal(match(k, "ssh-ed25519 KEY alice@laptop\n", "127.0.0.1",
+                           &o),
+                     1);
+    assert_false(o.no_touch_required);
+    assert_false(o.verify_required);
+    /* comments and blank lines around it */
+    assert_int_equal(match(k, "# vendor keys\n\n  ssh-ed25519 KEY c\n",
+                           "127.0.0.1", &o),
+                     1);
+    /* another key only */
+    assert_int_equal(
+        match(k,
+              "ssh-ed25519 "
+              "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x\n",
+              "127.0.0.1", &o),
+        0);
+    /* the right key under the wrong type name does not match */
+    assert_int_equal(match(k, "ssh-rsa KEY c\n", "127.0.0.1", &o), 0);
+    /* garbage base64 is skipped, a later good line still counts */
+    assert_int_equal(match(k, "ssh-ed25519 !!!notbase64 x\nssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     1);
+}
+
+static void
+test_authkeys_options(void **state)
+{
+    const struct keys *k = *state;
+    struct broker_key_opts o;
+
+    assert_int_equal(match(k, "from=\"127.0.0.1\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     1);
+    assert_int_equal(match(k, "from=\"10.0.0.0/8\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+    assert_int_equal(match(k, "from=\"!127.0.0.1,*\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+    assert_int_equal(
+        match(k, "no-touch-required ssh-ed25519 KEY\n", "127.0.0.1", &o), 1);
+    assert_true(o.no_touch_required);
+    assert_int_equal(
+        match(k, "verify-required,no-agent-forwarding ssh-ed25519 KEY\n",
+              "127.0.0.1", &o),
+        1);
+    assert_true(o.verify_required);
+    assert_false(o.no_touch_required);
+    /* options the broker cannot honour: the line is skipped, never
+       half-honoured */
+    assert_int_equal(match(k, "command=\"/bin/true\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+    assert_int_equal(match(k, "cert-authority ssh-ed25519 KEY\n", "127.0.0.1",
+                           &o),
+                     0);
+    /* restrict would take away pty and forwarding, which the broker
+       relays: skipped rather than half-honoured */
+    assert_int_equal(match(k, "restrict ssh-ed25519 KEY\n", "127.0.0.1", &o),
+                     0);
+    assert_int_equal(match(k, "expiry-time=\"20200101\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+    assert_int_equal(match(k, "expiry-time=\"29990101\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     1);
+    assert_int_equal(match(k, "principals=\"x\" ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+    /* an unterminated quote is a broken line */
+    assert_int_equal(match(k, "from=\"127.0.0.1 ssh-ed25519 KEY\n",
+                           "127.0.0.1", &o),
+                     0);
+}
+
+static void
+test_authkeys_file_trust(void **state)
+{
+    const struct keys *k = *state;
+    char *pattern = write_keys(k, "ssh-ed25519 KEY\n");
+    char *path = nis2_test_path("ak-alice");
+    char *link = nis2_test_path("ak-mallory");
+    char why[256] = "";
+
+    /* world-writable: refused (<0), the key is not accepted */
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_true(broker_authkeys_match(pattern, "alice", k->pub, "127.0.0.1",
+                                      NULL, why, sizeof(why)) < 0);
+    assert_int_equal(chmod(path, 0600), 0);
+    /* a symlink is never followed */
+    assert_int_equal(symlink(path, link), 0);
+    assert_true(broker_authkeys_match(pattern, "mallory", k->pub,
+                                      "127.0.0.1", NULL, why,
+                                      sizeof(why)) <= 0);
+    /* no file: no key */
+    assert_true(broker_authkeys_match(pattern, "nobody-here", k->pub,
+                                      "127.0.0.1", NULL, why,
+                                      sizeof(why)) <= 0);
+    free(pattern);
+    free(path);
+    free(link);
+}
+
+/* ---- sk flags ---------------------------------------------------------- */
+
+static void
+test_sk_flags(void **state)
+{
+    static const struct {
+        bool known;
+        uint8_t flags;
+        bool no_touch, verify;
+        bool ok;
+    } cases[] = {
+        {true, BROKER_SK_USER_PRESENCE, false, false, true},
+        {true, 0, false, false, false},
+        {true, 0, true, false, true},
+        {true, BROKER_SK_USER_PRESENCE, false, true, false},
+        {true, BROKER_SK_USER_PRESENCE | BROKER_SK_USER_VERIFICATION, false,
+         true, true},
+        {true, BROKER_SK_USER_VERIFICATION, true, true, true},
+        {false, BROKER_SK_USER_PRESENCE | BROKER_SK_USER_VERIFICATION, false,
+         false, false},
+        {false, 0, true, false, false},
+    };
+    char why[160];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct broker_sk_sig sig = {.known = cases[i].known,
+                                    .flags = cases[i].flags};
+        struct broker_key_opts o = {.no_touch_required = cases[i].no_touch,
+                                    .verify_required = cases[i].verify};
+        why[0] = '\0';
+        bool ok = broker_sk_flags_ok(&sig, &o, why, sizeof(why));
+        if (ok != cases[i].ok) {
+            fail_msg("case %zu: %d, want %d (%s)", i, ok, cases[i].ok, why);
+        }
+        if (!ok) {
+            assert_true(why[0] != '\0');
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest login[] = {
+        cmocka_unit_test(test_login_names),
+        cmocka_unit_test(test_login_lengths),
+        cmocka_unit_test(test_authkeys_path),
+        cmocka_unit_test(test_sk_flags),
+    };
+    const struct CMUnitTest keys[] = {
+        cmocka_unit_test(test_authkeys_lines),
+        cmocka_unit_test(test_authkeys_options),
+        cmocka_unit_test(test_authkeys_file_trust),
+    };
+    int r = cmocka_run_group_tests_name("broker_input", login, NULL, NULL);
+    r += cmocka_run_group_tests_name("broker_authkeys", keys, keys_setup,
+                                     keys_teardown);
+    return r;
+}
