@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "util.h"
 
 /* Look up the [broker] user: 0 found, NIS2_ERR_NOTFOUND, other <0. */
 static int
@@ -87,6 +89,40 @@ nis2_state_mkdir(const struct nis2_config *cfg, const char *dir, mode_t mode)
     }
     if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(dir, uid, gid) != 0) {
         return NIS2_ERR_IO;
+    }
+    return NIS2_OK;
+}
+
+int
+nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
+                      const char *user, char **path_out, char **lock_out)
+{
+    char *path = NULL, *lock = NULL;
+
+    if (path_out != NULL) {
+        *path_out = NULL;
+    }
+    if (lock_out != NULL) {
+        *lock_out = NULL;
+    }
+    if (cfg == NULL || cfg->state_dir == NULL || kind == NULL ||
+        user == NULL || !nis2_valid_user(user)) {
+        return NIS2_ERR_INVAL;
+    }
+    if ((path_out != NULL &&
+         asprintf(&path, "%s/%s/%s", cfg->state_dir, kind, user) < 0) ||
+        (lock_out != NULL &&
+         asprintf(&lock, "%s/%s/%s.lock", cfg->state_dir, kind, user) < 0)) {
+        if (path_out != NULL) {
+            free(path);
+        }
+        return NIS2_ERR_NOMEM;
+    }
+    if (path_out != NULL) {
+        *path_out = path;
+    }
+    if (lock_out != NULL) {
+        *lock_out = lock;
     }
     return NIS2_OK;
 }

@@ -39,4 +39,14 @@ int nis2_state_owner(const struct nis2_config *cfg, uid_t *uid, gid_t *gid);
 int nis2_state_mkdir(const struct nis2_config *cfg, const char *dir,
                      mode_t mode);
 
+/*
+ * The per-user state file state_dir/KIND/USER and its lock file
+ * state_dir/KIND/USER.lock (either out pointer may be NULL; the caller
+ * frees).  NIS2_ERR_INVAL unless `user` is a valid user name, so no path
+ * is ever built from an unchecked name.
+ */
+int nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
+                          const char *user, char **path_out,
+                          char **lock_out);
+
 #endif

@@ -380,34 +380,7 @@ int
 nis2_totp_state_paths(const struct nis2_config *cfg, const char *user,
                       char **path_out, char **lock_out)
 {
-    char *path = NULL, *lock = NULL;
-
-    if (path_out != NULL) {
-        *path_out = NULL;
-    }
-    if (lock_out != NULL) {
-        *lock_out = NULL;
-    }
-    if (cfg == NULL || cfg->state_dir == NULL || user == NULL ||
-        !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    if ((path_out != NULL &&
-         asprintf(&path, "%s/totp/%s", cfg->state_dir, user) < 0) ||
-        (lock_out != NULL &&
-         asprintf(&lock, "%s/totp/%s.lock", cfg->state_dir, user) < 0)) {
-        if (path_out != NULL) {
-            free(path);
-        }
-        return NIS2_ERR_NOMEM;
-    }
-    if (path_out != NULL) {
-        *path_out = path;
-    }
-    if (lock_out != NULL) {
-        *lock_out = lock;
-    }
-    return NIS2_OK;
+    return nis2_state_user_paths(cfg, "totp", user, path_out, lock_out);
 }
 
 /* STATE_DIR/totp must be a directory we trust: owned by a trusted uid,
