@@ -440,36 +440,6 @@ nis2_fido2_paths(const struct nis2_config *cfg, const char *user,
     return nis2_state_user_paths(cfg, "fido2", user, path_out, lock_out);
 }
 
-/* STATE_DIR/fido2 must be a real directory owned by a trusted uid and not
-   writable by group or others. */
-static int
-check_dir(const struct nis2_config *cfg, const struct nis2_trust *trust)
-{
-    char *dir = NULL;
-    struct stat st;
-    int r = NIS2_ERR_UNTRUSTED;
-
-    if (asprintf(&dir, "%s/fido2", cfg->state_dir) < 0) {
-        return NIS2_ERR_NOMEM;
-    }
-    if (lstat(dir, &st) != 0) {
-        r = errno == ENOENT || errno == ENOTDIR ? NIS2_ERR_NOTFOUND
-            : errno == ENOMEM                   ? NIS2_ERR_NOMEM
-                                                : NIS2_ERR_IO;
-        goto out;
-    }
-    if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) != 0) {
-        goto out;
-    }
-    for (size_t i = 0; i < trust->n_uids; i++) {
-        if (st.st_uid == trust->uids[i]) {
-            r = NIS2_OK;
-        }
-    }
-out:
-    free(dir);
-    return r;
-}
 
 int
 nis2_fido2_load(const struct nis2_config *cfg, const char *user,
@@ -486,7 +456,7 @@ nis2_fido2_load(const struct nis2_config *cfg, const char *user,
     }
     if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
         (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
-        (r = check_dir(cfg, &trust)) != 0 ||
+        (r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0 ||
         (r = nis2_file_read_all(path, NIS2_FIDO2_STATE_MAX, &trust, &buf,
                                 &len)) != 0) {
         goto out;
@@ -520,7 +490,7 @@ nis2_fido2_lock(const struct nis2_config *cfg, const char *user,
             goto out;
         }
     }
-    if ((r = check_dir(cfg, &trust)) != 0) {
+    if ((r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0) {
         goto out;
     }
     r = nis2_lock_acquire(lock, NIS2_FIDO2_LOCK_TIMEOUT_MS, fd_out);

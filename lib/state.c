@@ -126,3 +126,33 @@ nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
     }
     return NIS2_OK;
 }
+
+int
+nis2_state_check_dir(const struct nis2_config *cfg, const char *kind,
+                     const struct nis2_trust *trust)
+{
+    char *dir = NULL;
+    struct stat st;
+    int r = NIS2_ERR_UNTRUSTED;
+
+    if (asprintf(&dir, "%s/%s", cfg->state_dir, kind) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    if (lstat(dir, &st) != 0) {
+        r = errno == ENOENT || errno == ENOTDIR ? NIS2_ERR_NOTFOUND
+            : errno == ENOMEM                   ? NIS2_ERR_NOMEM
+                                                : NIS2_ERR_IO;
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < trust->n_uids; i++) {
+        if (st.st_uid == trust->uids[i]) {
+            r = NIS2_OK;
+        }
+    }
+out:
+    free(dir);
+    return r;
+}

@@ -49,4 +49,12 @@ int nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
                           const char *user, char **path_out,
                           char **lock_out);
 
+/*
+ * state_dir/KIND must be a real directory (not a symlink), owned by a uid
+ * in `trust` and not writable by group or others.  0, NIS2_ERR_NOTFOUND
+ * when it does not exist, NIS2_ERR_UNTRUSTED, or another error.
+ */
+int nis2_state_check_dir(const struct nis2_config *cfg, const char *kind,
+                         const struct nis2_trust *trust);
+
 #endif

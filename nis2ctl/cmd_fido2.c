@@ -779,23 +779,13 @@ fido2_remove(struct nis2ctl *ctx, int argc, char **argv)
 int
 cmd_fido2(struct nis2ctl *ctx, int argc, char **argv)
 {
-    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
-        usage_fido2(argc < 2 ? ctx->err : ctx->out);
-        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
-    }
-    if (strcmp(argv[1], "enroll") == 0) {
-        return fido2_enroll(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "import") == 0) {
-        return fido2_import(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "status") == 0) {
-        return fido2_status(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "remove") == 0) {
-        return fido2_remove(ctx, argc - 1, argv + 1);
-    }
-    fprintf(ctx->err, "nis2ctl: unknown fido2 verb '%s'\n", argv[1]);
-    usage_fido2(ctx->err);
-    return NIS2CTL_EXIT_ERR;
+    static const struct nis2ctl_sub subs[] = {
+        {"enroll", fido2_enroll},
+        {"import", fido2_import},
+        {"status", fido2_status},
+        {"remove", fido2_remove},
+    };
+
+    return nis2ctl_dispatch(ctx, "fido2", argc, argv, subs,
+                            sizeof(subs) / sizeof(subs[0]), usage_fido2);
 }

@@ -915,25 +915,15 @@ out:
 int
 cmd_totp(struct nis2ctl *ctx, int argc, char **argv)
 {
-    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
-        usage_totp(argc < 2 ? ctx->err : ctx->out);
-        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
-    }
-    if (strcmp(argv[1], "enroll") == 0) {
-        return totp_enroll(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "import") == 0) {
-        return totp_import(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "remove") == 0) {
-        return totp_remove(ctx, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "status") == 0) {
-        return totp_status(ctx, argc - 1, argv + 1);
-    }
-    fprintf(ctx->err, "nis2ctl: unknown totp verb '%s'\n", argv[1]);
-    usage_totp(ctx->err);
-    return NIS2CTL_EXIT_ERR;
+    static const struct nis2ctl_sub subs[] = {
+        {"enroll", totp_enroll},
+        {"import", totp_import},
+        {"remove", totp_remove},
+        {"status", totp_status},
+    };
+
+    return nis2ctl_dispatch(ctx, "totp", argc, argv, subs,
+                            sizeof(subs) / sizeof(subs[0]), usage_totp);
 }
 
 int

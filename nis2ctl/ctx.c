@@ -46,3 +46,22 @@ nis2ctl_wants_help(int argc, char **argv)
     }
     return false;
 }
+
+int
+nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc,
+                 char **argv, const struct nis2ctl_sub *subs, size_t n,
+                 void (*usage)(FILE *f))
+{
+    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
+        usage(argc < 2 ? ctx->err : ctx->out);
+        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], subs[i].name) == 0) {
+            return subs[i].fn(ctx, argc - 1, argv + 1);
+        }
+    }
+    fprintf(ctx->err, "nis2ctl: unknown %s verb '%s'\n", verb, argv[1]);
+    usage(ctx->err);
+    return NIS2CTL_EXIT_ERR;
+}

@@ -40,6 +40,21 @@ struct nis2_config *nis2ctl_config(struct nis2ctl *ctx);
 /* True when argv holds "--help" or "-h" (any position). */
 bool nis2ctl_wants_help(int argc, char **argv);
 
+/* A verb with sub-verbs (totp enroll, fido2 status, ...). */
+struct nis2ctl_sub {
+    const char *name;
+    int (*fn)(struct nis2ctl *ctx, int argc, char **argv);
+};
+
+/*
+ * Run the sub-verb argv[1] of `verb` from `subs` (n entries) with argv
+ * shifted by one; no sub-verb or --help prints `usage`, an unknown one is
+ * a usage error.
+ */
+int nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc,
+                     char **argv, const struct nis2ctl_sub *subs, size_t n,
+                     void (*usage)(FILE *f));
+
 /* Verbs. */
 int cmd_policy(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_audit(struct nis2ctl *ctx, int argc, char **argv);
