@@ -118,8 +118,8 @@ out=$(ctl fido2 status alice)
 check "status lists both credentials" \
     test "$(grep -c '^alice: credential [0-9a-f]* \(es256\|eddsa\) rp pam://hmi-cli counter 0$' <<<"$out")" = 2
 
-softdev "$T/pindev" 8642
-out=$(echo 8642 | tctl fido2 enroll bob --device "soft:$T/pindev" --uv 2>&1)
+softdev "$T/pindev" pin-8642-zq
+out=$(echo pin-8642-zq | tctl fido2 enroll bob --device "soft:$T/pindev" --uv 2>&1)
 rc=$?
 check "enroll bob --uv with the PIN on stdin" test "$rc" = 0
 check "... PIN required" has '(PIN required)' "$out"
@@ -227,6 +227,7 @@ check "enrollments audited" \
 check "imports audited (one per user)" \
     test "$(grep -c '"fido2.import"' "$T/audit.log")" = 3
 check "removal audited" test "$(grep -c '"fido2.remove"' "$T/audit.log")" = 1
-check "no PIN in the audit log" bash -c "! grep -q 8642 '$T/audit.log'"
+# (a PIN with letters outside hex: digits alone can occur in the log's hashes)
+check "no PIN in the audit log" bash -c "! grep -q pin-8642-zq '$T/audit.log'"
 
 [ "$fails" = 0 ]
