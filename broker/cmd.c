@@ -384,6 +384,7 @@ child_main(struct conn *c, const struct verb *v, int argc, char **argv,
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed, never freed here */
     ctx.actor = c->user;
+    ctx.actor_id = c->id;
     ctx.json = json;
     ctx.out = stdout;
     ctx.err = stderr;
@@ -506,6 +507,7 @@ greeting(struct conn *c, FILE *out, FILE *err)
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed */
     ctx.actor = c->user;
+    ctx.actor_id = c->id;
     ctx.out = out;
     ctx.err = err;
     cmd_requests(&ctx, 1, req_argv);

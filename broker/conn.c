@@ -62,6 +62,11 @@ conn_audit(struct conn *c, const char *event, struct json_object *d)
                                json_object_new_string(c->addr));
         json_object_object_add(details, "client_port",
                                json_object_new_int(c->port));
+        if (c->id.name[0] != '\0' &&
+            nis2_identity_audit_details(&c->id, details) != 0) {
+            json_object_put(details);
+            details = NULL; /* written without details rather than not */
+        }
     }
     r = nis2_audit_append(
         c->cfg->audit_log, event, c->user[0] != '\0' ? c->user : NULL,
@@ -126,6 +131,17 @@ login_ok(struct conn *c, const char *login)
         c->login_bad = true;
         return false;
     }
+    /* One person, one name: from here on c->user is the canonical name
+       (keys, factors, policy, requests, audit, recording); what was typed
+       stays in c->id.typed for the audit log.  A name that resolves to no
+       one or to an ambiguous identity is refused like a wrong key. */
+    if (nis2_identity_resolve(c->cfg, c->user, &c->id, why, sizeof(why)) !=
+        0) {
+        snprintf(c->deny_why, sizeof(c->deny_why), "%s", why);
+        c->login_bad = true;
+        return false;
+    }
+    snprintf(c->user, sizeof(c->user), "%s", c->id.name);
     return true;
 }
 
@@ -392,6 +408,7 @@ session_setup(struct conn *c, char *msg, size_t msglen)
     memset(&ri, 0, sizeof(ri));
     ri.id = c->session_id;
     ri.user = c->user;
+    ri.login_name = nis2_identity_mapped(&c->id) ? c->id.typed : NULL;
     ri.client_addr = c->addr;
     ri.client_port = c->port;
     ri.target = c->target;

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "chain_rec.h"
 #include "config.h"
+#include "identity.h"
 #include "policy.h"
 #include "recording.h"
 #include "request.h"
@@ -73,7 +74,8 @@ struct conn {
     char login[130];
     bool login_seen;
     bool login_bad;
-    char user[65];
+    char user[65];       /* canonical name (identity.h), once resolved */
+    struct nis2_identity id; /* who `user` is, and what was typed */
     char target[65];     /* "" for the command interface */
     char deny_why[1024]; /* for the audit log, never the client */
     bool pk_ok;

@@ -98,8 +98,8 @@ static const struct keydef ldap_keys[] = {
     {"uri", 0}, {"tls", 0}, {"tls_ca", KEY_EMPTY_OK},
     {"bind_dn", KEY_EMPTY_OK}, {"bind_pw_file", KEY_EMPTY_OK}, {"base", 0},
     {"user_filter", 0}, {"group_base", 0}, {"group_schema", 0},
-    {"ssh_key_attr", 0}, {"cache_ttl", 0}, {"timeout", 0},
-    {"requests_base", 0}, {NULL, 0}};
+    {"ssh_key_attr", 0}, {"name_attr", 0}, {"cache_ttl", 0},
+    {"timeout", 0}, {"requests_base", 0}, {NULL, 0}};
 static const struct keydef fido2_keys[] = {
     {"rp_id", 0}, {"user_verification", 0}, {"device", KEY_EMPTY_OK},
     {NULL, 0}};
@@ -947,6 +947,13 @@ set_ldap(struct file_ctx *fc, const char *key, const char *v)
             return;
         }
         set_str(&cfg->ldap_ssh_key_attr, xstrdup(ld, v));
+    } else if (strcmp(key, "name_attr") == 0) {
+        if (!valid_attr(v)) {
+            err(fc, "[ldap]: bad name_attr '%s' (an attribute name, e.g. "
+                "uid)", VIS(v));
+            return;
+        }
+        set_str(&cfg->ldap_name_attr, xstrdup(ld, v));
     } else if (strcmp(key, "cache_ttl") == 0) {
         set_duration(fc, key, &cfg->ldap_cache_ttl, v, 0, 3600);
     } else if (strcmp(key, "timeout") == 0) {
@@ -1867,6 +1874,46 @@ group_defined(const struct nis2_config *cfg, const char *g)
     return nis2_config_group(cfg, g) != NULL;
 }
 
+/*
+ * One person, one spelling (identity.h): static members that differ only in
+ * case would be two names for one person in some places and two persons in
+ * others, so the config that writes both is refused.
+ */
+static void
+check_spellings(struct loader *ld)
+{
+    const struct nis2_config *cfg = ld->cfg;
+
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        char *const *m = cfg->groups[g].members;
+        for (size_t i = 0; m != NULL && m[i] != NULL; i++) {
+            bool seen = false;
+            /* Only the first pair per name is reported. */
+            for (size_t h = 0; h <= g && !seen; h++) {
+                char *const *o = cfg->groups[h].members;
+                size_t end = h == g ? i : SIZE_MAX;
+                for (size_t k = 0; o != NULL && o[k] != NULL && k < end; k++) {
+                    if (strcmp(o[k], m[i]) != 0 && nis2_user_eq(o[k], m[i])) {
+                        err_at(ld, cfg->groups[g].pos.file,
+                               cfg->groups[g].pos.line,
+                               "[group %s]: member '%s' is '%s' of [group "
+                               "%s] in another case: write one spelling "
+                               "(user names ignore case)",
+                               cfg->groups[g].name, m[i], o[k],
+                               cfg->groups[h].name);
+                        seen = true;
+                        break;
+                    }
+                    if (strcmp(o[k], m[i]) == 0) {
+                        seen = true; /* an earlier copy was checked */
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void
 warn_groups(struct loader *ld, const char *file, int line, const char *what,
             char *const *groups)
@@ -2016,6 +2063,7 @@ finish_ldap(struct loader *ld)
         set_default(ld, &cfg->ldap_group_base, cfg->ldap_base);
     }
     set_default(ld, &cfg->ldap_ssh_key_attr, "sshPublicKey");
+    set_default(ld, &cfg->ldap_name_attr, "uid");
     if (ld->oom || ld->n_err != errs) {
         return;
     }
@@ -2060,6 +2108,7 @@ finish(struct loader *ld)
                     "[group %s] has no members", cfg->groups[i].name);
         }
     }
+    check_spellings(ld);
     for (size_t i = 0; i < cfg->n_targets; i++) {
         if (cfg->targets[i].host == NULL) {
             err_at(ld, cfg->targets[i].pos.file, cfg->targets[i].pos.line,
@@ -2255,6 +2304,7 @@ nis2_config_free(struct nis2_config *cfg)
     free(cfg->ldap_user_filter);
     free(cfg->ldap_group_base);
     free(cfg->ldap_ssh_key_attr);
+    free(cfg->ldap_name_attr);
     free(cfg->ldap_requests_base);
     nis2_strv_free(cfg->role_approvers);
     nis2_strv_free(cfg->role_auditors);

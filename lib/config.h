@@ -161,6 +161,7 @@ struct nis2_config {
     char *ldap_group_base;   /* default ldap_base */
     enum nis2_ldap_groups ldap_group_schema;
     char *ldap_ssh_key_attr; /* "sshPublicKey" */
+    char *ldap_name_attr;    /* "uid": the canonical user name (identity.h) */
     int64_t ldap_cache_ttl;  /* 30s; 0: no cache */
     int64_t ldap_timeout;    /* 5s: connect, bind, each search */
     char *ldap_requests_base;/* for [store] backend = ldap */

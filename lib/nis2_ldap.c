@@ -43,11 +43,13 @@
 #define CACHE_MAX 256
 #define GROUPS_MAX 4096
 #define KEYS_MAX 256
+#define NAMES_MAX 64
 
 struct cache_ent {
     char *user;
     time_t at;           /* when the user entry was read */
     char *dn;
+    char **names;        /* [ldap] name_attr values, NULL-terminated */
     char **keys;         /* NULL-terminated */
     bool have_groups;
     time_t groups_at;
@@ -211,6 +213,7 @@ cache_ent_clear(struct cache_ent *e)
 {
     free(e->user);
     free(e->dn);
+    nis2_strv_free(e->names);
     nis2_strv_free(e->keys);
     nis2_strv_free(e->groups);
     memset(e, 0, sizeof(*e));
@@ -620,7 +623,8 @@ user_entry(struct nis2_ldap *l, const char *user, struct cache_ent *tmp,
 {
     const struct nis2_config *cfg = l->cfg;
     char *filter = NULL;
-    char *attrs[] = {(char *)cfg->ldap_ssh_key_attr, NULL};
+    char *attrs[] = {(char *)cfg->ldap_ssh_key_attr,
+                     (char *)cfg->ldap_name_attr, NULL};
     LDAPMessage *res = NULL, *e = NULL;
     struct cache_ent ne;
     time_t now = time(NULL);
@@ -672,7 +676,9 @@ user_entry(struct nis2_ldap *l, const char *user, struct cache_ent *tmp,
         goto out;
     }
     if ((r = entry_values(l->ld, e, cfg->ldap_ssh_key_attr, KEYS_MAX,
-                          &ne.keys)) != 0) {
+                          &ne.keys)) != 0 ||
+        (r = entry_values(l->ld, e, cfg->ldap_name_attr, NAMES_MAX,
+                          &ne.names)) != 0) {
         goto out;
     }
     ne.at = now;
@@ -709,6 +715,109 @@ out:
     return r;
 }
 
+/* `v` without surrounding spaces, into buf; false when empty or too long. */
+static bool
+trimmed(const char *v, size_t len, char *buf, size_t buflen)
+{
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
+        len--;
+    }
+    if (len == 0 || len >= buflen) {
+        return false;
+    }
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return true;
+}
+
+/*
+ * The value of the entry's RDN when it is a single `attr=value` (e.g.
+ * uid=adm1,ou=people,...), trimmed into buf; "" otherwise.
+ */
+static void
+rdn_value(const char *dn, const char *attr, char *buf, size_t buflen)
+{
+    LDAPDN ldn = NULL;
+
+    buf[0] = '\0';
+    if (ldap_str2dn(dn, &ldn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+        ldn == NULL) {
+        return;
+    }
+    LDAPRDN rdn = ldn[0];
+    if (rdn != NULL && rdn[0] != NULL && rdn[1] == NULL &&
+        rdn[0]->la_attr.bv_len == strlen(attr) &&
+        strncasecmp(rdn[0]->la_attr.bv_val, attr, rdn[0]->la_attr.bv_len) ==
+            0 &&
+        !trimmed(rdn[0]->la_value.bv_val, rdn[0]->la_value.bv_len, buf,
+                 buflen)) {
+        buf[0] = '\0';
+    }
+    ldap_dnfree(ldn);
+}
+
+/*
+ * The canonical name of entry `e` (docs/identity.md): its one name_attr
+ * value, case and surrounding spaces aside; of several, the one its RDN
+ * names.  NIS2_ERR_CONFLICT with the reason in `why` when the entry has
+ * none, several and no RDN to choose, or one that is not a valid name.
+ */
+static int
+entry_canonical(const struct nis2_config *cfg, const struct cache_ent *e,
+                char *name, size_t namelen, char *why, size_t whylen)
+{
+    char v[NIS2_USER_MAX + 2], rdn[NIS2_USER_MAX + 2];
+    size_t distinct = 0;
+    bool rdn_hit = false;
+
+    name[0] = '\0';
+    rdn_value(e->dn, cfg->ldap_name_attr, rdn, sizeof(rdn));
+    for (size_t i = 0; e->names != NULL && e->names[i] != NULL; i++) {
+        if (!trimmed(e->names[i], strlen(e->names[i]), v, sizeof(v))) {
+            continue;
+        }
+        if (!nis2_valid_user(v)) {
+            snprintf(why, whylen,
+                     "directory entry %s has a %s value that is not a valid "
+                     "user name",
+                     e->dn, cfg->ldap_name_attr);
+            return NIS2_ERR_CONFLICT;
+        }
+        if (rdn[0] != '\0' && !rdn_hit && strcasecmp(v, rdn) == 0) {
+            snprintf(name, namelen, "%s", v);
+            rdn_hit = true;
+        } else if (!rdn_hit && name[0] == '\0') {
+            snprintf(name, namelen, "%s", v);
+        }
+        /* Count names that differ other than by case. */
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            char w[NIS2_USER_MAX + 2];
+            seen = trimmed(e->names[k], strlen(e->names[k]), w, sizeof(w)) &&
+                   strcasecmp(v, w) == 0;
+        }
+        distinct += seen ? 0 : 1;
+    }
+    if (distinct == 0) {
+        snprintf(why, whylen, "directory entry %s has no %s value", e->dn,
+                 cfg->ldap_name_attr);
+        return NIS2_ERR_CONFLICT;
+    }
+    if (distinct > 1 && !rdn_hit) {
+        snprintf(why, whylen,
+                 "directory entry %s has %zu different %s values and its "
+                 "RDN names none of them: ambiguous identity refused",
+                 e->dn, distinct, cfg->ldap_name_attr);
+        name[0] = '\0';
+        return NIS2_ERR_CONFLICT;
+    }
+    return NIS2_OK;
+}
+
 /* Fill e->groups unless cached and fresh. */
 static int
 user_groups(struct nis2_ldap *l, struct cache_ent *e)
@@ -727,7 +836,13 @@ user_groups(struct nis2_ldap *l, struct cache_ent *e)
         return NIS2_OK;
     }
     bool bis = cfg->ldap_group_schema == NIS2_LDAP_GROUPS_RFC2307BIS;
-    if ((r = nis2_ldap_escape_filter(bis ? e->dn : e->user, &val)) != 0) {
+    char canon[NIS2_USER_MAX + 1], why[8];
+    /* memberUid holds the canonical name, whatever name found the entry. */
+    if (!bis && entry_canonical(cfg, e, canon, sizeof(canon), why,
+                                sizeof(why)) != 0) {
+        snprintf(canon, sizeof(canon), "%s", e->user);
+    }
+    if ((r = nis2_ldap_escape_filter(bis ? e->dn : canon, &val)) != 0) {
         goto out;
     }
     if (asprintf(&filter, bis ? "(&(objectClass=groupOfNames)(member=%s))"
@@ -815,6 +930,33 @@ nis2_ldap_user_dn(struct nis2_ldap *l, const char *user, char **dn_out)
     l->err[0] = '\0';
     if ((r = user_entry(l, user, &tmp, &e)) == 0 &&
         (*dn_out = strdup(e->dn)) == NULL) {
+        r = NIS2_ERR_NOMEM;
+    }
+    cache_ent_clear(&tmp);
+    pthread_mutex_unlock(&l->mu);
+    return r;
+}
+
+int
+nis2_ldap_user_canonical(struct nis2_ldap *l, const char *user, char **dn_out,
+                         char *name, size_t namelen, char *why, size_t whylen)
+{
+    struct cache_ent tmp, *e = NULL;
+    int r;
+
+    memset(&tmp, 0, sizeof(tmp));
+    *dn_out = NULL;
+    name[0] = '\0';
+    why[0] = '\0';
+    pthread_mutex_lock(&l->mu);
+    l->err[0] = '\0';
+    if ((r = user_entry(l, user, &tmp, &e)) == 0) {
+        r = entry_canonical(l->cfg, e, name, namelen, why, whylen);
+    } else if (r != NIS2_ERR_NOTFOUND) {
+        snprintf(why, whylen, "%s", l->err[0] != '\0' ? l->err
+                                                     : nis2_strerror(r));
+    }
+    if (r == 0 && (*dn_out = strdup(e->dn)) == NULL) {
         r = NIS2_ERR_NOMEM;
     }
     cache_ent_clear(&tmp);

@@ -78,6 +78,18 @@ const char *nis2_ldap_last_error(const struct nis2_ldap *l);
 int nis2_ldap_user_dn(struct nis2_ldap *l, const char *user, char **dn_out);
 
 /*
+ * The entry `user` finds (user_filter) and its canonical name (identity.h):
+ * its one [ldap] name_attr value, or of several the one its RDN names,
+ * trimmed, as stored.  NIS2_ERR_NOTFOUND when no entry matches;
+ * NIS2_ERR_CONFLICT (reason in `why`) when several entries match or the
+ * entry's name is ambiguous, missing or invalid; <0 when the directory
+ * cannot be asked (reason in `why`).  *dn_out is the caller's.
+ */
+int nis2_ldap_user_canonical(struct nis2_ldap *l, const char *user,
+                             char **dn_out, char *name, size_t namelen,
+                             char *why, size_t whylen);
+
+/*
  * Names (cn) of the directory groups of `user`: RFC 2307bis groupOfNames
  * with member=USER-DN, or RFC 2307 posixGroup with memberUid=USER, under
  * group_base.  A user not in the directory has none (0, empty list).

@@ -43,7 +43,7 @@ static_member(const struct nis2_config *cfg, const char *user,
         return false;
     }
     for (size_t i = 0; g->members[i] != NULL; i++) {
-        if (strcmp(g->members[i], user) == 0) {
+        if (nis2_user_eq(g->members[i], user)) {
             return true;
         }
     }

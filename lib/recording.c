@@ -402,6 +402,9 @@ base_json(const struct nis2_rec_info *in, time_t start)
     json_object_object_add(b, "format", json_object_new_int(NIS2_REC_FORMAT));
     json_object_object_add(b, "session", jstr(in->id));
     json_object_object_add(b, "user", jstr(in->user));
+    if (in->login_name != NULL) {
+        json_object_object_add(b, "login_name", jstr(in->login_name));
+    }
     o = json_object_new_object();
     json_object_object_add(o, "address", jstr(in->client_addr));
     json_object_object_add(o, "port", json_object_new_int(in->client_port));

@@ -75,7 +75,8 @@ int nis2_rec_id_normalize(const char *in, char out[NIS2_REC_ID_LEN + 1]);
  */
 struct nis2_rec_info {
     const char *id;
-    const char *user;
+    const char *user;       /* canonical name (identity.h) */
+    const char *login_name; /* as typed, when it differs; else NULL */
     const char *client_addr;
     int client_port;
     const char *target;

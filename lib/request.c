@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "error.h"
+#include "identity.h"
 #include "policy.h"
 #include "util.h"
 
@@ -662,12 +663,12 @@ consistent(const struct nis2_request *q)
         return false;
     }
     for (size_t i = 0; i < q->n_approvals; i++) {
-        if (strcmp(q->approvals[i].approver, q->requester) == 0) {
+        if (nis2_user_eq(q->approvals[i].approver, q->requester)) {
             return false;
         }
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(q->approvals[i].approver, q->approvals[j].approver) ==
-                0) {
+            if (nis2_user_eq(q->approvals[i].approver,
+                             q->approvals[j].approver)) {
                 return false;
             }
         }
@@ -865,9 +866,15 @@ nis2_request_is_approver(const struct nis2_config *cfg,
     const struct nis2_policy *p = nis2_request_policy(cfg, req);
     char *const *groups;
 
-    if (p == NULL || user == NULL || !nis2_valid_user(user) ||
-        strcmp(user, req->requester) == 0) {
+    int r;
+
+    if (p == NULL || user == NULL || !nis2_valid_user(user)) {
         return 0;
+    }
+    /* Persons, not strings: the requester under any alias is no approver
+       of their own request (identity.h). */
+    if ((r = nis2_same_person(cfg, user, req->requester, NULL, 0)) != 0) {
+        return r < 0 ? r : 0;
     }
     if ((groups = approver_groups(cfg, p)) == NULL) {
         return 0;
@@ -909,7 +916,7 @@ nis2_request_covers(const struct nis2_request *req, const char *user,
     return req != NULL && user != NULL && target != NULL &&
            req->state == NIS2_REQ_APPROVED && req->revocation.by == NULL &&
            req->cancellation.by == NULL && req->denial.by == NULL &&
-           strcmp(req->requester, user) == 0 &&
+           nis2_user_eq(req->requester, user) &&
            strcmp(req->target, target) == 0 && req->start <= now &&
            now < req->end;
 }
@@ -1100,6 +1107,7 @@ check_approver(const struct nis2_config *cfg, const struct nis2_request *req,
                const char *by, const char *what, char *msg, size_t msglen)
 {
     const struct nis2_policy *p = nis2_request_policy(cfg, req);
+    char why[256];
     int r;
 
     if (by == NULL || !nis2_valid_user(by)) {
@@ -1111,9 +1119,22 @@ check_approver(const struct nis2_config *cfg, const struct nis2_request *req,
             req->policy, req->id);
         return NIS2_ERR_NOTFOUND;
     }
-    if (strcmp(by, req->requester) == 0) {
-        say(msg, msglen, "%s cannot %s their own request %s", by, what,
-            req->id);
+    /* Persons, not strings (identity.h): under any alias the requester
+       never decides their own request. */
+    if ((r = nis2_same_person(cfg, by, req->requester, why,
+                              sizeof(why))) != 0) {
+        if (r < 0) {
+            say(msg, msglen, "cannot tell whether %s is the requester %s: %s",
+                by, req->requester, why);
+            return r;
+        }
+        if (strcmp(by, req->requester) == 0) {
+            say(msg, msglen, "%s cannot %s their own request %s", by, what,
+                req->id);
+        } else {
+            say(msg, msglen, "%s cannot %s their own request %s (filed as "
+                "%s, the same person)", by, what, req->id, req->requester);
+        }
         return NIS2_ERR_DENIED;
     }
     if (approver_groups(cfg, p) == NULL) {
@@ -1198,10 +1219,25 @@ nis2_request_approve(const struct nis2_config *cfg, struct nis2_request *req,
         (r = check_approver(cfg, req, approver, "approve", msg, msglen)) != 0) {
         return r;
     }
+    /* Distinct persons count, not distinct spellings. */
     for (size_t i = 0; i < req->n_approvals; i++) {
-        if (strcmp(req->approvals[i].approver, approver) == 0) {
-            say(msg, msglen, "%s has already approved request %s", approver,
-                req->id);
+        char why[256];
+        r = nis2_same_person(cfg, req->approvals[i].approver, approver, why,
+                             sizeof(why));
+        if (r < 0) {
+            say(msg, msglen, "cannot tell whether %s already approved "
+                "request %s: %s", approver, req->id, why);
+            return r;
+        }
+        if (r == 1) {
+            const char *was = req->approvals[i].approver;
+            if (strcmp(was, approver) == 0) {
+                say(msg, msglen, "%s has already approved request %s",
+                    approver, req->id);
+            } else {
+                say(msg, msglen, "%s has already approved request %s (as %s, "
+                    "the same person)", approver, req->id, was);
+            }
             return NIS2_ERR_CONFLICT;
         }
     }
@@ -1294,7 +1330,7 @@ nis2_request_cancel(struct nis2_request *req, const char *by, time_t now,
     int r;
 
     say(msg, msglen, "%s", "");
-    if (by == NULL || strcmp(by, req->requester) != 0) {
+    if (by == NULL || !nis2_user_eq(by, req->requester)) {
         say(msg, msglen, "only the requester %s can cancel request %s",
             req->requester, req->id);
         return NIS2_ERR_DENIED;

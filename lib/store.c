@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "util.h"
 
 #define CREATE_TRIES 32
 #define MODIFY_TRIES 64
@@ -145,7 +146,7 @@ nis2_store_find_covering(struct nis2_store *st, const char *user,
             if (found == SIZE_MAX || q->end > list[found]->end) {
                 found = i;
             }
-        } else if (strcmp(q->requester, user) == 0 &&
+        } else if (nis2_user_eq(q->requester, user) &&
                    strcmp(q->target, target) == 0 &&
                    nis2_request_is_open(q, now)) {
             /* An approved window to come beats a pending one. */

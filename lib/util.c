@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 
@@ -191,6 +192,12 @@ bool
 nis2_valid_target(const char *s)
 {
     return valid_name(s, false);
+}
+
+bool
+nis2_user_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcasecmp(a, b) == 0;
 }
 
 void

@@ -44,6 +44,15 @@ void nis2_format_duration(int64_t secs, char *buf, size_t buflen);
  */
 bool nis2_valid_user(const char *s);
 bool nis2_valid_target(const char *s);
+/* Longest valid user name. */
+#define NIS2_USER_MAX 64
+
+/*
+ * Do two user names name the same account?  Names are ASCII and case does
+ * not make a person (identity.h): "ADM1" and "adm1" are equal.  NULL is
+ * equal to nothing.
+ */
+bool nis2_user_eq(const char *a, const char *b);
 
 /* A NULL-terminated array of strings; nis2_strv_free(NULL) is a no-op. */
 void nis2_strv_free(char **v);

@@ -259,6 +259,10 @@ fido2_enroll(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         goto out;
     }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        goto out;
+    }
     if (pick_device(ctx, devarg != NULL ? devarg : cfg->fido2_device, &ops,
                     &path) != 0) {
         goto out;
@@ -501,15 +505,24 @@ import_u2f_line(struct nis2ctl *ctx, const struct nis2_config *cfg,
 {
     struct nis2_fido2_creds set = {NULL, 0};
     struct nis2_fido2_cred c;
-    char *user, *cred, *save = NULL, why[160], msg[200];
+    char *user, *cred, *save = NULL, why[160], msg[300];
     bool no_presence = false, any_np = false;
     int k = 0, r;
 
     memset(&c, 0, sizeof(c));
+    struct nis2_identity id;
+    char who[512];
+
     if ((user = strtok_r(line, ":", &save)) == NULL || !nis2_valid_user(user)) {
         fido2_report_bad(ctx, rep, file, lineno, "no valid user name");
         return;
     }
+    /* Credentials belong to the person (identity.h). */
+    if (nis2_identity_resolve(cfg, user, &id, who, sizeof(who)) != 0) {
+        fido2_report_bad(ctx, rep, file, lineno, who);
+        return;
+    }
+    user = id.name;
     while ((cred = strtok_r(NULL, ":", &save)) != NULL) {
         k++;
         if (parse_u2f_cred(cred, rp_id, &c, &no_presence, why, sizeof(why)) !=
@@ -681,6 +694,10 @@ fido2_status(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return rc;
     }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        return rc;
+    }
     r = nis2_fido2_load(cfg, user, &set, &line);
     if (r != 0 && r != NIS2_ERR_NOTFOUND) {
         if (line > 0) {
@@ -753,6 +770,10 @@ fido2_remove(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
     r = nis2_fido2_lock(cfg, user, false, &fd);

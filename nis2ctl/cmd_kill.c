@@ -246,9 +246,7 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
     /* The session ends whatever the audit log says: ending access is the
        safe side; a failed audit is reported and turns the exit status. */
     json_object_object_add(d, "killed_session", json_object_new_string(id));
-    if (ctx->actor_overridden) {
-        json_object_object_add(d, "as_root", json_object_new_boolean(1));
-    }
+    nis2ctl_audit_actor(ctx, d);
     ar = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor,
                            e->target, id, e->request, d);
     if (ar != 0) {

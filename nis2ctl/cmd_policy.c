@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "identity.h"
 #include "nis2ctl.h"
 #include "policy.h"
 #include "tz.h"
@@ -208,8 +209,9 @@ print_local(FILE *f, const struct nis2_tz *tz, time_t t)
 }
 
 static void
-explain_text(struct nis2ctl *ctx, const char *user, const char *target,
-             time_t at, const struct nis2_decision *d)
+explain_text(struct nis2ctl *ctx, const char *user,
+             const struct nis2_identity *id, const char *target, time_t at,
+             const struct nis2_decision *d)
 {
     const struct nis2_policy *p = d->policy;
     FILE *f = ctx->out;
@@ -217,6 +219,11 @@ explain_text(struct nis2ctl *ctx, const char *user, const char *target,
 
     nis2_format_time_utc(at, when, sizeof(when));
     fprintf(f, "user:           %s\n", shown(user, nis2_valid_user(user)));
+    if (id != NULL && nis2_identity_mapped(id)) {
+        fprintf(f, "identity:       %s (%s%s%s)\n", id->name,
+                nis2_id_source_name(id->source), id->dn[0] != '\0' ? " " : "",
+                id->dn);
+    }
     fprintf(f, "target:         %s\n",
             shown(target, nis2_valid_target(target)));
     fprintf(f, "at:             %s\n", when);
@@ -251,12 +258,20 @@ explain_text(struct nis2ctl *ctx, const char *user, const char *target,
 }
 
 static int
-explain_json(struct nis2ctl *ctx, const struct nis2_decision *d)
+explain_json(struct nis2ctl *ctx, const char *user,
+             const struct nis2_identity *id, const struct nis2_decision *d)
 {
     json_object *doc = json_object_new_object();
     int r = -1;
 
     if (doc == NULL) {
+        return -1;
+    }
+    json_object_object_add(doc, "user",
+                           json_object_new_string(id != NULL ? id->name
+                                                             : user));
+    if (id != NULL && (nis2_identity_audit_details(id, doc) != 0)) {
+        json_object_put(doc);
         return -1;
     }
     json_object_object_add(doc, "decision",
@@ -286,6 +301,9 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
     const char *at_s = NULL;
     bool json = ctx->json;
     time_t at = time(NULL);
+    struct nis2_identity id;
+    const char *user;
+    char why[512];
     int npos = 0, r;
 
     for (int i = 1; i < argc; i++) {
@@ -323,18 +341,35 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return NIS2CTL_EXIT_ERR;
     }
-    if ((r = nis2_policy_decide(cfg, pos[0], pos[1], at, &d)) != 0) {
+    user = pos[0];
+    /* The decision is for the person (identity.h): "ADM1" is decided as
+       adm1; an unknown name is decided as given (no group: a deny); an
+       ambiguous one is a deny that says why. */
+    r = nis2_identity_resolve(cfg, pos[0], &id, why, sizeof(why));
+    if (r == 0) {
+        user = id.name;
+    } else if (r == NIS2_ERR_CONFLICT) {
+        memset(&d, 0, sizeof(d));
+        snprintf(d.reason, sizeof(d.reason), "%s", why);
+    } else if (r != NIS2_ERR_NOTFOUND && r != NIS2_ERR_INVAL) {
+        fprintf(ctx->err, "nis2ctl: policy explain: %s\n", why);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (r != NIS2_ERR_CONFLICT &&
+        (r = nis2_policy_decide(cfg, user, pos[1], at, &d)) != 0) {
         fprintf(ctx->err, "nis2ctl: policy explain: %s\n",
                 d.reason[0] != '\0' ? d.reason : nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
     }
     if (json) {
-        if (explain_json(ctx, &d) != 0) {
+        if (explain_json(ctx, pos[0], id.name[0] != '\0' ? &id : NULL,
+                         &d) != 0) {
             fprintf(ctx->err, "nis2ctl: cannot write output\n");
             return NIS2CTL_EXIT_ERR;
         }
     } else {
-        explain_text(ctx, pos[0], pos[1], at, &d);
+        explain_text(ctx, pos[0], id.name[0] != '\0' ? &id : NULL, pos[1],
+                     at, &d);
     }
     return NIS2CTL_EXIT_OK;
 }

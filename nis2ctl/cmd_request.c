@@ -175,9 +175,7 @@ audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const struct ropts *o,
     json_object_object_add(
         details, "state",
         json_object_new_string(nis2_req_state_name(req->state)));
-    if (ctx->actor_overridden) {
-        json_object_object_add(details, "as_root", json_object_new_boolean(1));
-    }
+    nis2ctl_audit_actor(ctx, details);
     if (o->clock_set) {
         nis2_format_time_utc(o->t, t, sizeof(t));
         json_object_object_add(details, "clock", json_object_new_string(t));
@@ -316,7 +314,7 @@ static bool
 may_see(struct nis2ctl *ctx, const struct nis2_config *cfg,
         const struct nis2_request *q)
 {
-    if (is_root(ctx) || strcmp(ctx->actor, q->requester) == 0 ||
+    if (is_root(ctx) || nis2_user_eq(ctx->actor, q->requester) ||
         nis2_request_is_approver(cfg, q, ctx->actor) == 1) {
         return true;
     }
@@ -538,7 +536,7 @@ cmd_requests(struct nis2ctl *ctx, int argc, char **argv)
         if (!may_see(ctx, cfg, q)) {
             continue;
         }
-        mine = strcmp(q->requester, ctx->actor) == 0;
+        mine = nis2_user_eq(q->requester, ctx->actor);
         decider = !mine && (is_root(ctx) ||
                             nis2_request_is_approver(cfg, q, ctx->actor) == 1);
         if (o.mine && !mine) {
@@ -797,6 +795,16 @@ decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
         } else {
             fprintf(ctx->err, "nis2ctl: %s refused: %s\n", argv[0], a.msg);
             rc = exit_for(r);
+            /* A decision the rules refused (own request under any name,
+               not an approver) is evidence of an attempt: audited. */
+            if (r == NIS2_ERR_DENIED &&
+                (d = json_object_new_object()) != NULL) {
+                json_object_object_add(d, "action",
+                                       json_object_new_string(argv[0]));
+                json_object_object_add(d, "why", json_object_new_string(a.msg));
+                (void)audit(ctx, cfg, &o, "request.refused", q, d);
+                d = NULL;
+            }
         }
         goto out;
     }

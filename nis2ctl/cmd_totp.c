@@ -270,6 +270,10 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         goto out;
     }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        goto out;
+    }
     if (given != NULL) {
         if ((r = nis2_totp_base32_decode(given, &secret, &secret_len)) != 0) {
             fprintf(ctx->err, "nis2ctl: --secret: %s (base32, %d to %d "
@@ -438,8 +442,20 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
            const char *user, struct nis2_totp_state *st, bool force,
            const char *source, const char *note)
 {
+    struct nis2_identity id;
     bool replaced = false;
-    int r = install_state(ctx, cfg, user, st, force, source, &replaced);
+    char who[512];
+    int r;
+
+    /* The state belongs to the person: the file's spelling is mapped to
+       the canonical name (identity.h); an unknown or ambiguous one is
+       skipped with the reason. */
+    if (nis2_identity_resolve(cfg, user, &id, who, sizeof(who)) != 0) {
+        report_bad(ctx, rep, file, line, who);
+        return;
+    }
+    user = id.name;
+    r = install_state(ctx, cfg, user, st, force, source, &replaced);
 
     if (r == NIS2_ERR_EXISTS) {
         report_bad(ctx, rep, file, line,
@@ -780,6 +796,10 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return rc;
     }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        return rc;
+    }
     if (nis2_totp_backend_ldap(cfg)) {
         r = nis2_totp_ldap_remove(cfg, user);
     } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0) {
@@ -830,6 +850,10 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
     r = nis2_totp_state_load(cfg, user, &st);
@@ -948,6 +972,10 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return rc;
+    }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
     bool was_locked = false;

@@ -6,9 +6,64 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json.h>
+
+#include "audit.h"
 #include "error.h"
 #include "nis2ctl.h"
 #include "util.h"
+
+/*
+ * Who acts, once the config (and so the directory) is known: root acting
+ * locally is its passwd account; anyone else, and root with --as, is
+ * resolved to a canonical identity (identity.h).  A mapped name is said
+ * on stderr and audited; an unknown or ambiguous one is refused.
+ */
+static int
+resolve_actor(struct nis2ctl *ctx)
+{
+    const struct nis2_config *cfg = ctx->cfg;
+    struct json_object *d = NULL;
+    char why[512];
+    int r;
+
+    if (ctx->local_root) {
+        r = nis2_identity_local(ctx->actor, 0, &ctx->actor_id);
+    } else {
+        r = nis2_identity_resolve(cfg, ctx->actor, &ctx->actor_id, why,
+                                  sizeof(why));
+    }
+    if (r != 0) {
+        if (ctx->actor_overridden) {
+            fprintf(ctx->err, "nis2ctl: --as %s: %s\n", ctx->actor,
+                    ctx->local_root ? nis2_strerror(r) : why);
+        } else {
+            fprintf(ctx->err, "nis2ctl: cannot tell who you are (%s): %s\n",
+                    ctx->actor, ctx->local_root ? nis2_strerror(r) : why);
+        }
+        return r;
+    }
+    ctx->actor = ctx->actor_id.name;
+    ctx->actor_unresolved = false;
+    if (!nis2_identity_mapped(&ctx->actor_id)) {
+        return 0;
+    }
+    fprintf(ctx->err, "nis2ctl: %s is %s (%s): acting as %s\n",
+            ctx->actor_id.typed, ctx->actor_id.name,
+            nis2_id_source_name(ctx->actor_id.source), ctx->actor_id.name);
+    if ((d = json_object_new_object()) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    nis2ctl_audit_actor(ctx, d);
+    r = nis2_audit_append(cfg->audit_log, "identity.mapped", ctx->actor, NULL,
+                          NULL, NULL, d);
+    json_object_put(d);
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(r));
+    }
+    return r;
+}
 
 struct nis2_config *
 nis2ctl_config(struct nis2ctl *ctx)
@@ -33,7 +88,43 @@ nis2ctl_config(struct nis2ctl *ctx)
         ctx->cfg = NULL;
     }
     nis2_diag_free(&diag);
+    if (ctx->cfg != NULL && ctx->actor_unresolved &&
+        resolve_actor(ctx) != 0) {
+        nis2_config_free(ctx->cfg);
+        ctx->cfg = NULL;
+    }
     return ctx->cfg;
+}
+
+const char *
+nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                const char *name, struct nis2_identity *id)
+{
+    char why[512];
+
+    if (nis2_identity_resolve(cfg, name, id, why, sizeof(why)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s\n", why);
+        return NULL;
+    }
+    if (nis2_identity_mapped(id)) {
+        fprintf(ctx->err, "nis2ctl: %s is %s (%s)\n", id->typed, id->name,
+                nis2_id_source_name(id->source));
+    }
+    return id->name;
+}
+
+void
+nis2ctl_audit_actor(const struct nis2ctl *ctx, struct json_object *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    if (ctx->actor_overridden) {
+        json_object_object_add(d, "as_root", json_object_new_boolean(1));
+    }
+    if (ctx->actor_id.name[0] != '\0') {
+        (void)nis2_identity_audit_details(&ctx->actor_id, d);
+    }
 }
 
 bool

@@ -127,6 +127,8 @@ main(int argc, char **argv)
         return NIS2CTL_EXIT_ERR;
     }
     ctx.actor = self;
+    ctx.actor_unresolved = true; /* nis2ctl_config resolves it */
+    ctx.local_root = getuid() == 0 && as == NULL;
     if (as != NULL) {
         if (getuid() != 0) {
             fprintf(stderr, "nis2ctl: --as is for root only\n");

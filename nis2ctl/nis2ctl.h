@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "identity.h"
 
 #define NIS2CTL_EXIT_OK 0
 #define NIS2CTL_EXIT_NO 1
@@ -24,8 +25,13 @@
 struct nis2ctl {
     const char *config_path;   /* as given (--config) or NULL */
     struct nis2_config *cfg;   /* loaded lazily by nis2ctl_config() */
-    const char *actor;         /* invoking user (or --as / SSH user) */
+    const char *actor;         /* canonical name of who acts (identity.h):
+                                  the invoking user, --as, or the SSH user */
     bool actor_overridden;     /* --as was used (root only) */
+    bool actor_unresolved;     /* actor is a name as given: nis2ctl_config
+                                  resolves it (nis2ctl's main sets this) */
+    bool local_root;           /* uid 0 without --as: the passwd account */
+    struct nis2_identity actor_id; /* when resolved by nis2ctl_config */
     bool json;                 /* --json: one JSON document on stdout */
     FILE *out;
     FILE *err;
@@ -36,6 +42,21 @@ struct nis2ctl {
  * file:line).  Returns NULL on failure.
  */
 struct nis2_config *nis2ctl_config(struct nis2ctl *ctx);
+
+/*
+ * The canonical name of a user named on the command line (the subject of
+ * totp enroll, unlock, policy explain, ...), resolved into *id; NULL after
+ * printing why (malformed, unknown, ambiguous, directory down).  A mapped
+ * name is said on stderr.
+ */
+const char *nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                            const char *name, struct nis2_identity *id);
+
+/*
+ * Add to audit `details` who acted and how: "as_root" for --as,
+ * "login_name" and the identity's source when the name was mapped.
+ */
+void nis2ctl_audit_actor(const struct nis2ctl *ctx, struct json_object *d);
 
 /* True when argv holds "--help" or "-h" (any position). */
 bool nis2ctl_wants_help(int argc, char **argv);

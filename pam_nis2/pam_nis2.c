@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "config.h"
 #include "error.h"
+#include "identity.h"
 #include "module.h"
 #include "util.h"
 
@@ -92,19 +93,85 @@ pn_debug(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt, ...)
 }
 
 /*
- * The user (validated) and the loaded config.  Returns 0, or a PAM code to
- * return: PAM_USER_UNKNOWN for a malformed name, a failure otherwise.
+ * The person behind the PAM user (identity.h): resolved once per entry
+ * point; every step after uses id->name.  A mapped alias is audited; an
+ * unknown name goes on as typed (it has no groups and no state, so the
+ * steps deny it with their usual reason); an ambiguous one or a source that
+ * cannot be asked is `fail_code`, with its reason in syslog and the audit
+ * log.  PAM_USER itself is left as it is (sshd refuses a module that
+ * changes it).
+ */
+static int
+resolve_user(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
+             const struct nis2_config *cfg, const char *user,
+             struct nis2_identity *id)
+{
+    struct json_object *d = NULL;
+    const char *event = NULL;
+    char why[512];
+    int r, rv = fail_code;
+
+    r = nis2_identity_resolve(cfg, user, id, why, sizeof(why));
+    if (r == NIS2_ERR_NOTFOUND) {
+        /* No source knows the name: it is no one else either (no group,
+           no state), so the steps go on with it and deny as they would. */
+        snprintf(id->name, sizeof(id->name), "%s", user);
+        snprintf(id->typed, sizeof(id->typed), "%s", user);
+        return 0;
+    }
+    if (r == 0 && !nis2_identity_mapped(id)) {
+        return 0;
+    }
+    if ((d = json_object_new_object()) == NULL) {
+        pam_syslog(pamh, LOG_ERR, "out of memory");
+        goto out;
+    }
+    if (r == 0) {
+        event = "identity.mapped";
+        if (nis2_identity_audit_details(id, d) != 0) {
+            pam_syslog(pamh, LOG_ERR, "out of memory");
+            goto out;
+        }
+    } else {
+        event = "identity.refused";
+        json_object_object_add(d, "login_name", json_object_new_string(user));
+        json_object_object_add(d, "reason", json_object_new_string(why));
+        pam_syslog(pamh, LOG_NOTICE, "user %s refused: %s", user, why);
+    }
+    if (nis2_audit_append(cfg->audit_log, event, r == 0 ? id->name : NULL,
+                          NULL, NULL, NULL, d) != 0) {
+        pam_syslog(pamh, LOG_ERR, "audit log %s: cannot write %s: denying",
+                   cfg->audit_log, event);
+        goto out;
+    }
+    if (r == 0) {
+        pn_debug(pamh, o, "%s is %s (%s)", user, id->name,
+                 nis2_id_source_name(id->source));
+        rv = 0;
+    } else if (r == NIS2_ERR_CONFLICT) {
+        pn_error(pamh, o, "Access denied: your user name is ambiguous (%s). "
+                          "Ask the administrator.", why);
+    }
+out:
+    json_object_put(d);
+    return rv;
+}
+
+/*
+ * The user (validated, resolved to its canonical identity in *id) and the
+ * loaded config.  Returns 0, or a PAM code to return: PAM_USER_UNKNOWN for
+ * a malformed or unknown name, a failure otherwise.
  */
 static int
 setup(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
-      const char **user_out, struct nis2_config **cfg_out)
+      struct nis2_identity *id, struct nis2_config **cfg_out)
 {
     const char *user = NULL;
     struct nis2_diag diag;
     const char *path = nis2_config_path(o->config);
     int r;
 
-    *user_out = NULL;
+    memset(id, 0, sizeof(*id));
     *cfg_out = NULL;
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL) {
         pam_syslog(pamh, LOG_ERR, "cannot get the user name");
@@ -137,8 +204,7 @@ setup(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
         return fail_code;
     }
     nis2_diag_free(&diag);
-    *user_out = user;
-    return 0;
+    return resolve_user(pamh, o, fail_code, *cfg_out, user, id);
 }
 
 /*
@@ -176,12 +242,13 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     int rv = PAM_AUTH_ERR;
     struct pn_opts o;
     struct nis2_config *cfg = NULL;
-    const char *user = NULL, *target;
+    struct nis2_identity id;
+    const char *user = id.name, *target;
     char host[256];
     int r;
 
     parse_opts(pamh, flags, argc, argv, &o);
-    if ((r = setup(pamh, &o, PAM_AUTH_ERR, &user, &cfg)) != 0) {
+    if ((r = setup(pamh, &o, PAM_AUTH_ERR, &id, &cfg)) != 0) {
         rv = r;
         goto out;
     }
@@ -220,12 +287,13 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     int rv = PAM_PERM_DENIED;
     struct pn_opts o;
     struct nis2_config *cfg = NULL;
-    const char *user = NULL, *target;
+    struct nis2_identity id;
+    const char *user = id.name, *target;
     char host[256];
     int r;
 
     parse_opts(pamh, flags, argc, argv, &o);
-    if ((r = setup(pamh, &o, PAM_PERM_DENIED, &user, &cfg)) != 0) {
+    if ((r = setup(pamh, &o, PAM_PERM_DENIED, &id, &cfg)) != 0) {
         rv = r;
         goto out;
     }
@@ -260,13 +328,14 @@ session_event(pam_handle_t *pamh, int flags, int argc, const char **argv,
     int rv = PAM_SESSION_ERR;
     struct pn_opts o;
     struct nis2_config *cfg = NULL;
-    const char *user = NULL, *target, *rhost = NULL;
+    struct nis2_identity id;
+    const char *user = id.name, *target, *rhost = NULL;
     char host[256];
     struct json_object *details = NULL;
     int r;
 
     parse_opts(pamh, flags, argc, argv, &o);
-    if ((r = setup(pamh, &o, PAM_SESSION_ERR, &user, &cfg)) != 0) {
+    if ((r = setup(pamh, &o, PAM_SESSION_ERR, &id, &cfg)) != 0) {
         goto out;
     }
     target = resolve_target(pamh, &o, host, sizeof(host));

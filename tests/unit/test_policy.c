@@ -806,16 +806,21 @@ test_ctl_explain(void **state)
         const char *decision, *policy, *mfa;
         bool approval;
         int64_t max;
+        const char *canon; /* the person decided for, when not `user` */
     } cases[] = {
         {"alice", "plc-line1", "2026-11-23 09:00+01:00", 0, "allow",
-         "siemens-maintenance", "totp", true, 14400},
+         "siemens-maintenance", "totp", true, 14400, NULL},
+        /* Another spelling of alice is alice (identity.h), said so. */
+        {"ALICE", "plc-line1", "2026-11-23 09:00+01:00", 0, "allow",
+         "siemens-maintenance", "totp", true, 14400, "alice"},
         {"alice", "plc-line1", "2026-11-23T19:00:00Z", 0, "deny",
-         "siemens-maintenance", "none", false, 0},
+         "siemens-maintenance", "none", false, 0, NULL},
         {"mallory", "plc-line1", "2026-11-23 09:00Z", 0, "deny", NULL,
-         "none", false, 0},
+         "none", false, 0, NULL},
         {"alice", "nowhere", "2026-11-23 09:00Z", 0, "deny", NULL, "none",
-         false, 0},
-        {"alice", "plc-line1", "tomorrow", 2, NULL, NULL, NULL, false, 0},
+         false, 0, NULL},
+        {"alice", "plc-line1", "tomorrow", 2, NULL, NULL, NULL, false, 0,
+         NULL},
     };
     char *conf = nis2_test_path("nis2.conf");
 
@@ -838,7 +843,16 @@ test_ctl_explain(void **state)
             continue;
         }
         assert_non_null(doc = json_tokener_parse(out));
-        assert_int_equal(json_object_object_length(doc), 6);
+        assert_int_equal(json_object_object_length(doc),
+                         cases[i].canon != NULL ? 9 : 7);
+        assert_true(json_object_object_get_ex(doc, "user", &v));
+        assert_string_equal(json_object_get_string(v),
+                            cases[i].canon != NULL ? cases[i].canon
+                                                   : cases[i].user);
+        if (cases[i].canon != NULL) {
+            assert_true(json_object_object_get_ex(doc, "login_name", &v));
+            assert_string_equal(json_object_get_string(v), cases[i].user);
+        }
         assert_true(json_object_object_get_ex(doc, "decision", &v));
         assert_string_equal(json_object_get_string(v), cases[i].decision);
         assert_true(json_object_object_get_ex(doc, "policy", &v));
@@ -873,73 +887,6 @@ test_ctl_explain(void **state)
 
 /* ---- main ---------------------------------------------------------------- */
 
-static char nss_dir[4096];
-static char *nss_files[2];
-
-static void
-remove_nss_files(void)
-{
-    if (getenv("NIS2_TEST_KEEP") != NULL) {
-        return;
-    }
-    for (size_t i = 0; i < 2; i++) {
-        if (nss_files[i] != NULL) {
-            unlink(nss_files[i]);
-        }
-    }
-    if (nss_dir[0] != '\0') {
-        rmdir(nss_dir);
-    }
-}
-
-/*
- * Before the re-exec: a directory of its own for the NSS files (the test
- * tmpdir of the re-executed process is a new one), removed by the child at
- * exit.
- */
-static void
-prepare_nss(char **argv)
-{
-    static char env_passwd[8192], env_group[8192], env_dir[8192];
-    const char *const env[] = {env_passwd, env_group, env_dir, NULL};
-    const char *base = getenv("TMPDIR");
-    char path[4200];
-    FILE *f;
-
-    if (getenv("NIS2_TEST_REEXECED") != NULL) {
-        const char *d = getenv("NIS2_POLICY_NSS_DIR");
-        if (d != NULL && strlen(d) < sizeof(nss_dir)) {
-            snprintf(nss_dir, sizeof(nss_dir), "%s", d);
-            nss_files[0] = getenv("NSS_WRAPPER_PASSWD");
-            nss_files[1] = getenv("NSS_WRAPPER_GROUP");
-            atexit(remove_nss_files);
-        }
-        return;
-    }
-    snprintf(nss_dir, sizeof(nss_dir), "%s/nis2-policy-nss.XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    if (mkdtemp(nss_dir) == NULL) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    snprintf(path, sizeof(path), "%s/passwd", nss_dir);
-    if ((f = fopen(path, "w")) == NULL || fputs(nss_passwd, f) < 0 ||
-        fclose(f) != 0) {
-        perror(path);
-        exit(1);
-    }
-    snprintf(env_passwd, sizeof(env_passwd), "NSS_WRAPPER_PASSWD=%s", path);
-    snprintf(path, sizeof(path), "%s/group", nss_dir);
-    if ((f = fopen(path, "w")) == NULL || fputs(nss_group, f) < 0 ||
-        fclose(f) != 0) {
-        perror(path);
-        exit(1);
-    }
-    snprintf(env_group, sizeof(env_group), "NSS_WRAPPER_GROUP=%s", path);
-    snprintf(env_dir, sizeof(env_dir), "NIS2_POLICY_NSS_DIR=%s", nss_dir);
-    nis2_test_reexec_preload(argv, "libnss_wrapper.so", env);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -958,6 +905,6 @@ main(int argc, char **argv)
     };
 
     (void)argc;
-    prepare_nss(argv);
+    nis2_test_reexec_nss(argv, nss_passwd, nss_group);
     return cmocka_run_group_tests_name("policy", tests, setup, teardown);
 }

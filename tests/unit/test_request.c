@@ -179,6 +179,71 @@ try_build(const char *user, const char *target, const char *reason,
     return r;
 }
 
+/* ---- one person, one name ------------------------------------------------ */
+
+/*
+ * victor is a vendor and an approver: under no spelling may he approve,
+ * deny, extend or review his own request.
+ */
+static void
+test_alias_self_approval(void **state)
+{
+    time_t now = at("2026-01-15T06:00:00Z");
+    struct nis2_request *q = mk("victor", "plc-gw1", NULL, 3600, false, now);
+    static const char *const aliases[] = {"victor", "VICTOR", "Victor",
+                                          "vIcToR"};
+
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        assert_int_equal(nis2_request_is_approver(cfg, q, aliases[i]), 0);
+        assert_int_equal(nis2_request_approve(cfg, q, aliases[i], NULL, now,
+                                              msg, sizeof(msg)),
+                         NIS2_ERR_DENIED);
+        assert_non_null(strstr(msg, "own request"));
+        assert_int_equal(nis2_request_deny(cfg, q, aliases[i], "no", now,
+                                           msg, sizeof(msg)),
+                         NIS2_ERR_DENIED);
+        assert_int_equal(nis2_request_extend(cfg, q, aliases[i], 600, now,
+                                             msg, sizeof(msg)),
+                         NIS2_ERR_DENIED);
+    }
+    assert_int_equal(q->n_approvals, 0);
+    assert_int_equal(q->state, NIS2_REQ_PENDING);
+    /* The requester himself may cancel under any spelling. */
+    assert_int_equal(nis2_request_cancel(q, "VICTOR", now, msg, sizeof(msg)),
+                     0);
+    nis2_request_free(q);
+}
+
+/* min_approvals = 2 is not met by one approver under two spellings. */
+static void
+test_alias_counts_once(void **state)
+{
+    time_t now = at("2026-01-15T06:00:00Z");
+    struct nis2_request *q =
+        mk("vera", "hmi-1", "2026-01-15T08:00:00Z", 3600, false, now);
+
+    assert_int_equal(q->min_approvals, 2);
+    assert_int_equal(
+        nis2_request_approve(cfg, q, "hans", NULL, now, msg, sizeof(msg)), 0);
+    assert_int_equal(q->state, NIS2_REQ_PENDING);
+    assert_int_equal(
+        nis2_request_approve(cfg, q, "HANS", NULL, now, msg, sizeof(msg)),
+        NIS2_ERR_CONFLICT);
+    assert_non_null(strstr(msg, "already approved"));
+    assert_non_null(strstr(msg, "the same person"));
+    assert_int_equal(q->n_approvals, 1);
+    assert_int_equal(q->state, NIS2_REQ_PENDING);
+    assert_int_equal(
+        nis2_request_approve(cfg, q, "Hilde", NULL, now, msg, sizeof(msg)), 0);
+    assert_int_equal(q->state, NIS2_REQ_APPROVED);
+    /* A request covers its requester under any spelling, no one else. */
+    assert_true(nis2_request_covers(q, "VERA", "hmi-1",
+                                    at("2026-01-15T08:30:00Z")));
+    assert_false(nis2_request_covers(q, "hans", "hmi-1",
+                                     at("2026-01-15T08:30:00Z")));
+    nis2_request_free(q);
+}
+
 /* ---- ids ---------------------------------------------------------------- */
 
 static void
@@ -837,6 +902,11 @@ test_json_corrupt(void **state)
                      NIS2_ERR_PARSE); /* same approver twice */
     assert_int_equal(parse_edited(q, "\"hilde\"", "\"vera\""),
                      NIS2_ERR_PARSE); /* the requester approving */
+    /* ... also in another case: one person, one name (identity.h). */
+    assert_int_equal(parse_edited(q, "\"hilde\"", "\"HANS\""),
+                     NIS2_ERR_PARSE);
+    assert_int_equal(parse_edited(q, "\"hilde\"", "\"Vera\""),
+                     NIS2_ERR_PARSE);
     assert_int_equal(parse_edited(q, "\"approved\"", "\"granted\""),
                      NIS2_ERR_PARSE);
     assert_int_equal(parse_edited(q, "\"R-TEST0\"", "\"R-../..\""),
@@ -981,6 +1051,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_json_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alias_self_approval, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_alias_counts_once, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }

@@ -126,6 +126,74 @@ nis2_test_reexec_preload(char **argv, const char *libs,
     abort();
 }
 
+static char nss_dir[4096];
+static char *nss_files[2];
+
+static void
+remove_nss_files(void)
+{
+    if (getenv("NIS2_TEST_KEEP") != NULL) {
+        return;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (nss_files[i] != NULL) {
+            unlink(nss_files[i]);
+        }
+    }
+    if (nss_dir[0] != '\0') {
+        rmdir(nss_dir);
+    }
+}
+
+static void
+write_nss_file(const char *name, const char *text, char *env, size_t envlen,
+               const char *var)
+{
+    char path[4200];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", nss_dir, name);
+    if ((f = fopen(path, "w")) == NULL || fputs(text, f) < 0 ||
+        fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(env, envlen, "%s=%s", var, path);
+}
+
+void
+nis2_test_reexec_nss(char **argv, const char *passwd, const char *group)
+{
+    static char env_passwd[8192], env_group[8192], env_dir[8192];
+    const char *const env[] = {env_passwd, env_group, env_dir, NULL};
+    const char *base = getenv("TMPDIR");
+
+    /* After the re-exec: remove the files at exit (the test tmpdir of the
+       re-executed process is a new one, so they live in their own). */
+    if (getenv("NIS2_TEST_REEXECED") != NULL) {
+        const char *d = getenv("NIS2_TEST_NSS_DIR");
+        if (d != NULL && strlen(d) < sizeof(nss_dir)) {
+            snprintf(nss_dir, sizeof(nss_dir), "%s", d);
+            nss_files[0] = getenv("NSS_WRAPPER_PASSWD");
+            nss_files[1] = getenv("NSS_WRAPPER_GROUP");
+            atexit(remove_nss_files);
+        }
+        return;
+    }
+    snprintf(nss_dir, sizeof(nss_dir), "%s/nis2-test-nss.XXXXXX",
+             base != NULL && *base != '\0' ? base : "/tmp");
+    if (mkdtemp(nss_dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    write_nss_file("passwd", passwd, env_passwd, sizeof(env_passwd),
+                   "NSS_WRAPPER_PASSWD");
+    write_nss_file("group", group, env_group, sizeof(env_group),
+                   "NSS_WRAPPER_GROUP");
+    snprintf(env_dir, sizeof(env_dir), "NIS2_TEST_NSS_DIR=%s", nss_dir);
+    nis2_test_reexec_preload(argv, "libnss_wrapper.so", env);
+}
+
 const char *
 nis2_test_build_dir(void)
 {

@@ -38,6 +38,12 @@ char *nis2_test_read(const char *path);
 void nis2_test_reexec_preload(char **argv, const char *libs,
                               const char *const *env);
 
+/*
+ * Re-exec under nss_wrapper with these passwd and group files (written to
+ * a directory of their own, removed at exit).  Call first thing in main().
+ */
+void nis2_test_reexec_nss(char **argv, const char *passwd, const char *group);
+
 /* Directory holding the built binaries (build/ or build-asan/), from
    $NIS2_BUILD_DIR set by the runner; defaults to "build". */
 const char *nis2_test_build_dir(void);
