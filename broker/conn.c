@@ -96,7 +96,7 @@ sanitize(const char *in, char *out, size_t outlen)
 static bool
 login_ok(struct conn *c, const char *login)
 {
-    char why[128];
+    char why[512];
 
     if (login == NULL) {
         return false;
@@ -133,9 +133,9 @@ login_ok(struct conn *c, const char *login)
     }
     /* One person, one name: from here on c->user is the canonical name
        (keys, factors, policy, requests, audit, recording); what was typed
-       stays in c->id.typed for the audit log.  A name that resolves to no
-       one or to an ambiguous identity is refused like a wrong key. */
-    if (nis2_identity_resolve(c->cfg, c->user, &c->id, why, sizeof(why)) !=
+       stays in c->id.typed for the audit log.  An ambiguous identity, or
+       a directory that cannot be asked, is refused like a wrong key. */
+    if (nis2_identity_at_edge(c->cfg, c->user, &c->id, why, sizeof(why)) !=
         0) {
         snprintf(c->deny_why, sizeof(c->deny_why), "%s", why);
         c->login_bad = true;

@@ -185,9 +185,13 @@ nis2_identity_resolve(const struct nis2_config *cfg, const char *typed,
                       struct nis2_identity *id, char *why, size_t whylen)
 {
     const char *spelling = NULL;
-    char *dn = NULL;
+    char *dn = NULL, scratch[512];
     int r;
 
+    if (why == NULL || whylen == 0) {
+        why = scratch;
+        whylen = sizeof(scratch);
+    }
     memset(id, 0, sizeof(*id));
     say(why, whylen, "%s", "");
     if (cfg == NULL || !nis2_valid_user(typed)) {
@@ -250,6 +254,22 @@ out:
             say(why, whylen, "cannot resolve user %s: %s", typed,
                 nis2_strerror(r));
         }
+    }
+    return r;
+}
+
+int
+nis2_identity_at_edge(const struct nis2_config *cfg, const char *typed,
+                      struct nis2_identity *id, char *why, size_t whylen)
+{
+    int r = nis2_identity_resolve(cfg, typed, id, why, whylen);
+
+    if (r == NIS2_ERR_NOTFOUND) {
+        snprintf(id->name, sizeof(id->name), "%s", typed);
+        snprintf(id->typed, sizeof(id->typed), "%s", typed);
+        id->source = NIS2_ID_NONE;
+        say(why, whylen, "%s", "");
+        r = NIS2_OK;
     }
     return r;
 }

@@ -73,6 +73,16 @@ struct nis2_identity {
 int nis2_identity_resolve(const struct nis2_config *cfg, const char *typed,
                           struct nis2_identity *id, char *why, size_t whylen);
 
+/*
+ * The same where a name enters (broker login, PAM, nis2ctl): a name no
+ * source knows is taken as typed (source NIS2_ID_NONE) instead of
+ * NIS2_ERR_NOTFOUND.  It is no one else: every comparison of names ignores
+ * case and it has no groups, no keys and no factors, so the steps after
+ * deny it with their usual reason.  Other failures as above.
+ */
+int nis2_identity_at_edge(const struct nis2_config *cfg, const char *typed,
+                          struct nis2_identity *id, char *why, size_t whylen);
+
 /* The identity of a local account by passwd only (root acting locally). */
 int nis2_identity_local(const char *pw_name, uid_t uid,
                         struct nis2_identity *id);

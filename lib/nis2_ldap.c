@@ -944,6 +944,12 @@ nis2_ldap_user_canonical(struct nis2_ldap *l, const char *user, char **dn_out,
     struct cache_ent tmp, *e = NULL;
     int r;
 
+    char scratch[8];
+
+    if (why == NULL || whylen == 0) {
+        why = scratch;
+        whylen = sizeof(scratch);
+    }
     memset(&tmp, 0, sizeof(tmp));
     *dn_out = NULL;
     name[0] = '\0';

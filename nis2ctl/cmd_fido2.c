@@ -518,7 +518,7 @@ import_u2f_line(struct nis2ctl *ctx, const struct nis2_config *cfg,
         return;
     }
     /* Credentials belong to the person (identity.h). */
-    if (nis2_identity_resolve(cfg, user, &id, who, sizeof(who)) != 0) {
+    if (nis2_identity_at_edge(cfg, user, &id, who, sizeof(who)) != 0) {
         fido2_report_bad(ctx, rep, file, lineno, who);
         return;
     }

@@ -398,7 +398,6 @@ cmd_request(struct nis2ctl *ctx, int argc, char **argv)
         fprintf(ctx->err, "nis2ctl: invalid target name\n");
         goto out;
     }
-    p.requester = ctx->actor;
     p.target = o.pos[0];
     p.reason = o.reason;
     p.emergency = o.emergency;
@@ -423,6 +422,7 @@ cmd_request(struct nis2ctl *ctx, int argc, char **argv)
     if ((rc = open_store(ctx, &cfg, &st)) != 0) {
         goto out;
     }
+    p.requester = ctx->actor; /* resolved with the config (ctx.c) */
     if ((r = nis2_request_build(cfg, &p, o.t, &q, msg, sizeof(msg))) != 0) {
         fprintf(ctx->err, "nis2ctl: request refused: %s\n", msg);
         rc = exit_for(r);
@@ -772,7 +772,6 @@ decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
         return rc;
     }
     a.what = what;
-    a.actor = ctx->actor;
     a.text = what == A_APPROVE ? o.comment : o.reason;
     a.now = o.t;
     if (what == A_EXTEND &&
@@ -784,6 +783,7 @@ decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
         goto out;
     }
     a.cfg = cfg;
+    a.actor = ctx->actor; /* resolved with the config (ctx.c) */
     r = nis2_store_modify(st, id, act_fn, &a, &q);
     if (r == 0 && a.expired && q != NULL) {
         (void)audit(ctx, cfg, &o, "request.expire", q, NULL);

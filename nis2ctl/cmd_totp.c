@@ -449,8 +449,8 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
 
     /* The state belongs to the person: the file's spelling is mapped to
        the canonical name (identity.h); an unknown or ambiguous one is
-       skipped with the reason. */
-    if (nis2_identity_resolve(cfg, user, &id, who, sizeof(who)) != 0) {
+       skipped with the reason; an unknown one is taken as written. */
+    if (nis2_identity_at_edge(cfg, user, &id, who, sizeof(who)) != 0) {
         report_bad(ctx, rep, file, line, who);
         return;
     }

@@ -14,10 +14,12 @@
 #include "util.h"
 
 /*
- * Who acts, once the config (and so the directory) is known: root acting
- * locally is its passwd account; anyone else, and root with --as, is
- * resolved to a canonical identity (identity.h).  A mapped name is said
- * on stderr and audited; an unknown or ambiguous one is refused.
+ * Who acts, once the config (and so the directory) is known: anyone but
+ * root acting locally (resolved by main), and root with --as, is resolved
+ * to a canonical identity (identity.h).  Until then ctx->actor is NULL, so
+ * that no verb can use an unresolved name.  A mapped name is said on
+ * stderr and audited; an ambiguous one is refused; an unknown one acts as
+ * typed (it has no groups).
  */
 static int
 resolve_actor(struct nis2ctl *ctx)
@@ -27,42 +29,39 @@ resolve_actor(struct nis2ctl *ctx)
     char why[512];
     int r;
 
-    if (ctx->local_root) {
-        r = nis2_identity_local(ctx->actor, 0, &ctx->actor_id);
-    } else {
-        r = nis2_identity_resolve(cfg, ctx->actor, &ctx->actor_id, why,
-                                  sizeof(why));
-    }
+    r = nis2_identity_at_edge(cfg, ctx->actor_typed, &ctx->actor_id, why,
+                              sizeof(why));
     if (r != 0) {
         if (ctx->actor_overridden) {
-            fprintf(ctx->err, "nis2ctl: --as %s: %s\n", ctx->actor,
-                    ctx->local_root ? nis2_strerror(r) : why);
+            fprintf(ctx->err, "nis2ctl: --as %s: %s\n", ctx->actor_typed,
+                    why);
         } else {
             fprintf(ctx->err, "nis2ctl: cannot tell who you are (%s): %s\n",
-                    ctx->actor, ctx->local_root ? nis2_strerror(r) : why);
+                    ctx->actor_typed, why);
         }
         return r;
     }
+    if (nis2_identity_mapped(&ctx->actor_id)) {
+        fprintf(ctx->err, "nis2ctl: %s is %s (%s): acting as %s\n",
+                ctx->actor_id.typed, ctx->actor_id.name,
+                nis2_id_source_name(ctx->actor_id.source),
+                ctx->actor_id.name);
+        if ((d = json_object_new_object()) == NULL) {
+            return NIS2_ERR_NOMEM;
+        }
+        nis2ctl_audit_actor(ctx, d);
+        r = nis2_audit_append(cfg->audit_log, "identity.mapped",
+                              ctx->actor_id.name, NULL, NULL, NULL, d);
+        json_object_put(d);
+        if (r != 0) {
+            fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                    nis2_strerror(r));
+            return r;
+        }
+    }
     ctx->actor = ctx->actor_id.name;
-    ctx->actor_unresolved = false;
-    if (!nis2_identity_mapped(&ctx->actor_id)) {
-        return 0;
-    }
-    fprintf(ctx->err, "nis2ctl: %s is %s (%s): acting as %s\n",
-            ctx->actor_id.typed, ctx->actor_id.name,
-            nis2_id_source_name(ctx->actor_id.source), ctx->actor_id.name);
-    if ((d = json_object_new_object()) == NULL) {
-        return NIS2_ERR_NOMEM;
-    }
-    nis2ctl_audit_actor(ctx, d);
-    r = nis2_audit_append(cfg->audit_log, "identity.mapped", ctx->actor, NULL,
-                          NULL, NULL, d);
-    json_object_put(d);
-    if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
-                nis2_strerror(r));
-    }
-    return r;
+    ctx->actor_typed = NULL;
+    return 0;
 }
 
 struct nis2_config *
@@ -88,7 +87,7 @@ nis2ctl_config(struct nis2ctl *ctx)
         ctx->cfg = NULL;
     }
     nis2_diag_free(&diag);
-    if (ctx->cfg != NULL && ctx->actor_unresolved &&
+    if (ctx->cfg != NULL && ctx->actor_typed != NULL &&
         resolve_actor(ctx) != 0) {
         nis2_config_free(ctx->cfg);
         ctx->cfg = NULL;
@@ -102,7 +101,7 @@ nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
 {
     char why[512];
 
-    if (nis2_identity_resolve(cfg, name, id, why, sizeof(why)) != 0) {
+    if (nis2_identity_at_edge(cfg, name, id, why, sizeof(why)) != 0) {
         fprintf(ctx->err, "nis2ctl: %s\n", why);
         return NULL;
     }

@@ -126,9 +126,19 @@ main(int argc, char **argv)
         fprintf(stderr, "nis2ctl: out of memory\n");
         return NIS2CTL_EXIT_ERR;
     }
-    ctx.actor = self;
-    ctx.actor_unresolved = true; /* nis2ctl_config resolves it */
+    /* Root acting locally is its passwd account; anyone else is resolved
+       by nis2ctl_config once the config (and the directory) is known. */
     ctx.local_root = getuid() == 0 && as == NULL;
+    if (ctx.local_root) {
+        if (nis2_identity_local(self, 0, &ctx.actor_id) != 0) {
+            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
+                            "valid user name\n", self);
+            goto out;
+        }
+        ctx.actor = ctx.actor_id.name;
+    } else {
+        ctx.actor_typed = self;
+    }
     if (as != NULL) {
         if (getuid() != 0) {
             fprintf(stderr, "nis2ctl: --as is for root only\n");
@@ -138,7 +148,7 @@ main(int argc, char **argv)
             fprintf(stderr, "nis2ctl: --as: invalid user name\n");
             goto out;
         }
-        ctx.actor = as;
+        ctx.actor_typed = as;
         ctx.actor_overridden = true;
     }
     for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {

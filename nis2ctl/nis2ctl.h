@@ -26,10 +26,11 @@ struct nis2ctl {
     const char *config_path;   /* as given (--config) or NULL */
     struct nis2_config *cfg;   /* loaded lazily by nis2ctl_config() */
     const char *actor;         /* canonical name of who acts (identity.h):
-                                  the invoking user, --as, or the SSH user */
+                                  the invoking user, --as, or the SSH user;
+                                  NULL until nis2ctl_config resolved it */
+    const char *actor_typed;   /* to resolve: the invoking user or --as
+                                  (set by nis2ctl's main), or NULL */
     bool actor_overridden;     /* --as was used (root only) */
-    bool actor_unresolved;     /* actor is a name as given: nis2ctl_config
-                                  resolves it (nis2ctl's main sets this) */
     bool local_root;           /* uid 0 without --as: the passwd account */
     struct nis2_identity actor_id; /* when resolved by nis2ctl_config */
     bool json;                 /* --json: one JSON document on stdout */

@@ -111,14 +111,7 @@ resolve_user(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
     char why[512];
     int r, rv = fail_code;
 
-    r = nis2_identity_resolve(cfg, user, id, why, sizeof(why));
-    if (r == NIS2_ERR_NOTFOUND) {
-        /* No source knows the name: it is no one else either (no group,
-           no state), so the steps go on with it and deny as they would. */
-        snprintf(id->name, sizeof(id->name), "%s", user);
-        snprintf(id->typed, sizeof(id->typed), "%s", user);
-        return 0;
-    }
+    r = nis2_identity_at_edge(cfg, user, id, why, sizeof(why));
     if (r == 0 && !nis2_identity_mapped(id)) {
         return 0;
     }
