@@ -215,11 +215,24 @@ nis2_identity_resolve(const struct nis2_config *cfg, const char *typed,
             id->source = NIS2_ID_DIRECTORY;
             goto out;
         }
-        if (r != NIS2_ERR_NOTFOUND) {
-            if (r != NIS2_ERR_CONFLICT) {
-                say(why, whylen, "the directory cannot be reached to "
-                    "resolve %s", typed);
+        if (r != NIS2_ERR_NOTFOUND && r != NIS2_ERR_CONFLICT) {
+            /* Directory down: a name the config lists exactly is still
+               that static member (so static users keep working), marked
+               unchecked: nis2_same_person cannot compare it. */
+            char dirwhy[512];
+            snprintf(dirwhy, sizeof(dirwhy), "%s", why);
+            if (from_config(cfg, typed, &spelling, NULL, 0) == 1 &&
+                strcmp(spelling, typed) == 0) {
+                snprintf(id->name, sizeof(id->name), "%s", spelling);
+                id->source = NIS2_ID_CONFIG;
+                id->dir_unchecked = true;
+                r = NIS2_OK;
+                goto out;
             }
+            say(why, whylen, "the directory cannot be asked who %s is: %s",
+                typed, dirwhy);
+        }
+        if (r != NIS2_ERR_NOTFOUND) {
             goto out;
         }
     }
@@ -300,6 +313,11 @@ nis2_same_person(const struct nis2_config *cfg, const char *a, const char *b,
         return rb;
     }
     say(why, whylen, "%s", "");
+    if ((ra == 0 && ia.dir_unchecked) || (rb == 0 && ib.dir_unchecked)) {
+        say(why, whylen, "the directory cannot be asked whether %s and %s "
+            "are one person", a, b);
+        return NIS2_ERR_IO;
+    }
     if (ra != 0 || rb != 0) {
         return 0; /* one of them is no one (any more): names differ */
     }

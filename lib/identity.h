@@ -22,6 +22,11 @@
  *  3. the config's static [group] members, compared without regard to
  *     case; the name is the spelling the config uses.
  *
+ * When the directory cannot be asked, only a name the config lists with
+ * exactly that spelling resolves (dir_unchecked): static users keep
+ * working through an outage, but nis2_same_person refuses to compare it
+ * with another name, so no four-eyes decision rests on it.
+ *
  * A name found in none of them is unknown.  Typed names that differ from
  * the canonical one are mapped (and the mapping audited), never refused,
  * unless the identity is ambiguous: case and directory aliases are how
@@ -60,6 +65,8 @@ struct nis2_identity {
     char dn[NIS2_ID_DN_MAX + 1];   /* directory entry, "" otherwise */
     bool has_uid;                  /* passwd: the account's UID */
     uid_t uid;
+    bool dir_unchecked;            /* [ldap] could not be asked: a static
+                                      member taken by its exact spelling */
 };
 
 /*
