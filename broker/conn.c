@@ -62,10 +62,10 @@ conn_audit(struct conn *c, const char *event, struct json_object *d)
                                json_object_new_string(c->addr));
         json_object_object_add(details, "client_port",
                                json_object_new_int(c->port));
-        if (c->id.name[0] != '\0' &&
-            nis2_identity_audit_details(&c->id, details) != 0) {
-            json_object_put(details);
-            details = NULL; /* written without details rather than not */
+        if (c->id.name[0] != '\0') {
+            /* Out of memory here only loses the typed name, never the
+               event: it is still written under the canonical actor. */
+            (void)nis2_identity_audit_details(&c->id, details);
         }
     }
     r = nis2_audit_append(

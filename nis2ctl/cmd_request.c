@@ -183,7 +183,11 @@ audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const struct ropts *o,
     r = nis2_audit_append(cfg->audit_log, event, ctx->actor, req->target, NULL,
                           req->id, details);
 out:
-    if (r != 0) {
+    if (r != 0 && strcmp(event, "request.refused") == 0) {
+        fprintf(ctx->err, "nis2ctl: the refusal on %s could not be written "
+                "to the audit log %s: %s\n", req->id, cfg->audit_log,
+                nis2_strerror(r));
+    } else if (r != 0) {
         fprintf(ctx->err,
                 "nis2ctl: %s of %s is stored, but the audit log %s failed: "
                 "%s\n",
