@@ -4,7 +4,7 @@
 #   make SANITIZE=1      the same under ASan+UBSan, into build-asan/
 #   make check           install missing Debian packages (as root), build,
 #                        run every suite; ends with "N passed, N failed"
-#   make demo | bench | install | uninstall | clean | format
+#   make demo | bench | install | uninstall | clean | format | format-check
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -75,6 +75,7 @@ $(BROKER_OBJS): CPPFLAGS_ALL += -DNIS2_BROKER_VERBS
 PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
 
 .PHONY: all tests check deps demo bench install uninstall clean format \
+        format-check \
         fuzz _check player
 .DEFAULT_GOAL := all
 # Keep the test objects that pattern rules build on the way.
@@ -200,11 +201,21 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pam_nis2 \
 	    $(DESTDIR)$(PREFIX)/share/pam_nis2
 
+# Every C file of the project, formatted by .clang-format (Debian 12's
+# clang-format 14).  `make format-check` (run by .ci/run) fails and names
+# the files that `make format` would change.
+FORMAT_FILES = $(sort $(wildcard lib/*.[ch] nis2ctl/*.[ch] broker/*.[ch] \
+    pam_nis2/*.[ch] tests/*/*.[ch]))
+
 format:
-	clang-format -i $(LIB_SRCS) $(wildcard lib/*.h) $(CTL_SRCS) \
-	    $(wildcard nis2ctl/*.h) $(BROKER_SRCS) $(wildcard broker/*.h) \
-	    $(PAM_SRCS) $(wildcard pam_nis2/*.h) $(wildcard tests/*/*.c) \
-	    $(wildcard tests/*/*.h)
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@bad=0; for f in $(FORMAT_FILES); do \
+	    clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || \
+	        { echo "format-check: $$f is not formatted (make format)"; \
+	          bad=1; }; done; \
+	[ $$bad -eq 0 ] && echo "format-check: $(words $(FORMAT_FILES)) files formatted"
 
 # libFuzzer harnesses (clang), one binary per tests/fuzz/fuzz_*.c, built
 # with the library sources so that the whole parser is instrumented.

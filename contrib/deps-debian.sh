@@ -13,6 +13,7 @@ build-essential
 pkg-config
 pamtester
 clang
+clang-format
 libinih-dev
 libjson-c-dev
 libssl-dev
