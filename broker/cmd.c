@@ -327,16 +327,16 @@ set_nonblock(int fd)
     }
 }
 
-/* In the child: become the verb, never return. */
-static void __attribute__((noreturn))
-child_main(struct pair *p, const struct verb *v, int argc, char **argv,
-           bool json, const char *slave, int outw, int errw, pid_t parent)
+/*
+ * In the child: default signals, nothing of the SSH connection, a session
+ * of its own; dies with the connection's process.  Only returns when all
+ * of that is done.
+ */
+static void
+child_detach(struct pair *p, pid_t parent)
 {
-    const struct sess_audit *c = p->rl->audit;
-    struct nis2ctl ctx = {0};
     struct sigaction sa;
     sigset_t none;
-    int fd, rc;
     static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT,
                                SIGPIPE, SIGALRM, SIGCHLD};
 
@@ -369,6 +369,18 @@ child_main(struct pair *p, const struct verb *v, int argc, char **argv,
     if (setsid() < 0) {
         _exit(NIS2CTL_EXIT_ERR);
     }
+}
+
+/* In the child: become the verb, never return. */
+static void __attribute__((noreturn))
+child_main(struct pair *p, const struct verb *v, int argc, char **argv,
+           bool json, const char *slave, int outw, int errw, pid_t parent)
+{
+    const struct sess_audit *c = p->rl->audit;
+    struct nis2ctl ctx = {0};
+    int fd, rc;
+
+    child_detach(p, parent);
     if (slave != NULL) {
         /* The new session's controlling terminal. */
         fd = open(slave, O_RDWR);
