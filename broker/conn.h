@@ -1,6 +1,8 @@
 /*
- * conn.h - one client connection in its own process (conn.c):
- * authentication, the session's life and its end.  Only main.c needs it;
+ * conn.h - one client connection in its own process: its state and its
+ * three parts, conn.c (socket, callbacks, the whole), auth.c
+ * (authentication) and session.c (the session's life).  main.c calls
+ * conn_serve();
  * the channel code sees the connection through struct relay (relay.h)
  * and the session's audit context (sess_audit.h).
  */
@@ -71,6 +73,34 @@ struct conn {
     char killed_by[64];       /* who asked to end it (ID.kill "by") */
     char kill_reason[256];    /* and why ("reason"), printable only */
 };
+
+/* ---- auth.c ------------------------------------------------------------- */
+
+/* The publickey callback (server callbacks, userdata the conn). */
+int auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
+                char state, void *ud);
+/* A keyboard-interactive request or response: 0 answered, 1 refused
+   (the caller replies with the default refusal). */
+int auth_kbdint(struct conn *c, ssh_message msg);
+
+/* ---- session.c ---------------------------------------------------------- */
+
+/* SIGTERM / SIGHUP: end the session (killed) or stop authenticating. */
+void session_on_term(int sig);
+bool session_term_requested(void);
+/* The SSH session is still connected and not closed. */
+bool session_alive(ssh_session s);
+/*
+ * After PAM said yes: the decision, covering request, deadline, upstream
+ * connection, recording, live registry entry and session.start (broker.
+ * login for the command interface).  false with a sentence for the client
+ * in `msg` (the reason in c->deny_why) when the session cannot start.
+ */
+bool session_begin(struct conn *c, char *msg, size_t msglen);
+/* Relay until the session must end (c->rl.end_reason), then close all. */
+void session_serve(struct conn *c);
+/* Close the recording, audit session.end, remove the registry entry. */
+void session_end(struct conn *c);
 
 /*
  * Serve one accepted TCP connection in a child process (the caller
