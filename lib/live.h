@@ -6,7 +6,7 @@
  *             process that serves it (pid, its start time in clock ticks
  *             after boot from /proc/PID/stat, and the kernel's boot id);
  *   ID.kill   a request to end the session (nis2ctl kill), polled by that
- *             process every second (broker/conn.c time_checks).
+ *             process every second (broker/session.c time_checks).
  *
  * This file owns the format both ways: the broker writes and removes its
  * entry and reads its kill request here; nis2ctl reads entries and writes

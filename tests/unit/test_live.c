@@ -1,7 +1,8 @@
 /*
  * test_live.c - the live-session registry (lib/live.c): process stamps,
  * reading an entry, stale entries (pid gone, pid reused, other boot), the
- * kill request, and ids checked before any path is built.
+ * kill request both ways, the broker's write-then-read round trip (with
+ * hostile values), and ids checked before any path is built.
  */
 #include "testutil.h"
 
