@@ -23,11 +23,12 @@
  *     the channel's stdout and stderr, byte for byte (replay --cat gives
  *     what nis2ctl gives locally).
  *
- * The connection's loop (conn.c serve, relay.c) polls the child's
- * descriptors (chan_command_ops.poll_fds) and moves at most what the channel's
- * window takes (flow control end to end), then sends the verb's exit status (or
- * exit-signal) and closes.  The client closing the channel, or the connection
- * ending, stops the verb: SIGTERM to its process group, SIGKILL after a second;
+ * The connection's loop (session.c, relay.c) polls the child's
+ * descriptors (chan_command_ops.poll_fds) and moves at most what the
+ * channel's window takes (flow control end to end), then sends the verb's
+ * exit status (or exit-signal) and closes.  The client closing the
+ * channel, or the connection ending, stops the verb: SIGTERM to its
+ * process group, SIGKILL after a second;
  * PR_SET_PDEATHSIG covers the connection's process dying.  Each command is
  * audited (broker.command: verb and exit status) when it ends.
  *

@@ -1,6 +1,6 @@
 /*
  * deadline.h - when a target session must end, and when its user is
- * warned: one computation for the session's start (conn.c session_setup)
+ * warned: one computation for the session's start (session.c session_setup)
  * and for an approver's change of the window while it runs (time_checks).
  */
 #ifndef NIS2_BROKER_DEADLINE_H

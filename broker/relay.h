@@ -33,7 +33,8 @@
 
 struct pair;
 
-/* What the channels need of their connection (conn.c fills it in). */
+/* What the channels need of their connection (conn.c and auth.c fill it
+   in). */
 struct relay {
     const struct sess_audit *audit;   /* events; the verbs' actor */
     ssh_session client;               /* the client's session */
@@ -102,7 +103,7 @@ struct pair {
     bool done; /* both closed; free at the next sweep */
 };
 
-/* ---- for conn.c --------------------------------------------------------- */
+/* ---- for the connection (conn.c, session.c) ---------------------------- */
 
 /* A client's session channel open (server callback): a pair of `ops`. */
 ssh_channel relay_open_session(struct relay *rl, ssh_session s,
