@@ -3,10 +3,12 @@
  *
  * Process model (docs/architecture.md): the listener (main.c) accepts TCP
  * connections and forks one child per connection; the child (conn.c) runs
- * the SSH server for that one client: authentication (authkeys.c, and
- * pam_worker.c where a thread runs the synchronous PAM conversation), the
- * upstream connection to the target (upstream.c), the relay and the
- * recording (relay.c), or the command interface (cmd.c).
+ * the SSH server for that one client: authentication (auth.c, authkeys.c,
+ * skflags.c, and pam_worker.c where a thread runs the synchronous PAM
+ * conversation), the session (session.c: deadline.c, the upstream
+ * connection to the target in upstream.c, sess_audit.c for its events),
+ * the channels (relay.c, with the kinds in chan_upstream.c and the command
+ * interface in cmd.c).
  */
 #ifndef NIS2_BROKER_H
 #define NIS2_BROKER_H

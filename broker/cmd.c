@@ -23,11 +23,12 @@
  *     the channel's stdout and stderr, byte for byte (replay --cat gives
  *     what nis2ctl gives locally).
  *
- * The connection's loop (conn.c serve, relay.c) polls the child's
- * descriptors and moves at most what the channel's window takes (flow
- * control end to end), then sends the verb's exit status (or exit-signal)
- * and closes.  The client closing the channel, or the connection ending,
- * stops the verb: SIGTERM to its process group, SIGKILL after a second;
+ * The connection's loop (session.c, relay.c) polls the child's
+ * descriptors (chan_command_ops.poll_fds) and moves at most what the
+ * channel's window takes (flow control end to end), then sends the verb's
+ * exit status (or exit-signal) and closes.  The client closing the
+ * channel, or the connection ending, stops the verb: SIGTERM to its
+ * process group, SIGKILL after a second;
  * PR_SET_PDEATHSIG covers the connection's process dying.  Each command is
  * audited (broker.command: verb and exit status) when it ends.
  *
@@ -51,7 +52,7 @@
 
 #include <json.h>
 
-#include "conn.h"
+#include "cmd.h"
 #include "policy.h"
 #include "util.h"
 
@@ -127,6 +128,16 @@ struct cmd_proc {
     char verb[32];
 };
 
+/* The kind's data (pair->kd). */
+struct cmd_chan {
+    char *out; /* answered at once: stdout to send */
+    size_t out_len, out_off;
+    char *err; /* ... and stderr */
+    size_t err_len, err_off;
+    int status;            /* exit status of the command, -1 none */
+    struct cmd_proc *proc; /* a verb in its own process, or NULL */
+};
+
 static void
 help(FILE *f)
 {
@@ -144,7 +155,7 @@ help(FILE *f)
 }
 
 static void
-targets(struct conn *c, FILE *f)
+targets(const struct sess_audit *c, FILE *f)
 {
     time_t now = time(NULL);
     size_t shown = 0;
@@ -266,18 +277,19 @@ to_crlf(char **buf, size_t *len)
 }
 
 static void
-audit_command(struct conn *c, const char *verb, int status, const char *sig)
+audit_command(const struct sess_audit *a, const char *verb, int status,
+              const char *sig)
 {
     struct json_object *d = json_object_new_object();
+    int built;
 
-    json_object_object_add(d, "verb", json_object_new_string(verb));
-    json_object_object_add(d, "status", status >= 0
-                                            ? json_object_new_int(status)
-                                            : NULL);
+    built = sess_detail_str(d, "verb", verb);
+    built |= status >= 0 ? sess_detail_int(d, "status", status)
+                         : sess_detail_null(d, "status");
     if (sig != NULL) {
-        json_object_object_add(d, "signal", json_object_new_string(sig));
+        built |= sess_detail_str(d, "signal", sig);
     }
-    conn_audit(c, "broker.command", d);
+    sess_audit_built(a, "broker.command", d, built);
     json_object_put(d);
 }
 
@@ -316,15 +328,16 @@ set_nonblock(int fd)
     }
 }
 
-/* In the child: become the verb, never return. */
-static void __attribute__((noreturn))
-child_main(struct conn *c, const struct verb *v, int argc, char **argv,
-           bool json, const char *slave, int outw, int errw, pid_t parent)
+/*
+ * In the child: default signals, nothing of the SSH connection, a session
+ * of its own; dies with the connection's process.  Only returns when all
+ * of that is done.
+ */
+static void
+child_detach(struct pair *p, pid_t parent)
 {
-    struct nis2ctl ctx = {0};
     struct sigaction sa;
     sigset_t none;
-    int fd, rc;
     static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT,
                                SIGPIPE, SIGALRM, SIGCHLD};
 
@@ -342,9 +355,11 @@ child_main(struct conn *c, const struct verb *v, int argc, char **argv,
     alarm(0);
     /* Nothing of the SSH connection: its socket and the other commands'
        descriptors are the parent's alone. */
-    close(ssh_get_fd(c->s));
-    for (size_t i = 0; i < c->n_pairs; i++) {
-        struct cmd_proc *k = c->pairs[i]->cmd;
+    close(ssh_get_fd(p->rl->client));
+    for (size_t i = 0; i < p->rl->n_pairs; i++) {
+        struct pair *o = p->rl->pairs[i];
+        struct cmd_chan *oc = o->ops == &chan_command_ops ? o->kd : NULL;
+        struct cmd_proc *k = oc != NULL ? oc->proc : NULL;
         if (k != NULL && k->out_fd >= 0) {
             close(k->out_fd);
         }
@@ -355,6 +370,18 @@ child_main(struct conn *c, const struct verb *v, int argc, char **argv,
     if (setsid() < 0) {
         _exit(NIS2CTL_EXIT_ERR);
     }
+}
+
+/* In the child: become the verb, never return. */
+static void __attribute__((noreturn))
+child_main(struct pair *p, const struct verb *v, int argc, char **argv,
+           bool json, const char *slave, int outw, int errw, pid_t parent)
+{
+    const struct sess_audit *c = p->rl->audit;
+    struct nis2ctl ctx = {0};
+    int fd, rc;
+
+    child_detach(p, parent);
     if (slave != NULL) {
         /* The new session's controlling terminal. */
         fd = open(slave, O_RDWR);
@@ -399,9 +426,10 @@ child_main(struct conn *c, const struct verb *v, int argc, char **argv,
 
 /* Start verb `v` in a child on a pty (p->pty) or pipes.  0 or -1. */
 static int
-start_child(struct conn *c, struct pair *p, const struct verb *v, int argc,
-            char **argv, bool json)
+start_child(struct pair *p, const struct verb *v, int argc, char **argv,
+            bool json)
 {
+    struct cmd_chan *cc = p->kd;
     struct cmd_proc *k = calloc(1, sizeof(*k));
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
     char *slave = NULL;
@@ -439,8 +467,7 @@ start_child(struct conn *c, struct pair *p, const struct verb *v, int argc,
             close(outp[0]);
             close(errp[0]);
         }
-        child_main(c, v, argc, argv, json, slave, outp[1], errp[1],
-                   parent);
+        child_main(p, v, argc, argv, json, slave, outp[1], errp[1], parent);
     }
     free(slave);
     k->pid = pid;
@@ -456,7 +483,7 @@ start_child(struct conn *c, struct pair *p, const struct verb *v, int argc,
         set_nonblock(k->err_fd);
     }
     snprintf(k->verb, sizeof(k->verb), "%s", v->name);
-    p->cmd = k;
+    cc->proc = k;
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {
@@ -477,7 +504,8 @@ fail:
 
 /* Help, targets, refusals: answered at once, out of `out` / `err`. */
 static int
-run_local(struct conn *c, int argc, char **argv, FILE *out, FILE *err)
+run_local(const struct sess_audit *c, int argc, char **argv, FILE *out,
+          FILE *err)
 {
     if (argc == 0 || strcmp(argv[0], "help") == 0) {
         help(out);
@@ -493,7 +521,7 @@ run_local(struct conn *c, int argc, char **argv, FILE *out, FILE *err)
 
 /* The greeting of an interactive login without a command. */
 static void
-greeting(struct conn *c, FILE *out, FILE *err)
+greeting(const struct sess_audit *c, FILE *out, FILE *err)
 {
     struct nis2ctl ctx = {0};
     char *req_argv[] = {"requests", NULL};
@@ -513,9 +541,16 @@ greeting(struct conn *c, FILE *out, FILE *err)
     cmd_requests(&ctx, 1, req_argv);
 }
 
-void
-cmd_run(struct conn *c, struct pair *p, const char *command)
+/*
+ * Run a command-interface line (exec) or the greeting (command NULL) for
+ * the authenticated user: answered at once into the kind's buffers, or a
+ * verb started in its own process (cc->proc).
+ */
+static void
+cmd_run(struct pair *p, const char *command)
 {
+    const struct sess_audit *c = p->rl->audit;
+    struct cmd_chan *cc = p->kd;
     char *obuf = NULL, *ebuf = NULL, **argv = NULL, why[160];
     size_t olen = 0, elen = 0;
     FILE *out = open_memstream(&obuf, &olen);
@@ -552,13 +587,12 @@ cmd_run(struct conn *c, struct pair *p, const char *command)
                               sizeof(why)) != 0) {
         fprintf(err, "nis2-broker: %s\n", why);
         audit_command(c, v->name, status, NULL);
-    } else if (start_child(c, p, v, argc - skip, argv + skip, skip == 1) !=
-               0) {
+    } else if (start_child(p, v, argc - skip, argv + skip, skip == 1) != 0) {
         fprintf(err, "nis2-broker: %s: cannot start the command\n",
                 v->name);
         audit_command(c, v->name, status, NULL);
     }
-    /* else: the child streams; cmd_pump sends its output and status. */
+    /* else: the child streams; proc_pump sends its output and status. */
 done:
     if (out != NULL) {
         fclose(out);
@@ -571,11 +605,11 @@ done:
         to_crlf(&obuf, &olen);
         to_crlf(&ebuf, &elen);
     }
-    p->cmd_out = obuf;
-    p->cmd_len = obuf != NULL ? olen : 0;
-    p->cmd_err = ebuf;
-    p->cmd_err_len = ebuf != NULL ? elen : 0;
-    p->cmd_status = status;
+    cc->out = obuf;
+    cc->out_len = obuf != NULL ? olen : 0;
+    cc->err = ebuf;
+    cc->err_len = ebuf != NULL ? elen : 0;
+    cc->status = status;
 }
 
 /* Signal name as SSH spells it ("INT", "TERM"). */
@@ -590,20 +624,22 @@ signal_name(int sig, char *buf, size_t len)
 static void
 proc_done(struct pair *p)
 {
-    struct cmd_proc *k = p->cmd;
+    struct cmd_chan *cc = p->kd;
+    struct cmd_proc *k = cc->proc;
     char sig[32] = "";
 
     if (WIFEXITED(k->status)) {
         p->exit_status = WEXITSTATUS(k->status);
-        p->cmd_status = p->exit_status;
+        cc->status = p->exit_status;
     } else if (WIFSIGNALED(k->status)) {
         signal_name(WTERMSIG(k->status), sig, sizeof(sig));
         snprintf(p->exit_signal, sizeof(p->exit_signal), "%s", sig);
-        p->cmd_status = 128 + WTERMSIG(k->status);
+        cc->status = 128 + WTERMSIG(k->status);
     }
     if (!k->audited) {
         k->audited = true;
-        audit_command(p->c, k->verb, WIFEXITED(k->status) ? p->cmd_status : -1,
+        audit_command(p->rl->audit, k->verb,
+                      WIFEXITED(k->status) ? cc->status : -1,
                       sig[0] != '\0' ? sig : NULL);
     }
 }
@@ -628,9 +664,8 @@ close_fd(int *fd)
 
 /* Client bytes: to the pty (keys), else dropped. */
 static long
-pump_input(struct pair *p)
+pump_input(struct pair *p, struct cmd_proc *k)
 {
-    struct cmd_proc *k = p->cmd;
     char scratch[4096];
     long moved = 0;
 
@@ -693,14 +728,21 @@ pump_output(struct pair *p, int *fd, bool is_stderr)
     return moved;
 }
 
-long
-cmd_pump(struct pair *p, bool *finished)
+/*
+ * A verb in its own process: move client input to it and its output to
+ * the client as far as the window goes, reap it.  *finished once the
+ * channel should close (exit status or signal set in the pair,
+ * broker.command audited).  Returns bytes moved.
+ */
+static long
+proc_pump(struct pair *p, bool *finished)
 {
-    struct cmd_proc *k = p->cmd;
+    struct cmd_chan *cc = p->kd;
+    struct cmd_proc *k = cc->proc;
     long moved;
 
     *finished = false;
-    moved = pump_input(p);
+    moved = pump_input(p, k);
     if (!p->down_close_rcvd && !p->down_close_sent) {
         moved += pump_output(p, &k->out_fd, false);
         moved += pump_output(p, &k->err_fd, true);
@@ -709,7 +751,7 @@ cmd_pump(struct pair *p, bool *finished)
         k->reaped = true;
     }
     if (p->down_close_rcvd) {
-        /* Nobody listens any more: stop the verb (cmd_proc_free reaps). */
+        /* Nobody listens any more: stop the verb (proc_free reaps). */
         if (!k->stopped) {
             k->stopped = true;
             proc_stop(k, SIGTERM);
@@ -731,54 +773,12 @@ cmd_pump(struct pair *p, bool *finished)
     return moved;
 }
 
-int
-cmd_poll_fds(struct conn *c, struct pollfd *pfd, int max)
+/* Stop (SIGTERM, then SIGKILL) and reap the verb, audit, free; none ok. */
+static void
+proc_free(struct pair *p)
 {
-    int n = 0;
-
-    for (size_t i = 0; i < c->n_pairs && n < max; i++) {
-        struct pair *p = c->pairs[i];
-        struct cmd_proc *k = p->cmd;
-        bool room;
-        if (k == NULL || p->done || p->down_close_sent) {
-            continue;
-        }
-        /* Readable output only matters when the channel takes it. */
-        room = ssh_channel_window_size(p->down) > 0;
-        if (k->out_fd >= 0 && (room || k->in_len > 0)) {
-            pfd[n].fd = k->out_fd;
-            pfd[n].events = (short)((room ? POLLIN : 0) |
-                                    (k->in_len > 0 ? POLLOUT : 0));
-            pfd[n++].revents = 0;
-        }
-        if (k->err_fd >= 0 && room && n < max) {
-            pfd[n].fd = k->err_fd;
-            pfd[n].events = POLLIN;
-            pfd[n++].revents = 0;
-        }
-    }
-    return n;
-}
-
-void
-cmd_resize(struct pair *p)
-{
-    struct cmd_proc *k = p->cmd;
-    struct winsize ws;
-
-    if (k == NULL || !k->pty || k->out_fd < 0) {
-        return;
-    }
-    memset(&ws, 0, sizeof(ws));
-    ws.ws_col = (unsigned short)p->cols;
-    ws.ws_row = (unsigned short)p->rows;
-    ioctl(k->out_fd, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH */
-}
-
-void
-cmd_proc_free(struct pair *p)
-{
-    struct cmd_proc *k = p->cmd;
+    struct cmd_chan *cc = p->kd;
+    struct cmd_proc *k = cc->proc;
 
     if (k == NULL) {
         return;
@@ -808,10 +808,198 @@ cmd_proc_free(struct pair *p)
         if (WIFSIGNALED(k->status)) {
             signal_name(WTERMSIG(k->status), sig, sizeof(sig));
         }
-        audit_command(p->c, k->verb,
+        audit_command(p->rl->audit, k->verb,
                       WIFEXITED(k->status) ? WEXITSTATUS(k->status) : -1,
                       sig[0] != '\0' ? sig : NULL);
     }
     free(k);
-    p->cmd = NULL;
+    cc->proc = NULL;
 }
+
+/* ---- the channel kind (relay.h) ------------------------------------------ */
+
+static int
+command_open(struct pair *p)
+{
+    struct cmd_chan *cc = calloc(1, sizeof(*cc));
+
+    if (cc == NULL) {
+        return -1;
+    }
+    cc->status = -1;
+    p->kd = cc;
+    return 0;
+}
+
+static int
+command_start(struct pair *p, const char *kind, const char *command)
+{
+    if (strcmp(kind, "subsystem") == 0) {
+        return -1; /* no sftp without a target */
+    }
+    p->started = true;
+    cmd_run(p, command);
+    return 0;
+}
+
+/* window-change: resize the verb's pty. */
+static int
+command_resize(struct pair *p)
+{
+    struct cmd_chan *cc = p->kd;
+    struct cmd_proc *k = cc->proc;
+    struct winsize ws;
+
+    if (k == NULL || !k->pty || k->out_fd < 0) {
+        return 0;
+    }
+    memset(&ws, 0, sizeof(ws));
+    ws.ws_col = (unsigned short)p->cols;
+    ws.ws_row = (unsigned short)p->rows;
+    ioctl(k->out_fd, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH */
+    return 0;
+}
+
+/* Discard what the client sends to a command answered at once. */
+static void
+sink(ssh_channel ch)
+{
+    char buf[4096];
+    while (ssh_channel_read_nonblocking(ch, buf, sizeof(buf), 0) > 0) {
+    }
+}
+
+/* An answer at once: its output, as far as the window goes. */
+static long
+send_answer(struct pair *p, bool *complete)
+{
+    struct cmd_chan *cc = p->kd;
+    long moved = 0;
+
+    *complete = false;
+    for (int e = 0; e < 2; e++) {
+        const char *buf = e ? cc->err : cc->out;
+        size_t len = e ? cc->err_len : cc->out_len;
+        size_t *off = e ? &cc->err_off : &cc->out_off;
+        while (*off < len) {
+            uint32_t w = ssh_channel_window_size(p->down);
+            size_t n = len - *off;
+            int wr;
+            if (w == 0) {
+                return moved;
+            }
+            if (n > w) {
+                n = w;
+            }
+            wr = e ? ssh_channel_write_stderr(p->down, buf + *off, (uint32_t)n)
+                   : ssh_channel_write(p->down, buf + *off, (uint32_t)n);
+            if (wr != (int)n) {
+                *off = len; /* the client went away */
+                break;
+            }
+            *off += n;
+            moved += (long)n;
+        }
+    }
+    *complete = true;
+    return moved;
+}
+
+/* Write the output (or stream the verb's), then status, EOF, close. */
+static long
+command_pump(struct pair *p)
+{
+    struct cmd_chan *cc = p->kd;
+    bool finished = false;
+    long moved;
+
+    if (cc->proc != NULL) {
+        moved = proc_pump(p, &finished);
+        if (finished) {
+            relay_close_down(p);
+        }
+        return moved;
+    }
+    sink(p->down);
+    if (cc->proc != NULL) {
+        return 0; /* the exec request came in while reading: next round */
+    }
+    if (p->down_close_rcvd) {
+        relay_close_down(p);
+        return 0;
+    }
+    if (!p->started) {
+        return 0;
+    }
+    moved = send_answer(p, &finished);
+    if (finished) {
+        p->exit_status = cc->status >= 0 ? cc->status : 0;
+        relay_close_down(p);
+    }
+    return moved;
+}
+
+static void
+command_finish(struct pair *p)
+{
+    struct cmd_chan *cc = p->kd;
+
+    /* Killed by a signal: the status the client did not get. */
+    if (p->exit_status < 0 && cc->status >= 0) {
+        p->rl->last_exit = cc->status;
+    }
+}
+
+static int
+command_poll_fds(struct pair *p, struct pollfd *pfd, int max)
+{
+    struct cmd_chan *cc = p->kd;
+    struct cmd_proc *k = cc->proc;
+    int n = 0;
+    bool room;
+
+    if (k == NULL || max <= 0) {
+        return 0;
+    }
+    /* Readable output only matters when the channel takes it. */
+    room = ssh_channel_window_size(p->down) > 0;
+    if (k->out_fd >= 0 && (room || k->in_len > 0)) {
+        pfd[n].fd = k->out_fd;
+        pfd[n].events =
+            (short)((room ? POLLIN : 0) | (k->in_len > 0 ? POLLOUT : 0));
+        pfd[n++].revents = 0;
+    }
+    if (k->err_fd >= 0 && room && n < max) {
+        pfd[n].fd = k->err_fd;
+        pfd[n].events = POLLIN;
+        pfd[n++].revents = 0;
+    }
+    return n;
+}
+
+static void
+command_free(struct pair *p)
+{
+    struct cmd_chan *cc = p->kd;
+
+    if (cc == NULL) {
+        return;
+    }
+    proc_free(p);
+    free(cc->out);
+    free(cc->err);
+    free(cc);
+    p->kd = NULL;
+}
+
+const struct chan_ops chan_command_ops = {
+    .name = "command",
+    .session = true,
+    .open = command_open,
+    .start = command_start,
+    .resize = command_resize,
+    .pump = command_pump,
+    .finish = command_finish,
+    .poll_fds = command_poll_fds,
+    .free = command_free,
+};

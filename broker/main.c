@@ -290,27 +290,25 @@ run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
     return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-    const char *config = NULL;
-    bool check = false, foreground = false, debug = false;
-    struct nis2_config *cfg = NULL;
-    struct nis2_diag diag;
-    ssh_bind bind = NULL;
-    ssh_key hostkey = NULL;
-    struct sigaction sa;
-    int rc = 1, r, lfd = -1;
+struct opts {
+    const char *config;
+    bool check, foreground, debug;
+};
 
+/* The command line: -1 to go on, else the exit code (help, usage). */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config = argv[++i];
+            o->config = argv[++i];
         } else if (strcmp(argv[i], "--foreground") == 0) {
-            foreground = true;
+            o->foreground = true;
         } else if (strcmp(argv[i], "--debug") == 0) {
-            debug = true;
+            o->debug = true;
         } else if (strcmp(argv[i], "--check") == 0) {
-            check = true;
+            o->check = true;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -319,62 +317,87 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    nis2_diag_init(&diag);
-    const char *path = nis2_config_path(config);
-    if ((r = nis2_config_load(path, &cfg, &diag)) != 0) {
-        for (size_t i = 0; i < diag.n; i++) {
-            fprintf(stderr, "nis2-broker: %s\n", diag.msgs[i]);
+    return -1;
+}
+
+/* Load and check the configuration; false with the reasons on stderr. */
+static bool
+load_config(const char *path, struct nis2_config **cfg, struct nis2_diag *diag)
+{
+    int r;
+
+    if ((r = nis2_config_load(path, cfg, diag)) != 0) {
+        for (size_t i = 0; i < diag->n; i++) {
+            fprintf(stderr, "nis2-broker: %s\n", diag->msgs[i]);
         }
         fprintf(stderr, "nis2-broker: %s: %s; not starting\n", path,
                 nis2_strerror(r));
-        goto out;
+        return false;
     }
-    if (geteuid() == 0 && cfg->broker_user == NULL) {
+    if (geteuid() == 0 && (*cfg)->broker_user == NULL) {
         fprintf(stderr, "nis2-broker: refusing to run as root without "
                         "[broker] user = ... to drop to\n");
-        goto out;
+        return false;
     }
-    if (check) {
-        printf("nis2-broker: configuration %s ok\n", path);
-        rc = 0;
-        goto out;
-    }
-    if (ssh_init() != SSH_OK) {
-        fprintf(stderr, "nis2-broker: libssh initialisation failed\n");
-        goto out;
-    }
-    /* Read the host key and bind while still privileged. */
+    return true;
+}
+
+/*
+ * Read the host key and bind while still privileged, then drop to the
+ * [broker] user and make the SSH bind.  false with a message on stderr.
+ */
+static bool
+open_listener(const struct nis2_config *cfg, bool debug, int *lfd,
+              ssh_bind *bind_out)
+{
+    ssh_key hostkey = NULL;
+    ssh_bind bind = NULL;
+    bool no = false;
+    int r;
+
     if (ssh_pki_import_privkey_file(cfg->host_key, NULL, NULL, NULL,
                                     &hostkey) != SSH_OK) {
         fprintf(stderr,
                 "nis2-broker: cannot read host key %s (nis2ctl "
                 "init creates one)\n",
                 cfg->host_key);
-        goto out;
+        return false;
     }
-    if ((r = listen_on(cfg->listen, &lfd)) != 0) {
+    if ((r = listen_on(cfg->listen, lfd)) != 0) {
         fprintf(stderr, "nis2-broker: cannot listen on %s: %s\n", cfg->listen,
                 r == NIS2_ERR_IO ? strerror(errno) : "bad address");
-        goto out;
+        ssh_key_free(hostkey);
+        return false;
     }
     if (geteuid() == 0 && !drop_privileges(cfg->broker_user)) {
-        goto out;
+        ssh_key_free(hostkey);
+        return false;
     }
     if ((bind = ssh_bind_new()) == NULL ||
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, hostkey) !=
             SSH_OK) {
         fprintf(stderr, "nis2-broker: cannot use the host key\n");
-        goto out;
+        ssh_key_free(hostkey);
+        if (bind != NULL) {
+            ssh_bind_free(bind);
+        }
+        return false;
     }
-    hostkey = NULL; /* the bind owns it now */
-    {
-        bool no = false;
-        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
-    }
+    /* the bind owns the key now */
+    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
     if (debug) {
         int v = SSH_LOG_PROTOCOL;
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_LOG_VERBOSITY, &v);
     }
+    *bind_out = bind;
+    return true;
+}
+
+static void
+set_signals(void)
+{
+    struct sigaction sa;
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
@@ -386,7 +409,41 @@ main(int argc, char **argv)
     /* A file size limit must fail the recording's write (and so end the
        session), not kill the process silently. */
     signal(SIGXFSZ, SIG_IGN);
-    if (!foreground && daemon(0, 0) != 0) {
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o;
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag diag;
+    ssh_bind bind = NULL;
+    const char *path;
+    int rc = 1, lfd = -1;
+
+    if ((rc = parse_args(argc, argv, &o)) >= 0) {
+        return rc;
+    }
+    rc = 1;
+    nis2_diag_init(&diag);
+    path = nis2_config_path(o.config);
+    if (!load_config(path, &cfg, &diag)) {
+        goto out;
+    }
+    if (o.check) {
+        printf("nis2-broker: configuration %s ok\n", path);
+        rc = 0;
+        goto out;
+    }
+    if (ssh_init() != SSH_OK) {
+        fprintf(stderr, "nis2-broker: libssh initialisation failed\n");
+        goto out;
+    }
+    if (!open_listener(cfg, o.debug, &lfd, &bind)) {
+        goto out;
+    }
+    set_signals();
+    if (!o.foreground && daemon(0, 0) != 0) {
         perror("nis2-broker: daemon");
         goto out;
     }
@@ -397,7 +454,6 @@ out:
     if (lfd >= 0) {
         close(lfd);
     }
-    ssh_key_free(hostkey);
     if (bind != NULL) {
         ssh_bind_free(bind);
     }

@@ -1,7 +1,7 @@
 /*
  * live.c - the registry of live broker sessions in state_dir/sessions/
- * (live.h): process stamps, reading an entry, telling a stale one from a
- * live one, and the kill request.
+ * (live.h): process stamps, writing, reading and removing an entry,
+ * telling a stale one from a live one, and the kill request both ways.
  */
 #include <errno.h>
 #include <json.h>
@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "live.h"
 #include "sessions.h"
+#include "util.h"
 
 #define LIVE_ENTRY_MAX (64 * 1024)
 
@@ -83,6 +84,22 @@ nis2_live_boot_id(char out[NIS2_LIVE_BOOT_ID_LEN + 1])
     return 0;
 }
 
+/* Add `key`: `value` (NULL: JSON null) to `o`; 0 or NIS2_ERR_NOMEM. */
+static int
+add_str(struct json_object *o, const char *key, const char *value)
+{
+    struct json_object *v = NULL;
+
+    if (value != NULL && (v = json_object_new_string(value)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    if (json_object_object_add(o, key, v) != 0) {
+        json_object_put(v);
+        return NIS2_ERR_NOMEM;
+    }
+    return 0;
+}
+
 int
 nis2_live_add_stamp(struct json_object *o)
 {
@@ -97,12 +114,13 @@ nis2_live_add_stamp(struct json_object *o)
     /* A string: json-c's int64 would do, but readers in other languages
        may hold numbers as doubles. */
     snprintf(start, sizeof(start), "%llu", st);
-    if (json_object_object_add(o, "pid", json_object_new_int((int)getpid())) !=
-            0 ||
-        json_object_object_add(o, "pid_start", json_object_new_string(start)) !=
-            0 ||
-        json_object_object_add(o, "boot_id", json_object_new_string(boot)) !=
-            0) {
+    struct json_object *pid = json_object_new_int((int)getpid());
+    if (pid == NULL || json_object_object_add(o, "pid", pid) != 0) {
+        json_object_put(pid);
+        return NIS2_ERR_NOMEM;
+    }
+    if (add_str(o, "pid_start", start) != 0 ||
+        add_str(o, "boot_id", boot) != 0) {
         return NIS2_ERR_NOMEM;
     }
     return 0;
@@ -233,8 +251,8 @@ nis2_live_request_kill(const char *state_dir, const char *id,
     if (!nis2_session_id_valid(id)) {
         return NIS2_ERR_INVAL;
     }
-    if (details == NULL && (details = empty = json_object_new_object()) ==
-                               NULL) {
+    if (details == NULL &&
+        (details = empty = json_object_new_object()) == NULL) {
         return NIS2_ERR_NOMEM;
     }
     text = json_object_to_json_string_ext(details, JSON_C_TO_STRING_PLAIN);
@@ -278,4 +296,141 @@ nis2_live_free(struct nis2_live *e)
     free(e->request);
     free(e->recording);
     free(e);
+}
+
+int
+nis2_live_register(const char *state_dir, const struct nis2_live_info *info)
+{
+    struct json_object *o = NULL;
+    char *path = NULL, *dir = NULL, ts[32];
+    const char *text;
+    int r;
+
+    if (!nis2_session_id_valid(info->id)) {
+        return NIS2_ERR_INVAL;
+    }
+    if (asprintf(&dir, "%s/sessions", state_dir) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    if (asprintf(&path, "%s/%s.json", dir, info->id) < 0) {
+        path = NULL;
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    if ((r = nis2_mkdir_p(dir, 0750)) != 0) {
+        goto out;
+    }
+    r = NIS2_ERR_NOMEM;
+    if ((o = json_object_new_object()) == NULL) {
+        goto out;
+    }
+    nis2_format_time_utc(info->start, ts, sizeof(ts));
+    if (add_str(o, "session", info->id) != 0) {
+        goto out;
+    }
+    /* pid, its start time and the boot id: tell a stale entry (crashed
+       process) from a live one. */
+    if ((r = nis2_live_add_stamp(o)) != 0) {
+        goto out;
+    }
+    r = NIS2_ERR_NOMEM;
+    if (add_str(o, "user", info->user) != 0 ||
+        add_str(o, "target", info->target) != 0 ||
+        add_str(o, "client", info->client) != 0 ||
+        add_str(o, "start", ts) != 0 ||
+        add_str(o, "request", info->request) != 0 ||
+        add_str(o, "recording", info->recording) != 0) {
+        goto out;
+    }
+    text = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text != NULL) {
+        r = nis2_file_write_atomic(path, text, strlen(text), 0640, (uid_t)-1,
+                                   (gid_t)-1);
+    }
+out:
+    json_object_put(o);
+    free(path);
+    free(dir);
+    return r;
+}
+
+void
+nis2_live_unregister(const char *state_dir, const char *id)
+{
+    char *path = NULL;
+
+    if (!nis2_session_id_valid(id)) {
+        return;
+    }
+    if (asprintf(&path, "%s/sessions/%s.json", state_dir, id) >= 0) {
+        unlink(path);
+        free(path);
+    }
+    if (asprintf(&path, "%s/sessions/%s.kill", state_dir, id) >= 0) {
+        unlink(path);
+        free(path);
+    }
+}
+
+/* Copy `s` into dst when it is printable ASCII (no control characters,
+   nothing a terminal would interpret) and fits; else leave dst empty. */
+static void
+copy_printable(char *dst, size_t dlen, const char *s)
+{
+    size_t n;
+
+    if (dlen == 0) {
+        return;
+    }
+    dst[0] = '\0';
+    if (s == NULL || (n = strlen(s)) >= dlen) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) {
+            return;
+        }
+    }
+    memcpy(dst, s, n + 1);
+}
+
+int
+nis2_live_kill_requested(const char *state_dir, const char *id, char *by,
+                         size_t bylen, char *reason, size_t reasonlen)
+{
+    struct json_object *doc = NULL, *v = NULL;
+    char *path = NULL, *buf = NULL;
+
+    if (bylen > 0) {
+        by[0] = '\0';
+    }
+    if (reasonlen > 0) {
+        reason[0] = '\0';
+    }
+    if (!nis2_session_id_valid(id) ||
+        asprintf(&path, "%s/sessions/%s.kill", state_dir, id) < 0) {
+        return 0;
+    }
+    if (access(path, F_OK) != 0) {
+        free(path);
+        return 0;
+    }
+    /* Best effort: who asked and why, never more than 4 KiB. */
+    if (nis2_file_read_all(path, 4096, NULL, &buf, NULL) == 0 &&
+        (doc = json_tokener_parse(buf)) != NULL) {
+        if (json_object_object_get_ex(doc, "by", &v) &&
+            json_object_is_type(v, json_type_string) &&
+            nis2_valid_user(json_object_get_string(v))) {
+            copy_printable(by, bylen, json_object_get_string(v));
+        }
+        if (json_object_object_get_ex(doc, "reason", &v) &&
+            json_object_is_type(v, json_type_string)) {
+            copy_printable(reason, reasonlen, json_object_get_string(v));
+        }
+    }
+    json_object_put(doc);
+    free(buf);
+    free(path);
+    return 1;
 }

@@ -68,6 +68,12 @@ check "at the window's end the session closes with status 255" \
 check "a warning came before the end" \
     grep -q "access window closes at" "$T/win.out"
 check "the end is announced" grep -q "access window has ended" "$T/win.out"
+# The client may exit before the session process has closed the recording
+# and written session.end: give it up to 5 s.
+for _ in $(seq 1 50); do
+    audit_has window-closed && break
+    sleep 0.1
+done
 check "session.end reason=window-closed is audited" audit_has window-closed
 meta=$(grep -l '"end_reason": "window-closed"' \
     "$T"/state/recordings/*/*/*/*/meta.json | head -n1)

@@ -3,8 +3,8 @@
  * the SSH login name (USER+TARGET, straight from the network), the
  * authorized_keys path pattern, authorized_keys lines with their options
  * (from=, no-touch-required, verify-required, options the broker cannot
- * honour), and the sk- flag decision.  Linked with the broker's objects
- * (Makefile: test_broker).
+ * honour), the sk- flag decision, and the session's deadline with its
+ * warnings.  Linked with the broker's objects (Makefile: test_broker).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include <libssh/libssh.h>
 
 #include "../../broker/broker.h"
+#include "../../broker/deadline.h"
 #include "error.h"
 #include "testutil.h"
 
@@ -335,6 +336,67 @@ test_sk_flags(void **state)
     }
 }
 
+/* ---- the session's deadline ---------------------------------------------- */
+
+static void
+test_deadline(void **state)
+{
+    /* start, max_duration, hours_end, window_end: the earliest wins. */
+    static const struct {
+        time_t start;
+        int64_t max;
+        time_t hours_end, window_end, want;
+    } cases[] = {
+        {1000, 3600, 0, 0, 4600},       /* max_duration alone */
+        {1000, 3600, 2000, 0, 2000},    /* the hours end first */
+        {1000, 3600, 0, 3000, 3000},    /* the window ends first */
+        {1000, 3600, 2500, 1500, 1500}, /* window before hours */
+        {1000, 3600, 1500, 2500, 1500}, /* hours before window */
+        {1000, 3600, 9000, 9000, 4600}, /* both after max_duration */
+    };
+    struct deadline d;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&d, 0, sizeof(d));
+        deadline_compute(&d, cases[i].start, cases[i].max, cases[i].hours_end,
+                         cases[i].window_end, 300);
+        if (d.end != cases[i].want) {
+            fail_msg("case %zu: end %ld, want %ld", i, (long)d.end,
+                     (long)cases[i].want);
+        }
+        assert_int_equal(d.warn_first, d.end - 300);
+        assert_int_equal(d.warn_last, d.end - BROKER_LAST_WARNING);
+    }
+
+    /* Warnings: once at warn_before, once at the last minute. */
+    memset(&d, 0, sizeof(d));
+    deadline_compute(&d, 0, 1000, 0, 0, 300);
+    assert_false(deadline_warn_due(&d, 699));
+    assert_true(deadline_warn_due(&d, 700));
+    assert_false(deadline_warn_due(&d, 701));
+    assert_false(deadline_warn_due(&d, 939));
+    assert_true(deadline_warn_due(&d, 940));
+    assert_false(deadline_warn_due(&d, 999));
+    /* An extension re-arms them; a shortening does not. */
+    deadline_compute(&d, 0, 5000, 0, 2000, 300);
+    assert_int_equal(d.end, 2000);
+    assert_false(deadline_warn_due(&d, 1000));
+    assert_true(deadline_warn_due(&d, 1700));
+    deadline_compute(&d, 0, 5000, 0, 1900, 300);
+    assert_int_equal(d.end, 1900);
+    assert_true(deadline_warn_due(&d, 1850)); /* the last minute only */
+    assert_false(deadline_warn_due(&d, 1860));
+    /* Both due at once (short window): one warning. */
+    memset(&d, 0, sizeof(d));
+    deadline_compute(&d, 0, 30, 0, 0, 300);
+    assert_true(deadline_warn_due(&d, 0));
+    assert_false(deadline_warn_due(&d, 1));
+    /* No deadline: never a warning. */
+    memset(&d, 0, sizeof(d));
+    assert_false(deadline_warn_due(&d, 0));
+}
+
 int
 main(void)
 {
@@ -343,6 +405,7 @@ main(void)
         cmocka_unit_test(test_login_lengths),
         cmocka_unit_test(test_authkeys_path),
         cmocka_unit_test(test_sk_flags),
+        cmocka_unit_test(test_deadline),
     };
     const struct CMUnitTest keys[] = {
         cmocka_unit_test(test_authkeys_lines),

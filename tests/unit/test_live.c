@@ -1,7 +1,8 @@
 /*
  * test_live.c - the live-session registry (lib/live.c): process stamps,
  * reading an entry, stale entries (pid gone, pid reused, other boot), the
- * kill request, and ids checked before any path is built.
+ * kill request both ways, the broker's write-then-read round trip (with
+ * hostile values), and ids checked before any path is built.
  */
 #include "testutil.h"
 
@@ -186,6 +187,148 @@ test_request_kill(void **state)
     free(dir);
 }
 
+/* The broker's side: register, read back, kill request, unregister. */
+static void
+test_register_round_trip(void **state)
+{
+    struct nis2_live_info info;
+    struct nis2_live *e = NULL;
+    char *dir = nis2_test_path("live10"), *path = NULL, *text;
+    char by[64], reason[256];
+    struct json_object *d;
+
+    (void)state;
+    memset(&info, 0, sizeof(info));
+    info.id = ID;
+    info.user = "alice";
+    info.target = "gw1";
+    info.client = "192.0.2.7";
+    info.start = 1767225600; /* 2026-01-01T00:00:00Z */
+    info.request = "R-00001";
+    info.recording = "/var/lib/nis2/rec/S-7K2M9QXA";
+    assert_int_equal(nis2_live_register(dir, &info), 0);
+    assert_int_equal(nis2_live_get(dir, ID, &e), 0);
+    assert_string_equal(e->id, ID);
+    assert_int_equal(e->pid, getpid());
+    assert_true(e->pid_start > 0);
+    assert_int_equal(strlen(e->boot_id), NIS2_LIVE_BOOT_ID_LEN);
+    assert_string_equal(e->user, "alice");
+    assert_string_equal(e->target, "gw1");
+    assert_string_equal(e->client, "192.0.2.7");
+    assert_string_equal(e->start, "2026-01-01T00:00:00Z");
+    assert_string_equal(e->request, "R-00001");
+    /* Written without escaped slashes, read back as written. */
+    assert_string_equal(e->recording, "/var/lib/nis2/rec/S-7K2M9QXA");
+    assert_int_equal(nis2_live_alive(e), 1);
+    nis2_live_free(e);
+    assert_true(asprintf(&path, "%s/sessions/%s.json", dir, ID) > 0);
+    text = nis2_test_read(path);
+    assert_non_null(strstr(text, "/var/lib/nis2/rec/S-7K2M9QXA"));
+    assert_null(strstr(text, "\\/"));
+    free(text);
+
+    /* No kill request yet; then one from an approver. */
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     0);
+    d = json_object_new_object();
+    assert_non_null(d);
+    json_object_object_add(d, "by", json_object_new_string("omar"));
+    json_object_object_add(d, "reason", json_object_new_string("done"));
+    assert_int_equal(nis2_live_request_kill(dir, ID, d), 0);
+    json_object_put(d);
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     1);
+    assert_string_equal(by, "omar");
+    assert_string_equal(reason, "done");
+
+    /* Unregister removes both files. */
+    nis2_live_unregister(dir, ID);
+    assert_int_equal(nis2_live_get(dir, ID, &e), NIS2_ERR_NOTFOUND);
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     0);
+    free(path);
+    free(dir);
+}
+
+/* Hostile values: kept exactly as data in the entry, never as control
+   characters in what the session shows; a bad id writes nothing. */
+static void
+test_register_hostile(void **state)
+{
+    static const char hostile[] = "\"},\n\"user\": \"root\", \x1b[2J../../x";
+    struct nis2_live_info info;
+    struct nis2_live *e = NULL;
+    char *dir = nis2_test_path("live11"), *path = NULL;
+    char by[64], reason[256], longer[300];
+    struct json_object *d;
+
+    (void)state;
+    memset(&info, 0, sizeof(info));
+    info.id = ID;
+    info.user = "alice";
+    info.target = hostile;
+    info.client = hostile;
+    info.start = 0;
+    info.request = NULL;
+    info.recording = NULL;
+    assert_int_equal(nis2_live_register(dir, &info), 0);
+    assert_int_equal(nis2_live_get(dir, ID, &e), 0);
+    assert_string_equal(e->user, "alice"); /* not overwritten */
+    assert_string_equal(e->target, hostile);
+    assert_string_equal(e->client, hostile);
+    assert_null(e->request);   /* JSON null */
+    assert_null(e->recording); /* JSON null */
+    nis2_live_free(e);
+
+    /* Ids that would build another path: refused before any file. */
+    info.id = "../S-7K2M9QXA";
+    assert_int_equal(nis2_live_register(dir, &info), NIS2_ERR_INVAL);
+    info.id = "S-7K2M9QX/";
+    assert_int_equal(nis2_live_register(dir, &info), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_live_kill_requested(dir, "../x", by, sizeof(by),
+                                              reason, sizeof(reason)),
+                     0);
+
+    /* A kill request with a bad name, a control character, an overlong
+       reason: the session still ends, the words are left out. */
+    d = json_object_new_object();
+    json_object_object_add(d, "by", json_object_new_string("omar\x1b]0;x"));
+    json_object_object_add(d, "reason",
+                           json_object_new_string("bye\r\nforged line"));
+    assert_int_equal(nis2_live_request_kill(dir, ID, d), 0);
+    json_object_put(d);
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     1);
+    assert_string_equal(by, "");
+    assert_string_equal(reason, "");
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    d = json_object_new_object();
+    json_object_object_add(d, "by", json_object_new_int(7));
+    json_object_object_add(d, "reason", json_object_new_string(longer));
+    assert_int_equal(nis2_live_request_kill(dir, ID, d), 0);
+    json_object_put(d);
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     1);
+    assert_string_equal(by, "");
+    assert_string_equal(reason, "");
+    /* Not JSON at all: still a request to end. */
+    assert_true(asprintf(&path, "%s/sessions/%s.kill", dir, ID) > 0);
+    nis2_test_write(path, "\x01\x02 not json", 0640);
+    assert_int_equal(nis2_live_kill_requested(dir, ID, by, sizeof(by), reason,
+                                              sizeof(reason)),
+                     1);
+    assert_string_equal(by, "");
+    nis2_live_unregister(dir, ID);
+    free(path);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -194,6 +337,8 @@ main(void)
         cmocka_unit_test(test_alive_and_stale),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_request_kill),
+        cmocka_unit_test(test_register_round_trip),
+        cmocka_unit_test(test_register_hostile),
     };
     return cmocka_run_group_tests_name("live", tests, NULL, NULL);
 }
