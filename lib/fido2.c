@@ -1,5 +1,5 @@
 /*
- * fido2.c - local FIDO2 tokens: the per-user credential file, base64, the
+ * fido2.c - local FIDO2 tokens: the per-user credential file, the
  * assertion check through libfido2 and one login as a whole (see fido2.h
  * and docs/formats.md, "FIDO2 credentials").
  */
@@ -159,88 +159,6 @@ nis2_fido2_creds_add(struct nis2_fido2_creds *set,
     return NIS2_OK;
 }
 
-/* ---- base64 ------------------------------------------------------------ */
-
-static const char b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_web[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int
-nis2_fido2_b64_encode(const unsigned char *p, size_t len, char **out)
-{
-    size_t olen = 4 * ((len + 2) / 3), j = 0;
-    char *s;
-
-    *out = NULL;
-    if (len > SIZE_MAX / 2 || (s = malloc(olen + 1)) == NULL) {
-        return NIS2_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len) {
-            v |= (uint32_t)p[i + 1] << 8;
-        }
-        if (i + 2 < len) {
-            v |= p[i + 2];
-        }
-        s[j++] = b64_std[(v >> 18) & 63];
-        s[j++] = b64_std[(v >> 12) & 63];
-        s[j++] = i + 1 < len ? b64_std[(v >> 6) & 63] : '=';
-        s[j++] = i + 2 < len ? b64_std[v & 63] : '=';
-    }
-    s[j] = '\0';
-    *out = s;
-    return NIS2_OK;
-}
-
-int
-nis2_fido2_b64_decode(const char *s, bool websafe, unsigned char **out,
-                      size_t *len_out)
-{
-    const char *alpha = websafe ? b64_web : b64_std;
-    size_t n = strlen(s), pad = 0, olen, j = 0;
-    unsigned char *b = NULL;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    *out = NULL;
-    *len_out = 0;
-    while (pad < 2 && n > 0 && s[n - 1] == '=') {
-        n--;
-        pad++;
-    }
-    if (n == 0 || (!websafe && (n + pad) % 4 != 0) || n % 4 == 1 ||
-        (pad > 0 && (n + pad) % 4 != 0)) {
-        return NIS2_ERR_INVAL;
-    }
-    olen = n * 3 / 4;
-    if ((b = malloc(olen + 1)) == NULL) {
-        return NIS2_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *c = s[i] != '\0' ? strchr(alpha, s[i]) : NULL;
-        if (c == NULL) {
-            free(b);
-            return NIS2_ERR_INVAL;
-        }
-        acc = (acc << 6) | (uint32_t)(c - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            b[j++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero (one encoding per value). */
-    if ((acc & ((1u << bits) - 1)) != 0) {
-        free(b);
-        return NIS2_ERR_INVAL;
-    }
-    *out = b;
-    *len_out = j;
-    return NIS2_OK;
-}
-
 /* ---- the credential file ----------------------------------------------- */
 
 /* A non-negative decimal up to `max`, no leading zeros. */
@@ -304,8 +222,8 @@ parse_cred(char *line, struct nis2_fido2_creds *set)
     }
     c.created = (int64_t)v;
     c.rp_id = f[2];
-    if ((r = nis2_fido2_b64_decode(f[6], false, &c.id, &c.id_len)) != 0 ||
-        (r = nis2_fido2_b64_decode(f[7], false, &c.pk, &c.pk_len)) != 0) {
+    if ((r = nis2_base64_decode(f[6], false, &c.id, &c.id_len)) != 0 ||
+        (r = nis2_base64_decode(f[7], false, &c.pk, &c.pk_len)) != 0) {
         r = r == NIS2_ERR_NOMEM ? r : NIS2_ERR_PARSE;
         goto out;
     }
@@ -406,8 +324,8 @@ nis2_fido2_creds_format(const struct nis2_fido2_creds *c, char **out,
             r = NIS2_ERR_INVAL;
             goto out;
         }
-        if ((r = nis2_fido2_b64_encode(k->id, k->id_len, &id)) != 0 ||
-            (r = nis2_fido2_b64_encode(k->pk, k->pk_len, &pk)) != 0) {
+        if ((r = nis2_base64_encode(k->id, k->id_len, false, &id)) != 0 ||
+            (r = nis2_base64_encode(k->pk, k->pk_len, false, &pk)) != 0) {
             goto out;
         }
         fprintf(f, "cred %s %s %s %" PRIu32 " %" PRId64 " %s %s\n",

@@ -117,13 +117,6 @@ int nis2_fido2_remove(const struct nis2_config *cfg, const char *user);
  */
 int nis2_fido2_rp_id(const struct nis2_config *cfg, char **out);
 
-/* Base64 (RFC 4648, padded) of `len` bytes; strict decoding (no
-   whitespace, padding required).  `websafe` selects the URL alphabet,
-   padding optional. */
-int nis2_fido2_b64_encode(const unsigned char *p, size_t len, char **out);
-int nis2_fido2_b64_decode(const char *s, bool websafe, unsigned char **out,
-                          size_t *len_out);
-
 /* ---- devices --------------------------------------------------------- */
 
 /* What get_assert is asked for. */

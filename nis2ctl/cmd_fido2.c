@@ -411,12 +411,12 @@ parse_u2f_cred(char *s, const char *rp_id, struct nis2_fido2_cred *c,
                  f[2]);
         return -1;
     }
-    if (nis2_fido2_b64_decode(f[0], old, &c->id, &c->id_len) != 0) {
+    if (nis2_base64_decode(f[0], old, &c->id, &c->id_len) != 0) {
         snprintf(why, whylen, "key handle is not valid base64");
         goto bad;
     }
     if ((old ? hex_decode(f[1], &c->pk, &c->pk_len)
-             : nis2_fido2_b64_decode(f[1], false, &c->pk, &c->pk_len)) != 0) {
+             : nis2_base64_decode(f[1], false, &c->pk, &c->pk_len)) != 0) {
         snprintf(why, whylen, "public key is not valid %s",
                  old ? "hex" : "base64");
         goto bad;
