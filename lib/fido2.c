@@ -21,8 +21,11 @@
 
 #include "error.h"
 #include "fileio.h"
-#include "state.h"
+#include "userstate.h"
 #include "util.h"
+
+/* STATE_DIR/fido2/USER (userstate.h). */
+#define FIDO2_KIND "fido2"
 
 const char *
 nis2_fido2_alg_name(enum nis2_fido2_alg alg)
@@ -355,16 +358,14 @@ int
 nis2_fido2_paths(const struct nis2_config *cfg, const char *user,
                  char **path_out, char **lock_out)
 {
-    return nis2_state_user_paths(cfg, "fido2", user, path_out, lock_out);
+    return nis2_userstate_paths(cfg, FIDO2_KIND, user, path_out, lock_out);
 }
-
 
 int
 nis2_fido2_load(const struct nis2_config *cfg, const char *user,
                 struct nis2_fido2_creds *out, int *line_out)
 {
-    struct nis2_trust trust;
-    char *path = NULL, *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
     int r;
 
@@ -372,17 +373,12 @@ nis2_fido2_load(const struct nis2_config *cfg, const char *user,
     if (line_out != NULL) {
         *line_out = 0;
     }
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
-        (r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0 ||
-        (r = nis2_file_read_all(path, NIS2_FIDO2_STATE_MAX, &trust, &buf,
-                                &len)) != 0) {
-        goto out;
+    if ((r = nis2_userstate_read(cfg, FIDO2_KIND, user, NIS2_FIDO2_STATE_MAX,
+                                 &buf, &len)) != 0) {
+        return r;
     }
     r = nis2_fido2_creds_parse(buf, len, out, line_out);
-out:
     free(buf);
-    free(path);
     return r;
 }
 
@@ -390,78 +386,36 @@ int
 nis2_fido2_lock(const struct nis2_config *cfg, const char *user,
                 bool create_dir, int *fd_out)
 {
-    struct nis2_trust trust;
-    char *lock = NULL, *dir = NULL;
-    int r;
-
-    *fd_out = -1;
-    if ((r = nis2_fido2_paths(cfg, user, NULL, &lock)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0) {
-        goto out;
-    }
-    if (create_dir) {
-        if (asprintf(&dir, "%s/fido2", cfg->state_dir) < 0) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        if ((r = nis2_state_mkdir(cfg, dir, 0700)) != 0) {
-            goto out;
-        }
-    }
-    if ((r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0) {
-        goto out;
-    }
-    r = nis2_lock_acquire(lock, NIS2_FIDO2_LOCK_TIMEOUT_MS, fd_out);
-out:
-    free(dir);
-    free(lock);
-    return r;
+    return nis2_userstate_lock(cfg, FIDO2_KIND, user, create_dir, fd_out);
 }
 
 void
 nis2_fido2_unlock(int fd)
 {
-    nis2_lock_release(fd);
+    nis2_userstate_unlock(fd);
 }
 
 int
 nis2_fido2_store(const struct nis2_config *cfg, const char *user,
                  const struct nis2_fido2_creds *c)
 {
-    char *path = NULL, *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
-    uid_t uid;
-    gid_t gid;
     int r;
 
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_owner(cfg, &uid, &gid)) != 0 ||
+    if ((r = nis2_userstate_paths(cfg, FIDO2_KIND, user, NULL, NULL)) != 0 ||
         (r = nis2_fido2_creds_format(c, &buf, &len)) != 0) {
-        goto out;
+        return r;
     }
-    r = nis2_file_write_atomic(path, buf, len, 0600, uid, gid);
-out:
+    r = nis2_userstate_write(cfg, FIDO2_KIND, user, buf, len);
     free(buf);
-    free(path);
     return r;
 }
 
 int
 nis2_fido2_remove(const struct nis2_config *cfg, const char *user)
 {
-    char *path = NULL;
-    int r;
-
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0) {
-        return r;
-    }
-    if (unlink(path) != 0) {
-        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
-    } else {
-        r = nis2_fsync_parent(path);
-    }
-    free(path);
-    return r;
+    return nis2_userstate_remove(cfg, FIDO2_KIND, user);
 }
 
 int
