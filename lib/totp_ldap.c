@@ -1,13 +1,13 @@
 /*
  * totp_ldap.c - TOTP state on the user's directory entry (see
- * totp_ldap.h, docs/ldap.md): read, compare-and-swap write, the attempt.
+ * totp_ldap.h, docs/ldap.md): read, compare-and-swap write, and the ldap
+ * backend of totp_store.h.
  *
- * The decision itself (lockout, code or recovery code, replay, failure
- * tally) is totp_state.c's nis2_totp_state_decide() on the state in
- * memory, so that the file and the directory backends cannot drift apart;
- * this file only moves the state and retries on a conflict.  The
- * administration (nis2ctl totp enroll/import/remove, nis2ctl unlock) goes
- * through the same compare-and-swap.
+ * The decisions (lockout, code or recovery code, replay, failure tally,
+ * enroll, remove, unlock) are made on the state in memory by totp_state.c
+ * and totp_store.c, so that the file and the directory backends cannot
+ * drift apart; this file only moves the state, and totp_store.c retries on
+ * a conflict.
  */
 #include "totp_ldap.h"
 
@@ -21,9 +21,9 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "totp_store.h"
 #include "util.h"
 
-#define ATTEMPT_TRIES 64
 #define SECRET_MAX 128
 #define FAILS_MAX 1000
 
@@ -454,82 +454,6 @@ out:
     return r;
 }
 
-int
-nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
-                      const struct nis2_totp_state *st)
-{
-    char *dn = NULL;
-    int r;
-
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
-    }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) != 0) {
-        return r;
-    }
-    r = nis2_totp_ldap_store(cfg->ldap, dn, st, 0, true);
-    free(dn);
-    return r;
-}
-
-/* ---- the attempt -------------------------------------------------------- */
-
-int
-nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
-                       const char *answer, time_t now,
-                       struct nis2_totp_result *res)
-{
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
-
-    memset(res, 0, sizeof(*res));
-    res->outcome = NIS2_TOTP_WRONG;
-    if (cfg == NULL || user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG; /* [store] backend = ldap without [ldap] */
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
-        free(dn);
-        dn = NULL;
-        memset(res, 0, sizeof(*res));
-        res->outcome = NIS2_TOTP_WRONG;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
-        if (r == NIS2_ERR_NOTFOUND) {
-            res->outcome = NIS2_TOTP_NOT_ENROLLED;
-            r = NIS2_OK;
-            break;
-        }
-        if (r != 0 || (r = nis2_totp_state_decide(st, cfg, answer, now,
-                                                  res)) != 0) {
-            break;
-        }
-        res->failures = nis2_totp_state_failures(st, cfg, now);
-        res->recovery_left = st->n_recovery;
-        if (res->outcome == NIS2_TOTP_LOCKED) {
-            break; /* refused and not counted: nothing to write */
-        }
-        /* Only a write that lands makes the outcome true: on a conflict
-           another broker changed the state, so decide again on it. */
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
-    }
-    if (r != 0) {
-        /* An error decides nothing: never leave an acceptance behind. */
-        res->outcome = NIS2_TOTP_WRONG;
-    }
-    nis2_totp_state_free(st);
-    free(dn);
-    return r;
-}
-
 /* ---- administration ------------------------------------------------------ */
 
 /*
@@ -574,132 +498,103 @@ out:
     return r;
 }
 
-int
-nis2_totp_ldap_install(const struct nis2_config *cfg, const char *user,
-                       const struct nis2_totp_state *st, bool force,
-                       bool *replaced)
-{
-    struct nis2_totp_state *old = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
+/* ---- the backend (totp_store.h) ------------------------------------------ */
 
-    *replaced = false;
+static int
+ldap_begin(const struct nis2_config *cfg, const char *user, bool create,
+           bool if_enrolled, struct nis2_totp_rec *rec)
+{
+    (void)user;
+    (void)create;
+    (void)if_enrolled;
+    rec->hold = -1; /* nothing to hold: the revision swap decides */
+    return cfg->ldap == NULL ? NIS2_ERR_CONFIG : NIS2_OK;
+}
+
+static void
+ldap_end(struct nis2_totp_rec *rec)
+{
+    (void)rec;
+}
+
+static int
+ldap_load(const struct nis2_config *cfg, const char *user,
+          struct nis2_totp_rec *rec)
+{
+    int r;
+
     if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
+        return NIS2_ERR_CONFIG; /* [store] backend = ldap without [ldap] */
     }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
+    r = nis2_totp_ldap_load(cfg->ldap, user, &rec->st, &rec->rev, &rec->dn);
+    rec->found = r;
+    return r == NIS2_ERR_NOTFOUND || r == NIS2_ERR_PARSE ? NIS2_OK : r;
+}
+
+/* Enrol `st` on the entry of `user`, whose state is not there (any more). */
+static int
+enrol_fresh(struct nis2_ldap *l, const char *user,
+            const struct nis2_totp_state *st, bool strip_first)
+{
+    char *dn = NULL;
+    int r;
+
+    if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
+        return r;
     }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(old);
-        old = NULL;
-        free(dn);
-        dn = NULL;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &old, &rev, &dn);
-        if (r == NIS2_ERR_NOTFOUND) {
-            /* Not enrolled (or not in the directory: enroll says so). */
-            r = nis2_totp_ldap_enroll(cfg, user, st);
-            if (r == NIS2_ERR_EXISTS) {
-                r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
-            }
-            continue;
+    /* A state out of shape has no revision to swap: take it off and
+       enrol anew (a login in between is refused). */
+    if (!strip_first || (r = strip_state(l, dn, 0)) == 0) {
+        r = nis2_totp_ldap_store(l, dn, st, 0, true);
+        if (r == NIS2_ERR_EXISTS) {
+            r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
         }
-        if (r != 0 && r != NIS2_ERR_PARSE) {
-            break;
-        }
-        if (!force) {
-            r = NIS2_ERR_EXISTS;
-            break;
-        }
-        *replaced = true;
-        if (r == NIS2_ERR_PARSE) {
-            /* A state out of shape has no revision to swap: take it off
-               and enrol anew (a login in between is refused). */
-            char *edn = NULL;
-            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &edn)) == 0 &&
-                (r = strip_state(cfg->ldap, edn, 0)) == 0) {
-                r = nis2_totp_ldap_store(cfg->ldap, edn, st, 0, true);
-            }
-            free(edn);
-            break;
-        }
-        /* One modify: the new secret, parameters and a clean tally, only
-           if nobody wrote since we read. */
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, true);
     }
-    nis2_totp_state_free(old);
     free(dn);
     return r;
 }
 
-int
-nis2_totp_ldap_remove(const struct nis2_config *cfg, const char *user)
+static int
+ldap_store(const struct nis2_config *cfg, const char *user,
+           const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
+           bool full)
 {
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
+    struct nis2_ldap *l = cfg->ldap;
     char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
+    int r;
 
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
+    if (rec->found == 0) {
+        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev,
+                                                 full)
+                          : strip_state(l, rec->dn, rec->rev);
     }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
+    if (rec->found != NIS2_ERR_NOTFOUND && st == NULL) {
+        /* Remove an unreadable state: no revision to hold on to. */
+        if ((r = nis2_ldap_user_dn(l, user, &dn)) == 0) {
+            r = strip_state(l, dn, 0);
+        }
         free(dn);
-        dn = NULL;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
-        if (r == NIS2_ERR_PARSE) {
-            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) == 0) {
-                r = strip_state(cfg->ldap, dn, 0);
-            }
-            break;
-        }
-        if (r == 0) {
-            r = strip_state(cfg->ldap, dn, rev);
-        }
+        return r;
     }
-    nis2_totp_state_free(st);
-    free(dn);
-    return r;
+    if (st == NULL || !full) {
+        return rec->found; /* only an enrolment writes where none is */
+    }
+    return enrol_fresh(l, user, st, rec->found != NIS2_ERR_NOTFOUND);
 }
 
-int
-nis2_totp_ldap_unlock(const struct nis2_config *cfg, const char *user,
-                      time_t now, bool *was_locked, size_t *cleared)
+static const char *
+ldap_last_error(const struct nis2_config *cfg)
 {
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
-
-    *was_locked = false;
-    *cleared = 0;
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
-    }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
-        free(dn);
-        dn = NULL;
-        if ((r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn)) !=
-            0) {
-            break;
-        }
-        *was_locked = nis2_totp_state_locked(st, cfg, now, NULL);
-        *cleared = st->n_fails;
-        nis2_totp_state_clear_failures(st);
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
-    }
-    nis2_totp_state_free(st);
-    free(dn);
-    return r;
+    return cfg->ldap != NULL ? nis2_ldap_last_error(cfg->ldap) : "";
 }
+
+const struct nis2_totp_store_ops nis2_totp_ldap_ops = {
+    .name = "ldap",
+    .begin = ldap_begin,
+    .end = ldap_end,
+    .load = ldap_load,
+    .store = ldap_store,
+    .last_error = ldap_last_error,
+    .no_entry = "no directory entry for the user "
+                "([ldap] user_filter under base)",
+};

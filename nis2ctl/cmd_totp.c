@@ -8,11 +8,12 @@
  * totp.unlock) with the invoking user as actor; a change whose audit event
  * cannot be written is undone (enroll) or reported as an error.
  *
- * With [store] backend = ldap the state is on the user's directory entry
- * (lib/totp_ldap.c) and every verb reads and writes it there, so all
- * brokers sharing the directory see the change at once; recovery codes
- * live there too (nis2TotpRecovery).  A directory failure is an error with
- * the directory's own words (nis2_ldap_last_error) and changes nothing.
+ * Every verb reads and writes through the configured backend
+ * (lib/totp_store.h): with [store] backend = ldap the state is on the
+ * user's directory entry, so all brokers sharing the directory see the
+ * change at once; recovery codes live there too.  A directory failure is
+ * an error with the directory's own words (nis2_totp_describe) and changes
+ * nothing.
  *
  * Exit: 0 done; 1 refused (already enrolled, not enrolled, lines an import
  * could not use); 2 usage or internal error.
@@ -30,11 +31,10 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
-#include "nis2_ldap.h"
 #include "nis2ctl.h"
 #include "totp.h"
-#include "totp_ldap.h"
 #include "totp_state.h"
+#include "totp_store.h"
 #include "util.h"
 
 /* Size cap of a file to import. */
@@ -67,28 +67,6 @@ usage_totp(FILE *f)
             "(never the\n"
             "           secret)\n"
             "  unlock   lift a lockout and clear the failure tally\n");
-}
-
-/*
- * Why `r` happened, for a message: nis2_strerror and, with the directory
- * backend, what the directory said (URI, operation, libldap's text).
- */
-static void
-describe(const struct nis2_config *cfg, int r, char *buf, size_t len)
-{
-    const char *detail = "";
-
-    if (nis2_totp_backend_ldap(cfg) && cfg->ldap != NULL) {
-        detail = nis2_ldap_last_error(cfg->ldap);
-    }
-    if (r == NIS2_ERR_NOTFOUND && nis2_totp_backend_ldap(cfg)) {
-        snprintf(buf, len, "no directory entry for the user "
-                           "([ldap] user_filter under base)");
-    } else if (detail[0] != '\0') {
-        snprintf(buf, len, "%s (%s)", nis2_strerror(r), detail);
-    } else {
-        snprintf(buf, len, "%s", nis2_strerror(r));
-    }
 }
 
 static void
@@ -159,53 +137,23 @@ print_qr(FILE *f, const char *text)
 }
 
 /*
- * Write `st` as USER's state under the lock; refuses an existing one
- * without `force`.  Audits totp.enroll; on an audit failure the new state
- * is removed again.  Returns 0, NIS2_ERR_EXISTS or another error.
+ * Install `st` as USER's state; refuses an existing one without `force`.
+ * Audits totp.enroll; on an audit failure the new state is removed again.
+ * Returns 0, NIS2_ERR_EXISTS or another error.
  */
 static int
 install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
               const char *user, const struct nis2_totp_state *st,
               bool force, const char *source, bool *replaced)
 {
-    struct nis2_totp_state *old = NULL;
-    int fd = -1, r;
+    int r;
 
-    *replaced = false;
-    if (nis2_totp_backend_ldap(cfg)) {
-        if ((r = nis2_totp_ldap_install(cfg, user, st, force, replaced)) !=
-            0) {
-            return r;
-        }
-        if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) !=
-            0) {
-            (void)nis2_totp_ldap_remove(cfg, user);
-        }
+    if ((r = nis2_totp_install(cfg, user, st, force, replaced)) != 0) {
         return r;
     }
-    if ((r = nis2_totp_state_lock(cfg, user, true, &fd)) != 0) {
-        goto out;
-    }
-    r = nis2_totp_state_load(cfg, user, &old);
-    if (r == 0 || r == NIS2_ERR_PARSE || r == NIS2_ERR_UNTRUSTED) {
-        if (!force) {
-            r = NIS2_ERR_EXISTS;
-            goto out;
-        }
-        *replaced = true;
-    } else if (r != NIS2_ERR_NOTFOUND) {
-        goto out;
-    }
-    if ((r = nis2_totp_state_store(cfg, user, st)) != 0) {
-        goto out;
-    }
     if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) != 0) {
-        (void)nis2_totp_state_remove(cfg, user);
-        goto out;
+        (void)nis2_totp_remove(cfg, user);
     }
-out:
-    nis2_totp_state_unlock(fd);
-    nis2_totp_state_free(old);
     return r;
 }
 
@@ -330,7 +278,7 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
     }
     if (r != 0) {
         char why[768];
-        describe(cfg, r, why, sizeof(why));
+        nis2_totp_describe(cfg, r, why, sizeof(why));
         fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user, why);
         goto out;
     }
@@ -462,7 +410,7 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
                    "user is enrolled already (--force replaces)");
     } else if (r != 0) {
         char why[768], d[700];
-        describe(cfg, r, d, sizeof(d));
+        nis2_totp_describe(cfg, r, d, sizeof(d));
         snprintf(why, sizeof(why), "cannot write the state: %s", d);
         report_bad(ctx, rep, file, line, why);
     } else {
@@ -783,7 +731,7 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     const char *user = one_user(ctx, argc, argv);
-    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+    int rc = NIS2CTL_EXIT_ERR, r;
 
     if (user == NULL) {
         usage_totp(ctx->err);
@@ -800,18 +748,14 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
-    if (nis2_totp_backend_ldap(cfg)) {
-        r = nis2_totp_ldap_remove(cfg, user);
-    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0) {
-        r = nis2_totp_state_remove(cfg, user);
-    }
+    r = nis2_totp_remove(cfg, user);
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
             char why[768];
-            describe(cfg, r, why, sizeof(why));
+            nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user, why);
         }
         goto out;
@@ -826,7 +770,6 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     }
     rc = NIS2CTL_EXIT_OK;
 out:
-    nis2_totp_state_unlock(fd);
     return rc;
 }
 
@@ -859,7 +802,7 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
     r = nis2_totp_state_load(cfg, user, &st);
     if (r != 0 && r != NIS2_ERR_NOTFOUND) {
         char why[768];
-        describe(cfg, r, why, sizeof(why));
+        nis2_totp_describe(cfg, r, why, sizeof(why));
         fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user, why);
         goto out;
     }
@@ -954,9 +897,8 @@ int
 cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
-    struct nis2_totp_state *st = NULL;
     const char *user;
-    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+    int rc = NIS2CTL_EXIT_ERR, r;
     size_t had = 0;
 
     if (nis2ctl_wants_help(argc, argv)) {
@@ -979,22 +921,14 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     bool was_locked = false;
-    if (nis2_totp_backend_ldap(cfg)) {
-        r = nis2_totp_ldap_unlock(cfg, user, time(NULL), &was_locked, &had);
-    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0 &&
-               (r = nis2_totp_state_load(cfg, user, &st)) == 0) {
-        was_locked = nis2_totp_state_locked(st, cfg, time(NULL), NULL);
-        had = st->n_fails;
-        nis2_totp_state_clear_failures(st);
-        r = nis2_totp_state_store(cfg, user, st);
-    }
+    r = nis2_totp_unlock(cfg, user, time(NULL), &was_locked, &had);
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
             char why[768];
-            describe(cfg, r, why, sizeof(why));
+            nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user, why);
         }
         goto out;
@@ -1013,7 +947,5 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
     }
     rc = NIS2CTL_EXIT_OK;
 out:
-    nis2_totp_state_unlock(fd);
-    nis2_totp_state_free(st);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "totp.h"
+#include "totp_file.h"
 #include "totp_state.h"
 
 static const char seed1[] = "12345678901234567890";
