@@ -20,6 +20,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <json.h>
 #include <qrencode.h>
 #include <stdio.h>
@@ -67,6 +68,69 @@ usage_totp(FILE *f)
             "(never the\n"
             "           secret)\n"
             "  unlock   lift a lockout and clear the failure tally\n");
+}
+
+/* The options of the totp verbs (each verb lists those it takes). */
+enum {
+    OPT_FORCE = 256,
+    OPT_JSON,
+    OPT_SECRET,
+    OPT_PAM_OATH,
+    OPT_GOOGLE,
+};
+
+struct totp_opts {
+    bool force;
+    const char *secret;
+    const char *oath;
+    const char *google;
+};
+
+/*
+ * A verb's options (`longopts`) into `o`, --json into ctx, and its
+ * positional arguments into pos[0..n).  getopt_long permutes, so options
+ * may follow the positional arguments; "--" ends the options.  Returns n,
+ * or -1 for a usage error: an option the verb does not take, a missing
+ * value, more than `maxpos` positional arguments.
+ */
+static int
+parse_opts(struct nis2ctl *ctx, int argc, char **argv,
+           const struct option *longopts, struct totp_opts *o, const char **pos,
+           int maxpos)
+{
+    int c, n = 0;
+
+    memset(o, 0, sizeof(*o));
+    optind = 0; /* a fresh parse of this argv */
+    opterr = 0; /* the usage text says what is wrong */
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORCE:
+            o->force = true;
+            break;
+        case OPT_JSON:
+            ctx->json = true;
+            break;
+        case OPT_SECRET:
+            o->secret = optarg;
+            break;
+        case OPT_PAM_OATH:
+            o->oath = optarg;
+            break;
+        case OPT_GOOGLE:
+            o->google = optarg;
+            break;
+        default:
+            return -1;
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (n >= maxpos) {
+            return -1;
+        }
+        pos[n++] = argv[optind];
+    }
+    return n;
 }
 
 static void
@@ -177,72 +241,43 @@ state_for(const struct nis2_config *cfg, const unsigned char *secret,
     return st;
 }
 
-static int
-totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_config *cfg = NULL;
-    struct nis2_totp_state *st = NULL;
-    struct json_object *doc = NULL, *arr = NULL;
-    unsigned char *secret = NULL;
-    size_t secret_len = 0;
-    const char *user = NULL, *given = NULL;
-    char codes[NIS2_TOTP_RECOVERY_COUNT][NIS2_TOTP_RECOVERY_LEN + 1];
-    char hash[NIS2_TOTP_RECOVERY_HASH_LEN + 1];
-    char *uri = NULL, *b32 = NULL;
-    bool force = false, replaced = false;
-    int rc = NIS2CTL_EXIT_ERR, r;
+/* Recovery codes of one enrollment: shown once, only hashes are kept. */
+typedef char recovery_codes[NIS2_TOTP_RECOVERY_COUNT]
+                           [NIS2_TOTP_RECOVERY_LEN + 1];
 
-    memset(codes, 0, sizeof(codes));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
-            given = argv[++i];
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            usage_totp(ctx->err);
-            goto out;
-        }
-    }
-    if (user == NULL) {
-        usage_totp(ctx->err);
-        goto out;
-    }
-    if (!nis2_valid_user(user)) {
-        fprintf(ctx->err, "nis2ctl: invalid user name\n");
-        goto out;
-    }
-    if ((cfg = nis2ctl_config(ctx)) == NULL) {
-        goto out;
-    }
-    struct nis2_identity subj;
-    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
-        goto out;
-    }
+/* The secret: --secret's base32 when given, else fresh random bytes. */
+static int
+enroll_secret(struct nis2ctl *ctx, const char *given, unsigned char **secret,
+              size_t *len)
+{
+    int r;
+
     if (given != NULL) {
-        if ((r = nis2_totp_base32_decode(given, &secret, &secret_len)) != 0) {
+        if ((r = nis2_totp_base32_decode(given, secret, len)) != 0) {
             fprintf(ctx->err, "nis2ctl: --secret: %s (base32, %d to %d "
                               "bytes)\n",
                     r == NIS2_ERR_RANGE ? "wrong length" : "not base32",
                     NIS2_TOTP_SECRET_MIN, NIS2_TOTP_SECRET_MAX);
-            goto out;
+            return r;
         }
-    } else {
-        secret_len = NIS2_TOTP_SECRET_GEN;
-        if ((secret = malloc(secret_len)) == NULL ||
-            nis2_totp_secret_generate(secret, secret_len) != 0) {
-            fprintf(ctx->err, "nis2ctl: cannot make a secret\n");
-            goto out;
-        }
+        return NIS2_OK;
     }
-    if ((st = state_for(cfg, secret, secret_len, cfg->totp_digits,
-                        cfg->totp_step)) == NULL) {
-        fprintf(ctx->err, "nis2ctl: out of memory\n");
-        goto out;
+    *len = NIS2_TOTP_SECRET_GEN;
+    if ((*secret = malloc(*len)) == NULL ||
+        (r = nis2_totp_secret_generate(*secret, *len)) != 0) {
+        fprintf(ctx->err, "nis2ctl: cannot make a secret\n");
+        return *secret == NULL ? NIS2_ERR_NOMEM : r;
     }
+    return NIS2_OK;
+}
+
+/* Fresh recovery codes into `codes`, their hashes into st->recovery. */
+static int
+enroll_recovery(struct nis2ctl *ctx, struct nis2_totp_state *st,
+                recovery_codes codes)
+{
+    char hash[NIS2_TOTP_RECOVERY_HASH_LEN + 1];
+
     for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
         char *dup = NULL;
         char **n = NULL;
@@ -253,22 +288,138 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
                          (st->n_recovery + 2) * sizeof(char *))) == NULL) {
             free(dup);
             fprintf(ctx->err, "nis2ctl: cannot make recovery codes\n");
-            goto out;
+            return NIS2_ERR_NOMEM;
         }
         st->recovery = n;
         st->recovery[st->n_recovery++] = dup;
         st->recovery[st->n_recovery] = NULL;
     }
+    return NIS2_OK;
+}
+
+/* What an enrollment shows, for both outputs. */
+struct enroll_shown {
+    const char *user;
+    bool replaced;
+    const char *uri;
+    const char *b32;
     struct nis2_totp_params p;
-    nis2_totp_state_params(st, cfg, &p);
-    if ((r = nis2_totp_uri(cfg->totp_issuer, user, secret, secret_len, &p,
+};
+
+/* Add `val` under `key`; -1 when it could not be made. */
+static int
+add_member(struct json_object *doc, const char *key, struct json_object *val)
+{
+    if (val == NULL || json_object_object_add(doc, key, val) != 0) {
+        json_object_put(val);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+enroll_print_json(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const struct enroll_shown *e, recovery_codes codes)
+{
+    struct json_object *doc = json_object_new_object();
+    struct json_object *arr = json_object_new_array();
+    int r = -1;
+
+    if (doc == NULL || arr == NULL) {
+        goto out;
+    }
+    for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+        struct json_object *s = json_object_new_string(codes[i]);
+        if (s == NULL || json_object_array_add(arr, s) != 0) {
+            json_object_put(s);
+            goto out;
+        }
+    }
+    if (add_member(doc, "user", json_object_new_string(e->user)) != 0 ||
+        add_member(doc, "replaced", json_object_new_boolean(e->replaced)) !=
+            0 ||
+        add_member(doc, "issuer", json_object_new_string(cfg->totp_issuer)) !=
+            0 ||
+        add_member(doc, "secret", json_object_new_string(e->b32)) != 0 ||
+        add_member(doc, "algorithm", json_object_new_string("SHA1")) != 0 ||
+        add_member(doc, "digits", json_object_new_int(e->p.digits)) != 0 ||
+        add_member(doc, "period", json_object_new_int64(e->p.step)) != 0 ||
+        add_member(doc, "uri", json_object_new_string(e->uri)) != 0) {
+        goto out;
+    }
+    r = add_member(doc, "recovery_codes", arr);
+    arr = NULL;
+    if (r == 0) {
+        print_json(ctx, doc);
+    }
+out:
+    json_object_put(arr);
+    json_object_put(doc);
+    return r;
+}
+
+static void
+enroll_print_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const struct enroll_shown *e, recovery_codes codes)
+{
+    int r;
+
+    fprintf(ctx->out, "%s %s for TOTP (%s, %d digits, %lld s).\n\n",
+            e->replaced ? "Re-enrolled" : "Enrolled", e->user, cfg->totp_issuer,
+            e->p.digits, (long long)e->p.step);
+    fprintf(ctx->out, "Scan with an authenticator app:\n\n");
+    if ((r = print_qr(ctx->out, e->uri)) != 0) {
+        fprintf(ctx->out, "(no QR code: %s)\n", nis2_strerror(r));
+    }
+    fprintf(ctx->out, "\nOr enter it by hand:\n  %s\n  secret: %s\n\n", e->uri,
+            e->b32);
+    fprintf(ctx->out, "Recovery codes (each works once at the "
+                      "\"Verification code:\" prompt;\n"
+                      "keep them apart from the device):\n");
+    for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+        fprintf(ctx->out, "  %s\n", codes[i]);
+    }
+}
+
+/*
+ * Enrol `user` (checked, resolved) with a new secret (`given` base32 or
+ * random) and recovery codes, then show them.  Returns the exit code.
+ */
+static int
+enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
+            const char *user, const char *given, bool force)
+{
+    struct nis2_totp_state *st = NULL;
+    struct enroll_shown e = {user, false, NULL, NULL, {0}};
+    unsigned char *secret = NULL;
+    size_t secret_len = 0;
+    recovery_codes codes;
+    char *uri = NULL, *b32 = NULL;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    memset(codes, 0, sizeof(codes));
+    if (enroll_secret(ctx, given, &secret, &secret_len) != 0) {
+        goto out;
+    }
+    if ((st = state_for(cfg, secret, secret_len, cfg->totp_digits,
+                        cfg->totp_step)) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    if (enroll_recovery(ctx, st, codes) != 0) {
+        goto out;
+    }
+    nis2_totp_state_params(st, cfg, &e.p);
+    if ((r = nis2_totp_uri(cfg->totp_issuer, user, secret, secret_len, &e.p,
                            &uri)) != 0 ||
         (r = nis2_totp_base32_encode(secret, secret_len, &b32)) != 0) {
         fprintf(ctx->err, "nis2ctl: %s\n", nis2_strerror(r));
         goto out;
     }
+    e.uri = uri;
+    e.b32 = b32;
     r = install_state(ctx, cfg, user, st, force,
-                      given != NULL ? "given" : "generated", &replaced);
+                      given != NULL ? "given" : "generated", &e.replaced);
     if (r == NIS2_ERR_EXISTS) {
         fprintf(ctx->err, "nis2ctl: %s is enrolled already (--force "
                           "replaces the secret)\n",
@@ -282,59 +433,52 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
         fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user, why);
         goto out;
     }
-
     if (ctx->json) {
-        if ((doc = json_object_new_object()) == NULL ||
-            (arr = json_object_new_array()) == NULL) {
+        if (enroll_print_json(ctx, cfg, &e, codes) != 0) {
             goto out;
         }
-        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
-            json_object_array_add(arr, json_object_new_string(codes[i]));
-        }
-        json_object_object_add(doc, "user", json_object_new_string(user));
-        json_object_object_add(doc, "replaced",
-                               json_object_new_boolean(replaced));
-        json_object_object_add(doc, "issuer",
-                               json_object_new_string(cfg->totp_issuer));
-        json_object_object_add(doc, "secret", json_object_new_string(b32));
-        json_object_object_add(doc, "algorithm",
-                               json_object_new_string("SHA1"));
-        json_object_object_add(doc, "digits", json_object_new_int(p.digits));
-        json_object_object_add(doc, "period",
-                               json_object_new_int64(p.step));
-        json_object_object_add(doc, "uri", json_object_new_string(uri));
-        json_object_object_add(doc, "recovery_codes", arr);
-        arr = NULL;
-        print_json(ctx, doc);
     } else {
-        fprintf(ctx->out, "%s %s for TOTP (%s, %d digits, %lld s).\n\n",
-                replaced ? "Re-enrolled" : "Enrolled", user,
-                cfg->totp_issuer, p.digits, (long long)p.step);
-        fprintf(ctx->out, "Scan with an authenticator app:\n\n");
-        if ((r = print_qr(ctx->out, uri)) != 0) {
-            fprintf(ctx->out, "(no QR code: %s)\n", nis2_strerror(r));
-        }
-        fprintf(ctx->out, "\nOr enter it by hand:\n  %s\n  secret: %s\n\n",
-                uri, b32);
-        fprintf(ctx->out, "Recovery codes (each works once at the "
-                          "\"Verification code:\" prompt;\n"
-                          "keep them apart from the device):\n");
-        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
-            fprintf(ctx->out, "  %s\n", codes[i]);
-        }
+        enroll_print_text(ctx, cfg, &e, codes);
     }
     rc = NIS2CTL_EXIT_OK;
 out:
     explicit_bzero(codes, sizeof(codes));
-    json_object_put(arr);
-    if (doc != NULL) {
-        json_object_put(doc);
-    }
     nis2_freezero(secret, secret_len);
     nis2_freezero_str(uri);
     nis2_freezero_str(b32);
     nis2_totp_state_free(st);
     return rc;
+}
+
+static int
+totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"secret", required_argument, NULL, OPT_SECRET},
+        {NULL, 0, NULL, 0},
+    };
+    struct nis2_config *cfg = NULL;
+    struct totp_opts o;
+    const char *user = NULL;
+
+    if (parse_opts(ctx, argc, argv, opts, &o, &user, 1) != 1) {
+        usage_totp(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    return enroll_user(ctx, cfg, user, o.secret, o.force);
 }
 
 /* Import results: one line for each user and each unusable line. */
@@ -636,31 +780,25 @@ out:
 static int
 totp_import(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"pam-oath", required_argument, NULL, OPT_PAM_OATH},
+        {"google-authenticator", required_argument, NULL, OPT_GOOGLE},
+        {NULL, 0, NULL, 0},
+    };
     struct nis2_config *cfg = NULL;
     struct import_report rep = {NULL, NULL, 0, 0};
-    const char *oath = NULL, *ga = NULL, *user = NULL;
+    struct totp_opts o;
+    const char *user = NULL;
     char *text = NULL;
     size_t len = 0;
-    bool force = false;
     int rc = NIS2CTL_EXIT_ERR, r;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (strcmp(argv[i], "--pam-oath") == 0 && i + 1 < argc) {
-            oath = argv[++i];
-        } else if (strcmp(argv[i], "--google-authenticator") == 0 &&
-                   i + 2 < argc) {
-            ga = argv[++i];
-            user = argv[++i];
-        } else {
-            usage_totp(ctx->err);
-            goto out;
-        }
-    }
-    if ((oath == NULL) == (ga == NULL)) {
+    /* --google-authenticator FILE USER: the one positional argument. */
+    int n = parse_opts(ctx, argc, argv, opts, &o, &user, 1);
+    if (n < 0 || (o.oath == NULL) == (o.google == NULL) ||
+        n != (o.google != NULL ? 1 : 0)) {
         usage_totp(ctx->err);
         goto out;
     }
@@ -671,7 +809,7 @@ totp_import(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         goto out;
     }
-    const char *file = oath != NULL ? oath : ga;
+    const char *file = o.oath != NULL ? o.oath : o.google;
     if ((r = nis2_file_read_all(file, IMPORT_MAX, NULL, &text, &len)) != 0) {
         fprintf(ctx->err, "nis2ctl: %s: %s\n", file, nis2_strerror(r));
         goto out;
@@ -681,10 +819,10 @@ totp_import(struct nis2ctl *ctx, int argc, char **argv)
         fprintf(ctx->err, "nis2ctl: out of memory\n");
         goto out;
     }
-    if (oath != NULL) {
-        import_pam_oath(ctx, cfg, &rep, file, text, force);
+    if (o.oath != NULL) {
+        import_pam_oath(ctx, cfg, &rep, file, text, o.force);
     } else {
-        import_google(ctx, cfg, &rep, file, text, user, force);
+        import_google(ctx, cfg, &rep, file, text, user, o.force);
     }
     if (ctx->json) {
         struct json_object *doc = json_object_new_object();
@@ -712,18 +850,14 @@ out:
 static const char *
 one_user(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    struct totp_opts o;
     const char *user = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            return NULL;
-        }
-    }
-    return user;
+    return parse_opts(ctx, argc, argv, opts, &o, &user, 1) == 1 ? user : NULL;
 }
 
 static int
