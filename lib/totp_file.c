@@ -85,8 +85,7 @@ file_begin(const struct nis2_config *cfg, const char *user, bool create,
     int r;
 
     /* Not enrolled: decided without creating a lock file for the name. */
-    if (if_enrolled &&
-        (r = nis2_userstate_exists(cfg, TOTP_KIND, user)) != 0) {
+    if (if_enrolled && (r = nis2_userstate_exists(cfg, TOTP_KIND, user)) != 0) {
         return r;
     }
     return nis2_totp_state_lock(cfg, user, create, &rec->hold);

@@ -564,8 +564,7 @@ ldap_store(const struct nis2_config *cfg, const char *user,
     int r;
 
     if (rec->found == 0) {
-        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev,
-                                                 full)
+        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev, full)
                           : strip_state(l, rec->dn, rec->rev);
     }
     if (rec->found != NIS2_ERR_NOTFOUND && st == NULL) {

@@ -34,8 +34,8 @@ modify_once(const struct nis2_totp_store_ops *ops,
     bool create = (flags & NIS2_TOTP_CREATE) != 0, held = true;
     int r;
 
-    r = ops->begin(cfg, user, create,
-                   (flags & NIS2_TOTP_IF_ENROLLED) != 0, &rec);
+    r = ops->begin(cfg, user, create, (flags & NIS2_TOTP_IF_ENROLLED) != 0,
+                   &rec);
     if (r == NIS2_ERR_NOTFOUND) {
         held = false; /* no state and nothing held: not enrolled */
     } else if (r != 0 || (r = ops->load(cfg, user, &rec)) != 0) {
@@ -74,8 +74,7 @@ nis2_totp_modify_ops(const struct nis2_totp_store_ops *ops,
     }
     /* Only a store that lands makes the decision true: on a conflict
        someone else changed the state, so decide again on theirs. */
-    for (int i = 0; i < NIS2_TOTP_MODIFY_TRIES && r == NIS2_ERR_CONFLICT;
-         i++) {
+    for (int i = 0; i < NIS2_TOTP_MODIFY_TRIES && r == NIS2_ERR_CONFLICT; i++) {
         r = modify_once(ops, cfg, user, flags, fn, arg);
     }
     return r;
@@ -85,8 +84,8 @@ int
 nis2_totp_modify(const struct nis2_config *cfg, const char *user,
                  unsigned flags, nis2_totp_modify_fn fn, void *arg)
 {
-    return nis2_totp_modify_ops(nis2_totp_store_for(cfg), cfg, user, flags,
-                                fn, arg);
+    return nis2_totp_modify_ops(nis2_totp_store_for(cfg), cfg, user, flags, fn,
+                                arg);
 }
 
 int
@@ -137,8 +136,8 @@ attempt_fn(struct nis2_totp_rec *rec, const struct nis2_totp_state **put,
     if (rec->found != 0) {
         return rec->found; /* a state we cannot read decides nothing */
     }
-    if ((r = nis2_totp_state_decide(rec->st, a->cfg, a->answer, a->now,
-                                    res)) != 0) {
+    if ((r = nis2_totp_state_decide(rec->st, a->cfg, a->answer, a->now, res)) !=
+        0) {
         return r;
     }
     res->failures = nis2_totp_state_failures(rec->st, a->cfg, a->now);
@@ -159,8 +158,8 @@ nis2_totp_attempt_ops(const struct nis2_totp_store_ops *ops,
 
     memset(res, 0, sizeof(*res));
     res->outcome = NIS2_TOTP_WRONG;
-    r = nis2_totp_modify_ops(ops, cfg, user, NIS2_TOTP_IF_ENROLLED,
-                             attempt_fn, &a);
+    r = nis2_totp_modify_ops(ops, cfg, user, NIS2_TOTP_IF_ENROLLED, attempt_fn,
+                             &a);
     if (r != 0) {
         /* An error decides nothing: never leave an acceptance behind. */
         res->outcome = NIS2_TOTP_WRONG;
@@ -170,8 +169,7 @@ nis2_totp_attempt_ops(const struct nis2_totp_store_ops *ops,
 
 int
 nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
-                  const char *answer, time_t now,
-                  struct nis2_totp_result *res)
+                  const char *answer, time_t now, struct nis2_totp_result *res)
 {
     return nis2_totp_attempt_ops(nis2_totp_store_for(cfg), cfg, user, answer,
                                  now, res);
@@ -216,17 +214,16 @@ nis2_totp_install_ops(const struct nis2_totp_store_ops *ops,
     struct install_arg a = {st, force, replaced};
 
     *replaced = false;
-    return nis2_totp_modify_ops(ops, cfg, user, NIS2_TOTP_CREATE,
-                                install_fn, &a);
+    return nis2_totp_modify_ops(ops, cfg, user, NIS2_TOTP_CREATE, install_fn,
+                                &a);
 }
 
 int
 nis2_totp_install(const struct nis2_config *cfg, const char *user,
-                  const struct nis2_totp_state *st, bool force,
-                  bool *replaced)
+                  const struct nis2_totp_state *st, bool force, bool *replaced)
 {
-    return nis2_totp_install_ops(nis2_totp_store_for(cfg), cfg, user, st,
-                                 force, replaced);
+    return nis2_totp_install_ops(nis2_totp_store_for(cfg), cfg, user, st, force,
+                                 replaced);
 }
 
 static int
@@ -281,8 +278,7 @@ nis2_totp_unlock(const struct nis2_config *cfg, const char *user, time_t now,
 }
 
 void
-nis2_totp_describe(const struct nis2_config *cfg, int r, char *buf,
-                   size_t len)
+nis2_totp_describe(const struct nis2_config *cfg, int r, char *buf, size_t len)
 {
     const struct nis2_totp_store_ops *ops = nis2_totp_store_for(cfg);
     const char *detail = ops->last_error(cfg);

@@ -54,8 +54,8 @@ struct nis2_totp_store_ops {
      * without state is NIS2_ERR_NOTFOUND at once, without creating
      * anything.  Sets rec->hold.
      */
-    int (*begin)(const struct nis2_config *cfg, const char *user,
-                 bool create, bool if_enrolled, struct nis2_totp_rec *rec);
+    int (*begin)(const struct nis2_config *cfg, const char *user, bool create,
+                 bool if_enrolled, struct nis2_totp_rec *rec);
     void (*end)(struct nis2_totp_rec *rec);
     /* Fill rec (st, found, rev, dn); <0 only for errors of the store. */
     int (*load)(const struct nis2_config *cfg, const char *user,
@@ -97,7 +97,8 @@ typedef int (*nis2_totp_modify_fn)(struct nis2_totp_rec *rec,
                                    void *arg);
 
 /* nis2_totp_modify flags. */
-#define NIS2_TOTP_CREATE 0x1      /* may enrol: make the directory, store
+#define NIS2_TOTP_CREATE                                                       \
+    0x1                           /* may enrol: make the directory, store      \
                                      secret and parameters */
 #define NIS2_TOTP_IF_ENROLLED 0x2 /* not enrolled: decided without a lock */
 

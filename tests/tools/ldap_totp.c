@@ -78,8 +78,8 @@ main(int argc, char **argv)
                                : time(NULL);
         r = nis2_totp_store_for(cfg) == &nis2_totp_ldap_ops
                 ? nis2_totp_attempt(cfg, user, argv[4], now, &res)
-                : nis2_totp_attempt_ops(&nis2_totp_ldap_ops, cfg, user,
-                                        argv[4], now, &res);
+                : nis2_totp_attempt_ops(&nis2_totp_ldap_ops, cfg, user, argv[4],
+                                        now, &res);
         if (r == 0) {
             printf("%s\n", nis2_totp_outcome_name(res.outcome));
             rc = res.outcome == NIS2_TOTP_OK ||
