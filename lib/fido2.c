@@ -653,26 +653,178 @@ out:
     return r;
 }
 
+/* A step of the login below that decided an outcome (res->outcome set):
+   nothing more to do, and not an error. */
+#define DECIDED 1
+
+/*
+ * The user's credentials made for args->rp_id into *allow (only those can
+ * sign for it); *uv: user verification required by the config or by any
+ * of them.  DECIDED (not enrolled) when there are none.
+ */
+static int
+allow_list(const struct nis2_config *cfg, const char *user,
+           const struct nis2_fido2_auth_args *args,
+           struct nis2_fido2_creds *allow, bool *uv,
+           struct nis2_fido2_result *res, int *line_out)
+{
+    struct nis2_fido2_creds all = {NULL, 0};
+    int r;
+
+    *uv = args->require_uv;
+    r = nis2_fido2_load(cfg, user, &all, line_out);
+    if (r == NIS2_ERR_NOTFOUND) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        return DECIDED;
+    }
+    for (size_t i = 0; r == 0 && i < all.n; i++) {
+        if (strcmp(all.v[i].rp_id, args->rp_id) == 0 &&
+            (r = nis2_fido2_creds_add(allow, &all.v[i])) == 0) {
+            *uv = *uv || all.v[i].uv;
+        }
+    }
+    nis2_fido2_creds_clear(&all);
+    if (r == 0 && allow->n == 0) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        r = DECIDED;
+    }
+    return r;
+}
+
+/*
+ * The PIN when `uv` needs one: CVE-2021-31924, when verification is
+ * required a PIN that is not given (cancelled, failed prompt) ends the
+ * attempt; there is no retry with presence alone.  DECIDED otherwise.
+ */
+static int
+ask_pin(const struct nis2_fido2_auth_args *args, bool uv, bool has_pin,
+        bool has_uv, char **pin, struct nis2_fido2_result *res)
+{
+    if (!uv) {
+        return NIS2_OK;
+    }
+    if (has_pin) {
+        if (args->pin == NULL || args->pin(args->arg, pin) != 0 ||
+            *pin == NULL || **pin == '\0' ||
+            strlen(*pin) > NIS2_FIDO2_PIN_MAX) {
+            res->outcome = NIS2_FIDO2_PIN;
+            return DECIDED;
+        }
+    } else if (!has_uv) {
+        res->outcome = NIS2_FIDO2_UV_UNAVAILABLE;
+        return DECIDED;
+    }
+    return NIS2_OK;
+}
+
+/*
+ * One assertion over `cdh` from the device, the PIN first when needed.
+ * DECIDED when the device (or the PIN prompt) decided instead.
+ */
+static int
+ask_device(const struct nis2_fido2_auth_args *args,
+           const struct nis2_fido2_creds *allow, const unsigned char *cdh,
+           bool uv, struct nis2_fido2_assertion *a,
+           struct nis2_fido2_result *res)
+{
+    struct nis2_fido2_assert_req req;
+    bool has_pin = false, has_uv = false;
+    char *pin = NULL;
+    void *dev = NULL;
+    int r;
+
+    if ((r = args->ops->open(args->device, &dev)) != 0) {
+        res->outcome = device_outcome(r);
+        return DECIDED;
+    }
+    if (args->ops->info(dev, &has_pin, &has_uv) != 0) {
+        res->outcome = NIS2_FIDO2_DEVICE;
+        r = DECIDED;
+        goto out;
+    }
+    if ((r = ask_pin(args, uv, has_pin, has_uv, &pin, res)) != 0) {
+        goto out;
+    }
+    memset(&req, 0, sizeof(req));
+    req.rp_id = args->rp_id;
+    req.cdh = cdh;
+    req.allow = allow->v;
+    req.n_allow = allow->n;
+    req.uv = uv;
+    req.pin = pin;
+    if (args->touch != NULL) {
+        args->touch(args->arg);
+    }
+    if ((r = args->ops->get_assert(dev, &req, a)) != 0) {
+        res->outcome = device_outcome(r);
+        r = DECIDED;
+    }
+out:
+    if (dev != NULL) {
+        args->ops->close(dev);
+    }
+    nis2_freezero_str(pin);
+    return r;
+}
+
+/*
+ * Which credential signed `a`, and does the signature hold: *used and
+ * *count on 0, DECIDED (unknown credential, flag missing, bad signature)
+ * or an error.
+ */
+static int
+check_assertion(const struct nis2_fido2_creds *allow, const char *rp_id,
+                const unsigned char *cdh, bool uv,
+                const struct nis2_fido2_assertion *a,
+                const struct nis2_fido2_cred **used, uint32_t *count,
+                struct nis2_fido2_result *res)
+{
+    ssize_t idx;
+    int r;
+
+    if ((idx = find_cred(allow, a->cred_id, a->cred_id_len)) < 0) {
+        res->outcome = NIS2_FIDO2_UNKNOWN_CRED;
+        return DECIDED;
+    }
+    *used = &allow->v[idx];
+    cred_fp((*used)->id, (*used)->id_len, res->cred_fp, sizeof(res->cred_fp));
+    /* The flags are read only to name the reason; fido_assert_verify()
+       below checks them again over the signed bytes. */
+    if (a->authdata_len >= AUTHDATA_MIN) {
+        unsigned char fl = a->authdata[32];
+        if ((fl & NIS2_FIDO2_FLAG_UP) == 0) {
+            res->outcome = NIS2_FIDO2_NO_PRESENCE;
+            return DECIDED;
+        }
+        if (uv && (fl & NIS2_FIDO2_FLAG_UV) == 0) {
+            res->outcome = NIS2_FIDO2_NO_VERIFICATION;
+            return DECIDED;
+        }
+    }
+    r = nis2_fido2_verify(*used, rp_id, cdh, uv, a, count);
+    if (r == NIS2_ERR_INTEGRITY || r == NIS2_ERR_INVAL) {
+        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
+        return DECIDED;
+    }
+    return r;
+}
+
 int
 nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
                         const struct nis2_fido2_auth_args *args,
                         struct nis2_fido2_result *res, int *line_out)
 {
-    struct nis2_fido2_creds all = {NULL, 0}, allow = {NULL, 0};
+    struct nis2_fido2_creds allow = {NULL, 0};
     struct nis2_fido2_assertion a;
-    struct nis2_fido2_assert_req req;
-    const struct nis2_fido2_cred *used;
-    ssize_t idx;
+    const struct nis2_fido2_cred *used = NULL;
     unsigned char cdh[NIS2_FIDO2_CDH_LEN];
-    char *pin = NULL;
-    void *dev = NULL;
-    bool has_pin = false, has_uv = false, uv = args->require_uv;
+    bool uv = false;
     uint32_t count = 0;
     int r;
 
     memset(res, 0, sizeof(*res));
     memset(&a, 0, sizeof(a));
-    memset(&req, 0, sizeof(req));
+    memset(cdh, 0, sizeof(cdh));
     res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
     if (line_out != NULL) {
         *line_out = 0;
@@ -681,27 +833,7 @@ nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
         r = NIS2_ERR_INVAL;
         goto out;
     }
-    r = nis2_fido2_load(cfg, user, &all, line_out);
-    if (r == NIS2_ERR_NOTFOUND) {
-        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (r != 0) {
-        goto out;
-    }
-    /* Only credentials made for this relying party can sign for it. */
-    for (size_t i = 0; i < all.n; i++) {
-        if (strcmp(all.v[i].rp_id, args->rp_id) != 0) {
-            continue;
-        }
-        if ((r = nis2_fido2_creds_add(&allow, &all.v[i])) != 0) {
-            goto out;
-        }
-        uv = uv || all.v[i].uv;
-    }
-    if (allow.n == 0) {
-        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+    if ((r = allow_list(cfg, user, args, &allow, &uv, res, line_out)) != 0) {
         goto out;
     }
     res->uv_required = uv;
@@ -710,87 +842,21 @@ nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
         r = NIS2_ERR_CRYPTO;
         goto out;
     }
-    if ((r = args->ops->open(args->device, &dev)) != 0) {
-        res->outcome = device_outcome(r);
-        r = NIS2_OK;
-        goto out;
-    }
-    if ((r = args->ops->info(dev, &has_pin, &has_uv)) != 0) {
-        res->outcome = NIS2_FIDO2_DEVICE;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (uv) {
-        /* CVE-2021-31924: when verification is required, a PIN that is
-           not given (cancelled, failed prompt) ends the attempt; there is
-           no retry with presence alone. */
-        if (has_pin) {
-            if (args->pin == NULL || args->pin(args->arg, &pin) != 0 ||
-                pin == NULL || *pin == '\0' ||
-                strlen(pin) > NIS2_FIDO2_PIN_MAX) {
-                res->outcome = NIS2_FIDO2_PIN;
-                goto out;
-            }
-        } else if (!has_uv) {
-            res->outcome = NIS2_FIDO2_UV_UNAVAILABLE;
-            goto out;
-        }
-    }
-    req.rp_id = args->rp_id;
-    req.cdh = cdh;
-    req.allow = allow.v;
-    req.n_allow = allow.n;
-    req.uv = uv;
-    req.pin = pin;
-    if (args->touch != NULL) {
-        args->touch(args->arg);
-    }
-    if ((r = args->ops->get_assert(dev, &req, &a)) != 0) {
-        res->outcome = device_outcome(r);
-        r = NIS2_OK;
-        goto out;
-    }
-    if ((idx = find_cred(&allow, a.cred_id, a.cred_id_len)) < 0) {
-        res->outcome = NIS2_FIDO2_UNKNOWN_CRED;
-        goto out;
-    }
-    used = &allow.v[idx];
-    cred_fp(used->id, used->id_len, res->cred_fp, sizeof(res->cred_fp));
-    /* The flags are read only to name the reason; fido_assert_verify()
-       below checks them again over the signed bytes. */
-    if (a.authdata_len >= AUTHDATA_MIN) {
-        unsigned char fl = a.authdata[32];
-        if ((fl & NIS2_FIDO2_FLAG_UP) == 0) {
-            res->outcome = NIS2_FIDO2_NO_PRESENCE;
-            goto out;
-        }
-        if (uv && (fl & NIS2_FIDO2_FLAG_UV) == 0) {
-            res->outcome = NIS2_FIDO2_NO_VERIFICATION;
-            goto out;
-        }
-    }
-    r = nis2_fido2_verify(used, args->rp_id, cdh, uv, &a, &count);
-    if (r == NIS2_ERR_INTEGRITY || r == NIS2_ERR_INVAL) {
-        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (r != 0) {
+    if ((r = ask_device(args, &allow, cdh, uv, &a, res)) != 0 ||
+        (r = check_assertion(&allow, args->rp_id, cdh, uv, &a, &used, &count,
+                             res)) != 0) {
         goto out;
     }
     r = commit_counter(cfg, user, used, count, res, line_out);
 out:
-    if (r != 0) {
+    if (r == DECIDED) {
+        r = NIS2_OK;
+    } else if (r != 0) {
         /* An error decides nothing: never leave an acceptance behind. */
         res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
     }
-    if (dev != NULL) {
-        args->ops->close(dev);
-    }
-    nis2_freezero_str(pin);
     explicit_bzero(cdh, sizeof(cdh));
     nis2_fido2_assertion_clear(&a);
     nis2_fido2_creds_clear(&allow);
-    nis2_fido2_creds_clear(&all);
     return r;
 }
