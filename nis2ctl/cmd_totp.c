@@ -907,15 +907,106 @@ out:
     return rc;
 }
 
+/* What totp status shows of an enrolled user at `now`. */
+struct status_shown {
+    bool locked;
+    time_t until; /* end of the lock; 0: until nis2ctl unlock */
+    size_t fails;
+};
+
+/* Add the time `t` under `key` as RFC 3339, or null when `t` is 0. */
+static int
+add_time(struct json_object *doc, const char *key, int64_t t)
+{
+    char buf[64];
+
+    if (t == 0) {
+        return json_object_object_add(doc, key, NULL) == 0 ? 0 : -1;
+    }
+    nis2_format_time_utc((time_t)t, buf, sizeof(buf));
+    return add_member(doc, key, json_object_new_string(buf));
+}
+
+/* `st` NULL: not enrolled. */
+static int
+status_print_json(struct nis2ctl *ctx, const char *user,
+                  const struct nis2_totp_state *st,
+                  const struct status_shown *s)
+{
+    struct json_object *doc = json_object_new_object();
+    char created[64];
+    int r = -1;
+
+    if (st != NULL) {
+        nis2_format_time_utc(st->created, created, sizeof(created));
+    }
+    if (doc == NULL ||
+        add_member(doc, "user", json_object_new_string(user)) != 0 ||
+        add_member(doc, "enrolled", json_object_new_boolean(st != NULL)) != 0) {
+        goto out;
+    }
+    if (st != NULL &&
+        (add_member(doc, "locked", json_object_new_boolean(s->locked)) != 0 ||
+         add_time(doc, "locked_until", s->locked ? s->until : 0) != 0 ||
+         add_member(doc, "failures",
+                    json_object_new_int64((int64_t)s->fails)) != 0 ||
+         add_member(doc, "recovery_codes_left",
+                    json_object_new_int64((int64_t)st->n_recovery)) != 0 ||
+         add_member(doc, "digits", json_object_new_int(st->digits)) != 0 ||
+         add_member(doc, "period", json_object_new_int64(st->step)) != 0 ||
+         add_member(doc, "created", json_object_new_string(created)) != 0 ||
+         add_time(doc, "last_success", st->last_success) != 0)) {
+        goto out;
+    }
+    print_json(ctx, doc);
+    r = 0;
+out:
+    json_object_put(doc);
+    return r;
+}
+
+static void
+status_print_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const char *user, const struct nis2_totp_state *st,
+                  const struct status_shown *s)
+{
+    char buf[64];
+
+    if (st == NULL) {
+        fprintf(ctx->out, "%s: not enrolled\n", user);
+        return;
+    }
+    fprintf(ctx->out, "%s: enrolled\n", user);
+    if (s->locked && s->until != 0) {
+        nis2_format_time_utc(s->until, buf, sizeof(buf));
+        fprintf(ctx->out, "  locked:         yes, until %s\n", buf);
+    } else {
+        fprintf(ctx->out, "  locked:         %s\n",
+                s->locked ? "yes, until nis2ctl unlock" : "no");
+    }
+    fprintf(ctx->out, "  failures:       %zu (lockout after %d)\n", s->fails,
+            cfg->lockout_deny);
+    fprintf(ctx->out, "  recovery codes: %zu left\n", st->n_recovery);
+    fprintf(ctx->out, "  code:           %d digits every %lld s\n", st->digits,
+            (long long)st->step);
+    nis2_format_time_utc(st->created, buf, sizeof(buf));
+    fprintf(ctx->out, "  enrolled at:    %s\n", buf);
+    if (st->last_success != 0) {
+        nis2_format_time_utc(st->last_success, buf, sizeof(buf));
+    } else {
+        snprintf(buf, sizeof(buf), "never");
+    }
+    fprintf(ctx->out, "  last success:   %s\n", buf);
+}
+
 static int
 totp_status(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     struct nis2_totp_state *st = NULL;
-    struct json_object *doc = NULL;
+    struct status_shown s = {false, 0, 0};
     const char *user = one_user(ctx, argc, argv);
-    time_t now = time(NULL), until = 0;
-    char buf[64];
+    time_t now = time(NULL);
     int rc = NIS2CTL_EXIT_ERR, r;
 
     if (user == NULL) {
@@ -938,77 +1029,21 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
         char why[768];
         nis2_totp_describe(cfg, r, why, sizeof(why));
         fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user, why);
-        goto out;
+        return rc;
     }
-    bool enrolled = r == 0;
-    bool locked = enrolled && nis2_totp_state_locked(st, cfg, now, &until);
-    size_t fails = enrolled ? nis2_totp_state_failures(st, cfg, now) : 0;
+    if (st != NULL) {
+        s.locked = nis2_totp_state_locked(st, cfg, now, &s.until);
+        s.fails = nis2_totp_state_failures(st, cfg, now);
+    }
     if (ctx->json) {
-        if ((doc = json_object_new_object()) == NULL) {
+        if (status_print_json(ctx, user, st, &s) != 0) {
             goto out;
         }
-        json_object_object_add(doc, "user", json_object_new_string(user));
-        json_object_object_add(doc, "enrolled",
-                               json_object_new_boolean(enrolled));
-        if (enrolled) {
-            json_object_object_add(doc, "locked",
-                                   json_object_new_boolean(locked));
-            if (locked && until != 0) {
-                nis2_format_time_utc(until, buf, sizeof(buf));
-                json_object_object_add(doc, "locked_until",
-                                       json_object_new_string(buf));
-            } else {
-                json_object_object_add(doc, "locked_until", NULL);
-            }
-            json_object_object_add(doc, "failures",
-                                   json_object_new_int64((int64_t)fails));
-            json_object_object_add(
-                doc, "recovery_codes_left",
-                json_object_new_int64((int64_t)st->n_recovery));
-            json_object_object_add(doc, "digits",
-                                   json_object_new_int(st->digits));
-            json_object_object_add(doc, "period",
-                                   json_object_new_int64(st->step));
-            nis2_format_time_utc(st->created, buf, sizeof(buf));
-            json_object_object_add(doc, "created",
-                                   json_object_new_string(buf));
-            if (st->last_success != 0) {
-                nis2_format_time_utc(st->last_success, buf, sizeof(buf));
-                json_object_object_add(doc, "last_success",
-                                       json_object_new_string(buf));
-            } else {
-                json_object_object_add(doc, "last_success", NULL);
-            }
-        }
-        print_json(ctx, doc);
-    } else if (!enrolled) {
-        fprintf(ctx->out, "%s: not enrolled\n", user);
     } else {
-        fprintf(ctx->out, "%s: enrolled\n", user);
-        if (locked && until != 0) {
-            nis2_format_time_utc(until, buf, sizeof(buf));
-            fprintf(ctx->out, "  locked:         yes, until %s\n", buf);
-        } else {
-            fprintf(ctx->out, "  locked:         %s\n",
-                    locked ? "yes, until nis2ctl unlock" : "no");
-        }
-        fprintf(ctx->out, "  failures:       %zu (lockout after %d)\n",
-                fails, cfg->lockout_deny);
-        fprintf(ctx->out, "  recovery codes: %zu left\n", st->n_recovery);
-        fprintf(ctx->out, "  code:           %d digits every %lld s\n",
-                st->digits, (long long)st->step);
-        nis2_format_time_utc(st->created, buf, sizeof(buf));
-        fprintf(ctx->out, "  enrolled at:    %s\n", buf);
-        if (st->last_success != 0) {
-            nis2_format_time_utc(st->last_success, buf, sizeof(buf));
-        } else {
-            snprintf(buf, sizeof(buf), "never");
-        }
-        fprintf(ctx->out, "  last success:   %s\n", buf);
+        status_print_text(ctx, cfg, user, st, &s);
     }
-    rc = enrolled ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
+    rc = st != NULL ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
 out:
-    json_object_put(doc);
     nis2_totp_state_free(st);
     return rc;
 }
