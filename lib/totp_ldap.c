@@ -345,111 +345,135 @@ num(long long v)
     return asprintf(&s, "%lld", v) < 0 ? NULL : s;
 }
 
-int
-nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
-                     const struct nis2_totp_state *st, uint64_t expected,
-                     bool enrol)
+/*
+ * The revision swap first (it is what makes the write conditional): with
+ * `expected` 0 the objectClass and revision 1 are added (an enrolment),
+ * else revision `expected` is deleted and the next one added.  With
+ * `enrol` also the secret and the parameters.
+ */
+static void
+mods_head(struct mods *m, const struct nis2_totp_state *st, uint64_t expected,
+          bool enrol)
 {
-    struct mods m;
-    char *fails = NULL, *params = NULL;
-    size_t flen = 0;
-    LDAP *ld = NULL;
-    int rc, r = NIS2_ERR_NOMEM;
+    char *params = NULL;
 
-    memset(&m, 0, sizeof(m));
-    if (expected == 0 && !enrol) {
-        return NIS2_ERR_INVAL;
-    }
-    /* the revision swap first: it is what makes the write conditional */
     if (expected == 0) {
-        char *oc = strdup("nis2TotpUser");
-        if (oc == NULL) {
-            goto out;
-        }
-        mod1(&m, LDAP_MOD_ADD, "objectClass", true, oc, NULL, 0);
-        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true, num(1), NULL,
+        mod1(m, LDAP_MOD_ADD, "objectClass", true, strdup("nis2TotpUser"), NULL,
              0);
+        mod1(m, LDAP_MOD_ADD, "nis2TotpRevision", true, num(1), NULL, 0);
     } else {
-        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
+        mod1(m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
              num((long long)expected), NULL, 0);
-        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true,
+        mod1(m, LDAP_MOD_ADD, "nis2TotpRevision", true,
              num((long long)expected + 1), NULL, 0);
     }
-    if (enrol) {
-        if (asprintf(&params, "alg=%s digits=%d step=%lld window=%d "
-                     "created=%lld", nis2_totp_alg_name(st->alg), st->digits,
-                     (long long)st->step, st->window,
-                     (long long)st->created) < 0) {
-            params = NULL;
-            goto out;
-        }
-        for (char *c = params; *c != '\0' && *c != ' '; c++) {
-            *c = (char)tolower((unsigned char)*c);
-        }
-        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpSecret", true, NULL, st->secret,
-             st->secret_len);
-        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpParams", true, params, NULL, 0);
+    if (!enrol) {
+        return;
+    }
+    if (asprintf(&params,
+                 "alg=%s digits=%d step=%lld window=%d "
+                 "created=%lld",
+                 nis2_totp_alg_name(st->alg), st->digits, (long long)st->step,
+                 st->window, (long long)st->created) < 0) {
         params = NULL;
     }
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastStep", st->last_step > 0,
-         st->last_step > 0 ? num((long long)st->last_step) : NULL,
-         NULL, 0);
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastSuccess", st->last_success > 0,
-         st->last_success > 0 ? num((long long)st->last_success)
-                              : NULL, NULL, 0);
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLockedAt", st->locked_at > 0,
-         st->locked_at > 0 ? num((long long)st->locked_at) : NULL,
-         NULL, 0);
-    if (st->n_fails > 0) {
-        if ((fails = calloc(st->n_fails, 21)) == NULL) {
-            goto out;
-        }
+    for (char *c = params; c != NULL && *c != '\0' && *c != ' '; c++) {
+        *c = (char)tolower((unsigned char)*c);
+    }
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpSecret", true, NULL, st->secret,
+         st->secret_len);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpParams", true, params, NULL, 0);
+}
+
+/* What a login changes: steps, lock, failure times, recovery hashes. */
+static void
+mods_tally(struct mods *m, const struct nis2_totp_state *st)
+{
+    char *fails = NULL;
+    size_t flen = 0;
+
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLastStep", st->last_step > 0,
+         st->last_step > 0 ? num((long long)st->last_step) : NULL, NULL, 0);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLastSuccess", st->last_success > 0,
+         st->last_success > 0 ? num((long long)st->last_success) : NULL, NULL,
+         0);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLockedAt", st->locked_at > 0,
+         st->locked_at > 0 ? num((long long)st->locked_at) : NULL, NULL, 0);
+    if (st->n_fails > 0 && (fails = calloc(st->n_fails, 21)) != NULL) {
         for (size_t i = 0; i < st->n_fails; i++) {
             flen += (size_t)snprintf(fails + flen, 21, "%s%lld",
                                      i > 0 ? " " : "",
                                      (long long)st->fails[i]);
         }
     }
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails,
-         NULL, 0);
-    fails = NULL;
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails, NULL,
+         0);
     /* recovery hashes: several values in one mod */
-    size_t i = m.n++;
-    if ((m.multi = calloc(st->n_recovery + 1, sizeof(*m.multi))) == NULL ||
-        (m.multip = calloc(st->n_recovery + 1, sizeof(*m.multip))) ==
-            NULL) {
-        goto out;
+    size_t i = m->n++;
+    if ((m->multi = calloc(st->n_recovery + 1, sizeof(*m->multi))) == NULL ||
+        (m->multip = calloc(st->n_recovery + 1, sizeof(*m->multip))) == NULL) {
+        m->oom = true;
+        return;
     }
     for (size_t k = 0; k < st->n_recovery; k++) {
-        m.multi[k].bv_val = st->recovery[k];
-        m.multi[k].bv_len = strlen(st->recovery[k]);
-        m.multip[k] = &m.multi[k];
+        m->multi[k].bv_val = st->recovery[k];
+        m->multi[k].bv_len = strlen(st->recovery[k]);
+        m->multip[k] = &m->multi[k];
     }
-    m.m[i].mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
-    m.m[i].mod_type = "nis2TotpRecovery";
-    m.m[i].mod_bvalues = m.multip;
-    m.p[i] = &m.m[i];
-    m.p[i + 1] = NULL;
-    if (m.oom) {
-        goto out;
+    m->m[i].mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
+    m->m[i].mod_type = "nis2TotpRecovery";
+    m->m[i].mod_bvalues = m->multip;
+    m->p[i] = &m->m[i];
+    m->p[i + 1] = NULL;
+}
+
+/*
+ * One modify of `dn` with `m` ("TOTP write", "TOTP remove" name it in the
+ * directory's errors).  A failure other than a lost revision swap is noted
+ * (last error, audit).  `enrolling`: a value that exists already means the
+ * user is enrolled (NIS2_ERR_EXISTS).
+ */
+static int
+modify_entry(struct nis2_ldap *l, const char *dn, struct mods *m,
+             const char *what, bool enrolling)
+{
+    LDAP *ld = NULL;
+    int rc, r;
+
+    if (m->oom) {
+        return NIS2_ERR_NOMEM;
     }
     if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
-        nis2_ldap_note_failure(l, NULL, "TOTP write",
-                               nis2_ldap_last_error(l));
-        goto out;
+        nis2_ldap_note_failure(l, NULL, what, nis2_ldap_last_error(l));
+        return r;
     }
-    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
-    r = nis2_ldap_map_error(l, rc, "TOTP write");
+    rc = ldap_modify_ext_s(ld, dn, m->p, NULL, NULL);
+    r = nis2_ldap_map_error(l, rc, what);
     nis2_ldap_release(l, rc);
-    if (expected == 0 && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
-        r = NIS2_ERR_EXISTS; /* enrolled already */
-    } else if (r != 0 && r != NIS2_ERR_CONFLICT) {
-        nis2_ldap_note_failure(l, NULL, "TOTP write",
-                               nis2_ldap_last_error(l));
+    if (enrolling && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
+        return NIS2_ERR_EXISTS; /* enrolled already */
     }
-out:
-    free(fails);
-    free(params);
+    if (r != 0 && r != NIS2_ERR_CONFLICT) {
+        nis2_ldap_note_failure(l, NULL, what, nis2_ldap_last_error(l));
+    }
+    return r;
+}
+
+int
+nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
+                     const struct nis2_totp_state *st, uint64_t expected,
+                     bool enrol)
+{
+    struct mods m;
+    int r;
+
+    if (expected == 0 && !enrol) {
+        return NIS2_ERR_INVAL;
+    }
+    memset(&m, 0, sizeof(m));
+    mods_head(&m, st, expected, enrol);
+    mods_tally(&m, st);
+    r = modify_entry(l, dn, &m, "TOTP write", expected == 0);
     mods_free(&m);
     return r;
 }
@@ -465,8 +489,7 @@ static int
 strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
 {
     struct mods m;
-    LDAP *ld = NULL;
-    int rc, r = NIS2_ERR_NOMEM;
+    int r;
 
     memset(&m, 0, sizeof(m));
     if (rev != 0) {
@@ -478,22 +501,7 @@ strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
     }
     mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"),
          NULL, 0);
-    if (m.oom) {
-        goto out;
-    }
-    if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
-        nis2_ldap_note_failure(l, NULL, "TOTP remove",
-                               nis2_ldap_last_error(l));
-        goto out;
-    }
-    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
-    r = nis2_ldap_map_error(l, rc, "TOTP remove");
-    nis2_ldap_release(l, rc);
-    if (r != 0 && r != NIS2_ERR_CONFLICT) {
-        nis2_ldap_note_failure(l, NULL, "TOTP remove",
-                               nis2_ldap_last_error(l));
-    }
-out:
+    r = modify_entry(l, dn, &m, "TOTP remove", false);
     mods_free(&m);
     return r;
 }
