@@ -127,22 +127,32 @@ parse_fails(const char *s, struct nis2_totp_state *st)
     return NIS2_OK;
 }
 
-/* The entry's state; NIS2_ERR_PARSE for anything out of shape. */
-static int
-entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
-            uint64_t *rev_out)
+/* The one value of `attr` as a string (NULL, *r set, when not exactly
+   one value or out of memory). */
+static char *
+one_text(LDAP *ld, LDAPMessage *e, const char *attr, int *r)
 {
-    struct nis2_totp_state *st = nis2_totp_state_new();
-    struct berval **bv = NULL;
-    int64_t v = 0;
+    struct berval **bv = ldap_get_values_len(ld, e, attr);
     char *text = NULL;
-    int r = NIS2_ERR_PARSE, n;
 
-    *out = NULL;
-    if (st == NULL) {
-        return NIS2_ERR_NOMEM;
+    *r = NIS2_ERR_PARSE;
+    if (bv != NULL && ldap_count_values_len(bv) == 1) {
+        text = strndup(bv[0]->bv_val, bv[0]->bv_len);
+        *r = text != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
     }
-    bv = ldap_get_values_len(ld, e, "nis2TotpSecret");
+    ldap_value_free_len(bv);
+    return text;
+}
+
+/* nis2TotpSecret (raw bytes, wiped from libldap's copy) and
+   nis2TotpParams. */
+static int
+entry_secret(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
+{
+    struct berval **bv = ldap_get_values_len(ld, e, "nis2TotpSecret");
+    char *text = NULL;
+    int r = NIS2_ERR_PARSE;
+
     if (bv == NULL || ldap_count_values_len(bv) != 1 ||
         bv[0]->bv_len < 10 || bv[0]->bv_len > SECRET_MAX) {
         goto out;
@@ -153,81 +163,103 @@ entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
     }
     memcpy(st->secret, bv[0]->bv_val, bv[0]->bv_len);
     st->secret_len = bv[0]->bv_len;
-    explicit_bzero(bv[0]->bv_val, bv[0]->bv_len);
-    ldap_value_free_len(bv);
-
-    bv = ldap_get_values_len(ld, e, "nis2TotpParams");
-    if (bv == NULL || ldap_count_values_len(bv) != 1 ||
-        (text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL ||
+    if ((text = one_text(ld, e, "nis2TotpParams", &r)) != NULL &&
         !parse_params(text, st)) {
-        r = text == NULL && bv != NULL ? NIS2_ERR_NOMEM : NIS2_ERR_PARSE;
-        goto out;
+        r = NIS2_ERR_PARSE;
     }
-    free(text);
-    text = NULL;
+out:
+    if (bv != NULL && bv[0] != NULL) {
+        explicit_bzero(bv[0]->bv_val, bv[0]->bv_len);
+    }
     ldap_value_free_len(bv);
-    bv = NULL;
+    free(text);
+    return r;
+}
+
+/* The revision (required), the steps, the lock and the failure times. */
+static int
+entry_tally(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st,
+            uint64_t *rev_out)
+{
+    struct berval **bv = NULL;
+    char *text = NULL;
+    int64_t v = 0;
+    int r;
 
     if (!get_int(ld, e, "nis2TotpRevision", 1, &v) || v == 0) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     *rev_out = (uint64_t)v;
     if (!get_int(ld, e, "nis2TotpLastStep", 0, &v)) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     st->last_step = (uint64_t)v;
     if (!get_int(ld, e, "nis2TotpLastSuccess", 0, &st->last_success) ||
         !get_int(ld, e, "nis2TotpLockedAt", 0, &st->locked_at)) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     bv = ldap_get_values_len(ld, e, "nis2TotpFailures");
-    n = bv != NULL ? ldap_count_values_len(bv) : 0;
-    if (n > 1) {
-        goto out;
-    }
-    if (n == 1) {
-        if ((text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        if ((r = parse_fails(text, st)) != 0) {
-            goto out;
-        }
-        r = NIS2_ERR_PARSE;
-        free(text);
-        text = NULL;
-    }
+    int n = bv != NULL ? ldap_count_values_len(bv) : 0;
     ldap_value_free_len(bv);
-    bv = ldap_get_values_len(ld, e, "nis2TotpRecovery");
-    n = bv != NULL ? ldap_count_values_len(bv) : 0;
+    if (n == 0) {
+        return NIS2_OK;
+    }
+    if ((text = one_text(ld, e, "nis2TotpFailures", &r)) != NULL) {
+        r = parse_fails(text, st);
+    }
+    free(text);
+    return r;
+}
+
+/* nis2TotpRecovery: each value a valid recovery-code hash. */
+static int
+entry_recovery(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
+{
+    struct berval **bv = ldap_get_values_len(ld, e, "nis2TotpRecovery");
+    int n = bv != NULL ? ldap_count_values_len(bv) : 0, r = NIS2_OK;
     char **rec = calloc((size_t)n + 1, sizeof(char *));
+
     if (rec == NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
+        ldap_value_free_len(bv);
+        return NIS2_ERR_NOMEM;
     }
     free(st->recovery); /* the empty list nis2_totp_state_new made */
     st->recovery = rec;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && r == NIS2_OK; i++) {
         if ((st->recovery[i] = strndup(bv[i]->bv_val, bv[i]->bv_len)) ==
             NULL) {
             r = NIS2_ERR_NOMEM;
-            goto out;
+            break;
         }
         st->n_recovery++;
         if (!nis2_totp_recovery_hash_valid(st->recovery[i])) {
-            goto out;
+            r = NIS2_ERR_PARSE;
         }
     }
-    *out = st;
-    st = NULL;
-    r = NIS2_OK;
-out:
-    if (bv != NULL) {
-        ldap_value_free_len(bv);
-    }
-    free(text);
-    nis2_totp_state_free(st);
+    ldap_value_free_len(bv);
     return r;
+}
+
+/* The entry's state; NIS2_ERR_PARSE for anything out of shape. */
+static int
+entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
+            uint64_t *rev_out)
+{
+    struct nis2_totp_state *st = nis2_totp_state_new();
+    int r;
+
+    *out = NULL;
+    if (st == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    if ((r = entry_secret(ld, e, st)) != 0 ||
+        (r = entry_tally(ld, e, st, rev_out)) != 0 ||
+        (r = entry_recovery(ld, e, st)) != 0) {
+        nis2_totp_state_free(st);
+        return r;
+    }
+    *out = st;
+    return NIS2_OK;
 }
 
 /* ---- load / store ------------------------------------------------------ */
