@@ -132,6 +132,81 @@ enum {
                     SEEN_LOCKED_AT,
 };
 
+/*
+ * A key that appears once: its value into st, its SEEN_ bit into *bit.
+ * NIS2_ERR_PARSE for an unknown key or a value out of range.
+ */
+static int
+parse_single(struct nis2_totp_state *st, const char *key, const char *val,
+             unsigned seen, unsigned *bit)
+{
+    int64_t v = 0;
+    int r;
+
+    if (strcmp(key, "secret") == 0) {
+        *bit = SEEN_SECRET;
+        if (seen & *bit) {
+            return NIS2_ERR_PARSE;
+        }
+        r = nis2_totp_base32_decode(val, &st->secret, &st->secret_len);
+        if (r == NIS2_ERR_NOMEM) {
+            return r;
+        }
+        if (r != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "algorithm") == 0) {
+        *bit = SEEN_ALG;
+        if (nis2_totp_alg_parse(val, &st->alg) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "digits") == 0) {
+        *bit = SEEN_DIGITS;
+        if (parse_num(val, NIS2_TOTP_DIGITS_MAX, &v) != 0 ||
+            v < NIS2_TOTP_DIGITS_MIN) {
+            return NIS2_ERR_PARSE;
+        }
+        st->digits = (int)v;
+    } else if (strcmp(key, "period") == 0) {
+        *bit = SEEN_PERIOD;
+        if (parse_num(val, NIS2_TOTP_STEP_MAX, &v) != 0 ||
+            v < NIS2_TOTP_STEP_MIN) {
+            return NIS2_ERR_PARSE;
+        }
+        st->step = v;
+    } else if (strcmp(key, "window") == 0) {
+        *bit = SEEN_WINDOW;
+        if (parse_num(val, NIS2_TOTP_WINDOW_MAX, &v) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+        st->window = (int)v;
+    } else if (strcmp(key, "created") == 0) {
+        *bit = SEEN_CREATED;
+        if (parse_num(val, INT64_MAX, &st->created) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "last_step") == 0) {
+        *bit = SEEN_LAST_STEP;
+        if (parse_num(val, INT64_MAX, &v) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+        st->last_step = (uint64_t)v;
+    } else if (strcmp(key, "last_success") == 0) {
+        *bit = SEEN_LAST_SUCCESS;
+        if (parse_num(val, INT64_MAX, &st->last_success) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "locked_at") == 0) {
+        *bit = SEEN_LOCKED_AT;
+        if (parse_num(val, INT64_MAX, &st->locked_at) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else {
+        return NIS2_ERR_PARSE;
+    }
+    return NIS2_OK;
+}
+
 /* One "key value" line into st; `seen` tracks duplicates. */
 static int
 parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
@@ -140,7 +215,7 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
     const char *key = line, *val;
     unsigned bit = 0;
     int64_t v = 0;
-    int r = NIS2_ERR_PARSE;
+    int r;
 
     if (sp == NULL || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
         return NIS2_ERR_PARSE;
@@ -163,66 +238,8 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
         r = add_recovery(st, val);
         return r == NIS2_ERR_RANGE ? NIS2_ERR_PARSE : r;
     }
-    if (strcmp(key, "secret") == 0) {
-        bit = SEEN_SECRET;
-        if (*seen & bit) {
-            return NIS2_ERR_PARSE;
-        }
-        r = nis2_totp_base32_decode(val, &st->secret, &st->secret_len);
-        if (r == NIS2_ERR_NOMEM) {
-            return r;
-        }
-        if (r != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "algorithm") == 0) {
-        bit = SEEN_ALG;
-        if (nis2_totp_alg_parse(val, &st->alg) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "digits") == 0) {
-        bit = SEEN_DIGITS;
-        if (parse_num(val, NIS2_TOTP_DIGITS_MAX, &v) != 0 ||
-            v < NIS2_TOTP_DIGITS_MIN) {
-            return NIS2_ERR_PARSE;
-        }
-        st->digits = (int)v;
-    } else if (strcmp(key, "period") == 0) {
-        bit = SEEN_PERIOD;
-        if (parse_num(val, NIS2_TOTP_STEP_MAX, &v) != 0 ||
-            v < NIS2_TOTP_STEP_MIN) {
-            return NIS2_ERR_PARSE;
-        }
-        st->step = v;
-    } else if (strcmp(key, "window") == 0) {
-        bit = SEEN_WINDOW;
-        if (parse_num(val, NIS2_TOTP_WINDOW_MAX, &v) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-        st->window = (int)v;
-    } else if (strcmp(key, "created") == 0) {
-        bit = SEEN_CREATED;
-        if (parse_num(val, INT64_MAX, &st->created) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "last_step") == 0) {
-        bit = SEEN_LAST_STEP;
-        if (parse_num(val, INT64_MAX, &v) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-        st->last_step = (uint64_t)v;
-    } else if (strcmp(key, "last_success") == 0) {
-        bit = SEEN_LAST_SUCCESS;
-        if (parse_num(val, INT64_MAX, &st->last_success) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "locked_at") == 0) {
-        bit = SEEN_LOCKED_AT;
-        if (parse_num(val, INT64_MAX, &st->locked_at) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else {
-        return NIS2_ERR_PARSE;
+    if ((r = parse_single(st, key, val, *seen, &bit)) != 0) {
+        return r;
     }
     if (*seen & bit) {
         return NIS2_ERR_PARSE;

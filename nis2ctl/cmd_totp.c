@@ -598,6 +598,62 @@ parse_oath_type(const char *t, int64_t *step, int *digits)
     return NIS2_OK;
 }
 
+/* One usersfile line "TYPE USER PASSWORD SECRET [COUNTER ...]", split. */
+static void
+import_oath_line(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                 struct import_report *rep, const char *file, int lineno,
+                 char **tok, int n, bool force)
+{
+    unsigned char *secret = NULL;
+    size_t len = 0;
+    struct nis2_totp_state *st = NULL;
+    const char *note = NULL;
+    int64_t step;
+    int digits;
+
+    int pr = parse_oath_type(tok[0], &step, &digits);
+    if (pr == NIS2_ERR_INVAL) {
+        report_bad(ctx, rep, file, lineno, "not a time-based (HOTP/T..) entry");
+        return;
+    }
+    if (pr != 0) {
+        report_bad(ctx, rep, file, lineno, "period or digits out of range");
+        return;
+    }
+    if (!nis2_valid_user(tok[1])) {
+        report_bad(ctx, rep, file, lineno, "invalid user name");
+        return;
+    }
+    if (nis2_totp_hex_decode(tok[3], &secret, &len) != 0) {
+        report_bad(ctx, rep, file, lineno,
+                   "secret is not 10 to 64 bytes of hex");
+        return;
+    }
+    if (strcmp(tok[2], "-") != 0 && strcmp(tok[2], "+") != 0) {
+        note = "its static password is not carried over";
+    }
+    if ((st = state_for(cfg, secret, len, digits, step)) == NULL) {
+        nis2_freezero(secret, len);
+        report_bad(ctx, rep, file, lineno, "out of memory");
+        return;
+    }
+    /* Field 5 is the last counter pam_oath accepted: keep refusing it and
+       everything before it. */
+    if (n >= 5) {
+        int64_t last;
+        char *end = NULL;
+        errno = 0;
+        last = strtoll(tok[4], &end, 10);
+        if (end != tok[4] && *end == '\0' && errno == 0 && last > 0) {
+            st->last_step = (uint64_t)last;
+        }
+    }
+    import_one(ctx, cfg, rep, file, lineno, tok[1], st, force, "pam-oath",
+               note);
+    nis2_totp_state_free(st);
+    nis2_freezero(secret, len);
+}
+
 static void
 import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
                 struct import_report *rep, const char *file, char *text,
@@ -608,12 +664,7 @@ import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
 
     for (line = text; line != NULL && *line != '\0'; line = next) {
         char *tok[8] = {NULL}, *s2 = NULL, *t;
-        int n = 0, digits;
-        int64_t step;
-        unsigned char *secret = NULL;
-        size_t len = 0;
-        struct nis2_totp_state *st = NULL;
-        const char *note = NULL;
+        int n = 0;
 
         next = strchr(line, '\n');
         if (next != NULL) {
@@ -636,49 +687,61 @@ import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
                        "expected TYPE USER PASSWORD SECRET");
             continue;
         }
-        int pr = parse_oath_type(tok[0], &step, &digits);
-        if (pr == NIS2_ERR_INVAL) {
-            report_bad(ctx, rep, file, lineno,
-                       "not a time-based (HOTP/T..) entry");
-            continue;
+        import_oath_line(ctx, cfg, rep, file, lineno, tok, n, force);
+    }
+}
+
+/* What a ~/.google_authenticator file says besides its secret. */
+struct google_file {
+    bool totp;     /* " TOTP_AUTH */
+    bool reuse_ok; /* no " DISALLOW_REUSE */
+    int window;    /* -1: the config's */
+    int64_t step;
+    int scratch; /* scratch codes (not carried over) */
+};
+
+/* One '"' option line; NULL, or why the file cannot be used. */
+static const char *
+google_option(const char *line, struct google_file *g)
+{
+    char opt[32] = "";
+    long v = 0;
+    int k = sscanf(line + 1, " %31s %ld", opt, &v);
+
+    if (k >= 1 && strcmp(opt, "TOTP_AUTH") == 0) {
+        g->totp = true;
+    } else if (k >= 1 && strcmp(opt, "DISALLOW_REUSE") == 0) {
+        g->reuse_ok = false;
+    } else if (k == 2 && strcmp(opt, "WINDOW_SIZE") == 0) {
+        /* Google's size counts every step tried: 3 = 1 each side. */
+        g->window = v < 1 ? 0 : (int)((v - 1) / 2);
+        if (g->window > NIS2_TOTP_WINDOW_MAX) {
+            g->window = NIS2_TOTP_WINDOW_MAX;
         }
-        if (pr != 0) {
-            report_bad(ctx, rep, file, lineno,
-                       "period or digits out of range");
-            continue;
+    } else if (k == 2 && strcmp(opt, "STEP_SIZE") == 0) {
+        if (v < NIS2_TOTP_STEP_MIN || v > NIS2_TOTP_STEP_MAX) {
+            return "STEP_SIZE out of range";
         }
-        if (!nis2_valid_user(tok[1])) {
-            report_bad(ctx, rep, file, lineno, "invalid user name");
-            continue;
-        }
-        if (nis2_totp_hex_decode(tok[3], &secret, &len) != 0) {
-            report_bad(ctx, rep, file, lineno,
-                       "secret is not 10 to 64 bytes of hex");
-            continue;
-        }
-        if (strcmp(tok[2], "-") != 0 && strcmp(tok[2], "+") != 0) {
-            note = "its static password is not carried over";
-        }
-        if ((st = state_for(cfg, secret, len, digits, step)) == NULL) {
-            nis2_freezero(secret, len);
-            report_bad(ctx, rep, file, lineno, "out of memory");
-            continue;
-        }
-        /* Field 5 is the last counter pam_oath accepted: keep refusing
-           it and everything before it. */
-        if (n >= 5) {
-            int64_t last;
-            char *end = NULL;
-            errno = 0;
-            last = strtoll(tok[4], &end, 10);
-            if (end != tok[4] && *end == '\0' && errno == 0 && last > 0) {
-                st->last_step = (uint64_t)last;
-            }
-        }
-        import_one(ctx, cfg, rep, file, lineno, tok[1], st, force,
-                   "pam-oath", note);
-        nis2_totp_state_free(st);
-        nis2_freezero(secret, len);
+        g->step = v;
+    }
+    /* RATE_LIMIT and others: lockout replaces them. */
+    return NULL;
+}
+
+/* What the import changes for the user, for the report. */
+static void
+google_note(const struct google_file *g, char *note, size_t len)
+{
+    note[0] = '\0';
+    if (g->reuse_ok) {
+        snprintf(note, len, "code reuse was allowed; now refused");
+    }
+    if (g->scratch > 0) {
+        size_t l = strlen(note);
+        snprintf(note + l, len - l,
+                 "%s%d scratch code%s not carried over (enroll anew for "
+                 "recovery codes)",
+                 l > 0 ? "; " : "", g->scratch, g->scratch == 1 ? "" : "s");
     }
 }
 
@@ -687,14 +750,13 @@ import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
               struct import_report *rep, const char *file, char *text,
               const char *user, bool force)
 {
-    char *line, *next;
-    int lineno = 0, scratch = 0, window = -1;
-    int64_t step = 30;
-    bool totp = false, reuse_ok = true, have_secret = false;
+    struct google_file g = {false, true, -1, 30, 0};
+    struct nis2_totp_state *st = NULL;
     unsigned char *secret = NULL;
     size_t len = 0;
-    struct nis2_totp_state *st = NULL;
-    char note[256] = "";
+    char *line, *next, note[256];
+    const char *why;
+    int lineno = 0;
 
     for (line = text; line != NULL && *line != '\0'; line = next) {
         next = strchr(line, '\n');
@@ -703,73 +765,40 @@ import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
         }
         lineno++;
         line[strcspn(line, "\r")] = '\0';
-        if (*line == '\0' && lineno > 1) {
-            continue;
-        }
         if (lineno == 1) {
             if (nis2_totp_base32_decode(line, &secret, &len) != 0) {
                 report_bad(ctx, rep, file, 1,
                            "first line is not a base32 secret");
                 goto out;
             }
-            have_secret = true;
+        } else if (*line == '\0') {
             continue;
-        }
-        if (line[0] == '"') {
-            char opt[32] = "";
-            long v = 0;
-            int k = sscanf(line + 1, " %31s %ld", opt, &v);
-            if (k >= 1 && strcmp(opt, "TOTP_AUTH") == 0) {
-                totp = true;
-            } else if (k >= 1 && strcmp(opt, "DISALLOW_REUSE") == 0) {
-                reuse_ok = false;
-            } else if (k == 2 && strcmp(opt, "WINDOW_SIZE") == 0) {
-                /* Google's size counts every step tried: 3 = 1 each side. */
-                window = v < 1 ? 0 : (int)((v - 1) / 2);
-                if (window > NIS2_TOTP_WINDOW_MAX) {
-                    window = NIS2_TOTP_WINDOW_MAX;
-                }
-            } else if (k == 2 && strcmp(opt, "STEP_SIZE") == 0) {
-                if (v < NIS2_TOTP_STEP_MIN || v > NIS2_TOTP_STEP_MAX) {
-                    report_bad(ctx, rep, file, lineno,
-                               "STEP_SIZE out of range");
-                    goto out;
-                }
-                step = v;
+        } else if (line[0] == '"') {
+            if ((why = google_option(line, &g)) != NULL) {
+                report_bad(ctx, rep, file, lineno, why);
+                goto out;
             }
-            /* RATE_LIMIT and others: lockout replaces them. */
-            continue;
+        } else if (strspn(line, "0123456789") == strlen(line)) {
+            g.scratch++;
+        } else {
+            report_bad(ctx, rep, file, lineno, "line not understood");
         }
-        if (strspn(line, "0123456789") == strlen(line) && *line != '\0') {
-            scratch++;
-            continue;
-        }
-        report_bad(ctx, rep, file, lineno, "line not understood");
     }
-    if (!have_secret) {
+    if (secret == NULL) {
         report_bad(ctx, rep, file, 1, "empty file");
         goto out;
     }
-    if (!totp) {
+    if (!g.totp) {
         report_bad(ctx, rep, file, 1,
                    "counter-based (HOTP) secret: no \" TOTP_AUTH line");
         goto out;
     }
-    if ((st = state_for(cfg, secret, len, 6, step)) == NULL) {
+    if ((st = state_for(cfg, secret, len, 6, g.step)) == NULL) {
         report_bad(ctx, rep, file, 1, "out of memory");
         goto out;
     }
-    st->window = window;
-    if (reuse_ok) {
-        snprintf(note, sizeof(note), "code reuse was allowed; now refused");
-    }
-    if (scratch > 0) {
-        size_t l = strlen(note);
-        snprintf(note + l, sizeof(note) - l,
-                 "%s%d scratch code%s not carried over (enroll anew for "
-                 "recovery codes)",
-                 l > 0 ? "; " : "", scratch, scratch == 1 ? "" : "s");
-    }
+    st->window = g.window;
+    google_note(&g, note, sizeof(note));
     import_one(ctx, cfg, rep, file, 1, user, st, force,
                "google-authenticator", note[0] != '\0' ? note : NULL);
 out:
