@@ -662,57 +662,15 @@ out:
     nis2_fido2_creds_clear(&set);
 }
 
-static int
-fido2_import(struct nis2ctl *ctx, int argc, char **argv)
+/* Each line of the authfile `text` that is not blank or a comment. */
+static void
+import_u2f_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                struct fido2_report *rep, const char *file, char *text,
+                const char *rp_id)
 {
-    struct nis2_config *cfg = NULL;
-    struct fido2_report rep = {NULL, NULL, 0, 0};
-    const char *file = NULL, *rp_arg = NULL;
-    char *text = NULL, *rp_id = NULL, *p, *nl;
-    size_t len = 0;
-    int rc = NIS2CTL_EXIT_ERR, r, lineno = 0;
+    char *p, *nl;
+    int lineno = 0;
 
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, FOPT_JSON},
-        {"pam-u2f", required_argument, NULL, FOPT_PAM_U2F},
-        {"rp-id", required_argument, NULL, FOPT_RP_ID},
-        {NULL, 0, NULL, 0},
-    };
-    struct fido2_opts o;
-
-    if (fido2_opts_parse(ctx, argc, argv, opts, &o, NULL, 0) != 0) {
-        usage_fido2(ctx->err);
-        goto out;
-    }
-    file = o.pam_u2f;
-    rp_arg = o.rp_id;
-    if (file == NULL) {
-        usage_fido2(ctx->err);
-        goto out;
-    }
-    if ((cfg = nis2ctl_config(ctx)) == NULL) {
-        goto out;
-    }
-    if (rp_arg != NULL) {
-        rp_id = strdup(rp_arg);
-        r = rp_id != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
-    } else {
-        r = nis2_fido2_rp_id(cfg, &rp_id);
-    }
-    if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: relying party id: %s\n", nis2_strerror(r));
-        goto out;
-    }
-    if ((r = nis2_file_read_all(file, FIDO2_IMPORT_MAX, NULL, &text, &len)) !=
-        0) {
-        fprintf(ctx->err, "nis2ctl: %s: %s\n", file, nis2_strerror(r));
-        goto out;
-    }
-    if ((rep.imported = json_object_new_array()) == NULL ||
-        (rep.skipped = json_object_new_array()) == NULL) {
-        fprintf(ctx->err, "nis2ctl: out of memory\n");
-        goto out;
-    }
     for (p = text; p != NULL && *p != '\0'; p = nl) {
         lineno++;
         if ((nl = strchr(p, '\n')) != NULL) {
@@ -722,22 +680,83 @@ fido2_import(struct nis2ctl *ctx, int argc, char **argv)
         if (*p == '\0' || *p == '#') {
             continue;
         }
-        import_u2f_line(ctx, cfg, &rep, file, lineno, p, rp_id);
+        import_u2f_line(ctx, cfg, rep, file, lineno, p, rp_id);
     }
-    if (ctx->json) {
-        struct json_object *doc = json_object_new_object();
-        if (doc == NULL) {
-            goto out;
-        }
-        json_object_object_add(doc, "rp_id", json_object_new_string(rp_id));
-        json_object_object_add(doc, "imported", rep.imported);
-        json_object_object_add(doc, "skipped", rep.skipped);
-        rep.imported = rep.skipped = NULL;
-        fido2_print_json(ctx, doc);
+}
+
+/* The import's report: a JSON document or one summary line. */
+static int
+import_u2f_print(struct nis2ctl *ctx, struct fido2_report *rep,
+                 const char *rp_id)
+{
+    if (!ctx->json) {
+        fprintf(ctx->out, "%d imported, %d not imported (rp id %s)\n",
+                rep->n_ok, rep->n_bad, rp_id);
+        return 0;
+    }
+    struct json_object *doc = json_object_new_object();
+    struct json_object *rp = json_object_new_string(rp_id);
+    if (doc == NULL || rp == NULL ||
+        json_object_object_add(doc, "rp_id", rp) != 0) {
+        json_object_put(rp);
         json_object_put(doc);
+        return -1;
+    }
+    json_object_object_add(doc, "imported", rep->imported);
+    json_object_object_add(doc, "skipped", rep->skipped);
+    rep->imported = rep->skipped = NULL;
+    fido2_print_json(ctx, doc);
+    json_object_put(doc);
+    return 0;
+}
+
+static int
+fido2_import(struct nis2ctl *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, FOPT_JSON},
+        {"pam-u2f", required_argument, NULL, FOPT_PAM_U2F},
+        {"rp-id", required_argument, NULL, FOPT_RP_ID},
+        {NULL, 0, NULL, 0},
+    };
+    struct nis2_config *cfg = NULL;
+    struct fido2_report rep = {NULL, NULL, 0, 0};
+    struct fido2_opts o;
+    char *text = NULL, *rp_id = NULL;
+    size_t len = 0;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    if (fido2_opts_parse(ctx, argc, argv, opts, &o, NULL, 0) != 0 ||
+        o.pam_u2f == NULL) {
+        usage_fido2(ctx->err);
+        goto out;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        goto out;
+    }
+    if (o.rp_id != NULL) {
+        rp_id = strdup(o.rp_id);
+        r = rp_id != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
     } else {
-        fprintf(ctx->out, "%d imported, %d not imported (rp id %s)\n", rep.n_ok,
-                rep.n_bad, rp_id);
+        r = nis2_fido2_rp_id(cfg, &rp_id);
+    }
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: relying party id: %s\n", nis2_strerror(r));
+        goto out;
+    }
+    if ((r = nis2_file_read_all(o.pam_u2f, FIDO2_IMPORT_MAX, NULL, &text,
+                                &len)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s\n", o.pam_u2f, nis2_strerror(r));
+        goto out;
+    }
+    if ((rep.imported = json_object_new_array()) == NULL ||
+        (rep.skipped = json_object_new_array()) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    import_u2f_text(ctx, cfg, &rep, o.pam_u2f, text, rp_id);
+    if (import_u2f_print(ctx, &rep, rp_id) != 0) {
+        goto out;
     }
     rc = rep.n_bad > 0 ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_OK;
 out:
