@@ -240,14 +240,19 @@ out:
     return r;
 }
 
+/* One credential line of the file (nis2_userstate_lines). */
+static int
+cred_line(char *line, void *arg)
+{
+    return parse_cred(line, arg);
+}
+
 int
 nis2_fido2_creds_parse(const char *buf, size_t len,
                        struct nis2_fido2_creds *out, int *line_out)
 {
     struct nis2_fido2_creds set = {NULL, 0};
-    char *copy = NULL, *p, *nl;
-    int lineno = 0, r = NIS2_ERR_PARSE;
-    static const char magic[] = "nis2-fido2 1";
+    int lineno = 0, r;
 
     memset(out, 0, sizeof(*out));
     if (line_out != NULL) {
@@ -256,51 +261,17 @@ nis2_fido2_creds_parse(const char *buf, size_t len,
     if (len > NIS2_FIDO2_STATE_MAX) {
         return NIS2_ERR_TOOBIG;
     }
-    if (memchr(buf, '\0', len) != NULL) {
-        lineno = 1;
-        goto out;
+    r = nis2_userstate_lines(buf, len, "nis2-fido2 1", cred_line, &set,
+                             &lineno);
+    if (r == NIS2_OK) {
+        *out = set;
+        memset(&set, 0, sizeof(set));
+        lineno = 0;
     }
-    if ((copy = malloc(len + 1)) == NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
-    }
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    for (p = copy; *p != '\0'; p = nl + 1) {
-        lineno++;
-        if ((nl = strchr(p, '\n')) == NULL) {
-            r = NIS2_ERR_PARSE; /* every line ends with a newline */
-            goto out;
-        }
-        *nl = '\0';
-        if (lineno == 1) {
-            if (strcmp(p, magic) != 0) {
-                goto out;
-            }
-            continue;
-        }
-        if (*p == '#') {
-            continue;
-        }
-        if ((r = parse_cred(p, &set)) != 0) {
-            goto out;
-        }
-    }
-    if (lineno == 0) {
-        lineno = 1;
-        r = NIS2_ERR_PARSE;
-        goto out;
-    }
-    *out = set;
-    memset(&set, 0, sizeof(set));
-    lineno = 0;
-    r = NIS2_OK;
-out:
     if (line_out != NULL) {
         *line_out = lineno;
     }
     nis2_fido2_creds_clear(&set);
-    free(copy);
     return r;
 }
 

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "userstate.h"
 #include "util.h"
 
 /* Most recovery hashes and failure times a file may hold. */
@@ -248,15 +249,26 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
     return NIS2_OK;
 }
 
+struct parse_state {
+    struct nis2_totp_state *st;
+    unsigned seen;
+};
+
+/* One "key value" line of the file (nis2_userstate_lines). */
+static int
+state_line(char *line, void *arg)
+{
+    struct parse_state *ps = arg;
+
+    return parse_line(ps->st, line, &ps->seen);
+}
+
 int
 nis2_totp_state_parse(const char *buf, size_t len,
                       struct nis2_totp_state **out, int *line_out)
 {
-    struct nis2_totp_state *st = NULL;
-    char *copy = NULL, *p, *nl;
-    unsigned seen = 0;
-    int lineno = 0, r = NIS2_ERR_PARSE;
-    static const char magic[] = "nis2-totp 1";
+    struct parse_state ps = {NULL, 0};
+    int lineno = 0, r;
 
     *out = NULL;
     if (line_out != NULL) {
@@ -265,57 +277,22 @@ nis2_totp_state_parse(const char *buf, size_t len,
     if (len > NIS2_TOTP_STATE_MAX) {
         return NIS2_ERR_TOOBIG;
     }
-    if (memchr(buf, '\0', len) != NULL) {
-        lineno = 1;
-        goto out;
+    if ((ps.st = nis2_totp_state_new()) == NULL) {
+        return NIS2_ERR_NOMEM;
     }
-    if ((copy = malloc(len + 1)) == NULL || (st = nis2_totp_state_new()) ==
-                                                NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
-    }
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    for (p = copy; *p != '\0'; p = nl + 1) {
-        lineno++;
-        if ((nl = strchr(p, '\n')) == NULL) {
-            r = NIS2_ERR_PARSE; /* every line ends with a newline */
-            goto out;
-        }
-        *nl = '\0';
-        if (lineno == 1) {
-            if (strcmp(p, magic) != 0) {
-                goto out;
-            }
-            continue;
-        }
-        if (*p == '#') {
-            continue;
-        }
-        if ((r = parse_line(st, p, &seen)) != 0) {
-            goto out;
-        }
-    }
-    if (lineno == 0) {
+    r = nis2_userstate_lines(buf, len, "nis2-totp 1", state_line, &ps, &lineno);
+    if (r == NIS2_OK && (ps.seen & SEEN_REQUIRED) != SEEN_REQUIRED) {
         r = NIS2_ERR_PARSE;
-        lineno = 1;
-        goto out;
+        lineno++; /* "at the end" */
+    } else if (r == NIS2_OK) {
+        *out = ps.st;
+        ps.st = NULL;
+        lineno = 0;
     }
-    if ((seen & SEEN_REQUIRED) != SEEN_REQUIRED) {
-        r = NIS2_ERR_PARSE;
-        lineno++;       /* "at the end" */
-        goto out;
-    }
-    *out = st;
-    st = NULL;
-    lineno = 0;
-    r = NIS2_OK;
-out:
     if (line_out != NULL) {
         *line_out = lineno;
     }
-    nis2_totp_state_free(st);
-    nis2_freezero(copy, len + 1);
+    nis2_totp_state_free(ps.st);
     return r;
 }
 

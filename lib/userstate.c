@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,5 +142,56 @@ nis2_userstate_remove(const struct nis2_config *cfg, const char *kind,
         r = nis2_fsync_parent(path);
     }
     free(path);
+    return r;
+}
+
+int
+nis2_userstate_lines(const char *buf, size_t len, const char *magic,
+                     nis2_userstate_line_fn fn, void *arg, int *line_out)
+{
+    char *copy = NULL, *p, *nl;
+    int lineno = 0, r = NIS2_ERR_PARSE;
+
+    if (memchr(buf, '\0', len) != NULL) {
+        lineno = 1;
+        goto out;
+    }
+    if ((copy = malloc(len + 1)) == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    for (p = copy; *p != '\0'; p = nl + 1) {
+        lineno++;
+        if ((nl = strchr(p, '\n')) == NULL) {
+            r = NIS2_ERR_PARSE; /* every line ends with a newline */
+            goto out;
+        }
+        *nl = '\0';
+        if (lineno == 1) {
+            if (strcmp(p, magic) != 0) {
+                r = NIS2_ERR_PARSE;
+                goto out;
+            }
+            continue;
+        }
+        if (*p != '#' && (r = fn(p, arg)) != 0) {
+            goto out;
+        }
+    }
+    if (lineno == 0) {
+        lineno = 1; /* empty */
+        r = NIS2_ERR_PARSE;
+        goto out;
+    }
+    r = NIS2_OK;
+out:
+    if (line_out != NULL) {
+        *line_out = lineno;
+    }
+    if (copy != NULL) {
+        nis2_freezero(copy, len + 1);
+    }
     return r;
 }

@@ -65,4 +65,17 @@ int nis2_userstate_write(const struct nis2_config *cfg, const char *kind,
 int nis2_userstate_remove(const struct nis2_config *cfg, const char *kind,
                           const char *user);
 
+/*
+ * Walk the bytes of a state file: the first line exactly `magic`, every
+ * line ended by a newline, lines starting with '#' skipped, fn(line, arg)
+ * for each other line (NUL-terminated, in a private copy it may change).
+ * A NUL byte, an empty file, another first line or a missing final newline
+ * is NIS2_ERR_PARSE; a nonzero fn result stops the walk and is returned.
+ * *line_out (may be NULL): the line the walk stopped at, or on success the
+ * number of lines.  The copy is wiped (it may hold a secret).
+ */
+typedef int (*nis2_userstate_line_fn)(char *line, void *arg);
+int nis2_userstate_lines(const char *buf, size_t len, const char *magic,
+                         nis2_userstate_line_fn fn, void *arg, int *line_out);
+
 #endif
