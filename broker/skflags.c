@@ -351,7 +351,7 @@ broker_sk_capture_take(struct broker_sk_capture *cap, ssh_key key,
     uint8_t *buf = NULL;
     size_t len = 0;
     char *want_b64 = NULL;
-    unsigned char *got_b64 = NULL;
+    char *got_b64 = NULL;
     const char *tname;
     int r;
 
@@ -382,12 +382,11 @@ broker_sk_capture_take(struct broker_sk_capture *cap, ssh_key key,
     /* The key libssh verified against must be the key in the request. */
     if (pr.keylen > TRACE_MAX ||
         ssh_pki_export_pubkey_base64(key, &want_b64) != SSH_OK ||
-        (got_b64 = malloc(4 * ((pr.keylen + 2) / 3) + 1)) == NULL) {
+        nis2_base64_encode(pr.keyblob, pr.keylen, false, &got_b64) != 0) {
         snprintf(out->why, sizeof(out->why), "cannot compare the keys");
         goto out;
     }
-    EVP_EncodeBlock(got_b64, pr.keyblob, (int)pr.keylen);
-    if (strcmp((const char *)got_b64, want_b64) != 0) {
+    if (strcmp(got_b64, want_b64) != 0) {
         snprintf(out->why, sizeof(out->why),
                  "traced request carries another key");
         goto out;

@@ -283,20 +283,19 @@ nis2_chain_fingerprint(const unsigned char pub[NIS2_CHAIN_PUBLEN],
                        char fp[NIS2_CHAIN_FPLEN])
 {
     unsigned char md[32];
-    unsigned char b64[48];
+    char *b64 = NULL;
     unsigned int mdlen = 0;
-    int n;
 
-    if (EVP_Digest(pub, NIS2_CHAIN_PUBLEN, md, &mdlen, EVP_sha256(),
-                   NULL) != 1) {
+    if (EVP_Digest(pub, NIS2_CHAIN_PUBLEN, md, &mdlen, EVP_sha256(), NULL) !=
+            1 ||
+        nis2_base64_encode(md, sizeof(md), false, &b64) != 0) {
         snprintf(fp, NIS2_CHAIN_FPLEN, "SHA256:?");
         return;
     }
-    n = EVP_EncodeBlock(b64, md, 32);
-    while (n > 0 && b64[n - 1] == '=') {
-        n--;
-    }
-    snprintf(fp, NIS2_CHAIN_FPLEN, "SHA256:%.*s", n, (const char *)b64);
+    /* As ssh-keygen -l: no padding. */
+    b64[strcspn(b64, "=")] = '\0';
+    snprintf(fp, NIS2_CHAIN_FPLEN, "SHA256:%s", b64);
+    free(b64);
 }
 
 int
@@ -592,7 +591,7 @@ write_checkpoint(struct nis2_chain *c, enum nis2_chain_kind kind, time_t now,
 {
     struct json_object *o = NULL, *arr = NULL, *f;
     unsigned char sig[NIS2_CHAIN_SIGLEN];
-    unsigned char b64[B64_SIGLEN + 1];
+    char *b64 = NULL;
     char hex[65], tbuf[32];
     const char *text;
     char *line = NULL;
@@ -649,9 +648,11 @@ write_checkpoint(struct nis2_chain *c, enum nis2_chain_kind kind, time_t now,
     if ((r = sign_text(c->key, text, tlen, sig)) != 0) {
         goto out;
     }
-    EVP_EncodeBlock(b64, sig, NIS2_CHAIN_SIGLEN);
+    if ((r = nis2_base64_encode(sig, NIS2_CHAIN_SIGLEN, false, &b64)) != 0) {
+        goto out;
+    }
     len = asprintf(&line, "%.*s" SIG_MEMBER "%s\"}\n", (int)(tlen - 1), text,
-                   (const char *)b64);
+                   b64);
     if (len < 0) {
         line = NULL;
         r = NIS2_ERR_NOMEM;
@@ -682,6 +683,7 @@ out:
     json_object_put(arr);
     json_object_put(o);
     free(line);
+    free(b64);
     return r;
 }
 
@@ -869,7 +871,8 @@ split_line(const char *line, size_t len, char **text_out,
            unsigned char sig[NIS2_CHAIN_SIGLEN])
 {
     size_t mlen = strlen(SIG_MEMBER), pos;
-    unsigned char raw[B64_SIGLEN];
+    unsigned char *raw = NULL;
+    size_t rawlen = 0;
     char *text;
 
     *text_out = NULL;
@@ -882,11 +885,17 @@ split_line(const char *line, size_t len, char **text_out,
         line[len - 3] != '=' || line[len - 4] != '=') {
         return -1;
     }
-    if (EVP_DecodeBlock(raw, (const unsigned char *)line + pos + mlen,
-                        B64_SIGLEN) != 66) {
+    int r = nis2_base64_decode_n(line + pos + mlen, B64_SIGLEN, false, &raw,
+                                 &rawlen);
+    if (r == NIS2_ERR_NOMEM) {
+        return -2;
+    }
+    if (r != 0 || rawlen != NIS2_CHAIN_SIGLEN) {
+        free(raw);
         return -1;
     }
     memcpy(sig, raw, NIS2_CHAIN_SIGLEN);
+    free(raw);
     if ((text = malloc(pos + 2)) == NULL) {
         return -2;
     }

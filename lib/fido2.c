@@ -1,5 +1,5 @@
 /*
- * fido2.c - local FIDO2 tokens: the per-user credential file, base64, the
+ * fido2.c - local FIDO2 tokens: the per-user credential file, the
  * assertion check through libfido2 and one login as a whole (see fido2.h
  * and docs/formats.md, "FIDO2 credentials").
  */
@@ -21,8 +21,11 @@
 
 #include "error.h"
 #include "fileio.h"
-#include "state.h"
+#include "userstate.h"
 #include "util.h"
+
+/* STATE_DIR/fido2/USER (userstate.h). */
+#define FIDO2_KIND "fido2"
 
 const char *
 nis2_fido2_alg_name(enum nis2_fido2_alg alg)
@@ -159,88 +162,6 @@ nis2_fido2_creds_add(struct nis2_fido2_creds *set,
     return NIS2_OK;
 }
 
-/* ---- base64 ------------------------------------------------------------ */
-
-static const char b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_web[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int
-nis2_fido2_b64_encode(const unsigned char *p, size_t len, char **out)
-{
-    size_t olen = 4 * ((len + 2) / 3), j = 0;
-    char *s;
-
-    *out = NULL;
-    if (len > SIZE_MAX / 2 || (s = malloc(olen + 1)) == NULL) {
-        return NIS2_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len) {
-            v |= (uint32_t)p[i + 1] << 8;
-        }
-        if (i + 2 < len) {
-            v |= p[i + 2];
-        }
-        s[j++] = b64_std[(v >> 18) & 63];
-        s[j++] = b64_std[(v >> 12) & 63];
-        s[j++] = i + 1 < len ? b64_std[(v >> 6) & 63] : '=';
-        s[j++] = i + 2 < len ? b64_std[v & 63] : '=';
-    }
-    s[j] = '\0';
-    *out = s;
-    return NIS2_OK;
-}
-
-int
-nis2_fido2_b64_decode(const char *s, bool websafe, unsigned char **out,
-                      size_t *len_out)
-{
-    const char *alpha = websafe ? b64_web : b64_std;
-    size_t n = strlen(s), pad = 0, olen, j = 0;
-    unsigned char *b = NULL;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    *out = NULL;
-    *len_out = 0;
-    while (pad < 2 && n > 0 && s[n - 1] == '=') {
-        n--;
-        pad++;
-    }
-    if (n == 0 || (!websafe && (n + pad) % 4 != 0) || n % 4 == 1 ||
-        (pad > 0 && (n + pad) % 4 != 0)) {
-        return NIS2_ERR_INVAL;
-    }
-    olen = n * 3 / 4;
-    if ((b = malloc(olen + 1)) == NULL) {
-        return NIS2_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *c = s[i] != '\0' ? strchr(alpha, s[i]) : NULL;
-        if (c == NULL) {
-            free(b);
-            return NIS2_ERR_INVAL;
-        }
-        acc = (acc << 6) | (uint32_t)(c - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            b[j++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero (one encoding per value). */
-    if ((acc & ((1u << bits) - 1)) != 0) {
-        free(b);
-        return NIS2_ERR_INVAL;
-    }
-    *out = b;
-    *len_out = j;
-    return NIS2_OK;
-}
-
 /* ---- the credential file ----------------------------------------------- */
 
 /* A non-negative decimal up to `max`, no leading zeros. */
@@ -304,8 +225,8 @@ parse_cred(char *line, struct nis2_fido2_creds *set)
     }
     c.created = (int64_t)v;
     c.rp_id = f[2];
-    if ((r = nis2_fido2_b64_decode(f[6], false, &c.id, &c.id_len)) != 0 ||
-        (r = nis2_fido2_b64_decode(f[7], false, &c.pk, &c.pk_len)) != 0) {
+    if ((r = nis2_base64_decode(f[6], false, &c.id, &c.id_len)) != 0 ||
+        (r = nis2_base64_decode(f[7], false, &c.pk, &c.pk_len)) != 0) {
         r = r == NIS2_ERR_NOMEM ? r : NIS2_ERR_PARSE;
         goto out;
     }
@@ -319,14 +240,19 @@ out:
     return r;
 }
 
+/* One credential line of the file (nis2_userstate_lines). */
+static int
+cred_line(char *line, void *arg)
+{
+    return parse_cred(line, arg);
+}
+
 int
 nis2_fido2_creds_parse(const char *buf, size_t len,
                        struct nis2_fido2_creds *out, int *line_out)
 {
     struct nis2_fido2_creds set = {NULL, 0};
-    char *copy = NULL, *p, *nl;
-    int lineno = 0, r = NIS2_ERR_PARSE;
-    static const char magic[] = "nis2-fido2 1";
+    int lineno = 0, r;
 
     memset(out, 0, sizeof(*out));
     if (line_out != NULL) {
@@ -335,51 +261,17 @@ nis2_fido2_creds_parse(const char *buf, size_t len,
     if (len > NIS2_FIDO2_STATE_MAX) {
         return NIS2_ERR_TOOBIG;
     }
-    if (memchr(buf, '\0', len) != NULL) {
-        lineno = 1;
-        goto out;
+    r = nis2_userstate_lines(buf, len, "nis2-fido2 1", cred_line, &set,
+                             &lineno);
+    if (r == NIS2_OK) {
+        *out = set;
+        memset(&set, 0, sizeof(set));
+        lineno = 0;
     }
-    if ((copy = malloc(len + 1)) == NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
-    }
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    for (p = copy; *p != '\0'; p = nl + 1) {
-        lineno++;
-        if ((nl = strchr(p, '\n')) == NULL) {
-            r = NIS2_ERR_PARSE; /* every line ends with a newline */
-            goto out;
-        }
-        *nl = '\0';
-        if (lineno == 1) {
-            if (strcmp(p, magic) != 0) {
-                goto out;
-            }
-            continue;
-        }
-        if (*p == '#') {
-            continue;
-        }
-        if ((r = parse_cred(p, &set)) != 0) {
-            goto out;
-        }
-    }
-    if (lineno == 0) {
-        lineno = 1;
-        r = NIS2_ERR_PARSE;
-        goto out;
-    }
-    *out = set;
-    memset(&set, 0, sizeof(set));
-    lineno = 0;
-    r = NIS2_OK;
-out:
     if (line_out != NULL) {
         *line_out = lineno;
     }
     nis2_fido2_creds_clear(&set);
-    free(copy);
     return r;
 }
 
@@ -406,8 +298,8 @@ nis2_fido2_creds_format(const struct nis2_fido2_creds *c, char **out,
             r = NIS2_ERR_INVAL;
             goto out;
         }
-        if ((r = nis2_fido2_b64_encode(k->id, k->id_len, &id)) != 0 ||
-            (r = nis2_fido2_b64_encode(k->pk, k->pk_len, &pk)) != 0) {
+        if ((r = nis2_base64_encode(k->id, k->id_len, false, &id)) != 0 ||
+            (r = nis2_base64_encode(k->pk, k->pk_len, false, &pk)) != 0) {
             goto out;
         }
         fprintf(f, "cred %s %s %s %" PRIu32 " %" PRId64 " %s %s\n",
@@ -437,16 +329,14 @@ int
 nis2_fido2_paths(const struct nis2_config *cfg, const char *user,
                  char **path_out, char **lock_out)
 {
-    return nis2_state_user_paths(cfg, "fido2", user, path_out, lock_out);
+    return nis2_userstate_paths(cfg, FIDO2_KIND, user, path_out, lock_out);
 }
-
 
 int
 nis2_fido2_load(const struct nis2_config *cfg, const char *user,
                 struct nis2_fido2_creds *out, int *line_out)
 {
-    struct nis2_trust trust;
-    char *path = NULL, *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
     int r;
 
@@ -454,17 +344,12 @@ nis2_fido2_load(const struct nis2_config *cfg, const char *user,
     if (line_out != NULL) {
         *line_out = 0;
     }
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
-        (r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0 ||
-        (r = nis2_file_read_all(path, NIS2_FIDO2_STATE_MAX, &trust, &buf,
-                                &len)) != 0) {
-        goto out;
+    if ((r = nis2_userstate_read(cfg, FIDO2_KIND, user, NIS2_FIDO2_STATE_MAX,
+                                 &buf, &len)) != 0) {
+        return r;
     }
     r = nis2_fido2_creds_parse(buf, len, out, line_out);
-out:
     free(buf);
-    free(path);
     return r;
 }
 
@@ -472,78 +357,36 @@ int
 nis2_fido2_lock(const struct nis2_config *cfg, const char *user,
                 bool create_dir, int *fd_out)
 {
-    struct nis2_trust trust;
-    char *lock = NULL, *dir = NULL;
-    int r;
-
-    *fd_out = -1;
-    if ((r = nis2_fido2_paths(cfg, user, NULL, &lock)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0) {
-        goto out;
-    }
-    if (create_dir) {
-        if (asprintf(&dir, "%s/fido2", cfg->state_dir) < 0) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        if ((r = nis2_state_mkdir(cfg, dir, 0700)) != 0) {
-            goto out;
-        }
-    }
-    if ((r = nis2_state_check_dir(cfg, "fido2", &trust)) != 0) {
-        goto out;
-    }
-    r = nis2_lock_acquire(lock, NIS2_FIDO2_LOCK_TIMEOUT_MS, fd_out);
-out:
-    free(dir);
-    free(lock);
-    return r;
+    return nis2_userstate_lock(cfg, FIDO2_KIND, user, create_dir, fd_out);
 }
 
 void
 nis2_fido2_unlock(int fd)
 {
-    nis2_lock_release(fd);
+    nis2_userstate_unlock(fd);
 }
 
 int
 nis2_fido2_store(const struct nis2_config *cfg, const char *user,
                  const struct nis2_fido2_creds *c)
 {
-    char *path = NULL, *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
-    uid_t uid;
-    gid_t gid;
     int r;
 
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_owner(cfg, &uid, &gid)) != 0 ||
+    if ((r = nis2_userstate_paths(cfg, FIDO2_KIND, user, NULL, NULL)) != 0 ||
         (r = nis2_fido2_creds_format(c, &buf, &len)) != 0) {
-        goto out;
+        return r;
     }
-    r = nis2_file_write_atomic(path, buf, len, 0600, uid, gid);
-out:
+    r = nis2_userstate_write(cfg, FIDO2_KIND, user, buf, len);
     free(buf);
-    free(path);
     return r;
 }
 
 int
 nis2_fido2_remove(const struct nis2_config *cfg, const char *user)
 {
-    char *path = NULL;
-    int r;
-
-    if ((r = nis2_fido2_paths(cfg, user, &path, NULL)) != 0) {
-        return r;
-    }
-    if (unlink(path) != 0) {
-        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
-    } else {
-        r = nis2_fsync_parent(path);
-    }
-    free(path);
-    return r;
+    return nis2_userstate_remove(cfg, FIDO2_KIND, user);
 }
 
 int
@@ -781,26 +624,178 @@ out:
     return r;
 }
 
+/* A step of the login below that decided an outcome (res->outcome set):
+   nothing more to do, and not an error. */
+#define DECIDED 1
+
+/*
+ * The user's credentials made for args->rp_id into *allow (only those can
+ * sign for it); *uv: user verification required by the config or by any
+ * of them.  DECIDED (not enrolled) when there are none.
+ */
+static int
+allow_list(const struct nis2_config *cfg, const char *user,
+           const struct nis2_fido2_auth_args *args,
+           struct nis2_fido2_creds *allow, bool *uv,
+           struct nis2_fido2_result *res, int *line_out)
+{
+    struct nis2_fido2_creds all = {NULL, 0};
+    int r;
+
+    *uv = args->require_uv;
+    r = nis2_fido2_load(cfg, user, &all, line_out);
+    if (r == NIS2_ERR_NOTFOUND) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        return DECIDED;
+    }
+    for (size_t i = 0; r == 0 && i < all.n; i++) {
+        if (strcmp(all.v[i].rp_id, args->rp_id) == 0 &&
+            (r = nis2_fido2_creds_add(allow, &all.v[i])) == 0) {
+            *uv = *uv || all.v[i].uv;
+        }
+    }
+    nis2_fido2_creds_clear(&all);
+    if (r == 0 && allow->n == 0) {
+        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+        r = DECIDED;
+    }
+    return r;
+}
+
+/*
+ * The PIN when `uv` needs one: CVE-2021-31924, when verification is
+ * required a PIN that is not given (cancelled, failed prompt) ends the
+ * attempt; there is no retry with presence alone.  DECIDED otherwise.
+ */
+static int
+ask_pin(const struct nis2_fido2_auth_args *args, bool uv, bool has_pin,
+        bool has_uv, char **pin, struct nis2_fido2_result *res)
+{
+    if (!uv) {
+        return NIS2_OK;
+    }
+    if (has_pin) {
+        if (args->pin == NULL || args->pin(args->arg, pin) != 0 ||
+            *pin == NULL || **pin == '\0' ||
+            strlen(*pin) > NIS2_FIDO2_PIN_MAX) {
+            res->outcome = NIS2_FIDO2_PIN;
+            return DECIDED;
+        }
+    } else if (!has_uv) {
+        res->outcome = NIS2_FIDO2_UV_UNAVAILABLE;
+        return DECIDED;
+    }
+    return NIS2_OK;
+}
+
+/*
+ * One assertion over `cdh` from the device, the PIN first when needed.
+ * DECIDED when the device (or the PIN prompt) decided instead.
+ */
+static int
+ask_device(const struct nis2_fido2_auth_args *args,
+           const struct nis2_fido2_creds *allow, const unsigned char *cdh,
+           bool uv, struct nis2_fido2_assertion *a,
+           struct nis2_fido2_result *res)
+{
+    struct nis2_fido2_assert_req req;
+    bool has_pin = false, has_uv = false;
+    char *pin = NULL;
+    void *dev = NULL;
+    int r;
+
+    if ((r = args->ops->open(args->device, &dev)) != 0) {
+        res->outcome = device_outcome(r);
+        return DECIDED;
+    }
+    if (args->ops->info(dev, &has_pin, &has_uv) != 0) {
+        res->outcome = NIS2_FIDO2_DEVICE;
+        r = DECIDED;
+        goto out;
+    }
+    if ((r = ask_pin(args, uv, has_pin, has_uv, &pin, res)) != 0) {
+        goto out;
+    }
+    memset(&req, 0, sizeof(req));
+    req.rp_id = args->rp_id;
+    req.cdh = cdh;
+    req.allow = allow->v;
+    req.n_allow = allow->n;
+    req.uv = uv;
+    req.pin = pin;
+    if (args->touch != NULL) {
+        args->touch(args->arg);
+    }
+    if ((r = args->ops->get_assert(dev, &req, a)) != 0) {
+        res->outcome = device_outcome(r);
+        r = DECIDED;
+    }
+out:
+    if (dev != NULL) {
+        args->ops->close(dev);
+    }
+    nis2_freezero_str(pin);
+    return r;
+}
+
+/*
+ * Which credential signed `a`, and does the signature hold: *used and
+ * *count on 0, DECIDED (unknown credential, flag missing, bad signature)
+ * or an error.
+ */
+static int
+check_assertion(const struct nis2_fido2_creds *allow, const char *rp_id,
+                const unsigned char *cdh, bool uv,
+                const struct nis2_fido2_assertion *a,
+                const struct nis2_fido2_cred **used, uint32_t *count,
+                struct nis2_fido2_result *res)
+{
+    ssize_t idx;
+    int r;
+
+    if ((idx = find_cred(allow, a->cred_id, a->cred_id_len)) < 0) {
+        res->outcome = NIS2_FIDO2_UNKNOWN_CRED;
+        return DECIDED;
+    }
+    *used = &allow->v[idx];
+    cred_fp((*used)->id, (*used)->id_len, res->cred_fp, sizeof(res->cred_fp));
+    /* The flags are read only to name the reason; fido_assert_verify()
+       below checks them again over the signed bytes. */
+    if (a->authdata_len >= AUTHDATA_MIN) {
+        unsigned char fl = a->authdata[32];
+        if ((fl & NIS2_FIDO2_FLAG_UP) == 0) {
+            res->outcome = NIS2_FIDO2_NO_PRESENCE;
+            return DECIDED;
+        }
+        if (uv && (fl & NIS2_FIDO2_FLAG_UV) == 0) {
+            res->outcome = NIS2_FIDO2_NO_VERIFICATION;
+            return DECIDED;
+        }
+    }
+    r = nis2_fido2_verify(*used, rp_id, cdh, uv, a, count);
+    if (r == NIS2_ERR_INTEGRITY || r == NIS2_ERR_INVAL) {
+        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
+        return DECIDED;
+    }
+    return r;
+}
+
 int
 nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
                         const struct nis2_fido2_auth_args *args,
                         struct nis2_fido2_result *res, int *line_out)
 {
-    struct nis2_fido2_creds all = {NULL, 0}, allow = {NULL, 0};
+    struct nis2_fido2_creds allow = {NULL, 0};
     struct nis2_fido2_assertion a;
-    struct nis2_fido2_assert_req req;
-    const struct nis2_fido2_cred *used;
-    ssize_t idx;
+    const struct nis2_fido2_cred *used = NULL;
     unsigned char cdh[NIS2_FIDO2_CDH_LEN];
-    char *pin = NULL;
-    void *dev = NULL;
-    bool has_pin = false, has_uv = false, uv = args->require_uv;
+    bool uv = false;
     uint32_t count = 0;
     int r;
 
     memset(res, 0, sizeof(*res));
     memset(&a, 0, sizeof(a));
-    memset(&req, 0, sizeof(req));
+    memset(cdh, 0, sizeof(cdh));
     res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
     if (line_out != NULL) {
         *line_out = 0;
@@ -809,27 +804,7 @@ nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
         r = NIS2_ERR_INVAL;
         goto out;
     }
-    r = nis2_fido2_load(cfg, user, &all, line_out);
-    if (r == NIS2_ERR_NOTFOUND) {
-        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (r != 0) {
-        goto out;
-    }
-    /* Only credentials made for this relying party can sign for it. */
-    for (size_t i = 0; i < all.n; i++) {
-        if (strcmp(all.v[i].rp_id, args->rp_id) != 0) {
-            continue;
-        }
-        if ((r = nis2_fido2_creds_add(&allow, &all.v[i])) != 0) {
-            goto out;
-        }
-        uv = uv || all.v[i].uv;
-    }
-    if (allow.n == 0) {
-        res->outcome = NIS2_FIDO2_NOT_ENROLLED;
+    if ((r = allow_list(cfg, user, args, &allow, &uv, res, line_out)) != 0) {
         goto out;
     }
     res->uv_required = uv;
@@ -838,87 +813,21 @@ nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
         r = NIS2_ERR_CRYPTO;
         goto out;
     }
-    if ((r = args->ops->open(args->device, &dev)) != 0) {
-        res->outcome = device_outcome(r);
-        r = NIS2_OK;
-        goto out;
-    }
-    if ((r = args->ops->info(dev, &has_pin, &has_uv)) != 0) {
-        res->outcome = NIS2_FIDO2_DEVICE;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (uv) {
-        /* CVE-2021-31924: when verification is required, a PIN that is
-           not given (cancelled, failed prompt) ends the attempt; there is
-           no retry with presence alone. */
-        if (has_pin) {
-            if (args->pin == NULL || args->pin(args->arg, &pin) != 0 ||
-                pin == NULL || *pin == '\0' ||
-                strlen(pin) > NIS2_FIDO2_PIN_MAX) {
-                res->outcome = NIS2_FIDO2_PIN;
-                goto out;
-            }
-        } else if (!has_uv) {
-            res->outcome = NIS2_FIDO2_UV_UNAVAILABLE;
-            goto out;
-        }
-    }
-    req.rp_id = args->rp_id;
-    req.cdh = cdh;
-    req.allow = allow.v;
-    req.n_allow = allow.n;
-    req.uv = uv;
-    req.pin = pin;
-    if (args->touch != NULL) {
-        args->touch(args->arg);
-    }
-    if ((r = args->ops->get_assert(dev, &req, &a)) != 0) {
-        res->outcome = device_outcome(r);
-        r = NIS2_OK;
-        goto out;
-    }
-    if ((idx = find_cred(&allow, a.cred_id, a.cred_id_len)) < 0) {
-        res->outcome = NIS2_FIDO2_UNKNOWN_CRED;
-        goto out;
-    }
-    used = &allow.v[idx];
-    cred_fp(used->id, used->id_len, res->cred_fp, sizeof(res->cred_fp));
-    /* The flags are read only to name the reason; fido_assert_verify()
-       below checks them again over the signed bytes. */
-    if (a.authdata_len >= AUTHDATA_MIN) {
-        unsigned char fl = a.authdata[32];
-        if ((fl & NIS2_FIDO2_FLAG_UP) == 0) {
-            res->outcome = NIS2_FIDO2_NO_PRESENCE;
-            goto out;
-        }
-        if (uv && (fl & NIS2_FIDO2_FLAG_UV) == 0) {
-            res->outcome = NIS2_FIDO2_NO_VERIFICATION;
-            goto out;
-        }
-    }
-    r = nis2_fido2_verify(used, args->rp_id, cdh, uv, &a, &count);
-    if (r == NIS2_ERR_INTEGRITY || r == NIS2_ERR_INVAL) {
-        res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
-        r = NIS2_OK;
-        goto out;
-    }
-    if (r != 0) {
+    if ((r = ask_device(args, &allow, cdh, uv, &a, res)) != 0 ||
+        (r = check_assertion(&allow, args->rp_id, cdh, uv, &a, &used, &count,
+                             res)) != 0) {
         goto out;
     }
     r = commit_counter(cfg, user, used, count, res, line_out);
 out:
-    if (r != 0) {
+    if (r == DECIDED) {
+        r = NIS2_OK;
+    } else if (r != 0) {
         /* An error decides nothing: never leave an acceptance behind. */
         res->outcome = NIS2_FIDO2_BAD_SIGNATURE;
     }
-    if (dev != NULL) {
-        args->ops->close(dev);
-    }
-    nis2_freezero_str(pin);
     explicit_bzero(cdh, sizeof(cdh));
     nis2_fido2_assertion_clear(&a);
     nis2_fido2_creds_clear(&allow);
-    nis2_fido2_creds_clear(&all);
     return r;
 }

@@ -7,7 +7,7 @@
  * by root, the process's euid or the [broker] user, opened with O_NOFOLLOW;
  * every change is a read-modify-write under an exclusive flock on
  * STATE_DIR/fido2/USER.lock (never deleted) and lands by atomic rename, as
- * for TOTP state (totp_state.h).
+ * for TOTP state (userstate.h).
  *
  * Device I/O goes through struct nis2_fido2_dev_ops.  The production
  * implementation (nis2_fido2_hw_ops) talks to a USB/NFC token through
@@ -30,7 +30,6 @@
 #define NIS2_FIDO2_STATE_VERSION 1
 #define NIS2_FIDO2_STATE_MAX (64 * 1024)
 #define NIS2_FIDO2_MAX_CREDS 16
-#define NIS2_FIDO2_LOCK_TIMEOUT_MS 10000
 /* clientDataHash: the fresh random challenge. */
 #define NIS2_FIDO2_CDH_LEN 32
 #define NIS2_FIDO2_ID_MAX 1024 /* credential id (key handle) bytes */
@@ -116,13 +115,6 @@ int nis2_fido2_remove(const struct nis2_config *cfg, const char *user);
  * *out is the caller's.
  */
 int nis2_fido2_rp_id(const struct nis2_config *cfg, char **out);
-
-/* Base64 (RFC 4648, padded) of `len` bytes; strict decoding (no
-   whitespace, padding required).  `websafe` selects the URL alphabet,
-   padding optional. */
-int nis2_fido2_b64_encode(const unsigned char *p, size_t len, char **out);
-int nis2_fido2_b64_decode(const char *s, bool websafe, unsigned char **out,
-                          size_t *len_out);
 
 /* ---- devices --------------------------------------------------------- */
 

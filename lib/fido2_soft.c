@@ -97,7 +97,7 @@ key_b64(EVP_PKEY *pkey, char **out)
     if (n <= 0) {
         return NIS2_ERR_CRYPTO;
     }
-    r = nis2_fido2_b64_encode(der, (size_t)n, out);
+    r = nis2_base64_encode(der, (size_t)n, false, out);
     nis2_freezero(der, (size_t)n);
     return r;
 }
@@ -106,7 +106,7 @@ static int
 b64_field(FILE *f, const unsigned char *p, size_t n)
 {
     char *s = NULL;
-    int r = nis2_fido2_b64_encode(p, n, &s);
+    int r = nis2_base64_encode(p, n, false, &s);
 
     if (r == 0) {
         fprintf(f, " %s", s);
@@ -175,9 +175,9 @@ parse_key(struct soft *s, char *alg, char *id, char *der)
     }
     k = &s->keys[s->n_keys];
     if (nis2_fido2_alg_parse(alg, &k->alg) != 0 ||
-        nis2_fido2_b64_decode(id, false, &idb, &idn) != 0 ||
+        nis2_base64_decode(id, false, &idb, &idn) != 0 ||
         idn != sizeof(k->id) ||
-        nis2_fido2_b64_decode(der, false, &derb, &dern) != 0) {
+        nis2_base64_decode(der, false, &derb, &dern) != 0) {
         goto out;
     }
     memcpy(k->id, idb, idn);
@@ -242,12 +242,12 @@ soft_load(const char *path, struct soft **out)
                 goto out;
             }
         } else if (nf == 4 && strcmp(f[0], "last") == 0) {
-            if (nis2_fido2_b64_decode(f[1], false, &s->last.cred_id,
-                                      &s->last.cred_id_len) != 0 ||
-                nis2_fido2_b64_decode(f[2], false, &s->last.authdata,
-                                      &s->last.authdata_len) != 0 ||
-                nis2_fido2_b64_decode(f[3], false, &s->last.sig,
-                                      &s->last.sig_len) != 0) {
+            if (nis2_base64_decode(f[1], false, &s->last.cred_id,
+                                   &s->last.cred_id_len) != 0 ||
+                nis2_base64_decode(f[2], false, &s->last.authdata,
+                                   &s->last.authdata_len) != 0 ||
+                nis2_base64_decode(f[3], false, &s->last.sig,
+                                   &s->last.sig_len) != 0) {
                 goto out;
             }
         } else {

@@ -1,13 +1,13 @@
 /*
  * totp_ldap.c - TOTP state on the user's directory entry (see
- * totp_ldap.h, docs/ldap.md): read, compare-and-swap write, the attempt.
+ * totp_ldap.h, docs/ldap.md): read, compare-and-swap write, and the ldap
+ * backend of totp_store.h.
  *
- * The decision itself (lockout, code or recovery code, replay, failure
- * tally) is totp_state.c's nis2_totp_state_decide() on the state in
- * memory, so that the file and the directory backends cannot drift apart;
- * this file only moves the state and retries on a conflict.  The
- * administration (nis2ctl totp enroll/import/remove, nis2ctl unlock) goes
- * through the same compare-and-swap.
+ * The decisions (lockout, code or recovery code, replay, failure tally,
+ * enroll, remove, unlock) are made on the state in memory by totp_state.c
+ * and totp_store.c, so that the file and the directory backends cannot
+ * drift apart; this file only moves the state, and totp_store.c retries on
+ * a conflict.
  */
 #include "totp_ldap.h"
 
@@ -21,9 +21,9 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "totp_store.h"
 #include "util.h"
 
-#define ATTEMPT_TRIES 64
 #define SECRET_MAX 128
 #define FAILS_MAX 1000
 
@@ -127,22 +127,32 @@ parse_fails(const char *s, struct nis2_totp_state *st)
     return NIS2_OK;
 }
 
-/* The entry's state; NIS2_ERR_PARSE for anything out of shape. */
-static int
-entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
-            uint64_t *rev_out)
+/* The one value of `attr` as a string (NULL, *r set, when not exactly
+   one value or out of memory). */
+static char *
+one_text(LDAP *ld, LDAPMessage *e, const char *attr, int *r)
 {
-    struct nis2_totp_state *st = nis2_totp_state_new();
-    struct berval **bv = NULL;
-    int64_t v = 0;
+    struct berval **bv = ldap_get_values_len(ld, e, attr);
     char *text = NULL;
-    int r = NIS2_ERR_PARSE, n;
 
-    *out = NULL;
-    if (st == NULL) {
-        return NIS2_ERR_NOMEM;
+    *r = NIS2_ERR_PARSE;
+    if (bv != NULL && ldap_count_values_len(bv) == 1) {
+        text = strndup(bv[0]->bv_val, bv[0]->bv_len);
+        *r = text != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
     }
-    bv = ldap_get_values_len(ld, e, "nis2TotpSecret");
+    ldap_value_free_len(bv);
+    return text;
+}
+
+/* nis2TotpSecret (raw bytes, wiped from libldap's copy) and
+   nis2TotpParams. */
+static int
+entry_secret(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
+{
+    struct berval **bv = ldap_get_values_len(ld, e, "nis2TotpSecret");
+    char *text = NULL;
+    int r = NIS2_ERR_PARSE;
+
     if (bv == NULL || ldap_count_values_len(bv) != 1 ||
         bv[0]->bv_len < 10 || bv[0]->bv_len > SECRET_MAX) {
         goto out;
@@ -153,81 +163,103 @@ entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
     }
     memcpy(st->secret, bv[0]->bv_val, bv[0]->bv_len);
     st->secret_len = bv[0]->bv_len;
-    explicit_bzero(bv[0]->bv_val, bv[0]->bv_len);
-    ldap_value_free_len(bv);
-
-    bv = ldap_get_values_len(ld, e, "nis2TotpParams");
-    if (bv == NULL || ldap_count_values_len(bv) != 1 ||
-        (text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL ||
+    if ((text = one_text(ld, e, "nis2TotpParams", &r)) != NULL &&
         !parse_params(text, st)) {
-        r = text == NULL && bv != NULL ? NIS2_ERR_NOMEM : NIS2_ERR_PARSE;
-        goto out;
+        r = NIS2_ERR_PARSE;
     }
-    free(text);
-    text = NULL;
+out:
+    if (bv != NULL && bv[0] != NULL) {
+        explicit_bzero(bv[0]->bv_val, bv[0]->bv_len);
+    }
     ldap_value_free_len(bv);
-    bv = NULL;
+    free(text);
+    return r;
+}
+
+/* The revision (required), the steps, the lock and the failure times. */
+static int
+entry_tally(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st,
+            uint64_t *rev_out)
+{
+    struct berval **bv = NULL;
+    char *text = NULL;
+    int64_t v = 0;
+    int r;
 
     if (!get_int(ld, e, "nis2TotpRevision", 1, &v) || v == 0) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     *rev_out = (uint64_t)v;
     if (!get_int(ld, e, "nis2TotpLastStep", 0, &v)) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     st->last_step = (uint64_t)v;
     if (!get_int(ld, e, "nis2TotpLastSuccess", 0, &st->last_success) ||
         !get_int(ld, e, "nis2TotpLockedAt", 0, &st->locked_at)) {
-        goto out;
+        return NIS2_ERR_PARSE;
     }
     bv = ldap_get_values_len(ld, e, "nis2TotpFailures");
-    n = bv != NULL ? ldap_count_values_len(bv) : 0;
-    if (n > 1) {
-        goto out;
-    }
-    if (n == 1) {
-        if ((text = strndup(bv[0]->bv_val, bv[0]->bv_len)) == NULL) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        if ((r = parse_fails(text, st)) != 0) {
-            goto out;
-        }
-        r = NIS2_ERR_PARSE;
-        free(text);
-        text = NULL;
-    }
+    int n = bv != NULL ? ldap_count_values_len(bv) : 0;
     ldap_value_free_len(bv);
-    bv = ldap_get_values_len(ld, e, "nis2TotpRecovery");
-    n = bv != NULL ? ldap_count_values_len(bv) : 0;
+    if (n == 0) {
+        return NIS2_OK;
+    }
+    if ((text = one_text(ld, e, "nis2TotpFailures", &r)) != NULL) {
+        r = parse_fails(text, st);
+    }
+    free(text);
+    return r;
+}
+
+/* nis2TotpRecovery: each value a valid recovery-code hash. */
+static int
+entry_recovery(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
+{
+    struct berval **bv = ldap_get_values_len(ld, e, "nis2TotpRecovery");
+    int n = bv != NULL ? ldap_count_values_len(bv) : 0, r = NIS2_OK;
     char **rec = calloc((size_t)n + 1, sizeof(char *));
+
     if (rec == NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
+        ldap_value_free_len(bv);
+        return NIS2_ERR_NOMEM;
     }
     free(st->recovery); /* the empty list nis2_totp_state_new made */
     st->recovery = rec;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && r == NIS2_OK; i++) {
         if ((st->recovery[i] = strndup(bv[i]->bv_val, bv[i]->bv_len)) ==
             NULL) {
             r = NIS2_ERR_NOMEM;
-            goto out;
+            break;
         }
         st->n_recovery++;
         if (!nis2_totp_recovery_hash_valid(st->recovery[i])) {
-            goto out;
+            r = NIS2_ERR_PARSE;
         }
     }
-    *out = st;
-    st = NULL;
-    r = NIS2_OK;
-out:
-    if (bv != NULL) {
-        ldap_value_free_len(bv);
-    }
-    free(text);
-    nis2_totp_state_free(st);
+    ldap_value_free_len(bv);
     return r;
+}
+
+/* The entry's state; NIS2_ERR_PARSE for anything out of shape. */
+static int
+entry_state(LDAP *ld, LDAPMessage *e, struct nis2_totp_state **out,
+            uint64_t *rev_out)
+{
+    struct nis2_totp_state *st = nis2_totp_state_new();
+    int r;
+
+    *out = NULL;
+    if (st == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    if ((r = entry_secret(ld, e, st)) != 0 ||
+        (r = entry_tally(ld, e, st, rev_out)) != 0 ||
+        (r = entry_recovery(ld, e, st)) != 0) {
+        nis2_totp_state_free(st);
+        return r;
+    }
+    *out = st;
+    return NIS2_OK;
 }
 
 /* ---- load / store ------------------------------------------------------ */
@@ -345,188 +377,136 @@ num(long long v)
     return asprintf(&s, "%lld", v) < 0 ? NULL : s;
 }
 
-int
-nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
-                     const struct nis2_totp_state *st, uint64_t expected,
-                     bool enrol)
+/*
+ * The revision swap first (it is what makes the write conditional): with
+ * `expected` 0 the objectClass and revision 1 are added (an enrolment),
+ * else revision `expected` is deleted and the next one added.  With
+ * `enrol` also the secret and the parameters.
+ */
+static void
+mods_head(struct mods *m, const struct nis2_totp_state *st, uint64_t expected,
+          bool enrol)
 {
-    struct mods m;
-    char *fails = NULL, *params = NULL;
-    size_t flen = 0;
-    LDAP *ld = NULL;
-    int rc, r = NIS2_ERR_NOMEM;
+    char *params = NULL;
 
-    memset(&m, 0, sizeof(m));
-    if (expected == 0 && !enrol) {
-        return NIS2_ERR_INVAL;
-    }
-    /* the revision swap first: it is what makes the write conditional */
     if (expected == 0) {
-        char *oc = strdup("nis2TotpUser");
-        if (oc == NULL) {
-            goto out;
-        }
-        mod1(&m, LDAP_MOD_ADD, "objectClass", true, oc, NULL, 0);
-        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true, num(1), NULL,
+        mod1(m, LDAP_MOD_ADD, "objectClass", true, strdup("nis2TotpUser"), NULL,
              0);
+        mod1(m, LDAP_MOD_ADD, "nis2TotpRevision", true, num(1), NULL, 0);
     } else {
-        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
+        mod1(m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
              num((long long)expected), NULL, 0);
-        mod1(&m, LDAP_MOD_ADD, "nis2TotpRevision", true,
+        mod1(m, LDAP_MOD_ADD, "nis2TotpRevision", true,
              num((long long)expected + 1), NULL, 0);
     }
-    if (enrol) {
-        if (asprintf(&params, "alg=%s digits=%d step=%lld window=%d "
-                     "created=%lld", nis2_totp_alg_name(st->alg), st->digits,
-                     (long long)st->step, st->window,
-                     (long long)st->created) < 0) {
-            params = NULL;
-            goto out;
-        }
-        for (char *c = params; *c != '\0' && *c != ' '; c++) {
-            *c = (char)tolower((unsigned char)*c);
-        }
-        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpSecret", true, NULL, st->secret,
-             st->secret_len);
-        mod1(&m, LDAP_MOD_REPLACE, "nis2TotpParams", true, params, NULL, 0);
+    if (!enrol) {
+        return;
+    }
+    if (asprintf(&params,
+                 "alg=%s digits=%d step=%lld window=%d "
+                 "created=%lld",
+                 nis2_totp_alg_name(st->alg), st->digits, (long long)st->step,
+                 st->window, (long long)st->created) < 0) {
         params = NULL;
     }
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastStep", st->last_step > 0,
-         st->last_step > 0 ? num((long long)st->last_step) : NULL,
-         NULL, 0);
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLastSuccess", st->last_success > 0,
-         st->last_success > 0 ? num((long long)st->last_success)
-                              : NULL, NULL, 0);
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpLockedAt", st->locked_at > 0,
-         st->locked_at > 0 ? num((long long)st->locked_at) : NULL,
-         NULL, 0);
-    if (st->n_fails > 0) {
-        if ((fails = calloc(st->n_fails, 21)) == NULL) {
-            goto out;
-        }
+    for (char *c = params; c != NULL && *c != '\0' && *c != ' '; c++) {
+        *c = (char)tolower((unsigned char)*c);
+    }
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpSecret", true, NULL, st->secret,
+         st->secret_len);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpParams", true, params, NULL, 0);
+}
+
+/* What a login changes: steps, lock, failure times, recovery hashes. */
+static void
+mods_tally(struct mods *m, const struct nis2_totp_state *st)
+{
+    char *fails = NULL;
+    size_t flen = 0;
+
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLastStep", st->last_step > 0,
+         st->last_step > 0 ? num((long long)st->last_step) : NULL, NULL, 0);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLastSuccess", st->last_success > 0,
+         st->last_success > 0 ? num((long long)st->last_success) : NULL, NULL,
+         0);
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpLockedAt", st->locked_at > 0,
+         st->locked_at > 0 ? num((long long)st->locked_at) : NULL, NULL, 0);
+    if (st->n_fails > 0 && (fails = calloc(st->n_fails, 21)) != NULL) {
         for (size_t i = 0; i < st->n_fails; i++) {
             flen += (size_t)snprintf(fails + flen, 21, "%s%lld",
                                      i > 0 ? " " : "",
                                      (long long)st->fails[i]);
         }
     }
-    mod1(&m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails,
-         NULL, 0);
-    fails = NULL;
+    mod1(m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails, NULL,
+         0);
     /* recovery hashes: several values in one mod */
-    size_t i = m.n++;
-    if ((m.multi = calloc(st->n_recovery + 1, sizeof(*m.multi))) == NULL ||
-        (m.multip = calloc(st->n_recovery + 1, sizeof(*m.multip))) ==
-            NULL) {
-        goto out;
+    size_t i = m->n++;
+    if ((m->multi = calloc(st->n_recovery + 1, sizeof(*m->multi))) == NULL ||
+        (m->multip = calloc(st->n_recovery + 1, sizeof(*m->multip))) == NULL) {
+        m->oom = true;
+        return;
     }
     for (size_t k = 0; k < st->n_recovery; k++) {
-        m.multi[k].bv_val = st->recovery[k];
-        m.multi[k].bv_len = strlen(st->recovery[k]);
-        m.multip[k] = &m.multi[k];
+        m->multi[k].bv_val = st->recovery[k];
+        m->multi[k].bv_len = strlen(st->recovery[k]);
+        m->multip[k] = &m->multi[k];
     }
-    m.m[i].mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
-    m.m[i].mod_type = "nis2TotpRecovery";
-    m.m[i].mod_bvalues = m.multip;
-    m.p[i] = &m.m[i];
-    m.p[i + 1] = NULL;
-    if (m.oom) {
-        goto out;
+    m->m[i].mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
+    m->m[i].mod_type = "nis2TotpRecovery";
+    m->m[i].mod_bvalues = m->multip;
+    m->p[i] = &m->m[i];
+    m->p[i + 1] = NULL;
+}
+
+/*
+ * One modify of `dn` with `m` ("TOTP write", "TOTP remove" name it in the
+ * directory's errors).  A failure other than a lost revision swap is noted
+ * (last error, audit).  `enrolling`: a value that exists already means the
+ * user is enrolled (NIS2_ERR_EXISTS).
+ */
+static int
+modify_entry(struct nis2_ldap *l, const char *dn, struct mods *m,
+             const char *what, bool enrolling)
+{
+    LDAP *ld = NULL;
+    int rc, r;
+
+    if (m->oom) {
+        return NIS2_ERR_NOMEM;
     }
     if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
-        nis2_ldap_note_failure(l, NULL, "TOTP write",
-                               nis2_ldap_last_error(l));
-        goto out;
-    }
-    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
-    r = nis2_ldap_map_error(l, rc, "TOTP write");
-    nis2_ldap_release(l, rc);
-    if (expected == 0 && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
-        r = NIS2_ERR_EXISTS; /* enrolled already */
-    } else if (r != 0 && r != NIS2_ERR_CONFLICT) {
-        nis2_ldap_note_failure(l, NULL, "TOTP write",
-                               nis2_ldap_last_error(l));
-    }
-out:
-    free(fails);
-    free(params);
-    mods_free(&m);
-    return r;
-}
-
-int
-nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
-                      const struct nis2_totp_state *st)
-{
-    char *dn = NULL;
-    int r;
-
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
-    }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) != 0) {
+        nis2_ldap_note_failure(l, NULL, what, nis2_ldap_last_error(l));
         return r;
     }
-    r = nis2_totp_ldap_store(cfg->ldap, dn, st, 0, true);
-    free(dn);
+    rc = ldap_modify_ext_s(ld, dn, m->p, NULL, NULL);
+    r = nis2_ldap_map_error(l, rc, what);
+    nis2_ldap_release(l, rc);
+    if (enrolling && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
+        return NIS2_ERR_EXISTS; /* enrolled already */
+    }
+    if (r != 0 && r != NIS2_ERR_CONFLICT) {
+        nis2_ldap_note_failure(l, NULL, what, nis2_ldap_last_error(l));
+    }
     return r;
 }
 
-/* ---- the attempt -------------------------------------------------------- */
-
 int
-nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
-                       const char *answer, time_t now,
-                       struct nis2_totp_result *res)
+nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
+                     const struct nis2_totp_state *st, uint64_t expected,
+                     bool enrol)
 {
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
+    struct mods m;
+    int r;
 
-    memset(res, 0, sizeof(*res));
-    res->outcome = NIS2_TOTP_WRONG;
-    if (cfg == NULL || user == NULL || !nis2_valid_user(user)) {
+    if (expected == 0 && !enrol) {
         return NIS2_ERR_INVAL;
     }
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG; /* [store] backend = ldap without [ldap] */
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
-        free(dn);
-        dn = NULL;
-        memset(res, 0, sizeof(*res));
-        res->outcome = NIS2_TOTP_WRONG;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
-        if (r == NIS2_ERR_NOTFOUND) {
-            res->outcome = NIS2_TOTP_NOT_ENROLLED;
-            r = NIS2_OK;
-            break;
-        }
-        if (r != 0 || (r = nis2_totp_state_decide(st, cfg, answer, now,
-                                                  res)) != 0) {
-            break;
-        }
-        res->failures = nis2_totp_state_failures(st, cfg, now);
-        res->recovery_left = st->n_recovery;
-        if (res->outcome == NIS2_TOTP_LOCKED) {
-            break; /* refused and not counted: nothing to write */
-        }
-        /* Only a write that lands makes the outcome true: on a conflict
-           another broker changed the state, so decide again on it. */
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
-    }
-    if (r != 0) {
-        /* An error decides nothing: never leave an acceptance behind. */
-        res->outcome = NIS2_TOTP_WRONG;
-    }
-    nis2_totp_state_free(st);
-    free(dn);
+    memset(&m, 0, sizeof(m));
+    mods_head(&m, st, expected, enrol);
+    mods_tally(&m, st);
+    r = modify_entry(l, dn, &m, "TOTP write", expected == 0);
+    mods_free(&m);
     return r;
 }
 
@@ -541,8 +521,7 @@ static int
 strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
 {
     struct mods m;
-    LDAP *ld = NULL;
-    int rc, r = NIS2_ERR_NOMEM;
+    int r;
 
     memset(&m, 0, sizeof(m));
     if (rev != 0) {
@@ -554,152 +533,107 @@ strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
     }
     mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"),
          NULL, 0);
-    if (m.oom) {
-        goto out;
-    }
-    if ((r = nis2_ldap_acquire(l, &ld)) != 0) {
-        nis2_ldap_note_failure(l, NULL, "TOTP remove",
-                               nis2_ldap_last_error(l));
-        goto out;
-    }
-    rc = ldap_modify_ext_s(ld, dn, m.p, NULL, NULL);
-    r = nis2_ldap_map_error(l, rc, "TOTP remove");
-    nis2_ldap_release(l, rc);
-    if (r != 0 && r != NIS2_ERR_CONFLICT) {
-        nis2_ldap_note_failure(l, NULL, "TOTP remove",
-                               nis2_ldap_last_error(l));
-    }
-out:
+    r = modify_entry(l, dn, &m, "TOTP remove", false);
     mods_free(&m);
     return r;
 }
 
-int
-nis2_totp_ldap_install(const struct nis2_config *cfg, const char *user,
-                       const struct nis2_totp_state *st, bool force,
-                       bool *replaced)
-{
-    struct nis2_totp_state *old = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
+/* ---- the backend (totp_store.h) ------------------------------------------ */
 
-    *replaced = false;
+static int
+ldap_begin(const struct nis2_config *cfg, const char *user, bool create,
+           bool if_enrolled, struct nis2_totp_rec *rec)
+{
+    (void)user;
+    (void)create;
+    (void)if_enrolled;
+    rec->hold = -1; /* nothing to hold: the revision swap decides */
+    return cfg->ldap == NULL ? NIS2_ERR_CONFIG : NIS2_OK;
+}
+
+static void
+ldap_end(struct nis2_totp_rec *rec)
+{
+    (void)rec;
+}
+
+static int
+ldap_load(const struct nis2_config *cfg, const char *user,
+          struct nis2_totp_rec *rec)
+{
+    int r;
+
     if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
+        return NIS2_ERR_CONFIG; /* [store] backend = ldap without [ldap] */
     }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
+    r = nis2_totp_ldap_load(cfg->ldap, user, &rec->st, &rec->rev, &rec->dn);
+    rec->found = r;
+    return r == NIS2_ERR_NOTFOUND || r == NIS2_ERR_PARSE ? NIS2_OK : r;
+}
+
+/* Enrol `st` on the entry of `user`, whose state is not there (any more). */
+static int
+enrol_fresh(struct nis2_ldap *l, const char *user,
+            const struct nis2_totp_state *st, bool strip_first)
+{
+    char *dn = NULL;
+    int r;
+
+    if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
+        return r;
     }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(old);
-        old = NULL;
-        free(dn);
-        dn = NULL;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &old, &rev, &dn);
-        if (r == NIS2_ERR_NOTFOUND) {
-            /* Not enrolled (or not in the directory: enroll says so). */
-            r = nis2_totp_ldap_enroll(cfg, user, st);
-            if (r == NIS2_ERR_EXISTS) {
-                r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
-            }
-            continue;
+    /* A state out of shape has no revision to swap: take it off and
+       enrol anew (a login in between is refused). */
+    if (!strip_first || (r = strip_state(l, dn, 0)) == 0) {
+        r = nis2_totp_ldap_store(l, dn, st, 0, true);
+        if (r == NIS2_ERR_EXISTS) {
+            r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
         }
-        if (r != 0 && r != NIS2_ERR_PARSE) {
-            break;
-        }
-        if (!force) {
-            r = NIS2_ERR_EXISTS;
-            break;
-        }
-        *replaced = true;
-        if (r == NIS2_ERR_PARSE) {
-            /* A state out of shape has no revision to swap: take it off
-               and enrol anew (a login in between is refused). */
-            char *edn = NULL;
-            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &edn)) == 0 &&
-                (r = strip_state(cfg->ldap, edn, 0)) == 0) {
-                r = nis2_totp_ldap_store(cfg->ldap, edn, st, 0, true);
-            }
-            free(edn);
-            break;
-        }
-        /* One modify: the new secret, parameters and a clean tally, only
-           if nobody wrote since we read. */
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, true);
     }
-    nis2_totp_state_free(old);
     free(dn);
     return r;
 }
 
-int
-nis2_totp_ldap_remove(const struct nis2_config *cfg, const char *user)
+static int
+ldap_store(const struct nis2_config *cfg, const char *user,
+           const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
+           bool full)
 {
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
+    struct nis2_ldap *l = cfg->ldap;
     char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
+    int r;
 
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
+    if (rec->found == 0) {
+        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev, full)
+                          : strip_state(l, rec->dn, rec->rev);
     }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
+    if (rec->found != NIS2_ERR_NOTFOUND && st == NULL) {
+        /* Remove an unreadable state: no revision to hold on to. */
+        if ((r = nis2_ldap_user_dn(l, user, &dn)) == 0) {
+            r = strip_state(l, dn, 0);
+        }
         free(dn);
-        dn = NULL;
-        r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn);
-        if (r == NIS2_ERR_PARSE) {
-            if ((r = nis2_ldap_user_dn(cfg->ldap, user, &dn)) == 0) {
-                r = strip_state(cfg->ldap, dn, 0);
-            }
-            break;
-        }
-        if (r == 0) {
-            r = strip_state(cfg->ldap, dn, rev);
-        }
+        return r;
     }
-    nis2_totp_state_free(st);
-    free(dn);
-    return r;
+    if (st == NULL || !full) {
+        return rec->found; /* only an enrolment writes where none is */
+    }
+    return enrol_fresh(l, user, st, rec->found != NIS2_ERR_NOTFOUND);
 }
 
-int
-nis2_totp_ldap_unlock(const struct nis2_config *cfg, const char *user,
-                      time_t now, bool *was_locked, size_t *cleared)
+static const char *
+ldap_last_error(const struct nis2_config *cfg)
 {
-    struct nis2_totp_state *st = NULL;
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r = NIS2_ERR_CONFLICT;
-
-    *was_locked = false;
-    *cleared = 0;
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
-    }
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    for (int i = 0; i < ATTEMPT_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        nis2_totp_state_free(st);
-        st = NULL;
-        free(dn);
-        dn = NULL;
-        if ((r = nis2_totp_ldap_load(cfg->ldap, user, &st, &rev, &dn)) !=
-            0) {
-            break;
-        }
-        *was_locked = nis2_totp_state_locked(st, cfg, now, NULL);
-        *cleared = st->n_fails;
-        nis2_totp_state_clear_failures(st);
-        r = nis2_totp_ldap_store(cfg->ldap, dn, st, rev, false);
-    }
-    nis2_totp_state_free(st);
-    free(dn);
-    return r;
+    return cfg->ldap != NULL ? nis2_ldap_last_error(cfg->ldap) : "";
 }
+
+const struct nis2_totp_store_ops nis2_totp_ldap_ops = {
+    .name = "ldap",
+    .begin = ldap_begin,
+    .end = ldap_end,
+    .load = ldap_load,
+    .store = ldap_store,
+    .last_error = ldap_last_error,
+    .no_entry = "no directory entry for the user "
+                "([ldap] user_filter under base)",
+};

@@ -17,6 +17,10 @@
  * read the new state (its last step now covers the code) and answer
  * "replay".  A code is thus used once across all brokers that write to
  * the same provider (see docs/ldap.md for what multi-provider adds).
+ *
+ * The decisions (a login, enroll, remove, unlock) are totp_store.c's on
+ * the state in memory, the same for both backends; this file only moves
+ * the state to and from the entry.
  */
 #ifndef NIS2_TOTP_LDAP_H
 #define NIS2_TOTP_LDAP_H
@@ -50,37 +54,6 @@ int nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
                          const struct nis2_totp_state *st, uint64_t expected,
                          bool enrol);
 
-/* Enrol `user` with `st` (e.g. a state made by nis2ctl totp enroll). */
-int nis2_totp_ldap_enroll(const struct nis2_config *cfg, const char *user,
-                          const struct nis2_totp_state *st);
-
-/*
- * For nis2ctl totp enroll/import: enrol `user` with `st`; when enrolled
- * already, NIS2_ERR_EXISTS unless `force`, which replaces secret,
- * parameters, tally and recovery codes in one compare-and-swap modify
- * (*replaced set).  A state out of shape is taken off first.  The user
- * must have an entry (NIS2_ERR_NOTFOUND otherwise).
- */
-int nis2_totp_ldap_install(const struct nis2_config *cfg, const char *user,
-                           const struct nis2_totp_state *st, bool force,
-                           bool *replaced);
-
-/* For nis2ctl totp remove: every nis2Totp* attribute and the objectClass
-   off the entry.  NIS2_ERR_NOTFOUND when not enrolled. */
-int nis2_totp_ldap_remove(const struct nis2_config *cfg, const char *user);
-
-/* For nis2ctl unlock: clear the tally and any lock (compare-and-swap).
-   *was_locked: locked at `now`; *cleared: failures dropped. */
-int nis2_totp_ldap_unlock(const struct nis2_config *cfg, const char *user,
-                          time_t now, bool *was_locked, size_t *cleared);
-
-/*
- * nis2_totp_attempt() with the state in the directory: load, decide
- * (nis2_totp_state_decide), compare-and-swap write, again on a conflict.
- * Same results and the same rule: any error returns <0 and denies.
- */
-int nis2_totp_ldap_attempt(const struct nis2_config *cfg, const char *user,
-                           const char *answer, time_t now,
-                           struct nis2_totp_result *res);
+/* The backend of totp_store.h on top of these: nis2_totp_ldap_ops. */
 
 #endif

@@ -1,24 +1,20 @@
 /*
- * totp_state.c - the per-user TOTP state file, its lock, lockout and the
- * login attempt as one read-modify-write (see totp_state.h and
- * docs/formats.md, "TOTP state").
+ * totp_state.c - TOTP state in memory: its file format, lockout and the
+ * decision on an answer, shared by both backends (see totp_state.h and
+ * docs/formats.md, "TOTP state").  No I/O here: the file backend is
+ * totp_file.c, the directory's totp_ldap.c (totp_store.h).
  */
 #include "totp_state.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "fileio.h"
-#include "state.h"
-#include "totp_ldap.h"
+#include "userstate.h"
 #include "util.h"
 
 /* Most recovery hashes and failure times a file may hold. */
@@ -137,6 +133,81 @@ enum {
                     SEEN_LOCKED_AT,
 };
 
+/*
+ * A key that appears once: its value into st, its SEEN_ bit into *bit.
+ * NIS2_ERR_PARSE for an unknown key or a value out of range.
+ */
+static int
+parse_single(struct nis2_totp_state *st, const char *key, const char *val,
+             unsigned seen, unsigned *bit)
+{
+    int64_t v = 0;
+    int r;
+
+    if (strcmp(key, "secret") == 0) {
+        *bit = SEEN_SECRET;
+        if (seen & *bit) {
+            return NIS2_ERR_PARSE;
+        }
+        r = nis2_totp_base32_decode(val, &st->secret, &st->secret_len);
+        if (r == NIS2_ERR_NOMEM) {
+            return r;
+        }
+        if (r != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "algorithm") == 0) {
+        *bit = SEEN_ALG;
+        if (nis2_totp_alg_parse(val, &st->alg) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "digits") == 0) {
+        *bit = SEEN_DIGITS;
+        if (parse_num(val, NIS2_TOTP_DIGITS_MAX, &v) != 0 ||
+            v < NIS2_TOTP_DIGITS_MIN) {
+            return NIS2_ERR_PARSE;
+        }
+        st->digits = (int)v;
+    } else if (strcmp(key, "period") == 0) {
+        *bit = SEEN_PERIOD;
+        if (parse_num(val, NIS2_TOTP_STEP_MAX, &v) != 0 ||
+            v < NIS2_TOTP_STEP_MIN) {
+            return NIS2_ERR_PARSE;
+        }
+        st->step = v;
+    } else if (strcmp(key, "window") == 0) {
+        *bit = SEEN_WINDOW;
+        if (parse_num(val, NIS2_TOTP_WINDOW_MAX, &v) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+        st->window = (int)v;
+    } else if (strcmp(key, "created") == 0) {
+        *bit = SEEN_CREATED;
+        if (parse_num(val, INT64_MAX, &st->created) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "last_step") == 0) {
+        *bit = SEEN_LAST_STEP;
+        if (parse_num(val, INT64_MAX, &v) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+        st->last_step = (uint64_t)v;
+    } else if (strcmp(key, "last_success") == 0) {
+        *bit = SEEN_LAST_SUCCESS;
+        if (parse_num(val, INT64_MAX, &st->last_success) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else if (strcmp(key, "locked_at") == 0) {
+        *bit = SEEN_LOCKED_AT;
+        if (parse_num(val, INT64_MAX, &st->locked_at) != 0) {
+            return NIS2_ERR_PARSE;
+        }
+    } else {
+        return NIS2_ERR_PARSE;
+    }
+    return NIS2_OK;
+}
+
 /* One "key value" line into st; `seen` tracks duplicates. */
 static int
 parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
@@ -145,7 +216,7 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
     const char *key = line, *val;
     unsigned bit = 0;
     int64_t v = 0;
-    int r = NIS2_ERR_PARSE;
+    int r;
 
     if (sp == NULL || sp[1] == '\0' || strchr(sp + 1, ' ') != NULL) {
         return NIS2_ERR_PARSE;
@@ -168,66 +239,8 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
         r = add_recovery(st, val);
         return r == NIS2_ERR_RANGE ? NIS2_ERR_PARSE : r;
     }
-    if (strcmp(key, "secret") == 0) {
-        bit = SEEN_SECRET;
-        if (*seen & bit) {
-            return NIS2_ERR_PARSE;
-        }
-        r = nis2_totp_base32_decode(val, &st->secret, &st->secret_len);
-        if (r == NIS2_ERR_NOMEM) {
-            return r;
-        }
-        if (r != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "algorithm") == 0) {
-        bit = SEEN_ALG;
-        if (nis2_totp_alg_parse(val, &st->alg) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "digits") == 0) {
-        bit = SEEN_DIGITS;
-        if (parse_num(val, NIS2_TOTP_DIGITS_MAX, &v) != 0 ||
-            v < NIS2_TOTP_DIGITS_MIN) {
-            return NIS2_ERR_PARSE;
-        }
-        st->digits = (int)v;
-    } else if (strcmp(key, "period") == 0) {
-        bit = SEEN_PERIOD;
-        if (parse_num(val, NIS2_TOTP_STEP_MAX, &v) != 0 ||
-            v < NIS2_TOTP_STEP_MIN) {
-            return NIS2_ERR_PARSE;
-        }
-        st->step = v;
-    } else if (strcmp(key, "window") == 0) {
-        bit = SEEN_WINDOW;
-        if (parse_num(val, NIS2_TOTP_WINDOW_MAX, &v) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-        st->window = (int)v;
-    } else if (strcmp(key, "created") == 0) {
-        bit = SEEN_CREATED;
-        if (parse_num(val, INT64_MAX, &st->created) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "last_step") == 0) {
-        bit = SEEN_LAST_STEP;
-        if (parse_num(val, INT64_MAX, &v) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-        st->last_step = (uint64_t)v;
-    } else if (strcmp(key, "last_success") == 0) {
-        bit = SEEN_LAST_SUCCESS;
-        if (parse_num(val, INT64_MAX, &st->last_success) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else if (strcmp(key, "locked_at") == 0) {
-        bit = SEEN_LOCKED_AT;
-        if (parse_num(val, INT64_MAX, &st->locked_at) != 0) {
-            return NIS2_ERR_PARSE;
-        }
-    } else {
-        return NIS2_ERR_PARSE;
+    if ((r = parse_single(st, key, val, *seen, &bit)) != 0) {
+        return r;
     }
     if (*seen & bit) {
         return NIS2_ERR_PARSE;
@@ -236,15 +249,26 @@ parse_line(struct nis2_totp_state *st, char *line, unsigned *seen)
     return NIS2_OK;
 }
 
+struct parse_state {
+    struct nis2_totp_state *st;
+    unsigned seen;
+};
+
+/* One "key value" line of the file (nis2_userstate_lines). */
+static int
+state_line(char *line, void *arg)
+{
+    struct parse_state *ps = arg;
+
+    return parse_line(ps->st, line, &ps->seen);
+}
+
 int
 nis2_totp_state_parse(const char *buf, size_t len,
                       struct nis2_totp_state **out, int *line_out)
 {
-    struct nis2_totp_state *st = NULL;
-    char *copy = NULL, *p, *nl;
-    unsigned seen = 0;
-    int lineno = 0, r = NIS2_ERR_PARSE;
-    static const char magic[] = "nis2-totp 1";
+    struct parse_state ps = {NULL, 0};
+    int lineno = 0, r;
 
     *out = NULL;
     if (line_out != NULL) {
@@ -253,57 +277,22 @@ nis2_totp_state_parse(const char *buf, size_t len,
     if (len > NIS2_TOTP_STATE_MAX) {
         return NIS2_ERR_TOOBIG;
     }
-    if (memchr(buf, '\0', len) != NULL) {
-        lineno = 1;
-        goto out;
+    if ((ps.st = nis2_totp_state_new()) == NULL) {
+        return NIS2_ERR_NOMEM;
     }
-    if ((copy = malloc(len + 1)) == NULL || (st = nis2_totp_state_new()) ==
-                                                NULL) {
-        r = NIS2_ERR_NOMEM;
-        goto out;
-    }
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    for (p = copy; *p != '\0'; p = nl + 1) {
-        lineno++;
-        if ((nl = strchr(p, '\n')) == NULL) {
-            r = NIS2_ERR_PARSE; /* every line ends with a newline */
-            goto out;
-        }
-        *nl = '\0';
-        if (lineno == 1) {
-            if (strcmp(p, magic) != 0) {
-                goto out;
-            }
-            continue;
-        }
-        if (*p == '#') {
-            continue;
-        }
-        if ((r = parse_line(st, p, &seen)) != 0) {
-            goto out;
-        }
-    }
-    if (lineno == 0) {
+    r = nis2_userstate_lines(buf, len, "nis2-totp 1", state_line, &ps, &lineno);
+    if (r == NIS2_OK && (ps.seen & SEEN_REQUIRED) != SEEN_REQUIRED) {
         r = NIS2_ERR_PARSE;
-        lineno = 1;
-        goto out;
+        lineno++; /* "at the end" */
+    } else if (r == NIS2_OK) {
+        *out = ps.st;
+        ps.st = NULL;
+        lineno = 0;
     }
-    if ((seen & SEEN_REQUIRED) != SEEN_REQUIRED) {
-        r = NIS2_ERR_PARSE;
-        lineno++;       /* "at the end" */
-        goto out;
-    }
-    *out = st;
-    st = NULL;
-    lineno = 0;
-    r = NIS2_OK;
-out:
     if (line_out != NULL) {
         *line_out = lineno;
     }
-    nis2_totp_state_free(st);
-    nis2_freezero(copy, len + 1);
+    nis2_totp_state_free(ps.st);
     return r;
 }
 
@@ -373,152 +362,6 @@ out:
     if (buf != NULL) {
         nis2_freezero(buf, len);
     }
-    return r;
-}
-
-int
-nis2_totp_state_paths(const struct nis2_config *cfg, const char *user,
-                      char **path_out, char **lock_out)
-{
-    return nis2_state_user_paths(cfg, "totp", user, path_out, lock_out);
-}
-
-
-bool
-nis2_totp_backend_ldap(const struct nis2_config *cfg)
-{
-    return cfg != NULL && cfg->store_backend != NULL &&
-           strcmp(cfg->store_backend, "ldap") == 0;
-}
-
-/* The directory's copy of the state (backend = ldap). */
-static int
-load_ldap(const struct nis2_config *cfg, const char *user,
-          struct nis2_totp_state **out)
-{
-    uint64_t rev = 0;
-    char *dn = NULL;
-    int r;
-
-    if (user == NULL || !nis2_valid_user(user)) {
-        return NIS2_ERR_INVAL;
-    }
-    if (cfg->ldap == NULL) {
-        return NIS2_ERR_CONFIG;
-    }
-    r = nis2_totp_ldap_load(cfg->ldap, user, out, &rev, &dn);
-    free(dn);
-    return r;
-}
-
-int
-nis2_totp_state_load(const struct nis2_config *cfg, const char *user,
-                     struct nis2_totp_state **out)
-{
-    struct nis2_trust trust;
-    char *path = NULL, *buf = NULL;
-    size_t len = 0;
-    int r;
-
-    *out = NULL;
-    if (nis2_totp_backend_ldap(cfg)) {
-        return load_ldap(cfg, user, out);
-    }
-    if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0 ||
-        (r = nis2_state_check_dir(cfg, "totp", &trust)) != 0 ||
-        (r = nis2_file_read_all(path, NIS2_TOTP_STATE_MAX, &trust, &buf,
-                                &len)) != 0) {
-        goto out;
-    }
-    r = nis2_totp_state_parse(buf, len, out, NULL);
-out:
-    if (buf != NULL) {
-        nis2_freezero(buf, len);
-    }
-    free(path);
-    return r;
-}
-
-int
-nis2_totp_state_lock(const struct nis2_config *cfg, const char *user,
-                     bool create_dir, int *fd_out)
-{
-    struct nis2_trust trust;
-    char *lock = NULL, *dir = NULL;
-    int r;
-
-    *fd_out = -1;
-    if ((r = nis2_totp_state_paths(cfg, user, NULL, &lock)) != 0 ||
-        (r = nis2_state_trust(cfg, 077, &trust)) != 0) {
-        goto out;
-    }
-    if (create_dir) {
-        if (asprintf(&dir, "%s/totp", cfg->state_dir) < 0) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        if ((r = nis2_state_mkdir(cfg, dir, 0700)) != 0) {
-            goto out;
-        }
-    }
-    if ((r = nis2_state_check_dir(cfg, "totp", &trust)) != 0 ||
-        (r = nis2_lock_acquire(lock, NIS2_TOTP_LOCK_TIMEOUT_MS, fd_out)) !=
-            0) {
-        goto out;
-    }
-out:
-    free(dir);
-    free(lock);
-    return r;
-}
-
-void
-nis2_totp_state_unlock(int fd)
-{
-    nis2_lock_release(fd);
-}
-
-int
-nis2_totp_state_store(const struct nis2_config *cfg, const char *user,
-                      const struct nis2_totp_state *st)
-{
-    char *path = NULL, *buf = NULL;
-    size_t len = 0;
-    uid_t uid;
-    gid_t gid;
-    int r;
-
-    if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0 ||
-        (r = nis2_state_owner(cfg, &uid, &gid)) != 0 ||
-        (r = nis2_totp_state_format(st, &buf, &len)) != 0 ||
-        (r = nis2_file_write_atomic(path, buf, len, 0600, uid, gid)) != 0) {
-        goto out;
-    }
-out:
-    if (buf != NULL) {
-        nis2_freezero(buf, len);
-    }
-    free(path);
-    return r;
-}
-
-int
-nis2_totp_state_remove(const struct nis2_config *cfg, const char *user)
-{
-    char *path = NULL;
-    int r;
-
-    if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0) {
-        goto out;
-    }
-    if (unlink(path) != 0) {
-        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
-        goto out;
-    }
-    r = nis2_fsync_parent(path);
-out:
-    free(path);
     return r;
 }
 
@@ -738,64 +581,4 @@ nis2_totp_state_decide(struct nis2_totp_state *st,
         break;
     }
     return NIS2_OK;
-}
-
-int
-nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
-                  const char *answer, time_t now,
-                  struct nis2_totp_result *res)
-{
-    struct nis2_totp_state *st = NULL;
-    char *path = NULL;
-    struct stat sb;
-    int lockfd = -1, r;
-
-    if (nis2_totp_backend_ldap(cfg)) {
-        /* Shared by several brokers: the directory's compare-and-swap
-           takes the place of the file lock (totp_ldap.c). */
-        return nis2_totp_ldap_attempt(cfg, user, answer, now, res);
-    }
-    memset(res, 0, sizeof(*res));
-    res->outcome = NIS2_TOTP_WRONG;
-    if ((r = nis2_totp_state_paths(cfg, user, &path, NULL)) != 0) {
-        goto out;
-    }
-    /* Not enrolled: decided without creating a lock file for the name. */
-    if (lstat(path, &sb) != 0) {
-        if (errno != ENOENT && errno != ENOTDIR) {
-            r = errno == ENOMEM ? NIS2_ERR_NOMEM : NIS2_ERR_IO;
-            goto out;
-        }
-        res->outcome = NIS2_TOTP_NOT_ENROLLED;
-        r = NIS2_OK;
-        goto out;
-    }
-    if ((r = nis2_totp_state_lock(cfg, user, false, &lockfd)) != 0) {
-        goto out;
-    }
-    r = nis2_totp_state_load(cfg, user, &st);
-    if (r == NIS2_ERR_NOTFOUND) {
-        res->outcome = NIS2_TOTP_NOT_ENROLLED; /* removed meanwhile */
-        r = NIS2_OK;
-        goto out;
-    }
-    if (r != 0 ||
-        (r = nis2_totp_state_decide(st, cfg, answer, now, res)) != 0) {
-        goto out;
-    }
-    res->failures = nis2_totp_state_failures(st, cfg, now);
-    res->recovery_left = st->n_recovery;
-    if (res->outcome != NIS2_TOTP_LOCKED &&
-        (r = nis2_totp_state_store(cfg, user, st)) != 0) {
-        goto out;
-    }
-out:
-    if (r != 0) {
-        /* An error decides nothing: never leave an acceptance behind. */
-        res->outcome = NIS2_TOTP_WRONG;
-    }
-    nis2_totp_state_unlock(lockfd);
-    nis2_totp_state_free(st);
-    free(path);
-    return r;
 }

@@ -1,24 +1,19 @@
 /*
- * totp_state.h - per-user TOTP state: the file, its lock, the lockout tally,
- * the last accepted time step and the recovery-code hashes.
+ * totp_state.h - per-user TOTP state in memory: the lockout tally, the last
+ * accepted time step, the recovery-code hashes, the file format and the
+ * decision on one answer; and the two calls logins make.
  *
- * One file per user, STATE_DIR/totp/USER (format: docs/formats.md, "TOTP
- * state"), mode 0600, trusted only when owned by root, the process's euid or
- * the [broker] user, opened with O_NOFOLLOW.  The directory STATE_DIR/totp
- * must be a real directory owned by one of those with no group/other write
- * bit.  Every change is a read-modify-write under an exclusive flock on
- * STATE_DIR/totp/USER.lock (never deleted) and lands by atomic rename, so
- * any number of concurrent logins see one consistent sequence: a time step
- * is accepted at most once, every rejected answer is counted.
+ * Where the state lives is the backend's business (totp_store.h): one file
+ * per user, STATE_DIR/totp/USER (totp_file.h; format: docs/formats.md,
+ * "TOTP state"), or with [store] backend = ldap the user's directory entry
+ * (totp_ldap.h), shared by every broker.  nis2_totp_state_load() and
+ * nis2_totp_attempt() below go to the configured backend, with the same
+ * decision (nis2_totp_state_decide) and the same fail-closed rule for
+ * both.  Any number of concurrent logins see one consistent sequence: a
+ * time step is accepted at most once, every rejected answer is counted.
  *
  * Callers validate `user` with nis2_valid_user(); these functions check it
- * again before building a path.
- *
- * With [store] backend = ldap the state lives on the user's directory entry
- * instead (totp_ldap.h), shared by every broker: nis2_totp_state_load()
- * and nis2_totp_attempt() then read and write the directory, with the same
- * decision (nis2_totp_state_decide) and the same fail-closed rule.  The
- * lock, store and remove calls below are the file backend's alone.
+ * again before using it.
  */
 #ifndef NIS2_TOTP_STATE_H
 #define NIS2_TOTP_STATE_H
@@ -34,8 +29,6 @@
 #define NIS2_TOTP_STATE_VERSION 1
 /* Size cap of a state file (1000 failure times fit well within it). */
 #define NIS2_TOTP_STATE_MAX (64 * 1024)
-/* How long a login waits for another login of the same user. */
-#define NIS2_TOTP_LOCK_TIMEOUT_MS 10000
 
 struct nis2_totp_state {
     unsigned char *secret;   /* raw bytes, wiped on free */
@@ -70,40 +63,16 @@ int nis2_totp_state_parse(const char *buf, size_t len,
 int nis2_totp_state_format(const struct nis2_totp_state *st, char **out,
                            size_t *len_out);
 
-/* STATE_DIR/totp/USER and STATE_DIR/totp/USER.lock (either may be NULL). */
-int nis2_totp_state_paths(const struct nis2_config *cfg, const char *user,
-                          char **path_out, char **lock_out);
-
-/* Is the TOTP state in the directory ([store] backend = ldap)? */
-bool nis2_totp_backend_ldap(const struct nis2_config *cfg);
-
 /*
- * Read the state of `user` without taking the lock (a rename is atomic,
- * so the file read is always whole).  NIS2_ERR_NOTFOUND when not enrolled;
- * NIS2_ERR_UNTRUSTED for a symlink, wrong owner or mode; NIS2_ERR_PARSE.
- * With backend = ldap: the entry's state (nis2_totp_ldap_load); NOTFOUND
- * also when the user is not in the directory, any directory failure <0
- * (its text in nis2_ldap_last_error(cfg->ldap), audited as ldap.error).
+ * Read the state of `user` from the configured backend, without a lock
+ * (a file is replaced by an atomic rename, so its read is always whole).
+ * NIS2_ERR_NOTFOUND when not enrolled (with backend = ldap also when the
+ * user is not in the directory); NIS2_ERR_UNTRUSTED for a symlink, wrong
+ * owner or mode; NIS2_ERR_PARSE; any directory failure <0 (its text in
+ * nis2_ldap_last_error(cfg->ldap), audited as ldap.error).
  */
 int nis2_totp_state_load(const struct nis2_config *cfg, const char *user,
                          struct nis2_totp_state **out);
-
-/*
- * Take the per-user lock (creating STATE_DIR/totp when `create_dir`).
- * NIS2_ERR_TIMEOUT after NIS2_TOTP_LOCK_TIMEOUT_MS.
- */
-int nis2_totp_state_lock(const struct nis2_config *cfg, const char *user,
-                         bool create_dir, int *fd_out);
-void nis2_totp_state_unlock(int fd);
-
-/* Write `st` atomically (mode 0600, owner per nis2_state_owner).  Hold the
-   lock. */
-int nis2_totp_state_store(const struct nis2_config *cfg, const char *user,
-                          const struct nis2_totp_state *st);
-
-/* Remove the state file (not the lock file).  Hold the lock.
-   NIS2_ERR_NOTFOUND when there was none. */
-int nis2_totp_state_remove(const struct nis2_config *cfg, const char *user);
 
 /*
  * Lockout.  A failure is counted at each rejected answer; when `deny`
@@ -166,15 +135,15 @@ int nis2_totp_state_decide(struct nis2_totp_state *st,
                            time_t now, struct nis2_totp_result *res);
 
 /*
- * One login attempt of `user` answering `answer` at `now`: lock, read,
- * lockout check, verify (TOTP code or recovery code), record the outcome,
- * write, unlock.  Returns 0 with *res filled for every decided outcome
- * (only NIS2_TOTP_OK and NIS2_TOTP_RECOVERY are acceptances); any error
- * (I/O, bad or untrusted state file, lock timeout, out of memory) returns
- * <0 and the caller must deny.  With backend = ldap this is
- * nis2_totp_ldap_attempt(): the same outcomes, a code accepted once across
- * every broker writing to the same provider; a directory that cannot be
- * reached, or answers out of shape, is an error (deny).
+ * One login attempt of `user` answering `answer` at `now` on the
+ * configured backend (totp_store.h): read, lockout check, verify (TOTP
+ * code or recovery code), record the outcome, a conditional write, again
+ * when another writer came first.  Returns 0 with *res filled for every
+ * decided outcome (only NIS2_TOTP_OK and NIS2_TOTP_RECOVERY are
+ * acceptances); any error (I/O, bad or untrusted state, lock timeout, a
+ * directory that cannot be reached or answers out of shape, out of memory)
+ * returns <0 and the caller must deny.  A code is accepted once across
+ * every broker writing to the same state.
  */
 int nis2_totp_attempt(const struct nis2_config *cfg, const char *user,
                       const char *answer, time_t now,

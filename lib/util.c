@@ -405,3 +405,121 @@ nis2_parse_time(const char *s, time_t *out)
     *out = (time_t)t;
     return NIS2_OK;
 }
+
+/* ---- base64 ------------------------------------------------------------ */
+
+static const char b64_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int
+nis2_base64_encode(const void *p, size_t len, bool url, char **out)
+{
+    const char *alpha = url ? b64_url : b64_std;
+    const unsigned char *b = p;
+    size_t j = 0;
+    char *s;
+
+    *out = NULL;
+    if (len > NIS2_BASE64_MAX / 4 * 3) {
+        return NIS2_ERR_TOOBIG;
+    }
+    if ((s = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16;
+        if (i + 1 < len) {
+            v |= (uint32_t)b[i + 1] << 8;
+        }
+        if (i + 2 < len) {
+            v |= b[i + 2];
+        }
+        s[j++] = alpha[(v >> 18) & 63];
+        s[j++] = alpha[(v >> 12) & 63];
+        s[j++] = i + 1 < len ? alpha[(v >> 6) & 63] : '=';
+        s[j++] = i + 2 < len ? alpha[v & 63] : '=';
+    }
+    s[j] = '\0';
+    *out = s;
+    return NIS2_OK;
+}
+
+/* The value of base64 character `c`, or -1. */
+static int
+b64_value(char c, bool url)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == (url ? '-' : '+')) {
+        return 62;
+    }
+    if (c == (url ? '_' : '/')) {
+        return 63;
+    }
+    return -1;
+}
+
+int
+nis2_base64_decode_n(const char *s, size_t n, bool url, unsigned char **out,
+                     size_t *len_out)
+{
+    size_t pad = 0, j = 0;
+    unsigned char *b = NULL;
+    uint32_t acc = 0;
+    int bits = 0;
+
+    *out = NULL;
+    *len_out = 0;
+    if (n > NIS2_BASE64_MAX) {
+        return NIS2_ERR_TOOBIG;
+    }
+    while (pad < 2 && n > 0 && s[n - 1] == '=') {
+        n--;
+        pad++;
+    }
+    /* n % 4 == 1 leaves 6 bits: never a whole byte. */
+    if (n == 0 || n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0) ||
+        (!url && (n + pad) % 4 != 0)) {
+        return NIS2_ERR_INVAL;
+    }
+    if ((b = malloc(n * 3 / 4 + 1)) == NULL) {
+        return NIS2_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(s[i], url);
+        if (v < 0) {
+            free(b);
+            return NIS2_ERR_INVAL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            b[j++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* Leftover bits must be zero (one encoding per value). */
+    if ((acc & ((1u << bits) - 1)) != 0) {
+        free(b);
+        return NIS2_ERR_INVAL;
+    }
+    *out = b;
+    *len_out = j;
+    return NIS2_OK;
+}
+
+int
+nis2_base64_decode(const char *s, bool url, unsigned char **out,
+                   size_t *len_out)
+{
+    return nis2_base64_decode_n(s, strlen(s), url, out, len_out);
+}

@@ -74,4 +74,23 @@ void nis2_format_time_utc(time_t t, char *buf, size_t buflen);
  */
 int nis2_parse_time(const char *s, time_t *out);
 
+/*
+ * Base64 (RFC 4648): `url` selects the URL-safe alphabet ("-_" for "+/").
+ * Encoding always pads with '='; *out is the caller's (NUL-terminated).
+ * Decoding is strict: every character in the alphabet (no whitespace, no
+ * NUL), '=' only as one or two final characters making the length a
+ * multiple of 4, unused bits zero (one encoding per value).  The standard
+ * alphabet requires the padding; the URL-safe one takes it or leaves it.
+ * Empty input decodes to nothing and is refused (NIS2_ERR_INVAL), as is
+ * anything malformed; NIS2_ERR_TOOBIG past NIS2_BASE64_MAX characters.
+ * *out (the caller frees) holds *len_out bytes.
+ */
+#define NIS2_BASE64_MAX (SIZE_MAX / 4)
+int nis2_base64_encode(const void *p, size_t len, bool url, char **out);
+int nis2_base64_decode(const char *s, bool url, unsigned char **out,
+                       size_t *len_out);
+/* The same for `n` characters at `s` (need not end in a NUL). */
+int nis2_base64_decode_n(const char *s, size_t n, bool url, unsigned char **out,
+                         size_t *len_out);
+
 #endif

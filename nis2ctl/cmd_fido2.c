@@ -19,6 +19,7 @@
  * an import could not use); 2 usage or internal error.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,41 +215,185 @@ pick_device(struct nis2ctl *ctx, const char *d,
     return 0;
 }
 
+/*
+ * Open the token at `path`, check that it can verify the user when
+ * req->uv asks for it, read its PIN when it has one, and have it make a
+ * credential into *cred.  Messages on ctx->err; 0 or an error.
+ */
+static int
+make_credential(struct nis2ctl *ctx, const struct nis2_fido2_dev_ops *ops,
+                const char *path, struct nis2_fido2_mcred_req *req,
+                struct nis2_fido2_cred *cred)
+{
+    bool has_pin = false, has_uv = false;
+    char *pin = NULL;
+    void *dev = NULL;
+    int r;
+
+    if ((r = ops->open(path, &dev)) != 0) {
+        fprintf(ctx->err, "nis2ctl: no FIDO2 token%s%s: %s\n",
+                path != NULL ? " at " : " found", path != NULL ? path : "",
+                nis2_strerror(r));
+        return r;
+    }
+    if ((r = ops->info(dev, &has_pin, &has_uv)) != 0) {
+        fprintf(ctx->err, "nis2ctl: token: %s\n", nis2_strerror(r));
+        goto out;
+    }
+    if (req->uv && !has_pin && !has_uv) {
+        fprintf(ctx->err, "nis2ctl: --uv: the token has no PIN set (set "
+                          "one with fido2-token -S) and no built-in "
+                          "verification\n");
+        r = NIS2_ERR_INVAL;
+        goto out;
+    }
+    if (req->uv && has_pin && (r = read_pin(ctx, &pin)) != 0) {
+        fprintf(ctx->err, "nis2ctl: no PIN given: not enrolled\n");
+        goto out;
+    }
+    req->pin = pin;
+    fprintf(ctx->err, "Touch your security key.\n");
+    if ((r = ops->make_cred(dev, req, cred)) != 0) {
+        fprintf(ctx->err, "nis2ctl: the token made no credential: %s\n",
+                r == NIS2_ERR_DENIED ? "PIN wrong or refused"
+                                     : nis2_strerror(r));
+    }
+out:
+    req->pin = NULL;
+    ops->close(dev);
+    nis2_freezero_str(pin);
+    return r;
+}
+
+/*
+ * Add the new credential `cred` (made for req's rp id) to the user's file,
+ * audit it and say so.  Returns the exit code.
+ */
+static int
+keep_credential(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                const struct nis2_fido2_mcred_req *req,
+                struct nis2_fido2_cred *cred)
+{
+    struct nis2_fido2_creds one = {NULL, 0};
+    char fp[17];
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    cred->rp_id = (char *)req->rp_id;
+    cred->uv = req->uv;
+    cred->created = (int64_t)time(NULL);
+    cred->sign_count = 0;
+    r = nis2_fido2_creds_add(&one, cred);
+    cred->rp_id = NULL; /* the caller's */
+    if (r == 0) {
+        r = add_creds(cfg, req->user, &one);
+    }
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", req->user,
+                r == NIS2_ERR_EXISTS ? "this credential is enrolled already"
+                                     : nis2_strerror(r));
+        rc = r == NIS2_ERR_EXISTS ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
+        goto out;
+    }
+    fingerprint(&one.v[0], fp);
+    if (fido2_audit(ctx, cfg, "fido2.enroll", req->user, fp) != 0) {
+        goto out;
+    }
+    fprintf(ctx->out, "enrolled %s: %s credential %s for %s%s\n", req->user,
+            nis2_fido2_alg_name(req->alg), fp, req->rp_id,
+            req->uv ? " (PIN required)" : "");
+    rc = NIS2CTL_EXIT_OK;
+out:
+    nis2_fido2_creds_clear(&one);
+    return rc;
+}
+
+/* The options of the fido2 verbs (each verb lists those it takes). */
+enum {
+    FOPT_JSON = 256,
+    FOPT_UV,
+    FOPT_DEVICE,
+    FOPT_ALG,
+    FOPT_PAM_U2F,
+    FOPT_RP_ID,
+};
+
+struct fido2_opts {
+    bool uv;
+    bool bad_alg;
+    enum nis2_fido2_alg alg;
+    const char *device;
+    const char *pam_u2f;
+    const char *rp_id;
+};
+
+/*
+ * A verb's options into `o` (--json into ctx) and its positional
+ * arguments into pos[0..n), getopt_long style: permuting (options may
+ * follow positional arguments), "--" ends the options.  Returns n, or -1
+ * for a usage error (an option the verb does not take, a missing value, a
+ * bad --alg, more than `maxpos` positional arguments).
+ */
+static int
+fido2_opts_parse(struct nis2ctl *ctx, int argc, char **argv,
+                 const struct option *longopts, struct fido2_opts *o,
+                 const char **pos, int maxpos)
+{
+    int c, n = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->alg = NIS2_FIDO2_ES256;
+    optind = 0; /* a fresh parse of this argv */
+    opterr = 0; /* the usage text says what is wrong */
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == FOPT_JSON) {
+            ctx->json = true;
+        } else if (c == FOPT_UV) {
+            o->uv = true;
+        } else if (c == FOPT_DEVICE) {
+            o->device = optarg;
+        } else if (c == FOPT_ALG) {
+            o->bad_alg = nis2_fido2_alg_parse(optarg, &o->alg) != 0;
+        } else if (c == FOPT_PAM_U2F) {
+            o->pam_u2f = optarg;
+        } else if (c == FOPT_RP_ID) {
+            o->rp_id = optarg;
+        } else {
+            return -1;
+        }
+        if (o->bad_alg) {
+            return -1;
+        }
+    }
+    while (optind < argc) {
+        if (n >= maxpos) {
+            return -1;
+        }
+        pos[n++] = argv[optind++];
+    }
+    return n;
+}
+
 static int
 fido2_enroll(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"uv", no_argument, NULL, FOPT_UV},
+        {"device", required_argument, NULL, FOPT_DEVICE},
+        {"alg", required_argument, NULL, FOPT_ALG},
+        {NULL, 0, NULL, 0},
+    };
     const struct nis2_fido2_dev_ops *ops = NULL;
-    struct nis2_fido2_creds one = {NULL, 0};
     struct nis2_fido2_mcred_req req;
     struct nis2_fido2_cred cred;
     struct nis2_config *cfg = NULL;
-    const char *user = NULL, *devarg = NULL, *path = NULL;
-    char *rp_id = NULL, *pin = NULL, fp[17];
-    bool uv = false, has_pin = false, has_uv = false;
-    enum nis2_fido2_alg alg = NIS2_FIDO2_ES256;
-    void *dev = NULL;
+    struct fido2_opts o;
+    const char *user = NULL, *path = NULL;
+    char *rp_id = NULL;
     int rc = NIS2CTL_EXIT_ERR, r;
 
     memset(&cred, 0, sizeof(cred));
     memset(&req, 0, sizeof(req));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--uv") == 0) {
-            uv = true;
-        } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
-            devarg = argv[++i];
-        } else if (strcmp(argv[i], "--alg") == 0 && i + 1 < argc) {
-            if (nis2_fido2_alg_parse(argv[++i], &alg) != 0) {
-                usage_fido2(ctx->err);
-                goto out;
-            }
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            usage_fido2(ctx->err);
-            goto out;
-        }
-    }
-    if (user == NULL) {
+    if (fido2_opts_parse(ctx, argc, argv, opts, &o, &user, 1) != 1) {
         usage_fido2(ctx->err);
         goto out;
     }
@@ -263,77 +408,24 @@ fido2_enroll(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         goto out;
     }
-    if (pick_device(ctx, devarg != NULL ? devarg : cfg->fido2_device, &ops,
+    if (pick_device(ctx, o.device != NULL ? o.device : cfg->fido2_device, &ops,
                     &path) != 0) {
         goto out;
     }
-    uv = uv || cfg->fido2_uv;
     if ((r = nis2_fido2_rp_id(cfg, &rp_id)) != 0) {
         fprintf(ctx->err, "nis2ctl: relying party id: %s\n", nis2_strerror(r));
         goto out;
     }
-    if ((r = ops->open(path, &dev)) != 0) {
-        fprintf(ctx->err, "nis2ctl: no FIDO2 token%s%s: %s\n",
-                path != NULL ? " at " : " found", path != NULL ? path : "",
-                nis2_strerror(r));
-        goto out;
-    }
-    if ((r = ops->info(dev, &has_pin, &has_uv)) != 0) {
-        fprintf(ctx->err, "nis2ctl: token: %s\n", nis2_strerror(r));
-        goto out;
-    }
-    if (uv && !has_pin && !has_uv) {
-        fprintf(ctx->err, "nis2ctl: --uv: the token has no PIN set (set "
-                          "one with fido2-token -S) and no built-in "
-                          "verification\n");
-        goto out;
-    }
-    if (uv && has_pin && read_pin(ctx, &pin) != 0) {
-        fprintf(ctx->err, "nis2ctl: no PIN given: not enrolled\n");
-        goto out;
-    }
     req.rp_id = rp_id;
     req.user = user;
-    req.alg = alg;
-    req.uv = uv;
-    req.pin = pin;
-    fprintf(ctx->err, "Touch your security key.\n");
-    if ((r = ops->make_cred(dev, &req, &cred)) != 0) {
-        fprintf(ctx->err, "nis2ctl: the token made no credential: %s\n",
-                r == NIS2_ERR_DENIED ? "PIN wrong or refused"
-                                     : nis2_strerror(r));
+    req.alg = o.alg;
+    req.uv = o.uv || cfg->fido2_uv;
+    if (make_credential(ctx, ops, path, &req, &cred) != 0) {
         goto out;
     }
-    cred.rp_id = rp_id;
-    cred.uv = uv;
-    cred.created = (int64_t)time(NULL);
-    cred.sign_count = 0;
-    r = nis2_fido2_creds_add(&one, &cred);
-    cred.rp_id = NULL; /* rp_id is freed below */
-    if (r == 0) {
-        r = add_creds(cfg, user, &one);
-    }
-    if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user,
-                r == NIS2_ERR_EXISTS ? "this credential is enrolled already"
-                                     : nis2_strerror(r));
-        rc = r == NIS2_ERR_EXISTS ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
-        goto out;
-    }
-    fingerprint(&one.v[0], fp);
-    if (fido2_audit(ctx, cfg, "fido2.enroll", user, fp) != 0) {
-        goto out;
-    }
-    fprintf(ctx->out, "enrolled %s: %s credential %s for %s%s\n", user,
-            nis2_fido2_alg_name(alg), fp, rp_id, uv ? " (PIN required)" : "");
-    rc = NIS2CTL_EXIT_OK;
+    rc = keep_credential(ctx, cfg, &req, &cred);
 out:
-    if (dev != NULL) {
-        ops->close(dev);
-    }
-    nis2_freezero_str(pin);
     nis2_fido2_cred_clear(&cred);
-    nis2_fido2_creds_clear(&one);
     free(rp_id);
     return rc;
 }
@@ -411,12 +503,12 @@ parse_u2f_cred(char *s, const char *rp_id, struct nis2_fido2_cred *c,
                  f[2]);
         return -1;
     }
-    if (nis2_fido2_b64_decode(f[0], old, &c->id, &c->id_len) != 0) {
+    if (nis2_base64_decode(f[0], old, &c->id, &c->id_len) != 0) {
         snprintf(why, whylen, "key handle is not valid base64");
         goto bad;
     }
     if ((old ? hex_decode(f[1], &c->pk, &c->pk_len)
-             : nis2_fido2_b64_decode(f[1], false, &c->pk, &c->pk_len)) != 0) {
+             : nis2_base64_decode(f[1], false, &c->pk, &c->pk_len)) != 0) {
         snprintf(why, whylen, "public key is not valid %s",
                  old ? "hex" : "base64");
         goto bad;
@@ -570,55 +662,15 @@ out:
     nis2_fido2_creds_clear(&set);
 }
 
-static int
-fido2_import(struct nis2ctl *ctx, int argc, char **argv)
+/* Each line of the authfile `text` that is not blank or a comment. */
+static void
+import_u2f_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                struct fido2_report *rep, const char *file, char *text,
+                const char *rp_id)
 {
-    struct nis2_config *cfg = NULL;
-    struct fido2_report rep = {NULL, NULL, 0, 0};
-    const char *file = NULL, *rp_arg = NULL;
-    char *text = NULL, *rp_id = NULL, *p, *nl;
-    size_t len = 0;
-    int rc = NIS2CTL_EXIT_ERR, r, lineno = 0;
+    char *p, *nl;
+    int lineno = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (strcmp(argv[i], "--pam-u2f") == 0 && i + 1 < argc) {
-            file = argv[++i];
-        } else if (strcmp(argv[i], "--rp-id") == 0 && i + 1 < argc) {
-            rp_arg = argv[++i];
-        } else {
-            usage_fido2(ctx->err);
-            goto out;
-        }
-    }
-    if (file == NULL) {
-        usage_fido2(ctx->err);
-        goto out;
-    }
-    if ((cfg = nis2ctl_config(ctx)) == NULL) {
-        goto out;
-    }
-    if (rp_arg != NULL) {
-        rp_id = strdup(rp_arg);
-        r = rp_id != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
-    } else {
-        r = nis2_fido2_rp_id(cfg, &rp_id);
-    }
-    if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: relying party id: %s\n", nis2_strerror(r));
-        goto out;
-    }
-    if ((r = nis2_file_read_all(file, FIDO2_IMPORT_MAX, NULL, &text, &len)) !=
-        0) {
-        fprintf(ctx->err, "nis2ctl: %s: %s\n", file, nis2_strerror(r));
-        goto out;
-    }
-    if ((rep.imported = json_object_new_array()) == NULL ||
-        (rep.skipped = json_object_new_array()) == NULL) {
-        fprintf(ctx->err, "nis2ctl: out of memory\n");
-        goto out;
-    }
     for (p = text; p != NULL && *p != '\0'; p = nl) {
         lineno++;
         if ((nl = strchr(p, '\n')) != NULL) {
@@ -628,22 +680,83 @@ fido2_import(struct nis2ctl *ctx, int argc, char **argv)
         if (*p == '\0' || *p == '#') {
             continue;
         }
-        import_u2f_line(ctx, cfg, &rep, file, lineno, p, rp_id);
+        import_u2f_line(ctx, cfg, rep, file, lineno, p, rp_id);
     }
-    if (ctx->json) {
-        struct json_object *doc = json_object_new_object();
-        if (doc == NULL) {
-            goto out;
-        }
-        json_object_object_add(doc, "rp_id", json_object_new_string(rp_id));
-        json_object_object_add(doc, "imported", rep.imported);
-        json_object_object_add(doc, "skipped", rep.skipped);
-        rep.imported = rep.skipped = NULL;
-        fido2_print_json(ctx, doc);
+}
+
+/* The import's report: a JSON document or one summary line. */
+static int
+import_u2f_print(struct nis2ctl *ctx, struct fido2_report *rep,
+                 const char *rp_id)
+{
+    if (!ctx->json) {
+        fprintf(ctx->out, "%d imported, %d not imported (rp id %s)\n",
+                rep->n_ok, rep->n_bad, rp_id);
+        return 0;
+    }
+    struct json_object *doc = json_object_new_object();
+    struct json_object *rp = json_object_new_string(rp_id);
+    if (doc == NULL || rp == NULL ||
+        json_object_object_add(doc, "rp_id", rp) != 0) {
+        json_object_put(rp);
         json_object_put(doc);
+        return -1;
+    }
+    json_object_object_add(doc, "imported", rep->imported);
+    json_object_object_add(doc, "skipped", rep->skipped);
+    rep->imported = rep->skipped = NULL;
+    fido2_print_json(ctx, doc);
+    json_object_put(doc);
+    return 0;
+}
+
+static int
+fido2_import(struct nis2ctl *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, FOPT_JSON},
+        {"pam-u2f", required_argument, NULL, FOPT_PAM_U2F},
+        {"rp-id", required_argument, NULL, FOPT_RP_ID},
+        {NULL, 0, NULL, 0},
+    };
+    struct nis2_config *cfg = NULL;
+    struct fido2_report rep = {NULL, NULL, 0, 0};
+    struct fido2_opts o;
+    char *text = NULL, *rp_id = NULL;
+    size_t len = 0;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    if (fido2_opts_parse(ctx, argc, argv, opts, &o, NULL, 0) != 0 ||
+        o.pam_u2f == NULL) {
+        usage_fido2(ctx->err);
+        goto out;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        goto out;
+    }
+    if (o.rp_id != NULL) {
+        rp_id = strdup(o.rp_id);
+        r = rp_id != NULL ? NIS2_OK : NIS2_ERR_NOMEM;
     } else {
-        fprintf(ctx->out, "%d imported, %d not imported (rp id %s)\n", rep.n_ok,
-                rep.n_bad, rp_id);
+        r = nis2_fido2_rp_id(cfg, &rp_id);
+    }
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: relying party id: %s\n", nis2_strerror(r));
+        goto out;
+    }
+    if ((r = nis2_file_read_all(o.pam_u2f, FIDO2_IMPORT_MAX, NULL, &text,
+                                &len)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s\n", o.pam_u2f, nis2_strerror(r));
+        goto out;
+    }
+    if ((rep.imported = json_object_new_array()) == NULL ||
+        (rep.skipped = json_object_new_array()) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    import_u2f_text(ctx, cfg, &rep, o.pam_u2f, text, rp_id);
+    if (import_u2f_print(ctx, &rep, rp_id) != 0) {
+        goto out;
     }
     rc = rep.n_bad > 0 ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_OK;
 out:
@@ -656,21 +769,19 @@ out:
 
 /* ---- status, remove ---------------------------------------------------- */
 
+/* USER argument (plus --json) of status and remove. */
 static const char *
 fido2_one_user(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, FOPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    struct fido2_opts o;
     const char *user = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            return NULL;
-        }
-    }
-    return user;
+    return fido2_opts_parse(ctx, argc, argv, opts, &o, &user, 1) == 1 ? user
+                                                                      : NULL;
 }
 
 static int

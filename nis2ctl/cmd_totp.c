@@ -8,17 +8,19 @@
  * totp.unlock) with the invoking user as actor; a change whose audit event
  * cannot be written is undone (enroll) or reported as an error.
  *
- * With [store] backend = ldap the state is on the user's directory entry
- * (lib/totp_ldap.c) and every verb reads and writes it there, so all
- * brokers sharing the directory see the change at once; recovery codes
- * live there too (nis2TotpRecovery).  A directory failure is an error with
- * the directory's own words (nis2_ldap_last_error) and changes nothing.
+ * Every verb reads and writes through the configured backend
+ * (lib/totp_store.h): with [store] backend = ldap the state is on the
+ * user's directory entry, so all brokers sharing the directory see the
+ * change at once; recovery codes live there too.  A directory failure is
+ * an error with the directory's own words (nis2_totp_describe) and changes
+ * nothing.
  *
  * Exit: 0 done; 1 refused (already enrolled, not enrolled, lines an import
  * could not use); 2 usage or internal error.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <json.h>
 #include <qrencode.h>
 #include <stdio.h>
@@ -30,11 +32,10 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
-#include "nis2_ldap.h"
 #include "nis2ctl.h"
 #include "totp.h"
-#include "totp_ldap.h"
 #include "totp_state.h"
+#include "totp_store.h"
 #include "util.h"
 
 /* Size cap of a file to import. */
@@ -69,26 +70,67 @@ usage_totp(FILE *f)
             "  unlock   lift a lockout and clear the failure tally\n");
 }
 
-/*
- * Why `r` happened, for a message: nis2_strerror and, with the directory
- * backend, what the directory said (URI, operation, libldap's text).
- */
-static void
-describe(const struct nis2_config *cfg, int r, char *buf, size_t len)
-{
-    const char *detail = "";
+/* The options of the totp verbs (each verb lists those it takes). */
+enum {
+    OPT_FORCE = 256,
+    OPT_JSON,
+    OPT_SECRET,
+    OPT_PAM_OATH,
+    OPT_GOOGLE,
+};
 
-    if (nis2_totp_backend_ldap(cfg) && cfg->ldap != NULL) {
-        detail = nis2_ldap_last_error(cfg->ldap);
+struct totp_opts {
+    bool force;
+    const char *secret;
+    const char *oath;
+    const char *google;
+};
+
+/*
+ * A verb's options (`longopts`) into `o`, --json into ctx, and its
+ * positional arguments into pos[0..n).  getopt_long permutes, so options
+ * may follow the positional arguments; "--" ends the options.  Returns n,
+ * or -1 for a usage error: an option the verb does not take, a missing
+ * value, more than `maxpos` positional arguments.
+ */
+static int
+parse_opts(struct nis2ctl *ctx, int argc, char **argv,
+           const struct option *longopts, struct totp_opts *o, const char **pos,
+           int maxpos)
+{
+    int c, n = 0;
+
+    memset(o, 0, sizeof(*o));
+    optind = 0; /* a fresh parse of this argv */
+    opterr = 0; /* the usage text says what is wrong */
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORCE:
+            o->force = true;
+            break;
+        case OPT_JSON:
+            ctx->json = true;
+            break;
+        case OPT_SECRET:
+            o->secret = optarg;
+            break;
+        case OPT_PAM_OATH:
+            o->oath = optarg;
+            break;
+        case OPT_GOOGLE:
+            o->google = optarg;
+            break;
+        default:
+            return -1;
+        }
     }
-    if (r == NIS2_ERR_NOTFOUND && nis2_totp_backend_ldap(cfg)) {
-        snprintf(buf, len, "no directory entry for the user "
-                           "([ldap] user_filter under base)");
-    } else if (detail[0] != '\0') {
-        snprintf(buf, len, "%s (%s)", nis2_strerror(r), detail);
-    } else {
-        snprintf(buf, len, "%s", nis2_strerror(r));
+    for (; optind < argc; optind++) {
+        if (n >= maxpos) {
+            return -1;
+        }
+        pos[n++] = argv[optind];
     }
+    return n;
 }
 
 static void
@@ -159,53 +201,23 @@ print_qr(FILE *f, const char *text)
 }
 
 /*
- * Write `st` as USER's state under the lock; refuses an existing one
- * without `force`.  Audits totp.enroll; on an audit failure the new state
- * is removed again.  Returns 0, NIS2_ERR_EXISTS or another error.
+ * Install `st` as USER's state; refuses an existing one without `force`.
+ * Audits totp.enroll; on an audit failure the new state is removed again.
+ * Returns 0, NIS2_ERR_EXISTS or another error.
  */
 static int
 install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
               const char *user, const struct nis2_totp_state *st,
               bool force, const char *source, bool *replaced)
 {
-    struct nis2_totp_state *old = NULL;
-    int fd = -1, r;
+    int r;
 
-    *replaced = false;
-    if (nis2_totp_backend_ldap(cfg)) {
-        if ((r = nis2_totp_ldap_install(cfg, user, st, force, replaced)) !=
-            0) {
-            return r;
-        }
-        if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) !=
-            0) {
-            (void)nis2_totp_ldap_remove(cfg, user);
-        }
+    if ((r = nis2_totp_install(cfg, user, st, force, replaced)) != 0) {
         return r;
     }
-    if ((r = nis2_totp_state_lock(cfg, user, true, &fd)) != 0) {
-        goto out;
-    }
-    r = nis2_totp_state_load(cfg, user, &old);
-    if (r == 0 || r == NIS2_ERR_PARSE || r == NIS2_ERR_UNTRUSTED) {
-        if (!force) {
-            r = NIS2_ERR_EXISTS;
-            goto out;
-        }
-        *replaced = true;
-    } else if (r != NIS2_ERR_NOTFOUND) {
-        goto out;
-    }
-    if ((r = nis2_totp_state_store(cfg, user, st)) != 0) {
-        goto out;
-    }
     if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) != 0) {
-        (void)nis2_totp_state_remove(cfg, user);
-        goto out;
+        (void)nis2_totp_remove(cfg, user);
     }
-out:
-    nis2_totp_state_unlock(fd);
-    nis2_totp_state_free(old);
     return r;
 }
 
@@ -229,72 +241,43 @@ state_for(const struct nis2_config *cfg, const unsigned char *secret,
     return st;
 }
 
-static int
-totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_config *cfg = NULL;
-    struct nis2_totp_state *st = NULL;
-    struct json_object *doc = NULL, *arr = NULL;
-    unsigned char *secret = NULL;
-    size_t secret_len = 0;
-    const char *user = NULL, *given = NULL;
-    char codes[NIS2_TOTP_RECOVERY_COUNT][NIS2_TOTP_RECOVERY_LEN + 1];
-    char hash[NIS2_TOTP_RECOVERY_HASH_LEN + 1];
-    char *uri = NULL, *b32 = NULL;
-    bool force = false, replaced = false;
-    int rc = NIS2CTL_EXIT_ERR, r;
+/* Recovery codes of one enrollment: shown once, only hashes are kept. */
+typedef char recovery_codes[NIS2_TOTP_RECOVERY_COUNT]
+                           [NIS2_TOTP_RECOVERY_LEN + 1];
 
-    memset(codes, 0, sizeof(codes));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
-            given = argv[++i];
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            usage_totp(ctx->err);
-            goto out;
-        }
-    }
-    if (user == NULL) {
-        usage_totp(ctx->err);
-        goto out;
-    }
-    if (!nis2_valid_user(user)) {
-        fprintf(ctx->err, "nis2ctl: invalid user name\n");
-        goto out;
-    }
-    if ((cfg = nis2ctl_config(ctx)) == NULL) {
-        goto out;
-    }
-    struct nis2_identity subj;
-    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
-        goto out;
-    }
+/* The secret: --secret's base32 when given, else fresh random bytes. */
+static int
+enroll_secret(struct nis2ctl *ctx, const char *given, unsigned char **secret,
+              size_t *len)
+{
+    int r;
+
     if (given != NULL) {
-        if ((r = nis2_totp_base32_decode(given, &secret, &secret_len)) != 0) {
+        if ((r = nis2_totp_base32_decode(given, secret, len)) != 0) {
             fprintf(ctx->err, "nis2ctl: --secret: %s (base32, %d to %d "
                               "bytes)\n",
                     r == NIS2_ERR_RANGE ? "wrong length" : "not base32",
                     NIS2_TOTP_SECRET_MIN, NIS2_TOTP_SECRET_MAX);
-            goto out;
+            return r;
         }
-    } else {
-        secret_len = NIS2_TOTP_SECRET_GEN;
-        if ((secret = malloc(secret_len)) == NULL ||
-            nis2_totp_secret_generate(secret, secret_len) != 0) {
-            fprintf(ctx->err, "nis2ctl: cannot make a secret\n");
-            goto out;
-        }
+        return NIS2_OK;
     }
-    if ((st = state_for(cfg, secret, secret_len, cfg->totp_digits,
-                        cfg->totp_step)) == NULL) {
-        fprintf(ctx->err, "nis2ctl: out of memory\n");
-        goto out;
+    *len = NIS2_TOTP_SECRET_GEN;
+    if ((*secret = malloc(*len)) == NULL ||
+        (r = nis2_totp_secret_generate(*secret, *len)) != 0) {
+        fprintf(ctx->err, "nis2ctl: cannot make a secret\n");
+        return *secret == NULL ? NIS2_ERR_NOMEM : r;
     }
+    return NIS2_OK;
+}
+
+/* Fresh recovery codes into `codes`, their hashes into st->recovery. */
+static int
+enroll_recovery(struct nis2ctl *ctx, struct nis2_totp_state *st,
+                recovery_codes codes)
+{
+    char hash[NIS2_TOTP_RECOVERY_HASH_LEN + 1];
+
     for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
         char *dup = NULL;
         char **n = NULL;
@@ -305,22 +288,138 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
                          (st->n_recovery + 2) * sizeof(char *))) == NULL) {
             free(dup);
             fprintf(ctx->err, "nis2ctl: cannot make recovery codes\n");
-            goto out;
+            return NIS2_ERR_NOMEM;
         }
         st->recovery = n;
         st->recovery[st->n_recovery++] = dup;
         st->recovery[st->n_recovery] = NULL;
     }
+    return NIS2_OK;
+}
+
+/* What an enrollment shows, for both outputs. */
+struct enroll_shown {
+    const char *user;
+    bool replaced;
+    const char *uri;
+    const char *b32;
     struct nis2_totp_params p;
-    nis2_totp_state_params(st, cfg, &p);
-    if ((r = nis2_totp_uri(cfg->totp_issuer, user, secret, secret_len, &p,
+};
+
+/* Add `val` under `key`; -1 when it could not be made. */
+static int
+add_member(struct json_object *doc, const char *key, struct json_object *val)
+{
+    if (val == NULL || json_object_object_add(doc, key, val) != 0) {
+        json_object_put(val);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+enroll_print_json(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const struct enroll_shown *e, recovery_codes codes)
+{
+    struct json_object *doc = json_object_new_object();
+    struct json_object *arr = json_object_new_array();
+    int r = -1;
+
+    if (doc == NULL || arr == NULL) {
+        goto out;
+    }
+    for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+        struct json_object *s = json_object_new_string(codes[i]);
+        if (s == NULL || json_object_array_add(arr, s) != 0) {
+            json_object_put(s);
+            goto out;
+        }
+    }
+    if (add_member(doc, "user", json_object_new_string(e->user)) != 0 ||
+        add_member(doc, "replaced", json_object_new_boolean(e->replaced)) !=
+            0 ||
+        add_member(doc, "issuer", json_object_new_string(cfg->totp_issuer)) !=
+            0 ||
+        add_member(doc, "secret", json_object_new_string(e->b32)) != 0 ||
+        add_member(doc, "algorithm", json_object_new_string("SHA1")) != 0 ||
+        add_member(doc, "digits", json_object_new_int(e->p.digits)) != 0 ||
+        add_member(doc, "period", json_object_new_int64(e->p.step)) != 0 ||
+        add_member(doc, "uri", json_object_new_string(e->uri)) != 0) {
+        goto out;
+    }
+    r = add_member(doc, "recovery_codes", arr);
+    arr = NULL;
+    if (r == 0) {
+        print_json(ctx, doc);
+    }
+out:
+    json_object_put(arr);
+    json_object_put(doc);
+    return r;
+}
+
+static void
+enroll_print_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const struct enroll_shown *e, recovery_codes codes)
+{
+    int r;
+
+    fprintf(ctx->out, "%s %s for TOTP (%s, %d digits, %lld s).\n\n",
+            e->replaced ? "Re-enrolled" : "Enrolled", e->user, cfg->totp_issuer,
+            e->p.digits, (long long)e->p.step);
+    fprintf(ctx->out, "Scan with an authenticator app:\n\n");
+    if ((r = print_qr(ctx->out, e->uri)) != 0) {
+        fprintf(ctx->out, "(no QR code: %s)\n", nis2_strerror(r));
+    }
+    fprintf(ctx->out, "\nOr enter it by hand:\n  %s\n  secret: %s\n\n", e->uri,
+            e->b32);
+    fprintf(ctx->out, "Recovery codes (each works once at the "
+                      "\"Verification code:\" prompt;\n"
+                      "keep them apart from the device):\n");
+    for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
+        fprintf(ctx->out, "  %s\n", codes[i]);
+    }
+}
+
+/*
+ * Enrol `user` (checked, resolved) with a new secret (`given` base32 or
+ * random) and recovery codes, then show them.  Returns the exit code.
+ */
+static int
+enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
+            const char *user, const char *given, bool force)
+{
+    struct nis2_totp_state *st = NULL;
+    struct enroll_shown e = {user, false, NULL, NULL, {0}};
+    unsigned char *secret = NULL;
+    size_t secret_len = 0;
+    recovery_codes codes;
+    char *uri = NULL, *b32 = NULL;
+    int rc = NIS2CTL_EXIT_ERR, r;
+
+    memset(codes, 0, sizeof(codes));
+    if (enroll_secret(ctx, given, &secret, &secret_len) != 0) {
+        goto out;
+    }
+    if ((st = state_for(cfg, secret, secret_len, cfg->totp_digits,
+                        cfg->totp_step)) == NULL) {
+        fprintf(ctx->err, "nis2ctl: out of memory\n");
+        goto out;
+    }
+    if (enroll_recovery(ctx, st, codes) != 0) {
+        goto out;
+    }
+    nis2_totp_state_params(st, cfg, &e.p);
+    if ((r = nis2_totp_uri(cfg->totp_issuer, user, secret, secret_len, &e.p,
                            &uri)) != 0 ||
         (r = nis2_totp_base32_encode(secret, secret_len, &b32)) != 0) {
         fprintf(ctx->err, "nis2ctl: %s\n", nis2_strerror(r));
         goto out;
     }
+    e.uri = uri;
+    e.b32 = b32;
     r = install_state(ctx, cfg, user, st, force,
-                      given != NULL ? "given" : "generated", &replaced);
+                      given != NULL ? "given" : "generated", &e.replaced);
     if (r == NIS2_ERR_EXISTS) {
         fprintf(ctx->err, "nis2ctl: %s is enrolled already (--force "
                           "replaces the secret)\n",
@@ -330,63 +429,56 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
     }
     if (r != 0) {
         char why[768];
-        describe(cfg, r, why, sizeof(why));
+        nis2_totp_describe(cfg, r, why, sizeof(why));
         fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", user, why);
         goto out;
     }
-
     if (ctx->json) {
-        if ((doc = json_object_new_object()) == NULL ||
-            (arr = json_object_new_array()) == NULL) {
+        if (enroll_print_json(ctx, cfg, &e, codes) != 0) {
             goto out;
         }
-        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
-            json_object_array_add(arr, json_object_new_string(codes[i]));
-        }
-        json_object_object_add(doc, "user", json_object_new_string(user));
-        json_object_object_add(doc, "replaced",
-                               json_object_new_boolean(replaced));
-        json_object_object_add(doc, "issuer",
-                               json_object_new_string(cfg->totp_issuer));
-        json_object_object_add(doc, "secret", json_object_new_string(b32));
-        json_object_object_add(doc, "algorithm",
-                               json_object_new_string("SHA1"));
-        json_object_object_add(doc, "digits", json_object_new_int(p.digits));
-        json_object_object_add(doc, "period",
-                               json_object_new_int64(p.step));
-        json_object_object_add(doc, "uri", json_object_new_string(uri));
-        json_object_object_add(doc, "recovery_codes", arr);
-        arr = NULL;
-        print_json(ctx, doc);
     } else {
-        fprintf(ctx->out, "%s %s for TOTP (%s, %d digits, %lld s).\n\n",
-                replaced ? "Re-enrolled" : "Enrolled", user,
-                cfg->totp_issuer, p.digits, (long long)p.step);
-        fprintf(ctx->out, "Scan with an authenticator app:\n\n");
-        if ((r = print_qr(ctx->out, uri)) != 0) {
-            fprintf(ctx->out, "(no QR code: %s)\n", nis2_strerror(r));
-        }
-        fprintf(ctx->out, "\nOr enter it by hand:\n  %s\n  secret: %s\n\n",
-                uri, b32);
-        fprintf(ctx->out, "Recovery codes (each works once at the "
-                          "\"Verification code:\" prompt;\n"
-                          "keep them apart from the device):\n");
-        for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
-            fprintf(ctx->out, "  %s\n", codes[i]);
-        }
+        enroll_print_text(ctx, cfg, &e, codes);
     }
     rc = NIS2CTL_EXIT_OK;
 out:
     explicit_bzero(codes, sizeof(codes));
-    json_object_put(arr);
-    if (doc != NULL) {
-        json_object_put(doc);
-    }
     nis2_freezero(secret, secret_len);
     nis2_freezero_str(uri);
     nis2_freezero_str(b32);
     nis2_totp_state_free(st);
     return rc;
+}
+
+static int
+totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"secret", required_argument, NULL, OPT_SECRET},
+        {NULL, 0, NULL, 0},
+    };
+    struct nis2_config *cfg = NULL;
+    struct totp_opts o;
+    const char *user = NULL;
+
+    if (parse_opts(ctx, argc, argv, opts, &o, &user, 1) != 1) {
+        usage_totp(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (!nis2_valid_user(user)) {
+        fprintf(ctx->err, "nis2ctl: invalid user name\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    struct nis2_identity subj;
+    if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    return enroll_user(ctx, cfg, user, o.secret, o.force);
 }
 
 /* Import results: one line for each user and each unusable line. */
@@ -462,7 +554,7 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
                    "user is enrolled already (--force replaces)");
     } else if (r != 0) {
         char why[768], d[700];
-        describe(cfg, r, d, sizeof(d));
+        nis2_totp_describe(cfg, r, d, sizeof(d));
         snprintf(why, sizeof(why), "cannot write the state: %s", d);
         report_bad(ctx, rep, file, line, why);
     } else {
@@ -506,6 +598,62 @@ parse_oath_type(const char *t, int64_t *step, int *digits)
     return NIS2_OK;
 }
 
+/* One usersfile line "TYPE USER PASSWORD SECRET [COUNTER ...]", split. */
+static void
+import_oath_line(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                 struct import_report *rep, const char *file, int lineno,
+                 char **tok, int n, bool force)
+{
+    unsigned char *secret = NULL;
+    size_t len = 0;
+    struct nis2_totp_state *st = NULL;
+    const char *note = NULL;
+    int64_t step;
+    int digits;
+
+    int pr = parse_oath_type(tok[0], &step, &digits);
+    if (pr == NIS2_ERR_INVAL) {
+        report_bad(ctx, rep, file, lineno, "not a time-based (HOTP/T..) entry");
+        return;
+    }
+    if (pr != 0) {
+        report_bad(ctx, rep, file, lineno, "period or digits out of range");
+        return;
+    }
+    if (!nis2_valid_user(tok[1])) {
+        report_bad(ctx, rep, file, lineno, "invalid user name");
+        return;
+    }
+    if (nis2_totp_hex_decode(tok[3], &secret, &len) != 0) {
+        report_bad(ctx, rep, file, lineno,
+                   "secret is not 10 to 64 bytes of hex");
+        return;
+    }
+    if (strcmp(tok[2], "-") != 0 && strcmp(tok[2], "+") != 0) {
+        note = "its static password is not carried over";
+    }
+    if ((st = state_for(cfg, secret, len, digits, step)) == NULL) {
+        nis2_freezero(secret, len);
+        report_bad(ctx, rep, file, lineno, "out of memory");
+        return;
+    }
+    /* Field 5 is the last counter pam_oath accepted: keep refusing it and
+       everything before it. */
+    if (n >= 5) {
+        int64_t last;
+        char *end = NULL;
+        errno = 0;
+        last = strtoll(tok[4], &end, 10);
+        if (end != tok[4] && *end == '\0' && errno == 0 && last > 0) {
+            st->last_step = (uint64_t)last;
+        }
+    }
+    import_one(ctx, cfg, rep, file, lineno, tok[1], st, force, "pam-oath",
+               note);
+    nis2_totp_state_free(st);
+    nis2_freezero(secret, len);
+}
+
 static void
 import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
                 struct import_report *rep, const char *file, char *text,
@@ -516,12 +664,7 @@ import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
 
     for (line = text; line != NULL && *line != '\0'; line = next) {
         char *tok[8] = {NULL}, *s2 = NULL, *t;
-        int n = 0, digits;
-        int64_t step;
-        unsigned char *secret = NULL;
-        size_t len = 0;
-        struct nis2_totp_state *st = NULL;
-        const char *note = NULL;
+        int n = 0;
 
         next = strchr(line, '\n');
         if (next != NULL) {
@@ -544,49 +687,61 @@ import_pam_oath(struct nis2ctl *ctx, const struct nis2_config *cfg,
                        "expected TYPE USER PASSWORD SECRET");
             continue;
         }
-        int pr = parse_oath_type(tok[0], &step, &digits);
-        if (pr == NIS2_ERR_INVAL) {
-            report_bad(ctx, rep, file, lineno,
-                       "not a time-based (HOTP/T..) entry");
-            continue;
+        import_oath_line(ctx, cfg, rep, file, lineno, tok, n, force);
+    }
+}
+
+/* What a ~/.google_authenticator file says besides its secret. */
+struct google_file {
+    bool totp;     /* " TOTP_AUTH */
+    bool reuse_ok; /* no " DISALLOW_REUSE */
+    int window;    /* -1: the config's */
+    int64_t step;
+    int scratch; /* scratch codes (not carried over) */
+};
+
+/* One '"' option line; NULL, or why the file cannot be used. */
+static const char *
+google_option(const char *line, struct google_file *g)
+{
+    char opt[32] = "";
+    long v = 0;
+    int k = sscanf(line + 1, " %31s %ld", opt, &v);
+
+    if (k >= 1 && strcmp(opt, "TOTP_AUTH") == 0) {
+        g->totp = true;
+    } else if (k >= 1 && strcmp(opt, "DISALLOW_REUSE") == 0) {
+        g->reuse_ok = false;
+    } else if (k == 2 && strcmp(opt, "WINDOW_SIZE") == 0) {
+        /* Google's size counts every step tried: 3 = 1 each side. */
+        g->window = v < 1 ? 0 : (int)((v - 1) / 2);
+        if (g->window > NIS2_TOTP_WINDOW_MAX) {
+            g->window = NIS2_TOTP_WINDOW_MAX;
         }
-        if (pr != 0) {
-            report_bad(ctx, rep, file, lineno,
-                       "period or digits out of range");
-            continue;
+    } else if (k == 2 && strcmp(opt, "STEP_SIZE") == 0) {
+        if (v < NIS2_TOTP_STEP_MIN || v > NIS2_TOTP_STEP_MAX) {
+            return "STEP_SIZE out of range";
         }
-        if (!nis2_valid_user(tok[1])) {
-            report_bad(ctx, rep, file, lineno, "invalid user name");
-            continue;
-        }
-        if (nis2_totp_hex_decode(tok[3], &secret, &len) != 0) {
-            report_bad(ctx, rep, file, lineno,
-                       "secret is not 10 to 64 bytes of hex");
-            continue;
-        }
-        if (strcmp(tok[2], "-") != 0 && strcmp(tok[2], "+") != 0) {
-            note = "its static password is not carried over";
-        }
-        if ((st = state_for(cfg, secret, len, digits, step)) == NULL) {
-            nis2_freezero(secret, len);
-            report_bad(ctx, rep, file, lineno, "out of memory");
-            continue;
-        }
-        /* Field 5 is the last counter pam_oath accepted: keep refusing
-           it and everything before it. */
-        if (n >= 5) {
-            int64_t last;
-            char *end = NULL;
-            errno = 0;
-            last = strtoll(tok[4], &end, 10);
-            if (end != tok[4] && *end == '\0' && errno == 0 && last > 0) {
-                st->last_step = (uint64_t)last;
-            }
-        }
-        import_one(ctx, cfg, rep, file, lineno, tok[1], st, force,
-                   "pam-oath", note);
-        nis2_totp_state_free(st);
-        nis2_freezero(secret, len);
+        g->step = v;
+    }
+    /* RATE_LIMIT and others: lockout replaces them. */
+    return NULL;
+}
+
+/* What the import changes for the user, for the report. */
+static void
+google_note(const struct google_file *g, char *note, size_t len)
+{
+    note[0] = '\0';
+    if (g->reuse_ok) {
+        snprintf(note, len, "code reuse was allowed; now refused");
+    }
+    if (g->scratch > 0) {
+        size_t l = strlen(note);
+        snprintf(note + l, len - l,
+                 "%s%d scratch code%s not carried over (enroll anew for "
+                 "recovery codes)",
+                 l > 0 ? "; " : "", g->scratch, g->scratch == 1 ? "" : "s");
     }
 }
 
@@ -595,14 +750,13 @@ import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
               struct import_report *rep, const char *file, char *text,
               const char *user, bool force)
 {
-    char *line, *next;
-    int lineno = 0, scratch = 0, window = -1;
-    int64_t step = 30;
-    bool totp = false, reuse_ok = true, have_secret = false;
+    struct google_file g = {false, true, -1, 30, 0};
+    struct nis2_totp_state *st = NULL;
     unsigned char *secret = NULL;
     size_t len = 0;
-    struct nis2_totp_state *st = NULL;
-    char note[256] = "";
+    char *line, *next, note[256];
+    const char *why;
+    int lineno = 0;
 
     for (line = text; line != NULL && *line != '\0'; line = next) {
         next = strchr(line, '\n');
@@ -611,73 +765,40 @@ import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
         }
         lineno++;
         line[strcspn(line, "\r")] = '\0';
-        if (*line == '\0' && lineno > 1) {
-            continue;
-        }
         if (lineno == 1) {
             if (nis2_totp_base32_decode(line, &secret, &len) != 0) {
                 report_bad(ctx, rep, file, 1,
                            "first line is not a base32 secret");
                 goto out;
             }
-            have_secret = true;
+        } else if (*line == '\0') {
             continue;
-        }
-        if (line[0] == '"') {
-            char opt[32] = "";
-            long v = 0;
-            int k = sscanf(line + 1, " %31s %ld", opt, &v);
-            if (k >= 1 && strcmp(opt, "TOTP_AUTH") == 0) {
-                totp = true;
-            } else if (k >= 1 && strcmp(opt, "DISALLOW_REUSE") == 0) {
-                reuse_ok = false;
-            } else if (k == 2 && strcmp(opt, "WINDOW_SIZE") == 0) {
-                /* Google's size counts every step tried: 3 = 1 each side. */
-                window = v < 1 ? 0 : (int)((v - 1) / 2);
-                if (window > NIS2_TOTP_WINDOW_MAX) {
-                    window = NIS2_TOTP_WINDOW_MAX;
-                }
-            } else if (k == 2 && strcmp(opt, "STEP_SIZE") == 0) {
-                if (v < NIS2_TOTP_STEP_MIN || v > NIS2_TOTP_STEP_MAX) {
-                    report_bad(ctx, rep, file, lineno,
-                               "STEP_SIZE out of range");
-                    goto out;
-                }
-                step = v;
+        } else if (line[0] == '"') {
+            if ((why = google_option(line, &g)) != NULL) {
+                report_bad(ctx, rep, file, lineno, why);
+                goto out;
             }
-            /* RATE_LIMIT and others: lockout replaces them. */
-            continue;
+        } else if (strspn(line, "0123456789") == strlen(line)) {
+            g.scratch++;
+        } else {
+            report_bad(ctx, rep, file, lineno, "line not understood");
         }
-        if (strspn(line, "0123456789") == strlen(line) && *line != '\0') {
-            scratch++;
-            continue;
-        }
-        report_bad(ctx, rep, file, lineno, "line not understood");
     }
-    if (!have_secret) {
+    if (secret == NULL) {
         report_bad(ctx, rep, file, 1, "empty file");
         goto out;
     }
-    if (!totp) {
+    if (!g.totp) {
         report_bad(ctx, rep, file, 1,
                    "counter-based (HOTP) secret: no \" TOTP_AUTH line");
         goto out;
     }
-    if ((st = state_for(cfg, secret, len, 6, step)) == NULL) {
+    if ((st = state_for(cfg, secret, len, 6, g.step)) == NULL) {
         report_bad(ctx, rep, file, 1, "out of memory");
         goto out;
     }
-    st->window = window;
-    if (reuse_ok) {
-        snprintf(note, sizeof(note), "code reuse was allowed; now refused");
-    }
-    if (scratch > 0) {
-        size_t l = strlen(note);
-        snprintf(note + l, sizeof(note) - l,
-                 "%s%d scratch code%s not carried over (enroll anew for "
-                 "recovery codes)",
-                 l > 0 ? "; " : "", scratch, scratch == 1 ? "" : "s");
-    }
+    st->window = g.window;
+    google_note(&g, note, sizeof(note));
     import_one(ctx, cfg, rep, file, 1, user, st, force,
                "google-authenticator", note[0] != '\0' ? note : NULL);
 out:
@@ -688,31 +809,25 @@ out:
 static int
 totp_import(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"pam-oath", required_argument, NULL, OPT_PAM_OATH},
+        {"google-authenticator", required_argument, NULL, OPT_GOOGLE},
+        {NULL, 0, NULL, 0},
+    };
     struct nis2_config *cfg = NULL;
     struct import_report rep = {NULL, NULL, 0, 0};
-    const char *oath = NULL, *ga = NULL, *user = NULL;
+    struct totp_opts o;
+    const char *user = NULL;
     char *text = NULL;
     size_t len = 0;
-    bool force = false;
     int rc = NIS2CTL_EXIT_ERR, r;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (strcmp(argv[i], "--pam-oath") == 0 && i + 1 < argc) {
-            oath = argv[++i];
-        } else if (strcmp(argv[i], "--google-authenticator") == 0 &&
-                   i + 2 < argc) {
-            ga = argv[++i];
-            user = argv[++i];
-        } else {
-            usage_totp(ctx->err);
-            goto out;
-        }
-    }
-    if ((oath == NULL) == (ga == NULL)) {
+    /* --google-authenticator FILE USER: the one positional argument. */
+    int n = parse_opts(ctx, argc, argv, opts, &o, &user, 1);
+    if (n < 0 || (o.oath == NULL) == (o.google == NULL) ||
+        n != (o.google != NULL ? 1 : 0)) {
         usage_totp(ctx->err);
         goto out;
     }
@@ -723,7 +838,7 @@ totp_import(struct nis2ctl *ctx, int argc, char **argv)
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         goto out;
     }
-    const char *file = oath != NULL ? oath : ga;
+    const char *file = o.oath != NULL ? o.oath : o.google;
     if ((r = nis2_file_read_all(file, IMPORT_MAX, NULL, &text, &len)) != 0) {
         fprintf(ctx->err, "nis2ctl: %s: %s\n", file, nis2_strerror(r));
         goto out;
@@ -733,10 +848,10 @@ totp_import(struct nis2ctl *ctx, int argc, char **argv)
         fprintf(ctx->err, "nis2ctl: out of memory\n");
         goto out;
     }
-    if (oath != NULL) {
-        import_pam_oath(ctx, cfg, &rep, file, text, force);
+    if (o.oath != NULL) {
+        import_pam_oath(ctx, cfg, &rep, file, text, o.force);
     } else {
-        import_google(ctx, cfg, &rep, file, text, user, force);
+        import_google(ctx, cfg, &rep, file, text, user, o.force);
     }
     if (ctx->json) {
         struct json_object *doc = json_object_new_object();
@@ -764,18 +879,14 @@ out:
 static const char *
 one_user(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    struct totp_opts o;
     const char *user = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (argv[i][0] != '-' && user == NULL) {
-            user = argv[i];
-        } else {
-            return NULL;
-        }
-    }
-    return user;
+    return parse_opts(ctx, argc, argv, opts, &o, &user, 1) == 1 ? user : NULL;
 }
 
 static int
@@ -783,7 +894,7 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     const char *user = one_user(ctx, argc, argv);
-    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+    int rc = NIS2CTL_EXIT_ERR, r;
 
     if (user == NULL) {
         usage_totp(ctx->err);
@@ -800,18 +911,14 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
-    if (nis2_totp_backend_ldap(cfg)) {
-        r = nis2_totp_ldap_remove(cfg, user);
-    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0) {
-        r = nis2_totp_state_remove(cfg, user);
-    }
+    r = nis2_totp_remove(cfg, user);
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
             char why[768];
-            describe(cfg, r, why, sizeof(why));
+            nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user, why);
         }
         goto out;
@@ -826,8 +933,99 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     }
     rc = NIS2CTL_EXIT_OK;
 out:
-    nis2_totp_state_unlock(fd);
     return rc;
+}
+
+/* What totp status shows of an enrolled user at `now`. */
+struct status_shown {
+    bool locked;
+    time_t until; /* end of the lock; 0: until nis2ctl unlock */
+    size_t fails;
+};
+
+/* Add the time `t` under `key` as RFC 3339, or null when `t` is 0. */
+static int
+add_time(struct json_object *doc, const char *key, int64_t t)
+{
+    char buf[64];
+
+    if (t == 0) {
+        return json_object_object_add(doc, key, NULL) == 0 ? 0 : -1;
+    }
+    nis2_format_time_utc((time_t)t, buf, sizeof(buf));
+    return add_member(doc, key, json_object_new_string(buf));
+}
+
+/* `st` NULL: not enrolled. */
+static int
+status_print_json(struct nis2ctl *ctx, const char *user,
+                  const struct nis2_totp_state *st,
+                  const struct status_shown *s)
+{
+    struct json_object *doc = json_object_new_object();
+    char created[64];
+    int r = -1;
+
+    if (st != NULL) {
+        nis2_format_time_utc(st->created, created, sizeof(created));
+    }
+    if (doc == NULL ||
+        add_member(doc, "user", json_object_new_string(user)) != 0 ||
+        add_member(doc, "enrolled", json_object_new_boolean(st != NULL)) != 0) {
+        goto out;
+    }
+    if (st != NULL &&
+        (add_member(doc, "locked", json_object_new_boolean(s->locked)) != 0 ||
+         add_time(doc, "locked_until", s->locked ? s->until : 0) != 0 ||
+         add_member(doc, "failures",
+                    json_object_new_int64((int64_t)s->fails)) != 0 ||
+         add_member(doc, "recovery_codes_left",
+                    json_object_new_int64((int64_t)st->n_recovery)) != 0 ||
+         add_member(doc, "digits", json_object_new_int(st->digits)) != 0 ||
+         add_member(doc, "period", json_object_new_int64(st->step)) != 0 ||
+         add_member(doc, "created", json_object_new_string(created)) != 0 ||
+         add_time(doc, "last_success", st->last_success) != 0)) {
+        goto out;
+    }
+    print_json(ctx, doc);
+    r = 0;
+out:
+    json_object_put(doc);
+    return r;
+}
+
+static void
+status_print_text(struct nis2ctl *ctx, const struct nis2_config *cfg,
+                  const char *user, const struct nis2_totp_state *st,
+                  const struct status_shown *s)
+{
+    char buf[64];
+
+    if (st == NULL) {
+        fprintf(ctx->out, "%s: not enrolled\n", user);
+        return;
+    }
+    fprintf(ctx->out, "%s: enrolled\n", user);
+    if (s->locked && s->until != 0) {
+        nis2_format_time_utc(s->until, buf, sizeof(buf));
+        fprintf(ctx->out, "  locked:         yes, until %s\n", buf);
+    } else {
+        fprintf(ctx->out, "  locked:         %s\n",
+                s->locked ? "yes, until nis2ctl unlock" : "no");
+    }
+    fprintf(ctx->out, "  failures:       %zu (lockout after %d)\n", s->fails,
+            cfg->lockout_deny);
+    fprintf(ctx->out, "  recovery codes: %zu left\n", st->n_recovery);
+    fprintf(ctx->out, "  code:           %d digits every %lld s\n", st->digits,
+            (long long)st->step);
+    nis2_format_time_utc(st->created, buf, sizeof(buf));
+    fprintf(ctx->out, "  enrolled at:    %s\n", buf);
+    if (st->last_success != 0) {
+        nis2_format_time_utc(st->last_success, buf, sizeof(buf));
+    } else {
+        snprintf(buf, sizeof(buf), "never");
+    }
+    fprintf(ctx->out, "  last success:   %s\n", buf);
 }
 
 static int
@@ -835,10 +1033,9 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     struct nis2_totp_state *st = NULL;
-    struct json_object *doc = NULL;
+    struct status_shown s = {false, 0, 0};
     const char *user = one_user(ctx, argc, argv);
-    time_t now = time(NULL), until = 0;
-    char buf[64];
+    time_t now = time(NULL);
     int rc = NIS2CTL_EXIT_ERR, r;
 
     if (user == NULL) {
@@ -859,79 +1056,23 @@ totp_status(struct nis2ctl *ctx, int argc, char **argv)
     r = nis2_totp_state_load(cfg, user, &st);
     if (r != 0 && r != NIS2_ERR_NOTFOUND) {
         char why[768];
-        describe(cfg, r, why, sizeof(why));
+        nis2_totp_describe(cfg, r, why, sizeof(why));
         fprintf(ctx->err, "nis2ctl: TOTP state of %s: %s\n", user, why);
-        goto out;
+        return rc;
     }
-    bool enrolled = r == 0;
-    bool locked = enrolled && nis2_totp_state_locked(st, cfg, now, &until);
-    size_t fails = enrolled ? nis2_totp_state_failures(st, cfg, now) : 0;
+    if (st != NULL) {
+        s.locked = nis2_totp_state_locked(st, cfg, now, &s.until);
+        s.fails = nis2_totp_state_failures(st, cfg, now);
+    }
     if (ctx->json) {
-        if ((doc = json_object_new_object()) == NULL) {
+        if (status_print_json(ctx, user, st, &s) != 0) {
             goto out;
         }
-        json_object_object_add(doc, "user", json_object_new_string(user));
-        json_object_object_add(doc, "enrolled",
-                               json_object_new_boolean(enrolled));
-        if (enrolled) {
-            json_object_object_add(doc, "locked",
-                                   json_object_new_boolean(locked));
-            if (locked && until != 0) {
-                nis2_format_time_utc(until, buf, sizeof(buf));
-                json_object_object_add(doc, "locked_until",
-                                       json_object_new_string(buf));
-            } else {
-                json_object_object_add(doc, "locked_until", NULL);
-            }
-            json_object_object_add(doc, "failures",
-                                   json_object_new_int64((int64_t)fails));
-            json_object_object_add(
-                doc, "recovery_codes_left",
-                json_object_new_int64((int64_t)st->n_recovery));
-            json_object_object_add(doc, "digits",
-                                   json_object_new_int(st->digits));
-            json_object_object_add(doc, "period",
-                                   json_object_new_int64(st->step));
-            nis2_format_time_utc(st->created, buf, sizeof(buf));
-            json_object_object_add(doc, "created",
-                                   json_object_new_string(buf));
-            if (st->last_success != 0) {
-                nis2_format_time_utc(st->last_success, buf, sizeof(buf));
-                json_object_object_add(doc, "last_success",
-                                       json_object_new_string(buf));
-            } else {
-                json_object_object_add(doc, "last_success", NULL);
-            }
-        }
-        print_json(ctx, doc);
-    } else if (!enrolled) {
-        fprintf(ctx->out, "%s: not enrolled\n", user);
     } else {
-        fprintf(ctx->out, "%s: enrolled\n", user);
-        if (locked && until != 0) {
-            nis2_format_time_utc(until, buf, sizeof(buf));
-            fprintf(ctx->out, "  locked:         yes, until %s\n", buf);
-        } else {
-            fprintf(ctx->out, "  locked:         %s\n",
-                    locked ? "yes, until nis2ctl unlock" : "no");
-        }
-        fprintf(ctx->out, "  failures:       %zu (lockout after %d)\n",
-                fails, cfg->lockout_deny);
-        fprintf(ctx->out, "  recovery codes: %zu left\n", st->n_recovery);
-        fprintf(ctx->out, "  code:           %d digits every %lld s\n",
-                st->digits, (long long)st->step);
-        nis2_format_time_utc(st->created, buf, sizeof(buf));
-        fprintf(ctx->out, "  enrolled at:    %s\n", buf);
-        if (st->last_success != 0) {
-            nis2_format_time_utc(st->last_success, buf, sizeof(buf));
-        } else {
-            snprintf(buf, sizeof(buf), "never");
-        }
-        fprintf(ctx->out, "  last success:   %s\n", buf);
+        status_print_text(ctx, cfg, user, st, &s);
     }
-    rc = enrolled ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
+    rc = st != NULL ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
 out:
-    json_object_put(doc);
     nis2_totp_state_free(st);
     return rc;
 }
@@ -954,9 +1095,8 @@ int
 cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
-    struct nis2_totp_state *st = NULL;
     const char *user;
-    int fd = -1, rc = NIS2CTL_EXIT_ERR, r;
+    int rc = NIS2CTL_EXIT_ERR, r;
     size_t had = 0;
 
     if (nis2ctl_wants_help(argc, argv)) {
@@ -979,22 +1119,14 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     bool was_locked = false;
-    if (nis2_totp_backend_ldap(cfg)) {
-        r = nis2_totp_ldap_unlock(cfg, user, time(NULL), &was_locked, &had);
-    } else if ((r = nis2_totp_state_lock(cfg, user, false, &fd)) == 0 &&
-               (r = nis2_totp_state_load(cfg, user, &st)) == 0) {
-        was_locked = nis2_totp_state_locked(st, cfg, time(NULL), NULL);
-        had = st->n_fails;
-        nis2_totp_state_clear_failures(st);
-        r = nis2_totp_state_store(cfg, user, st);
-    }
+    r = nis2_totp_unlock(cfg, user, time(NULL), &was_locked, &had);
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
             rc = NIS2CTL_EXIT_NO;
         } else {
             char why[768];
-            describe(cfg, r, why, sizeof(why));
+            nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user, why);
         }
         goto out;
@@ -1013,7 +1145,5 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
     }
     rc = NIS2CTL_EXIT_OK;
 out:
-    nis2_totp_state_unlock(fd);
-    nis2_totp_state_free(st);
     return rc;
 }

@@ -3,7 +3,7 @@
  * standing in for a broker's TOTP step where a test needs many attempts
  * at one chosen time.  With [store] backend = ldap, attempt goes through
  * nis2_totp_attempt(), the call pam_nis2's auth step makes; without it,
- * straight to nis2_totp_ldap_attempt().
+ * straight to the ldap backend (nis2_totp_attempt_ops).
  *
  *   ldap_totp CONFIG enroll USER BASE32-SECRET
  *   ldap_totp CONFIG attempt USER ANSWER [UNIX-TIME]
@@ -25,6 +25,7 @@
 #include "totp.h"
 #include "totp_ldap.h"
 #include "totp_state.h"
+#include "totp_store.h"
 #include "util.h"
 
 int
@@ -69,13 +70,16 @@ main(int argc, char **argv)
         st->step = cfg->totp_step;
         st->window = -1;
         st->created = time(NULL);
-        r = nis2_totp_ldap_enroll(cfg, user, st);
+        bool replaced = false;
+        r = nis2_totp_install_ops(&nis2_totp_ldap_ops, cfg, user, st, false,
+                                  &replaced);
     } else if (strcmp(verb, "attempt") == 0 && (argc == 5 || argc == 6)) {
         time_t now = argc == 6 ? (time_t)strtoll(argv[5], NULL, 10)
                                : time(NULL);
-        r = nis2_totp_backend_ldap(cfg)
+        r = nis2_totp_store_for(cfg) == &nis2_totp_ldap_ops
                 ? nis2_totp_attempt(cfg, user, argv[4], now, &res)
-                : nis2_totp_ldap_attempt(cfg, user, argv[4], now, &res);
+                : nis2_totp_attempt_ops(&nis2_totp_ldap_ops, cfg, user, argv[4],
+                                        now, &res);
         if (r == 0) {
             printf("%s\n", nis2_totp_outcome_name(res.outcome));
             rc = res.outcome == NIS2_TOTP_OK ||

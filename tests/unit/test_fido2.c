@@ -120,50 +120,7 @@ calls(const char *dev)
     return n;
 }
 
-/* ---- base64 and the file format ------------------------------------------ */
-
-static void
-test_b64(void **state)
-{
-    static const struct {
-        const char *in;
-        bool websafe;
-        const char *out; /* NULL: refused */
-    } cases[] = {
-        {"Zm9vYmFy", false, "foobar"},
-        {"Zm9vYg==", false, "foob"},
-        {"Zm9vYmE=", false, "fooba"},
-        {"Zm9vYg", false, NULL},
-        {"Zm9vYg=", false, NULL},
-        {"Zm9v Yg==", false, NULL},
-        {"Zm9vYh==", false, NULL},
-        {"Zm9vYg", true, "foob"},
-        {"-_-_", true, "\xfb\xff\xbf"},
-        {"+/+/", true, NULL},
-        {"", false, NULL},
-        {"Z", true, NULL},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        unsigned char *b = NULL;
-        size_t n = 0;
-        int r = nis2_fido2_b64_decode(cases[i].in, cases[i].websafe, &b, &n);
-        if (cases[i].out == NULL) {
-            assert_int_not_equal(r, 0);
-            assert_null(b);
-        } else {
-            assert_int_equal(r, 0);
-            assert_int_equal(n, strlen(cases[i].out));
-            assert_memory_equal(b, cases[i].out, n);
-            char *e = NULL;
-            if (!cases[i].websafe) {
-                assert_int_equal(nis2_fido2_b64_encode(b, n, &e), 0);
-                assert_string_equal(e, cases[i].in);
-            }
-            free(e);
-        }
-        free(b);
-    }
-}
+/* ---- the file format ------------------------------------------ */
 
 static const char good_file[] =
     "nis2-fido2 1\n"
@@ -652,7 +609,6 @@ main(void)
     free(conf);
 
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64),
         cmocka_unit_test(test_parse_format_roundtrip),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_file_trust),

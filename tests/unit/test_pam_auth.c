@@ -29,6 +29,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "totp.h"
+#include "totp_file.h"
 #include "totp_state.h"
 #include "util.h"
 

@@ -1,7 +1,8 @@
 /*
  * test_totp_state.c - the TOTP state file: format, parse errors, trust,
  * lockout, replay, recovery codes and concurrent attempts
- * (lib/totp_state.c).
+ * (lib/totp_state.c, lib/totp_file.c); install, remove, unlock and the
+ * modify loop's retries on a conflict (lib/totp_store.c).
  */
 #include "testutil.h"
 
@@ -18,7 +19,9 @@
 #include "error.h"
 #include "fileio.h"
 #include "totp.h"
+#include "totp_file.h"
 #include "totp_state.h"
+#include "totp_store.h"
 
 static const char seed1[] = "12345678901234567890";
 #define NOW ((time_t)1700000015) /* middle of a 30 s step */
@@ -547,6 +550,227 @@ test_concurrent_same_code(void **state)
     free_cfg(cfg);
 }
 
+/* ---- the backend interface (totp_store.h) ------------------------------ */
+
+static void
+test_admin_file(void **state)
+{
+    struct nis2_config *cfg = make_cfg("admin");
+    struct nis2_totp_state *st = make_state(), *back = NULL;
+    struct nis2_totp_result res;
+    bool replaced = true, was_locked = false;
+    size_t cleared = 0;
+    char *path = NULL, *lk = NULL;
+    struct stat sb;
+
+    /* Not enrolled: unlock and remove say so, an attempt creates nothing. */
+    assert_int_equal(nis2_totp_unlock(cfg, "erin", NOW, &was_locked, &cleared),
+                     NIS2_ERR_NOTFOUND);
+    assert_int_equal(nis2_totp_remove(cfg, "erin"), NIS2_ERR_NOTFOUND);
+    assert_int_equal(nis2_totp_attempt(cfg, "erin", "123456", NOW, &res), 0);
+    assert_int_equal(res.outcome, NIS2_TOTP_NOT_ENROLLED);
+    assert_int_equal(nis2_totp_state_paths(cfg, "erin", &path, &lk), 0);
+    assert_int_equal(lstat(lk, &sb), -1);
+
+    /* Install; again only with force. */
+    assert_int_equal(nis2_totp_install(cfg, "erin", st, false, &replaced), 0);
+    assert_false(replaced);
+    assert_int_equal(nis2_totp_install(cfg, "erin", st, false, &replaced),
+                     NIS2_ERR_EXISTS);
+    assert_int_equal(nis2_totp_install(cfg, "erin", st, true, &replaced), 0);
+    assert_true(replaced);
+    /* A state that cannot be read counts as enrolled for install. */
+    nis2_test_write(path, "nis2-totp 1\nsecret ???\n", 0600);
+    assert_int_equal(nis2_totp_install(cfg, "erin", st, false, &replaced),
+                     NIS2_ERR_EXISTS);
+    assert_int_equal(nis2_totp_unlock(cfg, "erin", NOW, &was_locked, &cleared),
+                     NIS2_ERR_PARSE);
+    assert_int_equal(nis2_totp_install(cfg, "erin", st, true, &replaced), 0);
+    assert_true(replaced);
+
+    /* Three wrong answers lock (lockout_deny = 3); unlock clears them. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            nis2_totp_attempt(cfg, "erin", "000000", NOW + i, &res), 0);
+    }
+    assert_true(res.locked_now);
+    assert_int_equal(
+        nis2_totp_unlock(cfg, "erin", NOW + 5, &was_locked, &cleared), 0);
+    assert_true(was_locked);
+    assert_int_equal(cleared, 3);
+    assert_int_equal(nis2_totp_state_load(cfg, "erin", &back), 0);
+    assert_int_equal(back->n_fails, 0);
+    assert_int_equal(back->locked_at, 0);
+    nis2_totp_state_free(back);
+
+    /* Remove, even a state that cannot be read. */
+    nis2_test_write(path, "garbage\n", 0600);
+    assert_int_equal(nis2_totp_remove(cfg, "erin"), 0);
+    assert_int_equal(lstat(path, &sb), -1);
+    assert_int_equal(nis2_totp_remove(cfg, "erin"), NIS2_ERR_NOTFOUND);
+    assert_int_equal(nis2_totp_state_load(cfg, "erin", &back),
+                     NIS2_ERR_NOTFOUND);
+    /* Names are checked before anything is built from them. */
+    assert_int_equal(nis2_totp_install(cfg, "../erin", st, true, &replaced),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_totp_remove(cfg, ""), NIS2_ERR_INVAL);
+    nis2_totp_state_free(st);
+    free(path);
+    free(lk);
+    free_cfg(cfg);
+}
+
+/*
+ * A backend in memory that loses the race `conflicts` times: each lost
+ * store means another writer came first and accepted the step `theirs`.
+ */
+static struct {
+    struct nis2_totp_state *st;
+    uint64_t rev;
+    int conflicts;
+    uint64_t theirs;
+    int loads;
+    int stores;
+} fake;
+
+static struct nis2_totp_state *
+copy_state(const struct nis2_totp_state *st)
+{
+    struct nis2_totp_state *out = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+
+    assert_int_equal(nis2_totp_state_format(st, &buf, &len), 0);
+    assert_int_equal(nis2_totp_state_parse(buf, len, &out, NULL), 0);
+    nis2_freezero(buf, len);
+    return out;
+}
+
+static int
+fake_begin(const struct nis2_config *cfg, const char *user, bool create,
+           bool if_enrolled, struct nis2_totp_rec *rec)
+{
+    (void)cfg;
+    (void)user;
+    (void)create;
+    (void)if_enrolled;
+    rec->hold = -1;
+    return 0;
+}
+
+static void
+fake_end(struct nis2_totp_rec *rec)
+{
+    (void)rec;
+}
+
+static int
+fake_load(const struct nis2_config *cfg, const char *user,
+          struct nis2_totp_rec *rec)
+{
+    (void)cfg;
+    (void)user;
+    fake.loads++;
+    rec->found = fake.st != NULL ? 0 : NIS2_ERR_NOTFOUND;
+    rec->st = fake.st != NULL ? copy_state(fake.st) : NULL;
+    rec->rev = fake.rev;
+    return 0;
+}
+
+static int
+fake_store(const struct nis2_config *cfg, const char *user,
+           const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
+           bool full)
+{
+    (void)cfg;
+    (void)user;
+    (void)full;
+    fake.stores++;
+    if (fake.conflicts > 0) {
+        fake.conflicts--;
+        fake.st->last_step = fake.theirs;
+        fake.rev++;
+    }
+    if (rec->rev != fake.rev) {
+        return NIS2_ERR_CONFLICT;
+    }
+    nis2_totp_state_free(fake.st);
+    fake.st = st != NULL ? copy_state(st) : NULL;
+    fake.rev++;
+    return 0;
+}
+
+static const char *
+fake_last_error(const struct nis2_config *cfg)
+{
+    (void)cfg;
+    return "";
+}
+
+static const struct nis2_totp_store_ops fake_ops = {
+    "fake", fake_begin, fake_end, fake_load, fake_store, fake_last_error, NULL,
+};
+
+static void
+test_modify_retries(void **state)
+{
+    struct nis2_config *cfg = make_cfg("fake");
+    struct nis2_totp_result res;
+    uint64_t t = nis2_totp_step_of(NOW, 30);
+    char code[16], prev[16];
+
+    memset(&fake, 0, sizeof(fake));
+    fake.st = make_state();
+    fake.rev = 1;
+    code_at(t, code);
+    code_at(t - 1, prev);
+    /* Lost twice to writers that changed nothing we care about: the
+       third round decides on the fresh state and lands. */
+    fake.conflicts = 2;
+    fake.theirs = 0;
+    assert_int_equal(
+        nis2_totp_attempt_ops(&fake_ops, cfg, "alice", prev, NOW, &res), 0);
+    assert_int_equal(res.outcome, NIS2_TOTP_OK);
+    assert_int_equal(fake.loads, 3);
+    assert_int_equal(fake.stores, 3);
+    assert_int_equal(fake.st->last_step, t - 1);
+    /* Lost to a writer that accepted this very step: decided again on its
+       state, the same code is a replay (and counted). */
+    fake.conflicts = 1;
+    fake.theirs = t;
+    assert_int_equal(
+        nis2_totp_attempt_ops(&fake_ops, cfg, "alice", code, NOW, &res), 0);
+    assert_int_equal(res.outcome, NIS2_TOTP_REPLAY);
+    assert_int_equal(res.failures, 1);
+    assert_int_equal(fake.st->n_fails, 1);
+    /* Never landing is an error after a bounded number of rounds, and
+       never an acceptance. */
+    fake.loads = fake.stores = 0;
+    fake.conflicts = 1000;
+    fake.theirs = 0;
+    assert_int_equal(
+        nis2_totp_attempt_ops(&fake_ops, cfg, "alice", code, NOW, &res),
+        NIS2_ERR_CONFLICT);
+    assert_int_equal(res.outcome, NIS2_TOTP_WRONG);
+    assert_int_equal(fake.loads, NIS2_TOTP_MODIFY_TRIES);
+    /* A locked user writes nothing (one round, no store). */
+    fake.conflicts = 0;
+    fake.loads = fake.stores = 0;
+    fake.st->locked_at = NOW - 10;
+    assert_int_equal(
+        nis2_totp_attempt_ops(&fake_ops, cfg, "alice", code, NOW, &res), 0);
+    assert_int_equal(res.outcome, NIS2_TOTP_LOCKED);
+    assert_int_equal(fake.stores, 0);
+    /* Not enrolled: decided without a store. */
+    nis2_totp_state_free(fake.st);
+    fake.st = NULL;
+    assert_int_equal(
+        nis2_totp_attempt_ops(&fake_ops, cfg, "alice", code, NOW, &res), 0);
+    assert_int_equal(res.outcome, NIS2_TOTP_NOT_ENROLLED);
+    assert_int_equal(fake.stores, 0);
+    free_cfg(cfg);
+}
+
 int
 main(void)
 {
@@ -560,6 +784,8 @@ main(void)
         cmocka_unit_test(test_recovery_codes),
         cmocka_unit_test(test_errors_deny),
         cmocka_unit_test(test_concurrent_same_code),
+        cmocka_unit_test(test_admin_file),
+        cmocka_unit_test(test_modify_retries),
     };
     return cmocka_run_group_tests_name("totp_state", tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* test_util.c - durations, names, lists, time parsing (lib/util.c). */
+/* test_util.c - durations, names, lists, time parsing, base64
+   (lib/util.c). */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -155,13 +156,151 @@ test_diag(void **state)
     assert_int_equal(d.n, 0);
 }
 
+/* ---- base64 ------------------------------------------------------------ */
+
+static void
+test_base64_cases(void **state)
+{
+    static const struct {
+        const char *in;
+        bool url;
+        const char *out; /* NULL: refused */
+    } cases[] = {
+        {"Zm9vYmFy", false, "foobar"},
+        {"Zm9vYg==", false, "foob"},
+        {"Zm9vYmE=", false, "fooba"},
+        {"Zg==", false, "f"},
+        {"Zm9vYg", false, NULL},   /* std: padding required */
+        {"Zm9vYg=", false, NULL},  /* half the padding */
+        {"Zm9vY===", false, NULL}, /* three '=' */
+        {"Zm9v====", false, NULL},
+        {"Zm=vYg==", false, NULL}, /* '=' inside */
+        {"=Zm9vYg=", false, NULL},
+        {"Zm9v Yg==", false, NULL},  /* blank */
+        {"Zm9vYg==\n", false, NULL}, /* newline */
+        {"Zm9vYh==", false, NULL},   /* unused bits set */
+        {"Zm9vYmF=", false, NULL},
+        {"Zm9v-_==", false, NULL}, /* URL alphabet in std */
+        {"Zm9vYg", true, "foob"},  /* URL: padding optional */
+        {"Zm9vYg==", true, "foob"},
+        {"Zm9vYg=", true, NULL},
+        {"-_-_", true, "\xfb\xff\xbf"},
+        {"+/+/", false, "\xfb\xff\xbf"},
+        {"+/+/", true, NULL}, /* std alphabet in URL */
+        {"", false, NULL},
+        {"", true, NULL},
+        {"=", false, NULL},
+        {"==", true, NULL},
+        {"Z", true, NULL}, /* 6 bits: no byte */
+        {"Zm9vY", true, NULL},
+        {"\xc3\xa9Zm9", false, NULL}, /* non-ASCII */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char *b = NULL;
+        size_t n = 0;
+        int r = nis2_base64_decode(cases[i].in, cases[i].url, &b, &n);
+        if (cases[i].out == NULL) {
+            assert_int_equal(r, NIS2_ERR_INVAL);
+            assert_null(b);
+            assert_int_equal(n, 0);
+            continue;
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(n, strlen(cases[i].out));
+        assert_memory_equal(b, cases[i].out, n);
+        char *e = NULL;
+        assert_int_equal(nis2_base64_encode(b, n, cases[i].url, &e), 0);
+        /* Encoding pads; the URL-safe input may have left it off. */
+        assert_int_equal(strncmp(e, cases[i].in, strlen(cases[i].in)), 0);
+        assert_int_equal(strlen(e) % 4, 0);
+        free(e);
+        free(b);
+    }
+}
+
+static void
+test_base64_hostile(void **state)
+{
+    unsigned char *b = NULL, all[256];
+    size_t n = 99;
+    char *e = NULL;
+
+    /* An embedded NUL is not in the alphabet, wherever it stands. */
+    assert_int_equal(nis2_base64_decode_n("Zm9v\0mFy", 8, false, &b, &n),
+                     NIS2_ERR_INVAL);
+    assert_null(b);
+    assert_int_equal(nis2_base64_decode_n("Zm9vYg=\0", 8, false, &b, &n),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_base64_decode_n("\0\0\0\0", 4, true, &b, &n),
+                     NIS2_ERR_INVAL);
+    /* Only the n characters given are read. */
+    assert_int_equal(nis2_base64_decode_n("Zm9vYmFyXXXX", 8, false, &b, &n), 0);
+    assert_int_equal(n, 6);
+    assert_memory_equal(b, "foobar", 6);
+    free(b);
+    b = NULL;
+    assert_int_equal(nis2_base64_decode_n("", 0, true, &b, &n), NIS2_ERR_INVAL);
+    /* Huge lengths are refused before anything is read or allocated. */
+    assert_int_equal(nis2_base64_decode_n("Zm9v", SIZE_MAX, false, &b, &n),
+                     NIS2_ERR_TOOBIG);
+    assert_int_equal(
+        nis2_base64_decode_n("Zm9v", NIS2_BASE64_MAX + 1, true, &b, &n),
+        NIS2_ERR_TOOBIG);
+    assert_null(b);
+    assert_int_equal(nis2_base64_encode(all, SIZE_MAX, false, &e),
+                     NIS2_ERR_TOOBIG);
+    assert_null(e);
+    assert_int_equal(nis2_base64_encode(all, SIZE_MAX / 2, true, &e),
+                     NIS2_ERR_TOOBIG);
+    /* Every byte value, every length up to 256, both alphabets. */
+    for (size_t i = 0; i < sizeof(all); i++) {
+        all[i] = (unsigned char)(255 - i);
+    }
+    for (int url = 0; url < 2; url++) {
+        for (size_t len = 0; len <= sizeof(all); len++) {
+            assert_int_equal(nis2_base64_encode(all, len, url, &e), 0);
+            assert_int_equal(strlen(e), 4 * ((len + 2) / 3));
+            if (len == 0) {
+                assert_string_equal(e, "");
+            } else {
+                assert_int_equal(nis2_base64_decode(e, url, &b, &n), 0);
+                assert_int_equal(n, len);
+                assert_memory_equal(b, all, len);
+                free(b);
+                b = NULL;
+            }
+            free(e);
+            e = NULL;
+        }
+    }
+    /* Every single character that is not in the alphabet. */
+    for (int c = 1; c < 256; c++) {
+        char in[5] = "AAAA";
+        bool std_ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '+' || c == '/';
+        bool url_ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '_';
+        in[1] = (char)c;
+        assert_int_equal(nis2_base64_decode(in, false, &b, &n) == 0, std_ok);
+        free(b);
+        b = NULL;
+        assert_int_equal(nis2_base64_decode(in, true, &b, &n) == 0, url_ok);
+        free(b);
+        b = NULL;
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations), cmocka_unit_test(test_names),
-        cmocka_unit_test(test_lists),     cmocka_unit_test(test_times),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_diag),
+        cmocka_unit_test(test_base64_cases),
+        cmocka_unit_test(test_base64_hostile),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
