@@ -3,7 +3,8 @@
 #   make                 build/ : nis2ctl, nis2-broker, pam_nis2.so, libnis2.a
 #   make SANITIZE=1      the same under ASan+UBSan, into build-asan/
 #   make check           install missing Debian packages (as root), build,
-#                        run every suite; ends with "N passed, N failed"
+#                        run every suite; ends with
+#                        "N passed, N failed, N skipped"
 #   make demo | bench | install | uninstall | clean | format
 
 PREFIX ?= /usr/local
