@@ -3,7 +3,8 @@
 #   make                 build/ : nis2ctl, nis2-broker, pam_nis2.so, libnis2.a
 #   make SANITIZE=1      the same under ASan+UBSan, into build-asan/
 #   make check           install missing Debian packages (as root), build,
-#                        run every suite; ends with "N passed, N failed"
+#                        run every suite; ends with
+#                        "N passed, N failed, N skipped"
 #   make demo | bench | install | uninstall | clean | format | format-check
 
 PREFIX ?= /usr/local
@@ -56,6 +57,8 @@ BROKER_SRCS := $(sort $(wildcard broker/*.c))
 PAM_SRCS := $(sort $(wildcard pam_nis2/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+# Test-only code linked into test builds, never into libnis2 or a program.
+TEST_SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -65,7 +68,13 @@ BROKER_OBJS := $(call obj,$(BROKER_SRCS))
 PAM_OBJS := $(call obj,$(PAM_SRCS))
 TESTUTIL_OBJ := $(call obj,tests/unit/testutil.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
-TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+TEST_SUPPORT_OBJS := $(call obj,$(TEST_SUPPORT_SRCS))
+SOFT_OBJ := $(call obj,tests/support/fido2_soft.c)
+# The test builds of nis2ctl and pam_nis2.so: the production objects plus
+# the software FIDO2 authenticator (it registers device kind "soft").
+FIDO2TEST_BINS := $(B)/tools/nis2ctl-fido2test $(B)/tools/pam_nis2_fido2test.so
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS)) \
+             $(FIDO2TEST_BINS)
 
 # nis2-broker offers nis2ctl's request and approval verbs over SSH: it
 # links every nis2ctl object except main.o (broker/cmd.c).
@@ -112,10 +121,15 @@ $(B)/pam_nis2.so: $(PAM_OBJS) $(B)/libnis2.a pam_nis2/pam_nis2.map
 	    -o $@ $(PAM_OBJS) $(B)/libnis2.a $(LIB_LIBS) \
 	    $(call pc,--libs,$(PAM_PKGS))
 
+# Unit tests find tests/support/*.h; the ones below link its objects.
+$(call obj,$(UNIT_SRCS) tests/unit/testutil.c): CPPFLAGS_ALL += -Itests/support
+$(B)/tests/test_fido2 $(B)/tests/test_pam_fido2: $(SOFT_OBJ)
+
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libnis2.a
 	@mkdir -p $(dir $@)
 	$(say) LD $@
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(B)/libnis2.a \
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) \
+	    $(filter $(TEST_SUPPORT_OBJS),$^) $(B)/libnis2.a \
 	    $(LIB_LIBS) $(call pc,--libs,$(TEST_PKGS) $(PAM_PKGS)) \
 	    $(if $(findstring test_pam,$*),$(call pc,--libs,libpamtest)) \
 	    -lpthread
@@ -135,6 +149,20 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libnis2.a
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) $(if $(findstring .so,$*),-shared) -o $@ $< \
 	    $(B)/libnis2.a $(LIB_LIBS) $(call pc,--libs,$(PAM_PKGS))
+
+$(B)/tools/nis2ctl-fido2test: $(CTL_OBJS) $(SOFT_OBJ) $(B)/libnis2.a
+	@mkdir -p $(dir $@)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) $(SOFT_OBJ) $(B)/libnis2.a \
+	    $(LIB_LIBS) $(call pc,--libs,$(PAM_PKGS))
+
+$(B)/tools/pam_nis2_fido2test.so: $(PAM_OBJS) $(SOFT_OBJ) $(B)/libnis2.a \
+    pam_nis2/pam_nis2.map
+	@mkdir -p $(dir $@)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,--version-script=pam_nis2/pam_nis2.map \
+	    -o $@ $(PAM_OBJS) $(SOFT_OBJ) $(B)/libnis2.a $(LIB_LIBS) \
+	    $(call pc,--libs,$(PAM_PKGS))
 
 tests: all $(UNIT_BINS) $(TOOL_BINS)
 

@@ -831,3 +831,86 @@ out:
     nis2_fido2_creds_clear(&allow);
     return r;
 }
+
+/* ---- device kinds ---------------------------------------------------- */
+
+static struct {
+    const char *prefix;
+    const struct nis2_fido2_dev_ops *ops;
+} dev_kinds[NIS2_FIDO2_DEV_KINDS];
+
+static bool
+dev_prefix_valid(const char *p, size_t len)
+{
+    if (len == 0 || len > NIS2_FIDO2_DEV_PREFIX_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+              p[i] == '_' || p[i] == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+nis2_fido2_register_device(const char *prefix,
+                           const struct nis2_fido2_dev_ops *ops)
+{
+    size_t i;
+
+    if (prefix == NULL || ops == NULL || ops->open == NULL ||
+        ops->close == NULL || ops->info == NULL || ops->get_assert == NULL ||
+        ops->make_cred == NULL ||
+        !dev_prefix_valid(prefix,
+                          strnlen(prefix, NIS2_FIDO2_DEV_PREFIX_MAX + 1))) {
+        return NIS2_ERR_INVAL;
+    }
+    for (i = 0; i < NIS2_FIDO2_DEV_KINDS && dev_kinds[i].prefix != NULL; i++) {
+        if (strcmp(dev_kinds[i].prefix, prefix) == 0) {
+            return dev_kinds[i].ops == ops ? 0 : NIS2_ERR_EXISTS;
+        }
+    }
+    if (i == NIS2_FIDO2_DEV_KINDS) {
+        return NIS2_ERR_RANGE;
+    }
+    dev_kinds[i].prefix = prefix;
+    dev_kinds[i].ops = ops;
+    return 0;
+}
+
+int
+nis2_fido2_select_device(const char *spec,
+                         const struct nis2_fido2_dev_ops **ops_out,
+                         const char **path_out)
+{
+    const char *colon;
+
+    *ops_out = NULL;
+    *path_out = NULL;
+    if (spec == NULL) {
+        *ops_out = &nis2_fido2_hw_ops;
+        return 0;
+    }
+    if (spec[0] == '/') {
+        *ops_out = &nis2_fido2_hw_ops;
+        *path_out = spec;
+        return 0;
+    }
+    colon = strchr(spec, ':');
+    if (colon == NULL || memchr(spec, '/', (size_t)(colon - spec)) != NULL ||
+        !dev_prefix_valid(spec, (size_t)(colon - spec))) {
+        return NIS2_ERR_INVAL;
+    }
+    for (size_t i = 0; i < NIS2_FIDO2_DEV_KINDS; i++) {
+        if (dev_kinds[i].prefix != NULL &&
+            strlen(dev_kinds[i].prefix) == (size_t)(colon - spec) &&
+            strncmp(dev_kinds[i].prefix, spec, (size_t)(colon - spec)) == 0) {
+            *ops_out = dev_kinds[i].ops;
+            *path_out = colon + 1;
+            return 0;
+        }
+    }
+    return NIS2_ERR_NOTFOUND;
+}

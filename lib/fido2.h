@@ -11,9 +11,11 @@
  *
  * Device I/O goes through struct nis2_fido2_dev_ops.  The production
  * implementation (nis2_fido2_hw_ops) talks to a USB/NFC token through
- * libfido2.  A software authenticator for tests lives in fido2_soft.c
- * (fido2_soft.h); no production program refers to it (see docs/fido2.md,
- * "Local tokens in pam_nis2").  Whatever the device returns is checked with
+ * libfido2.  Other kinds of device are registered at run time
+ * (nis2_fido2_register_device(), at the end): the tests' software
+ * authenticator (tests/support/fido2_soft.h) registers itself, and no
+ * production program contains it (see docs/fido2.md, "Local tokens in
+ * pam_nis2").  Whatever the device returns is checked with
  * libfido2's fido_assert_verify(): relying party id hash, user presence,
  * user verification when required, and the signature over
  * authenticatorData || clientDataHash with the enrolled public key.
@@ -242,5 +244,38 @@ struct nis2_fido2_auth_args {
 int nis2_fido2_authenticate(const struct nis2_config *cfg, const char *user,
                             const struct nis2_fido2_auth_args *args,
                             struct nis2_fido2_result *res, int *line_out);
+
+/* ---- device kinds ---------------------------------------------------- */
+
+#define NIS2_FIDO2_DEV_KINDS 4       /* registered kinds at most */
+#define NIS2_FIDO2_DEV_PREFIX_MAX 15 /* bytes of a kind's prefix */
+
+/*
+ * Register a kind of device: a device value "PREFIX:REST" (module option
+ * fido2_device=, [fido2] device, nis2ctl --device) then selects `ops`,
+ * with REST as the path given to ops->open().  The libfido2 tokens
+ * (nis2_fido2_hw_ops, absolute paths) are built in and need no
+ * registration; production programs register nothing (the tests'
+ * software authenticator registers "soft", tests/support/fido2_soft.h).
+ * A fixed table, no allocation; not thread-safe: register before any
+ * thread starts (a constructor or main()).  `prefix`: 1 to
+ * NIS2_FIDO2_DEV_PREFIX_MAX of [a-z0-9_-], kept by reference.  0 (also
+ * when the same prefix and ops are there already); NIS2_ERR_INVAL for a
+ * bad prefix or ops; NIS2_ERR_EXISTS for the prefix with other ops;
+ * NIS2_ERR_RANGE when the table is full.
+ */
+int nis2_fido2_register_device(const char *prefix,
+                               const struct nis2_fido2_dev_ops *ops);
+
+/*
+ * The device named by a configured value `spec`: NULL, the first libfido2
+ * token found (*path_out NULL); "/PATH", that libfido2 token; "PREFIX:REST",
+ * the registered kind with path REST (*path_out points into `spec`).
+ * NIS2_ERR_NOTFOUND: no kind of that prefix is registered (the caller
+ * denies); NIS2_ERR_INVAL: anything else, such as a relative path or "".
+ */
+int nis2_fido2_select_device(const char *spec,
+                             const struct nis2_fido2_dev_ops **ops_out,
+                             const char **path_out);
 
 #endif

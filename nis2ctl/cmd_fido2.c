@@ -11,9 +11,10 @@
  * audited (fido2.enroll, fido2.import, fido2.remove) with the invoking
  * user as actor.
  *
- * A software authenticator (`--device soft:PATH`) is accepted only when
- * this file is compiled with NIS2_FIDO2_TEST (tests/tools/
- * nis2ctl-fido2test.c); the production nis2ctl refuses it.
+ * --device PREFIX:PATH selects a device kind registered at run time
+ * (nis2_fido2_register_device()): only the test build,
+ * build/tools/nis2ctl-fido2test (these objects plus the tests' software
+ * authenticator, "soft:PATH"), has one; the production nis2ctl refuses it.
  *
  * Exit: 0 done; 1 refused (not enrolled, credential there already, lines
  * an import could not use); 2 usage or internal error.
@@ -37,9 +38,6 @@
 #include "fileio.h"
 #include "nis2ctl.h"
 #include "util.h"
-#ifdef NIS2_FIDO2_TEST
-#include "fido2_soft.h"
-#endif
 
 /* Size cap of a file to import. */
 #define FIDO2_IMPORT_MAX (1024 * 1024)
@@ -192,27 +190,20 @@ static int
 pick_device(struct nis2ctl *ctx, const char *d,
             const struct nis2_fido2_dev_ops **ops, const char **path)
 {
-    *ops = &nis2_fido2_hw_ops;
-    *path = d;
-    if (d == NULL) {
+    int r;
+
+    if ((r = nis2_fido2_select_device(d, ops, path)) == 0) {
         return 0;
     }
-    if (strncmp(d, "soft:", 5) == 0) {
-#ifdef NIS2_FIDO2_TEST
-        *ops = &nis2_fido2_soft_ops;
-        *path = d + 5;
-        return 0;
-#else
-        fprintf(ctx->err, "nis2ctl: --device soft:...: software "
-                          "authenticators exist only in test builds\n");
-        return -1;
-#endif
-    }
-    if (d[0] != '/') {
+    if (r == NIS2_ERR_NOTFOUND) {
+        fprintf(ctx->err,
+                "nis2ctl: --device %.*s:...: no such kind of device (the "
+                "software authenticator exists only in test builds)\n",
+                (int)strcspn(d, ":"), d);
+    } else {
         fprintf(ctx->err, "nis2ctl: --device must be an absolute path\n");
-        return -1;
     }
-    return 0;
+    return -1;
 }
 
 /*

@@ -13,10 +13,11 @@
  * outcome.  Only an accepted assertion whose audit event was written gives
  * PN_OK.
  *
- * The software authenticator of the tests (lib/fido2_soft.h) is reachable
- * only when this file is compiled with NIS2_FIDO2_TEST, which only
- * tests/tools/pam_nis2_fido2test.so.c does; the production module refuses
- * fido2_device=soft:... and denies.
+ * The software authenticator of the tests (tests/support/fido2_soft.h)
+ * registers the device kind "soft" at run time; only the test build of
+ * the module (build/tools/pam_nis2_fido2test.so: these objects plus that
+ * one) holds it; the production module refuses fido2_device=soft:... and
+ * denies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,6 @@
 #include "fileio.h"
 #include "module.h"
 #include "policy.h"
-#ifdef NIS2_FIDO2_TEST
-#include "fido2_soft.h"
-#endif
 
 #define PIN_PROMPT "Security key PIN: "
 
@@ -197,8 +195,10 @@ ask_touch(void *arg)
 
 /*
  * The device: fido2_device= or [fido2] device (a path; NULL: the first
- * token found).  "soft:PATH" is the tests' software authenticator and
- * exists only in a NIS2_FIDO2_TEST build.  Returns 0 or -1 (logged).
+ * token found).  "PREFIX:PATH" is a device kind registered at run time
+ * (nis2_fido2_register_device()), such as the tests' software
+ * authenticator "soft:PATH", which only the test build of the module
+ * holds.  Returns 0 or -1 (logged).
  */
 static int
 select_device(pam_handle_t *pamh, const struct pn_opts *o,
@@ -207,33 +207,26 @@ select_device(pam_handle_t *pamh, const struct pn_opts *o,
 {
     const char *d =
         o->fido2_device != NULL ? o->fido2_device : cfg->fido2_device;
+    int r;
 
-    *ops = &nis2_fido2_hw_ops;
-    *path = NULL;
-    if (d == NULL || *d == '\0') {
+    if (d != NULL && *d == '\0') {
+        d = NULL;
+    }
+    if ((r = nis2_fido2_select_device(d, ops, path)) == 0) {
         return 0;
     }
-    if (strncmp(d, "soft:", 5) == 0) {
-#ifdef NIS2_FIDO2_TEST
-        *ops = &nis2_fido2_soft_ops;
-        *path = d + 5;
-        return 0;
-#else
+    if (r == NIS2_ERR_NOTFOUND) {
         pam_syslog(pamh, LOG_ERR,
-                   "fido2_device=soft:...: software "
-                   "authenticators exist only in test "
-                   "builds: denying");
-        return -1;
-#endif
-    }
-    if (d[0] != '/') {
+                   "fido2_device=%.*s:...: no such kind of device (the "
+                   "software authenticator exists only in test builds): "
+                   "denying",
+                   (int)strcspn(d, ":"), d);
+    } else {
         pam_syslog(pamh, LOG_ERR,
                    "fido2_device must be an absolute path: "
                    "denying");
-        return -1;
     }
-    *path = d;
-    return 0;
+    return -1;
 }
 
 enum pn_result

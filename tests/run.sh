@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# run.sh - runs every test suite and ends with one line "N passed, N failed".
+# run.sh - runs every test suite and ends with one line
+# "N passed, N failed, N skipped".
 #
 # Unit suites (cmocka) are build/tests/test_*: their own output is shown and
-# their "[  PASSED  ] N" / "[  FAILED  ] N" lines are counted.  Integration
-# tests are tests/integration/*.sh printing TAP lines ("ok N - ...",
-# "not ok N - ..."); each counted line is one test.  A suite that crashes or
-# exits non-zero without reporting a failure counts as one failure.
+# their "[  PASSED  ] N" / "[  FAILED  ] N" / "[  SKIPPED ] N" lines are
+# counted.  Integration tests are tests/integration/*.sh (sourced helpers
+# are *.inc and are not run) printing plan-free TAP through
+# tests/integration/tap.inc: "ok N - ..." passed, "not ok N - ..." failed,
+# "ok N - ... # SKIP reason" skipped (never counted as passed).  A suite
+# that crashes or exits non-zero without reporting a failure, or reports no
+# test at all, counts as one failure.
 #
 # Environment: NIS2_BUILD_DIR (build or build-asan), SANITIZE=1 for the
 # sanitizer pass (the ASan runtime is preloaded into uninstrumented programs
@@ -17,6 +21,7 @@ export NIS2_BUILD_DIR="${NIS2_BUILD_DIR:-build}"
 export NIS2_SRC_DIR="$PWD"
 passed=0
 failed=0
+skipped=0
 failed_suites=()
 
 if [ "${SANITIZE:-0}" = 1 ]; then
@@ -48,14 +53,17 @@ for t in "$NIS2_BUILD_DIR"/tests/test_*; do
     cat "$log"
     p=$(sed -n 's/.*\[  PASSED  \] \([0-9]\+\) test.*/\1/p' "$log" | tail -n1)
     f=$(sed -n 's/.*\[  FAILED  \] \([0-9]\+\) test.*/\1/p' "$log" | tail -n1)
+    s=$(sed -n 's/.*\[  SKIPPED \] \([0-9]\+\) test.*/\1/p' "$log" | tail -n1)
     p=${p:-0}
     f=${f:-0}
+    s=${s:-0}
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "!!! $name exited with status $rc without reporting a failure"
         f=1
     fi
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
     [ "$f" -eq 0 ] || failed_suites+=("$name")
 done
 
@@ -68,19 +76,24 @@ for t in tests/integration/*.sh; do
     bash "$t" >"$log" 2>&1 </dev/null
     rc=$?
     cat "$log"
-    p=$(grep -c '^ok [0-9]' "$log")
+    s=$(grep -c -i '^ok [0-9].*# *skip' "$log")
+    p=$(($(grep -c '^ok [0-9]' "$log") - s))
     f=$(grep -c '^not ok [0-9]' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "!!! $name exited with status $rc without reporting a failure"
         f=1
+    elif [ "$((p + f + s))" -eq 0 ]; then
+        echo "!!! $name reported no test"
+        f=1
     fi
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
     [ "$f" -eq 0 ] || failed_suites+=("$name")
 done
 
 if [ "${#failed_suites[@]}" -gt 0 ]; then
     echo "failed suites: ${failed_suites[*]}"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ldap.sh - `make bench`: what a login costs with LDAP identity and the
 # LDAP request store, against static groups and the file store, on a real
-# slapd on loopback started here (tests/integration/ldap_lib.sh).
+# slapd on loopback started here (tests/integration/ldap_lib.inc).
 #
 #  - in one process (tests/tools/ldap_lookup bench): the group check of a
 #    login cold (connect, bind, user search, group search), cached
@@ -12,7 +12,7 @@
 #    --mine` with the file store vs the ldap store.
 # Never asserts: prints a table.  Needs root for --as/--now.
 set -u
-. "$(dirname "$0")/../integration/ldap_lib.sh"
+. "$(dirname "$0")/../integration/ldap_lib.inc"
 ldap_init bench-ldap
 RUNS="${NIS2_BENCH_RUNS:-50}"
 LK="$PWD/$B/tools/ldap_lookup"

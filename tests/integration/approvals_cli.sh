@@ -4,27 +4,16 @@
 # audit log.  Identities come from --as (root only) and times from --now
 # (root only), so the script needs root; otherwise it skips.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 B="${NIS2_BUILD_DIR:-build}"
 CTL="$PWD/$B/nis2ctl"
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { # check "text" command...
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else nok "$what"; fi
-}
 
 if [ "$(id -u)" != 0 ]; then
-    echo "ok 1 # SKIP needs root for --as and --now"
-    exit 0
+    skip_all "needs root for --as and --now"
 fi
 if [ ! -x "$CTL" ]; then
-    echo "not ok 1 - $CTL not built"
-    exit 1
+    bail "$CTL not built"
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/nis2-approvals.XXXXXX")
@@ -273,8 +262,7 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --help \
     check "--now is refused from a non-root user" \
         sh -c "echo '$out' | grep -q -- '--now is for root only'"
 else
-    n=$((n + 1))
-    echo "ok $n # SKIP nobody cannot run $CTL here"
+    skip "--now is refused from a non-root user" "nobody cannot run $CTL here"
 fi
 check "audit: create, approve, deny, revoke, cancel, expire, emergency, review, extend" \
     sh -c "for e in create approve deny revoke cancel expire emergency review extend; do grep -q \"\\\"request.\$e\\\"\" '$T/audit.log' || exit 1; done"
@@ -290,5 +278,4 @@ ctl vera show "$ID" --now "$NOW"
 check "a truncated record gives a clear error" \
     sh -c "[ $rc = 2 ] && grep -q 'cannot be read' '$T/err'"
 
-echo "1..$n"
-[ "$fails" = 0 ]
+finish

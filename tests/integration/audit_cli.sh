@@ -4,27 +4,15 @@
 # of docs/audit-format.md (taken from the doc itself) agreeing with it.
 # TAP lines; exit status non-zero when a test failed.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 B=${NIS2_BUILD_DIR:-build}
 CTL="$B/nis2ctl"
 APPEND="$B/tools/audit_append"
-n=0
-fail=0
-
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then
-        echo "ok $n - $2"
-    else
-        echo "not ok $n - $2"
-        fail=1
-    fi
-}
 
 for f in "$CTL" "$APPEND"; do
     if [ ! -x "$f" ]; then
-        echo "not ok 1 - $f is not built (make tests)"
-        exit 1
+        bail "$f is not built (make tests)"
     fi
 done
 
@@ -56,18 +44,18 @@ for i in $(seq 1 20); do
     "$APPEND" "$log" "test.event" "user-$i" "plc-$((i % 3))" "$details" \
         || rc=1
 done
-ok "$rc" "20 events appended with audit_append"
+check_rc "$rc" "20 events appended with audit_append"
 
 # 2: lines in the log
 lines=$(wc -l <"$log")
 [ "$lines" -eq 20 ]
-ok $? "the log holds 20 lines (got $lines)"
+check_rc $? "the log holds 20 lines (got $lines)"
 
 # 3: verify with the config's audit_log
 out=$(verify)
 rc=$?
 [ "$rc" -eq 0 ] && [[ "$out" == "intact: 20 events, last seq 20, last hash "* ]]
-ok $? "audit verify (config's audit_log) exits 0: $out"
+check_rc $? "audit verify (config's audit_log) exits 0: $out"
 
 # 4: --json, parsed
 if [ "$have_py" = 1 ]; then
@@ -77,20 +65,20 @@ d = json.load(sys.stdin)
 assert d["intact"] is True and d["lines"] == 20 and d["bad_line"] is None, d
 assert d["reason"] is None and d["last_seq"] == 20 and len(d["last_hash"]) == 64
 '
-    ok $? "audit verify --json parses and says intact"
+    check_rc $? "audit verify --json parses and says intact"
     # 5: the doc's Python script agrees, also on the canonical form
     py=$(python3 "$work/audit_verify.py" --canonical "$log")
     [ "$py" = "$out" ]
-    ok $? "python3 recomputation agrees: $py"
+    check_rc $? "python3 recomputation agrees: $py"
 else
-    ok 0 "# SKIP python3 not available"
-    ok 0 "# SKIP python3 not available"
+    skip "audit verify --json parses and says intact" "python3 not available"
+    skip "python3 recomputation agrees" "python3 not available"
 fi
 
 # 6: the global --json works as well
 "$CTL" --config "$work/nis2.conf" --json audit verify "$log" |
     grep -q '"intact": true'
-ok $? "nis2ctl --json audit verify FILE"
+check_rc $? "nis2ctl --json audit verify FILE"
 
 # tampering: each on a fresh copy; expect exit 1 naming the line
 tamper() { # name, expected line, sed script or command
@@ -100,15 +88,15 @@ tamper() { # name, expected line, sed script or command
     got=$(verify "$copy")
     rc=$?
     [ "$rc" -eq 1 ] && [[ "$got" == "BROKEN at line $want: "* ]]
-    ok $? "$name: exit $rc, $got"
+    check_rc $? "$name: exit $rc, $got"
     if [ "$have_py" = 1 ]; then
         got=$(python3 "$work/audit_verify.py" "$copy")
         rc=$?
         [ "$rc" -eq 1 ] && [[ "$got" == "BROKEN at line $want: "* ]]
-        ok $? "$name: the python verifier agrees: $got"
+        check_rc $? "$name: the python verifier agrees: $got"
     fi
     "$CTL" --json audit verify "$copy" | grep -q "\"bad_line\": $want,"
-    ok $? "$name: --json names line $want"
+    check_rc $? "$name: --json names line $want"
 }
 tamper edit 7 'sed -i "7s/user-7/user-8/" "$copy"'
 tamper delete 12 'sed -i "12d" "$copy"'
@@ -121,22 +109,22 @@ tamper deletefirst 1 'sed -i "1d" "$copy"'
 verify "$work/nope.log" >/dev/null 2>"$work/err"
 rc=$?
 [ "$rc" -eq 2 ] && grep -q "not found" "$work/err"
-ok $? "a missing log exits 2 ($(cat "$work/err"))"
+check_rc $? "a missing log exits 2 ($(cat "$work/err"))"
 
 # an empty log is intact
 : >"$work/empty.log"
 out=$(verify "$work/empty.log")
 [ $? -eq 0 ] && [[ "$out" == "intact: 0 events, last seq 0,"* ]]
-ok $? "an empty log is intact: $out"
+check_rc $? "an empty log is intact: $out"
 
 # a symlinked log is refused by both verify and append
 ln -s "$log" "$work/link.log"
 verify "$work/link.log" >/dev/null 2>&1
 [ $? -eq 2 ]
-ok $? "verify refuses a symlinked log"
+check_rc $? "verify refuses a symlinked log"
 "$APPEND" "$work/link.log" test.event 2>/dev/null
 [ $? -ne 0 ] && [ "$(wc -l <"$log")" -eq 20 ]
-ok $? "append refuses a symlinked log"
+check_rc $? "append refuses a symlinked log"
 
 # appending onto a torn log fails and leaves it alone
 cp "$log" "$work/torn.log"
@@ -144,16 +132,16 @@ truncate -s -10 "$work/torn.log"
 before=$(md5sum <"$work/torn.log")
 "$APPEND" "$work/torn.log" test.event 2>/dev/null
 [ $? -ne 0 ] && [ "$(md5sum <"$work/torn.log")" = "$before" ]
-ok $? "append onto a torn last line fails, the log unchanged"
+check_rc $? "append onto a torn last line fails, the log unchanged"
 
 # usage and help
 verify --help | grep -q "usage: nis2ctl"
-ok $? "audit verify --help"
+check_rc $? "audit verify --help"
 "$CTL" audit bogus >/dev/null 2>&1
 [ $? -eq 2 ]
-ok $? "unknown audit verb exits 2"
+check_rc $? "unknown audit verb exits 2"
 verify a b >/dev/null 2>&1
 [ $? -eq 2 ]
-ok $? "two files exit 2"
+check_rc $? "two files exit 2"
 
-exit $fail
+finish

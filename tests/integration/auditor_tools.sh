@@ -6,27 +6,15 @@
 # report bundle (sha256sum -c), HTML export, and refusal for non-auditors.
 # TAP lines; exit status non-zero when a test failed.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 BUILD=${NIS2_BUILD_DIR:-build}
 CTL="$BUILD/nis2ctl"
 MK="$BUILD/tools/mkrecording"
-n=0
-fail=0
-
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then
-        echo "ok $n - $2"
-    else
-        echo "not ok $n - $2"
-        fail=1
-    fi
-}
 
 for f in "$CTL" "$MK"; do
     if [ ! -x "$f" ]; then
-        echo "not ok 1 - $f is not built (make tests)"
-        exit 1
+        bail "$f is not built (make tests)"
     fi
 done
 
@@ -64,20 +52,20 @@ C=$("$MK" --dir "$work/rec" --key "$work/signing.pem" --user carol \
 idA=${A##*/}
 idB=${B##*/}
 idC=${C##*/}
-ok $([ -d "$A" ] && [ -d "$B" ] && [ -d "$C" ]; echo $?) \
+check_rc $([ -d "$A" ] && [ -d "$B" ] && [ -d "$C" ]; echo $?) \
     "three sessions written through the chain API"
 
 # ---- verify: intact, crashed ----------------------------------------------
 out=$(ctl verify "$idA" 2>&1)
 rc=$?
 echo "$out" | grep -q "intact, [0-9]* checkpoints, sealed at close"
-ok $(( rc != 0 || $? != 0 )) "verify: intact and sealed ($idA)"
+check_rc $(( rc != 0 || $? != 0 )) "verify: intact and sealed ($idA)"
 out=$(ctl verify "$idC" 2>&1)
 rc=$?
 echo "$out" | grep -q "intact up to checkpoint [0-9]* at .*; session not closed (crash?)"
-ok $(( rc != 0 || $? != 0 )) "verify: crashed session intact up to the last checkpoint"
+check_rc $(( rc != 0 || $? != 0 )) "verify: crashed session intact up to the last checkpoint"
 ctl replay --cat "$idC" 2>/dev/null | grep -q "vi /etc/plc.cfg"
-ok $? "replay: the crashed session still plays"
+check_rc $? "replay: the crashed session still plays"
 
 # ---- forgeries --------------------------------------------------------------
 cp -a "$A" "$work/orig"
@@ -90,9 +78,9 @@ forge() { # forge DESCRIPTION EXPECTED-REGEX COMMAND...
     out=$(ctl verify "$idA" 2>&1)
     rc=$?
     if [ $rc -eq 1 ] && echo "$out" | grep -Eq "$want"; then
-        ok 0 "forgery caught: $what"
+        check_rc 0 "forgery caught: $what"
     else
-        ok 1 "forgery caught: $what (rc=$rc: $out)"
+        check_rc 1 "forgery caught: $what (rc=$rc: $out)"
     fi
 }
 forge "one flipped byte in pty-1.cast" \
@@ -101,7 +89,7 @@ forge "one flipped byte in pty-1.cast" \
 # The reported range holds the flipped byte.
 lo=$(echo "$out" | sed -n 's/.*in bytes \([0-9]*\)-\([0-9]*\).*/\1/p')
 hi=$(echo "$out" | sed -n 's/.*in bytes \([0-9]*\)-\([0-9]*\).*/\2/p')
-ok $([ -n "$lo" ] && [ "$lo" -le 300 ] && [ "$hi" -ge 300 ]; echo $?) \
+check_rc $([ -n "$lo" ] && [ "$lo" -le 300 ] && [ "$hi" -ge 300 ]; echo $?) \
     "the named byte range ($lo-$hi) holds the flipped offset 300"
 forge "one flipped byte in exec-2.stdout" \
     "BROKEN: exec-2.stdout differs" \
@@ -133,63 +121,63 @@ cp -a "$work/orig" "$A"
 out=$(ctl verify "$work"/forged/*/*/*/"$idA" 2>&1)
 rc=$?
 echo "$out" | grep -q "not by the trusted key .*re-signed with another key"
-ok $(( rc != 1 || $? != 0 )) "forgery caught: re-signed with another key"
+check_rc $(( rc != 1 || $? != 0 )) "forgery caught: re-signed with another key"
 ctl verify "$work"/forged/*/*/*/"$idA" --key "$work/other.pem" >/dev/null
-ok $? "the same session verifies with --key of the key that signed it"
+check_rc $? "the same session verifies with --key of the key that signed it"
 rm -rf "$A"
 cp -a "$work/orig" "$A"
 
 # verify --print-key, --json, bad ids
 ctl verify --print-key | grep -q "BEGIN PUBLIC KEY"
-ok $? "verify --print-key prints the public key"
+check_rc $? "verify --print-key prints the public key"
 ctl verify --publish-key >/dev/null &&
     ctl verify --print-key --key "$work/rec/signing-key.pub" | grep -q SHA256:
-ok $? "verify --publish-key writes recordings_dir/signing-key.pub"
+check_rc $? "verify --publish-key writes recordings_dir/signing-key.pub"
 ctl --json verify "$idA" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["intact"] and d["sealed"] else 1)'
-ok $? "verify --json"
+check_rc $? "verify --json"
 ctl verify "../../etc" >/dev/null 2>&1
-ok $(( $? != 2 )) "verify refuses a bad session id (exit 2)"
+check_rc $(( $? != 2 )) "verify refuses a bad session id (exit 2)"
 ctl verify S-ZZZZZZZZ 2>&1 | grep -q "no session"
-ok $? "verify names an unknown session"
+check_rc $? "verify names an unknown session"
 
 # ---- authorisation ----------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
     ctl --as mallory sessions >/dev/null 2>"$work/err"
     rc=$?
     grep -q "mallory is neither an auditor nor an approver" "$work/err"
-    ok $(( rc != 1 || $? != 0 )) "a non-auditor is refused"
+    check_rc $(( rc != 1 || $? != 0 )) "a non-auditor is refused"
     ctl --as aud sessions >/dev/null
-    ok $? "a member of [roles] auditors may list sessions"
+    check_rc $? "a member of [roles] auditors may list sessions"
 fi
 
 # ---- sessions -----------------------------------------------------------------
 out=$(ctl sessions)
 echo "$out" | grep -q "$idA  alice" && echo "$out" | grep -q "$idB  bob" &&
     echo "$out" | grep -q "$idC.*(not closed)"
-ok $? "sessions lists all three"
+check_rc $? "sessions lists all three"
 out=$(ctl sessions --user bob)
 [ "$(echo "$out" | grep -c '^S-')" = 1 ] && echo "$out" | grep -q "$idB"
-ok $? "sessions --user"
+check_rc $? "sessions --user"
 out=$(ctl sessions --target 'plc-*')
 [ "$(echo "$out" | grep -c '^S-')" = 2 ]
-ok $? "sessions --target pattern"
+check_rc $? "sessions --target pattern"
 since=$(date -u -d "@$((now - 2400))" '+%Y-%m-%d %H:%M:%SZ')
 out=$(ctl sessions --since "$since")
 [ "$(echo "$out" | grep -c '^S-')" = 1 ] && echo "$out" | grep -q "$idC"
-ok $? "sessions --since"
+check_rc $? "sessions --since"
 until=$(date -u -d "@$((now - 5000))" '+%Y-%m-%d %H:%M:%SZ')
 out=$(ctl sessions --until "$until")
 [ "$(echo "$out" | grep -c '^S-')" = 1 ] && echo "$out" | grep -q "$idA"
-ok $? "sessions --until"
+check_rc $? "sessions --until"
 ctl sessions --since "yesterday" >/dev/null 2>&1
-ok $(( $? != 2 )) "sessions --since with a bad time is a usage error"
+check_rc $(( $? != 2 )) "sessions --since with a bad time is a usage error"
 ctl --json sessions | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d)==3 and d[0]["request"]=="R-A1" else 1)'
-ok $? "sessions --json"
+check_rc $? "sessions --json"
 
 # ---- replay ---------------------------------------------------------------------
 ctl replay --cat "$idA" >"$work/replay.txt"
 grep -q "reboot-plc" "$work/replay.txt"
-ok $? "replay --cat prints the output"
+check_rc $? "replay --cat prints the output"
 if command -v asciinema >/dev/null 2>&1 && command -v script >/dev/null; then
     # asciinema cat wants a terminal: give it a pty with script(1); the
     # pty turns \n into \r\n, so compare without \r.
@@ -197,25 +185,25 @@ if command -v asciinema >/dev/null 2>&1 && command -v script >/dev/null; then
         tr -d '\r' >"$work/acat.txt"
     tr -d '\r' <"$work/replay.txt" >"$work/replay.norm"
     [ -s "$work/acat.txt" ] && cmp -s "$work/replay.norm" "$work/acat.txt"
-    ok $? "asciinema cat agrees with replay --cat"
+    check_rc $? "asciinema cat agrees with replay --cat"
 fi
 ctl replay --speed 1000 "$idB" </dev/null >"$work/timed.txt"
 grep -q uptime "$work/timed.txt"
-ok $? "replay with timing (--speed 1000, no tty)"
+check_rc $? "replay with timing (--speed 1000, no tty)"
 ctl replay --from 99:99 "$idA" >/dev/null 2>&1
-ok $(( $? != 2 )) "replay --from rejects a bad offset"
+check_rc $(( $? != 2 )) "replay --from rejects a bad offset"
 
 # ---- grep -----------------------------------------------------------------------
 out=$(ctl grep 'reboot-plc')
 echo "$out" | grep -Eq "^$idA  \+[0-9]{2}:[0-9]{2}  in   reboot-plc$" &&
     ! echo "$out" | grep -q "$idB"
-ok $? "grep finds the command typed in A (in) and nothing in B"
+check_rc $? "grep finds the command typed in A (in) and nothing in B"
 ctl grep 'reboot-plc' | grep -Eq "^$idA  \+[0-9:]+  out  .*reboot-plc"
-ok $? "grep finds it in the output too, escapes stripped"
+check_rc $? "grep finds it in the output too, escapes stripped"
 ctl grep 'uptime' --user alice >/dev/null
-ok $(( $? != 1 )) "grep with --user filter: no match gives exit 1"
+check_rc $(( $? != 1 )) "grep with --user filter: no match gives exit 1"
 ctl grep -i 'SETPOINT=4[0-9]' --target hmi-2 | grep -q "$idB  +--:--  out  config line"
-ok $? "grep -i searches non-pty exec output"
+check_rc $? "grep -i searches non-pty exec output"
 
 # ---- watch ------------------------------------------------------------------------
 "$MK" --dir "$work/rec" --key "$work/signing.pem" --user dave \
@@ -228,13 +216,13 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 ctl sessions --live | grep -q "dave"
-ok $? "sessions --live shows the live session"
+check_rc $? "sessions --live shows the live session"
 timeout 30 "$CTL" --config "$work/nis2.conf" watch "${live##*/}" \
     >"$work/watch.txt" 2>"$work/watch.err"
 rc=$?
 wait $mkpid
 grep -q "live tick 1[0-4]" "$work/watch.txt" && grep -q "ended" "$work/watch.err"
-ok $(( rc != 0 || $? != 0 )) "watch follows the live session until it ends"
+check_rc $(( rc != 0 || $? != 0 )) "watch follows the live session until it ends"
 
 # ---- report -------------------------------------------------------------------------
 log="$work/log/audit.log"
@@ -248,58 +236,55 @@ log="$work/log/audit.log"
 s=$(date -u -d "@$((now - 8000))" '+%Y-%m-%d %H:%M:%SZ')
 u=$(date -u -d "@$((now + 60))" '+%Y-%m-%d %H:%M:%SZ')
 ctl report --since "$s" --until "$u" --out "$work/report" >"$work/report.out"
-ok $? "report writes the bundle"
+check_rc $? "report writes the bundle"
 (cd "$work/report" && sha256sum -c --quiet SHA256SUMS)
-ok $? "the bundle's SHA256SUMS verify with sha256sum -c"
+check_rc $? "the bundle's SHA256SUMS verify with sha256sum -c"
 sum="$work/report/summary.md"
 grep -q "$idA | alice | plc-line1" "$sum" && grep -q "$idC | carol" "$sum"
-ok $? "summary lists the sessions"
+check_rc $? "summary lists the sessions"
 grep -A4 "### Policy denials" "$sum" | grep -q "access.deny | mallory"
-ok $? "summary lists the denial"
+check_rc $? "summary lists the denial"
 grep -A4 "### Revocations" "$sum" | grep -q "request.revoke | ot-carol"
-ok $? "summary lists the revocation"
+check_rc $? "summary lists the revocation"
 grep -A4 "### Emergency accesses not yet reviewed" "$sum" | grep -q "R-E9"
-ok $? "summary lists the unreviewed emergency access"
+check_rc $? "summary lists the unreviewed emergency access"
 grep -A4 "### Authentication failures" "$sum" | grep -q "auth.mfa.fail"
-ok $? "summary lists the authentication failure"
+check_rc $? "summary lists the authentication failure"
 grep -q "Early warning, within 24 hours" "$sum" &&
     grep -q "within 72 hours" "$sum" && grep -q "Final report" "$sum"
-ok $? "summary has a section per reporting stage"
+check_rc $? "summary has a section per reporting stage"
 [ -f "$work/report/recordings/$idA/chain" ] &&
     ctl verify "$work/report/recordings/$idA" >/dev/null
-ok $? "the copied recording verifies on its own"
+check_rc $? "the copied recording verifies on its own"
 grep -q "^$idC,.*not closed (crash?)" "$work/report/sessions.csv"
-ok $? "sessions.csv carries the verification result"
+check_rc $? "sessions.csv carries the verification result"
 ctl report --since "$s" --until "$u" --out "$work/report" >/dev/null 2>&1
-ok $(( $? != 2 )) "report refuses a non-empty output dir"
+check_rc $(( $? != 2 )) "report refuses a non-empty output dir"
 grep -q '"event":"report.create"' "$log" &&
     grep -q '"event":"recording.verify"' "$log"
-ok $? "verify and report are audit events"
+check_rc $? "verify and report are audit events"
 ctl audit verify >/dev/null
-ok $? "the audit log chain is intact after all that"
+check_rc $? "the audit log chain is intact after all that"
 
 # ---- export --------------------------------------------------------------------------
 if [ -s "$BUILD/player/asciinema-player.min.js" ]; then
     ctl export "$idA" --html "$work/a.html" >/dev/null
-    ok $? "export --html"
+    check_rc $? "export --html"
     grep -q "reboot-plc" "$work/a.html" &&
         grep -q '"version":2' "$work/a.html" &&
         grep -q "intact, [0-9]* checkpoints" "$work/a.html" &&
         grep -q "ot-bob, ot-carol" "$work/a.html"
-    ok $? "the page holds the asciicast text, meta and the verification"
+    check_rc $? "the page holds the asciicast text, meta and the verification"
     ! grep -Eq '(src|href)="https?:' "$work/a.html"
-    ok $? "the page references nothing on the network"
+    check_rc $? "the page references nothing on the network"
     grep -q '"event":"recording.export"' "$log"
-    ok $? "export is an audit event"
+    check_rc $? "export is an audit event"
 else
-    echo "not ok $((n + 1)) - player not fetched (make player)"
-    n=$((n + 1))
-    fail=1
+    not_ok "player not fetched (make player)"
 fi
 NIS2_PLAYER_DIR=/nonexistent "$CTL" --config "$work/nis2.conf" export "$idA" \
     --html "$work/b.html" 2>&1 | grep -q "make player" ||
     [ -s "$BUILD/player/asciinema-player.min.js" ]
-ok $? "a missing player names the make target"
+check_rc $? "a missing player names the make target"
 
-echo "1..$n"
-exit $fail
+finish

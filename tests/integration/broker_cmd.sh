@@ -11,18 +11,17 @@
 #     client exits, meta.json says killed, session.kill is audited; a
 #     non-approver is refused; a crashed session's stale registry entry is
 #     neither listed nor killable.
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
 for prog in ssh ssh-keygen /usr/sbin/sshd oathtool python3 timeout; do
     if ! command -v "$prog" >/dev/null; then
-        echo "not ok 1 - $prog is missing (contrib/deps-debian.sh)"
-        exit 1
+        bail "$prog is missing (contrib/deps-debian.sh)"
     fi
 done
 if [ $ROOT != 1 ]; then
     # nis2ctl --as (requests, approvals, refusals) is for root only.
-    echo "not ok 1 - broker_cmd.sh needs root"
-    exit 1
+    bail "broker_cmd.sh needs root"
 fi
 
 ctl() { "$B/nis2ctl" --config "$T/nis2.conf" "$@"; }
@@ -30,12 +29,12 @@ now_ms() { date +%s%3N; }
 
 # ---- [broker] limits: file:line errors -------------------------------------
 setup_keys
-ssh-keygen -q -t ed25519 -N '' -C aud -f "$T/keys/aud" || exit 1
+ssh-keygen -q -t ed25519 -N '' -C aud -f "$T/keys/aud" || bail "ssh-keygen"
 cp "$T/keys/aud.pub" "$T/ak/aud"
 chmod 644 "$T/ak/aud"
 start_target
 write_config
-init_state || { echo "not ok 1 - nis2ctl init"; exit 1; }
+init_state || bail "nis2ctl init"
 
 # bad_limit KEY VALUE MESSAGE: the key inserted under [broker]; --check must
 # fail naming nis2.conf and the line.
@@ -44,7 +43,7 @@ bad_limit() {
     sed "/^\[broker\]$/a $1 = $2" "$T/nis2.conf" >"$f"
     line=$(grep -n "^$1 = " "$f" | cut -d: -f1)
     if "$B/nis2-broker" --config "$f" --check >"$T/bad.out" 2>&1; then
-        notok "[broker] $1 = $2 is refused"
+        not_ok "[broker] $1 = $2 is refused"
         return
     fi
     check "[broker] $1 = $2: $f:$line: $3" \
@@ -66,7 +65,7 @@ cp "$T/limits.conf" "$T/nis2.conf"
 
 for u in alice omar aud; do
     ctl totp enroll "$u" --secret "$TOTP_SECRET" --force >>"$T/enroll.log" \
-        2>&1 || { notok "TOTP enrolled for $u"; finish; }
+        2>&1 || bail "TOTP enrolled for $u"
 done
 # A code is accepted once per user: one step counter per user, so that
 # many logins of several users stay inside the accepted window.
@@ -167,7 +166,7 @@ same() { # desc, then the verb and its arguments
         cmp -s "$T/local.out" "$T/remote.out"; then
         ok "$d (exit $rr, $(wc -c <"$T/remote.out") bytes)"
     else
-        notok "$d: local exit $rl, remote $rr"
+        not_ok "$d: local exit $rl, remote $rr"
         diff "$T/local.out" "$T/remote.out" | head -n 10 | sed 's/^/# /'
         sed 's/^/# remote err: /' "$T/remote.err" | head -n 5
     fi

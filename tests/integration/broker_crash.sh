@@ -5,11 +5,11 @@
 # (nis2ctl replay --cat, asciinema cat) up to there, shows up in
 # `nis2ctl sessions` as not closed, and a byte flipped afterwards is still
 # caught.  Real ssh -> nis2-broker -> real sshd on 127.0.0.1.
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
 if [ $ROOT != 1 ]; then
-    echo "ok 1 # skip needs root (nis2ctl --as for requests and approvals)"
-    exit 0
+    skip_all "needs root (nis2ctl --as for requests and approvals)"
 fi
 setup_keys
 start_target
@@ -17,7 +17,7 @@ write_config
 # checkpoints every second so that a crash a few seconds in has some
 sed -i 's/^\[recording\]$/[recording]\ncheckpoint_interval = 1s/' \
     "$T/nis2.conf"
-init_state || { echo "not ok 1 - nis2ctl init"; exit 1; }
+init_state || bail "nis2ctl init"
 "$B/nis2ctl" --config "$T/nis2.conf" totp enroll alice \
     --secret "$TOTP_SECRET" --force >>"$T/enroll.log" 2>&1
 write_askpass

@@ -8,18 +8,17 @@
 # sshd as the target.  NIS2_SK_FLAGS makes the provider send signatures
 # without user presence (or with user verification), to show what the
 # broker reads from the signature's flags (docs/fido2.md).
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
 for prog in ssh ssh-keygen /usr/sbin/sshd oathtool python3; do
     if ! command -v "$prog" >/dev/null; then
-        echo "not ok 1 - $prog is missing (contrib/deps-debian.sh)"
-        exit 1
+        bail "$prog is missing (contrib/deps-debian.sh)"
     fi
 done
 PROV="$B/tools/sk_provider.so"
 if [ ! -f "$PROV" ]; then
-    echo "not ok 1 - $PROV is missing (make tests)"
-    exit 1
+    bail "$PROV is missing (make tests)"
 fi
 
 # OpenSSH programs loading our (maybe instrumented) provider: the ASan
@@ -144,7 +143,7 @@ expect_ok() {
         { [ -z "$flags" ] || [ "$f" = "$flags" ]; }; then
         ok "$d"
     else
-        notok "$d (rc=$rc out=$out prompts=$p sk_flags=$f: $(tail -n2 "$T/err"))"
+        not_ok "$d (rc=$rc out=$out prompts=$p sk_flags=$f: $(tail -n2 "$T/err"))"
     fi
 }
 # expect_denied DESC KEY TARGET REASON-REGEX: refused, the client sees no
@@ -160,7 +159,7 @@ expect_denied() {
         echo "$why" | grep -Eq "$re" && ! grep -Eq "$re" "$T/err"; then
         ok "$d"
     else
-        notok "$d (rc=$rc out=$out reason=$why)"
+        not_ok "$d (rc=$rc out=$out reason=$why)"
     fi
 }
 
@@ -265,7 +264,7 @@ check "the audit log verifies" \
 check "no TOTP code or secret in the audit log" \
     bash -c "! grep -q '$TOTP_SECRET' '$T/state/audit.log'"
 if grep -q "AddressSanitizer\|runtime error" "$T/broker.log" "$T/broker2.log"; then
-    notok "broker log free of sanitizer reports"
+    not_ok "broker log free of sanitizer reports"
 else
     ok "broker log free of sanitizer reports"
 fi

@@ -5,6 +5,7 @@
 # authenticated connection; a port forward (ssh -W) to an allowed
 # destination works and is audited with byte counts, one to any other
 # destination is refused.
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
 setup_keys
@@ -12,10 +13,10 @@ start_target
 write_config "forward = gw1:$TARGET_PORT"
 # No approval in this test: the approval path is broker_basic.sh's.
 sed -i 's/^require_approval = yes/require_approval = no/' "$T/nis2.conf"
-init_state || { echo "not ok 1 - nis2ctl init"; exit 1; }
+init_state || bail "nis2ctl init"
 "$B/nis2ctl" --config "$T/nis2.conf" totp enroll alice \
     --secret "$TOTP_SECRET" --force >"$T/enroll.log" 2>&1 ||
-    { echo "not ok 1 - totp enroll"; exit 1; }
+    bail "totp enroll"
 write_askpass
 start_broker
 check "broker listens" wait_port "$BROKER_PORT"

@@ -4,17 +4,17 @@
 # of the approval window is announced (warn_before) and then closes the
 # session with a message and exit status 255; a kill request ends one; each
 # is audited as session.end with its reason and recorded in meta.json.
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
 if [ $ROOT != 1 ]; then
-    echo "ok 1 # skip needs root (nis2ctl --as for requests and approvals)"
-    exit 0
+    skip_all "needs root (nis2ctl --as for requests and approvals)"
 fi
 setup_keys
 start_target
 write_config
 sed -i 's/^warn_before = 5m/warn_before = 10s/' "$T/nis2.conf"
-init_state || { echo "not ok 1 - nis2ctl init"; exit 1; }
+init_state || bail "nis2ctl init"
 for u in alice omar; do
     "$B/nis2ctl" --config "$T/nis2.conf" totp enroll "$u" \
         --secret "$TOTP_SECRET" --force >>"$T/enroll.log" 2>&1

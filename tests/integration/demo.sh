@@ -5,18 +5,9 @@
 # verified, playback with the command's output, audit log intact) and
 # leaves neither processes nor its temp dir behind.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.." || exit 1
 B=${NIS2_BUILD_DIR:-build}
-N=0
-FAILED=0
-ok() { N=$((N + 1)); echo "ok $N - $*"; }
-notok() { N=$((N + 1)); FAILED=1; echo "not ok $N - $*"; }
-# check "description" command...: ok when the command succeeds
-check() {
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
 
 OUT=$(mktemp "${TMPDIR:-/tmp}/nis2-demo-test.XXXXXX")
 trap 'rm -f "$OUT" "$OUT".*' EXIT
@@ -85,4 +76,4 @@ if [ -n "$T" ]; then
     left=$(ps -eo pid=,args= | grep -F -- "$T/" | grep -v grep)
     check "no process of the demo is left running" test -z "$left"
 fi
-exit $FAILED
+finish

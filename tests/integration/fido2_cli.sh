@@ -3,36 +3,26 @@
 #
 # status, import and remove run the real nis2ctl.  enroll needs a token:
 # the production nis2ctl must refuse the software authenticator, so enroll
-# runs through build/tools/nis2ctl-fido2test, the same cmd_fido2.c compiled
-# with NIS2_FIDO2_TEST.  The production binaries must not even contain the
-# software authenticator (symbol tables checked with nm).
+# runs through build/tools/nis2ctl-fido2test, the production nis2ctl objects
+# linked with tests/support/fido2_soft.o (which registers the device kind
+# "soft").  That the production binaries do not even contain it is
+# tests/integration/no_test_code.sh's.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 B="${NIS2_BUILD_DIR:-build}"
 CTL="$PWD/$B/nis2ctl"
 TCTL="$PWD/$B/tools/nis2ctl-fido2test"
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { # check "text" command...
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else nok "$what"; fi
-}
 
 for p in "$CTL" "$TCTL" "$PWD/$B/pam_nis2.so" "$PWD/$B/nis2-broker" \
     "$PWD/$B/tools/pam_nis2_fido2test.so"; do
     if [ ! -x "$p" ] && [ ! -f "$p" ]; then
-        echo "not ok 1 - $p not built (make tests)"
-        exit 1
+        bail "$p not built (make tests)"
     fi
 done
-for tool in nm base64 basenc od; do
+for tool in base64 basenc od; do
     if ! command -v "$tool" >/dev/null; then
-        echo "not ok 1 - $tool is missing"
-        exit 1
+        bail "$tool is missing"
     fi
 done
 
@@ -64,18 +54,6 @@ cred_field() { # cred_field USER N K: field K of the N-th cred line
     awk -v n="$2" -v k="$3" '$1 == "cred" { i++; if (i == n) print $k }' \
         "$T/state/fido2/$1"
 }
-
-# -- the production binaries have no software authenticator ---------------
-for f in nis2ctl pam_nis2.so nis2-broker; do
-    check "production $f holds no software authenticator" \
-        bash -c "! nm '$PWD/$B/$f' 2>/dev/null | grep -q nis2_fido2_soft_ops"
-    check "production $f holds the libfido2 device" \
-        bash -c "nm '$PWD/$B/$f' 2>/dev/null | grep -q nis2_fido2_hw_ops"
-done
-check "the test builds do hold it" \
-    bash -c "nm '$TCTL' | grep -q nis2_fido2_soft_ops &&
-             nm '$PWD/$B/tools/pam_nis2_fido2test.so' |
-             grep -q nis2_fido2_soft_ops"
 
 softdev "$T/dev"
 out=$(ctl fido2 status alice 2>&1)
@@ -230,4 +208,4 @@ check "removal audited" test "$(grep -c '"fido2.remove"' "$T/audit.log")" = 1
 # (a PIN with letters outside hex: digits alone can occur in the log's hashes)
 check "no PIN in the audit log" bash -c "! grep -q pin-8642-zq '$T/audit.log'"
 
-[ "$fails" = 0 ]
+finish

@@ -4,37 +4,32 @@
 # parser regression that crashes shows up in `make check`.  Long runs are
 # `make fuzz` plus running build-fuzz/fuzz_X by hand.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 secs=${NIS2_FUZZ_SECONDS:-8}
-n=0
-fail=0
 harnesses=(tests/fuzz/fuzz_*.c)
 if [ ! -e "${harnesses[0]}" ]; then
-    echo "ok 1 - no fuzz harnesses to run"
-    exit 0
+    skip_all "no fuzz harnesses to run"
 fi
 if ! make --no-print-directory -s fuzz >/tmp/nis2-fuzz-build.$$ 2>&1; then
     cat /tmp/nis2-fuzz-build.$$
     rm -f /tmp/nis2-fuzz-build.$$
-    echo "not ok 1 - fuzz harnesses build"
-    exit 1
+    bail "fuzz harnesses build"
 fi
 rm -f /tmp/nis2-fuzz-build.$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/nis2-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 for src in "${harnesses[@]}"; do
     name=$(basename "$src" .c)
-    n=$((n + 1))
     corpus="$work/$name"
     mkdir -p "$corpus"
     [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
     if (cd "$work" && "$OLDPWD/build-fuzz/$name" -max_total_time="$secs" \
             -rss_limit_mb=2048 "$corpus" >"$work/$name.log" 2>&1); then
-        echo "ok $n - $name: ${secs}s without a crash ($(grep -o 'Done [0-9]* runs' "$work/$name.log" | tail -n1))"
+        ok "$name: ${secs}s without a crash ($(grep -o 'Done [0-9]* runs' "$work/$name.log" | tail -n1))"
     else
         tail -n 30 "$work/$name.log"
-        echo "not ok $n - $name crashed (see above)"
-        fail=1
+        not_ok "$name crashed (see above)"
     fi
 done
-exit $fail
+finish

@@ -4,32 +4,23 @@
 # there after a virtual time budget) and the recording's text must be on
 # the terminal.  Keeps a screenshot as a test artifact in
 # $NIS2_BUILD_DIR/test-artifacts/html_export.png.
-# Needs Debian's chromium package and the player (make player); skips
-# (TAP SKIP) when either is missing.
+# Needs Debian's chromium package and the player (make player); fails
+# when either is missing.
 set -u
+. "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 BUILD=${NIS2_BUILD_DIR:-build}
 CTL="$BUILD/nis2ctl"
 MK="$BUILD/tools/mkrecording"
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
-n=0
-fail=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
 for f in "$CTL" "$MK"; do
-    [ -x "$f" ] || { echo "not ok 1 - $f is not built (make tests)"; exit 1; }
+    [ -x "$f" ] || bail "$f is not built (make tests)"
 done
 if [ -z "$CHROMIUM" ]; then
-    echo "not ok 1 - chromium not installed (contrib/deps-debian.sh installs it)"
-    echo "1..1"
-    exit 1
+    bail "chromium not installed (contrib/deps-debian.sh installs it)"
 fi
 if [ ! -s "$BUILD/player/asciinema-player.min.js" ]; then
-    echo "not ok 1 - asciinema-player not fetched (make player)"
-    echo "1..1"
-    exit 1
+    bail "asciinema-player not fetched (make player)"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nis2-html.XXXXXX")
@@ -49,7 +40,7 @@ dir=$("$MK" --dir "$work/rec" --key "$work/signing.pem" --user alice \
 id=${dir##*/}
 "$CTL" --config "$work/nis2.conf" export "$id" --html "$work/session.html" \
     >/dev/null
-ok $? "export --html"
+check_rc $? "export --html"
 
 # Chromium: headless, no sandbox (root in CI), nothing in the background,
 # every host name unresolvable so that no request can leave the machine.
@@ -64,21 +55,20 @@ chrome() {
 }
 url="file://$work/session.html"
 chrome dom --dump-dom "$url" >"$work/dom.html"
-ok $? "chromium loads the page from $url"
+check_rc $? "chromium loads the page from $url"
 grep -q 'data-nis2-player="created"' "$work/dom.html"
-ok $? "the player was created without a script error"
+check_rc $? "the player was created without a script error"
 grep -Eq 'class="[^"]*ap-(wrapper|player)' "$work/dom.html"
-ok $? "the player's DOM (ap-wrapper / ap-player) is in the page"
+check_rc $? "the player's DOM (ap-wrapper / ap-player) is in the page"
 grep -q 'id="verdict">intact' "$work/dom.html"
-ok $? "the verification result is shown"
+check_rc $? "the verification result is shown"
 art="$BUILD/test-artifacts"
 mkdir -p "$art"
 rm -f "$art/html_export.png"
 chrome shot --screenshot="$art/html_export.png" "$url" >/dev/null
 [ -s "$art/html_export.png" ]
-ok $? "screenshot kept as $art/html_export.png"
-if [ $fail -ne 0 ]; then
+check_rc $? "screenshot kept as $art/html_export.png"
+if [ "$TAP_FAILED" -ne 0 ]; then
     tail -20 "$work/chromium.log" | sed 's/^/# /'
 fi
-echo "1..$n"
-exit $fail
+finish

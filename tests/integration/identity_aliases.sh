@@ -14,8 +14,9 @@
 # (with login_name ADM1) and uses adm1's key file and TOTP state; and,
 # under nss_wrapper, a second local account with adm1's UID is refused.
 set -u
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/ldap_lib.inc"
 BUILD_ABS=$B
 ldap_init identity-aliases
 B=$BUILD_ABS
@@ -23,12 +24,12 @@ trap 'ldap_cleanup; cleanup' EXIT
 
 for prog in ssh ssh-keygen /usr/sbin/sshd oathtool python3; do
     command -v "$prog" >/dev/null ||
-        { nok "$prog is missing (contrib/deps-debian.sh)"; finish; exit 1; }
+        bail "$prog is missing (contrib/deps-debian.sh)"
 done
-[ "$ROOT" = 1 ] || { nok "needs root (the broker drops to nobody)"; finish; exit 1; }
+[ "$ROOT" = 1 ] || bail "needs root (the broker drops to nobody)"
 
 # ---- the directory --------------------------------------------------------
-ldap_setup d 0 || { nok "slapd config"; finish; exit 1; }
+ldap_setup d 0 || bail "slapd config"
 check "slapd starts on 127.0.0.1:$LDAP_PORT_d" ldap_start d
 check "schemas load" ldap_schemas d
 check "ACLs apply" ldap_acls d

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ldap_brokers.sh - two nis2-broker processes sharing one directory
-# ([store] backend = ldap): one real slapd (tests/integration/ldap_lib.sh),
+# ([store] backend = ldap): one real slapd (tests/integration/ldap_lib.inc),
 # brokers A and B on two free 127.0.0.1 ports, each with its own config,
 # state_dir and audit log, both bound to the same provider (the layout
 # docs/ldap.md recommends: every broker lists the providers in the same
@@ -23,8 +23,9 @@
 # refused while the directory is down (auth.fail with the reason).
 # The two-provider (syncrepl) layout is ldap_replication.sh.
 set -u
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/ldap_lib.inc"
 BUILD_ABS=$B
 ldap_init ldap-brokers
 B=$BUILD_ABS
@@ -32,12 +33,12 @@ trap 'ldap_cleanup; cleanup' EXIT
 
 for prog in ssh ssh-keygen /usr/sbin/sshd oathtool python3; do
     command -v "$prog" >/dev/null ||
-        { nok "$prog is missing (contrib/deps-debian.sh)"; finish; exit 1; }
+        bail "$prog is missing (contrib/deps-debian.sh)"
 done
-[ "$ROOT" = 1 ] || { nok "needs root (brokers drop to nobody)"; finish; exit 1; }
+[ "$ROOT" = 1 ] || bail "needs root (brokers drop to nobody)"
 
 # ---- the directory ------------------------------------------------------
-ldap_setup d 0 || { nok "slapd config"; finish; exit 1; }
+ldap_setup d 0 || bail "slapd config"
 check "slapd starts on 127.0.0.1:$LDAP_PORT_d" ldap_start d
 check "schemas load" ldap_schemas d
 check "ACLs apply (contrib/ldap/acl-example.ldif)" ldap_acls d
@@ -274,7 +275,7 @@ for round in $(seq "$ROUNDS"); do
     R2=$(bssh alice alice -- --json request gw2 --duration 1h \
         --reason "'four eyes $round'" </dev/null 2>/dev/null | request_id)
     if [ -z "$R2" ]; then
-        nok "round $round: request for gw2"
+        not_ok "round $round: request for gw2"
         continue
     fi
     via "$PORT_A"

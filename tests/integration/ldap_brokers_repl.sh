@@ -16,8 +16,9 @@
 # accepted step has replicated (audited as a replay at B); both brokers'
 # audit chains verify.  One provider for both brokers: ldap_brokers.sh.
 set -u
+. "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/ldap_lib.inc"
 BUILD_ABS=$B
 ldap_init ldap-brokers-repl
 B=$BUILD_ABS
@@ -25,14 +26,14 @@ trap 'ldap_cleanup; cleanup' EXIT
 
 for prog in ssh ssh-keygen /usr/sbin/sshd oathtool python3; do
     command -v "$prog" >/dev/null ||
-        { nok "$prog is missing (contrib/deps-debian.sh)"; finish; exit 1; }
+        bail "$prog is missing (contrib/deps-debian.sh)"
 done
-[ "$ROOT" = 1 ] || { nok "needs root (brokers drop to nobody)"; finish; exit 1; }
+[ "$ROOT" = 1 ] || bail "needs root (brokers drop to nobody)"
 [ -x "$B/tools/ldap_totp" ] ||
-    { nok "$B/tools/ldap_totp not built (make tests)"; finish; exit 1; }
+    bail "$B/tools/ldap_totp not built (make tests)"
 
 # ---- two providers, replicating ------------------------------------------
-ldap_setup a 1 && ldap_setup b 2 || { nok "slapd config"; finish; exit 1; }
+ldap_setup a 1 && ldap_setup b 2 || bail "slapd config"
 check "provider a starts on 127.0.0.1:$LDAP_PORT_a" ldap_start a
 check "provider b starts on 127.0.0.1:$LDAP_PORT_b" ldap_start b
 check "schemas on a" ldap_schemas a

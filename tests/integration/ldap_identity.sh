@@ -5,10 +5,11 @@
 # file with a loose mode, slapd killed or stopped mid-run -> deny with a
 # clear message and an audit event, then recovery when it is back.
 set -u
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/tap.inc"
+. "$(dirname "$0")/ldap_lib.inc"
 ldap_init ldap-identity
 
-ldap_setup a 0 || { nok "slapd config"; finish; exit 1; }
+ldap_setup a 0 || bail "slapd config"
 check "slapd starts on 127.0.0.1:$LDAP_PORT_a" ldap_start a
 check "openssh-lpk.ldif and nis2.ldif load with ldapadd" ldap_schemas a
 check "acl-example.ldif applies" ldap_acls a
@@ -103,7 +104,7 @@ C="$LDAP_T/nis2.conf"
 check "alice (LDAP only, groupOfNames) is allowed on plc1" \
     allowed "$C" alice plc1
 check "the decision names the policy" grep -q . <<<"$out"
-[[ $out == *siemens* ]] && ok "policy siemens decides" || nok "policy siemens decides: $out"
+[[ $out == *siemens* ]] && ok "policy siemens decides" || not_ok "policy siemens decides: $out"
 check "bob (in LDAP, no group) is denied" denied "$C" bob plc1
 check "carol (member too) is allowed" allowed "$C" carol plc1
 check "unknown user is denied" denied "$C" nobody-here plc1
@@ -172,7 +173,7 @@ check "bind_pw_file readable by others -> refused, deny" \
     failed "$LDAP_T/loose.conf" alice plc1
 grep -q "bind_pw_file" "$LDAP_T/explain.err" &&
     ok "the message names bind_pw_file" ||
-    nok "the message names bind_pw_file: $(cat "$LDAP_T/explain.err")"
+    not_ok "the message names bind_pw_file: $(cat "$LDAP_T/explain.err")"
 
 # The directory goes away mid-run.
 ldap_stop a KILL
@@ -195,7 +196,7 @@ kill -STOP "$LDAP_PID_a"
 check "slapd stopped (no answer): deny after the timeout" \
     failed "$C" alice plc1
 grep -qi "time" "$LDAP_T/explain.err" && ok "the message says it timed out" ||
-    nok "the message says it timed out: $(cat "$LDAP_T/explain.err")"
+    not_ok "the message says it timed out: $(cat "$LDAP_T/explain.err")"
 kill -CONT "$LDAP_PID_a"
 check "slapd continued: alice is allowed" allowed "$C" alice plc1
 

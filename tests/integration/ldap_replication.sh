@@ -9,11 +9,12 @@
 # A TOTP code accepted through A is refused through B (lib/totp_ldap.c,
 # tests/tools/ldap_totp standing in for the broker's TOTP step).
 set -u
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/tap.inc"
+. "$(dirname "$0")/ldap_lib.inc"
 [ "$(id -u)" = 0 ] || skip_all "needs root for --as and --now"
 ldap_init ldap-repl
 
-ldap_setup a 1 && ldap_setup b 2 || { nok "slapd config"; finish; exit 1; }
+ldap_setup a 1 && ldap_setup b 2 || bail "slapd config"
 check "provider A starts" ldap_start a
 check "provider B starts" ldap_start b
 check "schemas on A" ldap_schemas a

@@ -7,11 +7,12 @@
 # directory down -> the verbs fail and nothing is allowed.
 # Identities come from --as and times from --now (root only).
 set -u
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/tap.inc"
+. "$(dirname "$0")/ldap_lib.inc"
 [ "$(id -u)" = 0 ] || skip_all "needs root for --as and --now"
 ldap_init ldap-store
 
-ldap_setup a 0 || { nok "slapd config"; finish; exit 1; }
+ldap_setup a 0 || bail "slapd config"
 check "slapd starts" ldap_start a
 check "schemas load with ldapadd" ldap_schemas a
 check "ACLs apply" ldap_acls a
@@ -109,7 +110,7 @@ replace: nis2State
 nis2State: pending
 EOF
 }
-if stale; then nok "a modify from a stale revision fails"; else
+if stale; then not_ok "a modify from a stale revision fails"; else
     ok "a modify from a stale revision fails (no such value)"; fi
 check "and the entry is unchanged" test "$(entry "$ID" nis2State)" = approved
 
@@ -156,7 +157,7 @@ check "deny racing approve: a consistent entry ($st)" \
 ctl olga revoke "$ID" --reason "done early" --now "$NOW"
 check "revoke" test "$rc" = 0 -a "$(entry "$ID" nis2State)" = revoked
 [[ $(entry "$ID" nis2Revocation) == *'"by":"olga"'* ]] &&
-    ok "nis2Revocation holds by=olga" || nok "nis2Revocation holds by=olga"
+    ok "nis2Revocation holds by=olga" || not_ok "nis2Revocation holds by=olga"
 
 ctl vera --json requests --mine --now "$NOW"
 check "requests --mine lists all 7 from the directory" \

@@ -6,13 +6,14 @@
 # standing in for the broker's TOTP step) -> exactly 1 success, replay
 # and wrong codes counted, lockout, directory down -> error (deny).
 set -u
-. "$(dirname "$0")/ldap_lib.sh"
+. "$(dirname "$0")/tap.inc"
+. "$(dirname "$0")/ldap_lib.inc"
 ldap_init ldap-totp
 TOTP="$PWD/$B/tools/ldap_totp"
-command -v oathtool >/dev/null || { nok "oathtool missing (contrib/deps-debian.sh)"; finish; exit 1; }
-[ -x "$TOTP" ] || { nok "$TOTP not built"; finish; exit 1; }
+command -v oathtool >/dev/null || bail "oathtool missing (contrib/deps-debian.sh)"
+[ -x "$TOTP" ] || bail "$TOTP not built"
 
-ldap_setup a 0 || { nok "slapd config"; finish; exit 1; }
+ldap_setup a 0 || bail "slapd config"
 check "slapd starts" ldap_start a
 check "schemas load" ldap_schemas a
 check "ACLs apply" ldap_acls a
@@ -78,7 +79,7 @@ ALICE_DN="uid=alice,ou=people,$LDAP_SUFFIX"
 check "alice can bind and read her entry" \
     bash -c "ldapsearch -LLL -x -H '$(ldap_uri a)' -D '$ALICE_DN' -w alice-pw -b '$ALICE_DN' -s base uid | grep -q '^uid: alice'"
 if secret_as "$ALICE_DN" alice-pw; then
-    nok "alice herself cannot read her secret"
+    not_ok "alice herself cannot read her secret"
 else
     ok "alice herself cannot read her secret"
 fi

@@ -9,23 +9,16 @@
 # CI runs as root, so the login is root's (PermitRootLogin yes); no system
 # user is created.  Only the sshd started here is stopped, by its PidFile.
 set -u
+. "$(dirname "$0")/tap.inc"
 B="${NIS2_BUILD_DIR:-build}"
 SRC="${NIS2_SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$SRC" || exit 1
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
-
-skip_all() { echo "1..0 # SKIP $1"; exit 0; }
-
 [ -x /usr/sbin/sshd ] || skip_all "no /usr/sbin/sshd"
 command -v ssh >/dev/null || skip_all "no ssh client"
 command -v oathtool >/dev/null || skip_all "no oathtool"
 [ "$(id -u)" = 0 ] || skip_all "sshd with UsePAM needs root"
 so=$(readlink -f "$B/pam_nis2.so")
-[ -f "$so" ] || { echo "not ok 1 - $B/pam_nis2.so missing"; exit 1; }
+[ -f "$so" ] || bail "$B/pam_nis2.so missing"
 ctl=$(readlink -f "$B/nis2ctl")
 # sshd refuses to start without its privilege separation directory.
 [ -d /run/sshd ] || mkdir -m 0755 /run/sshd || skip_all "no /run/sshd"
@@ -54,7 +47,8 @@ EOF
 secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
 "$ctl" --config "$D/nis2.conf" totp enroll root --secret "$secret" \
     >"$D/enroll.out" 2>&1
-check "nis2ctl totp enroll root" '[ $? -eq 0 ] || [ -s "$D/state/totp/root" ]'
+rc=$?
+check "nis2ctl totp enroll root" eval '[ $rc -eq 0 ] || [ -s "$D/state/totp/root" ]'
 
 ssh-keygen -q -t ed25519 -N '' -f "$D/hostkey" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -f "$D/id" >/dev/null
@@ -115,7 +109,7 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 if [ $rc -ne 0 ] || [ ! -s "$D/sshd.pid" ]; then
-    nok "sshd starts (rc $rc)"
+    not_ok "sshd starts (rc $rc)"
     sed 's/^/# /' "$D/sshd.log"
     exit 1
 fi
@@ -139,49 +133,48 @@ login() { # login KEY-FILE: prints the remote output; returns ssh's status
 wait_safe
 echo totp >"$D/answer"
 out=$(login "$D/id")
-check "key + fresh TOTP code logs in" '[ "$out" = logged-in-as-root ]'
+check "key + fresh TOTP code logs in" eval '[ "$out" = logged-in-as-root ]'
 check "the prompt was 'Verification code: '" \
-    'grep -q "Verification code: \$" "$D/prompts"'
+    eval 'grep -q "Verification code: \$" "$D/prompts"'
 check "audit log has auth.mfa.ok for root" \
-    'grep -q "\"event\":\"auth.mfa.ok\",\"actor\":\"root\"" "$D/audit.log"'
+    eval 'grep -q "\"event\":\"auth.mfa.ok\",\"actor\":\"root\"" "$D/audit.log"'
 
 out=$(login "$D/id")
-check "the same code again (replay) is refused" '[ -z "$out" ]'
-check "audit log says replay" 'grep -q "\"reason\":\"replay\"" "$D/audit.log"'
+check "the same code again (replay) is refused" eval '[ -z "$out" ]'
+check "audit log says replay" eval 'grep -q "\"reason\":\"replay\"" "$D/audit.log"'
 
 code=$(oathtool --totp -b "$secret")
 echo $(( (10#$code + 1) % 1000000 )) | awk '{printf "%06d\n", $1}' \
     >"$D/answer"
 out=$(login "$D/id")
-check "a wrong code is refused" '[ -z "$out" ]'
-check "audit log says wrong" 'grep -q "\"reason\":\"wrong\"" "$D/audit.log"'
+check "a wrong code is refused" eval '[ -z "$out" ]'
+check "audit log says wrong" eval 'grep -q "\"reason\":\"wrong\"" "$D/audit.log"'
 
 printf '\b\n\r\177INCORRECT\n' | head -c 11 >"$D/answer"
 out=$(login "$D/id")
-check "OpenSSH's fake password string is refused" '[ -z "$out" ]'
+check "OpenSSH's fake password string is refused" eval '[ -z "$out" ]'
 
 # Without the key the code alone is not enough.
 ssh-keygen -q -t ed25519 -N '' -f "$D/otherkey" >/dev/null
 echo totp >"$D/answer"
 out=$(login "$D/otherkey")
-check "a code without an authorized key is refused" '[ -z "$out" ]'
+check "a code without an authorized key is refused" eval '[ -z "$out" ]'
 
 "$ctl" --config "$D/nis2.conf" --json totp status root >"$D/status.json"
 check "nis2ctl totp status counts the failures" \
-    'grep -q "\"failures\":[1-9]" "$D/status.json"'
+    eval 'grep -q "\"failures\":[1-9]" "$D/status.json"'
 
 # After the next step starts, a fresh code works again.
 now=$(date +%s)
 sleep $(( 30 - now % 30 + 1 ))
 echo totp >"$D/answer"
 out=$(login "$D/id")
-check "the next step's code logs in" '[ "$out" = logged-in-as-root ]'
+check "the next step's code logs in" eval '[ "$out" = logged-in-as-root ]'
 
-if [ "$fails" -gt 0 ]; then
+if [ "$TAP_FAILED" -gt 0 ]; then
     echo "# sshd log:"
     sed 's/^/# /' "$D/sshd.log" | tail -40
     echo "# ssh stderr:"
     sed 's/^/# /' "$D/ssh.err" | tail -20
 fi
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish

@@ -11,27 +11,24 @@
 # run).  A run whose fault was hit must be denied, or, where a library
 # absorbed the fault, succeed completely (step recorded, auth.mfa.ok in
 # the audit log); PAM_IGNORE, a crash or a success that was not recorded
-# and audited fails the test.  The run past the last call must succeed.  Skipped in the sanitizer build: the shim's
-# malloc cannot sit beside ASan's.
+# and audited fails the test.  The run past the last call must succeed.
+# Skipped in the sanitizer build: the shim's malloc cannot sit beside
+# ASan's.
 set -u
+. "$(dirname "$0")/tap.inc"
 B="${NIS2_BUILD_DIR:-build}"
 SRC="${NIS2_SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$SRC" || exit 1
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 
 if [ -n "${NIS2_TEST_PRELOAD_FIRST:-}" ] || [ "${SANITIZE:-0}" = 1 ]; then
-    echo "1..0 # SKIP fault injection replaces malloc; not under ASan"
-    exit 0
+    skip_all "fault injection replaces malloc; not under ASan"
 fi
-command -v oathtool >/dev/null || { echo "1..0 # SKIP no oathtool"; exit 0; }
+command -v oathtool >/dev/null || skip_all "no oathtool"
 so=$(readlink -f "$B/pam_nis2.so")
 shim=$(readlink -f "$B/tools/faultinject.so")
 drv="$B/tools/totp_pamdriver"
 for f in "$so" "$shim" "$drv" "$B/nis2ctl"; do
-    [ -e "$f" ] || { echo "not ok 1 - $f missing (make tests)"; exit 1; }
+    [ -e "$f" ] || bail "$f missing (make tests)"
 done
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/nis2-faults.XXXXXX")
@@ -45,7 +42,7 @@ mkdir "$D/pam"
 echo "auth required $so config=$D/nis2.conf" >"$D/pam/nis2-fi"
 secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
 "$B/nis2ctl" --config "$D/nis2.conf" totp enroll fi --secret "$secret" \
-    >/dev/null || { echo "not ok 1 - enroll"; exit 1; }
+    >/dev/null || bail "enroll"
 state="$D/state/totp/fi"
 cp -p "$state" "$D/fresh"
 
@@ -81,7 +78,7 @@ for cls in malloc open read write rename fsync flock stat random; do
     set -- $(run "$cls" 0)
     total=$2
     if [ "$1" != 0 ]; then
-        nok "$cls: a run without a fault succeeds (rc $1)"
+        not_ok "$cls: a run without a fault succeeds (rc $1)"
         continue
     fi
     bad=""
@@ -113,11 +110,10 @@ for cls in malloc open read write rename fsync flock stat random; do
     if [ -z "$bad" ] && [ "$1" = 0 ]; then
         ok "$cls: $hit single faults out of $total calls: $((hit - absorbed)) denied, $absorbed absorbed harmlessly, no partial success"
     else
-        nok "$cls: faults accepted at N:rc =${bad:- (none)}, past the last call rc $1"
+        not_ok "$cls: faults accepted at N:rc =${bad:- (none)}, past the last call rc $1"
     fi
     # A process that dies returns nothing to PAM (sshd denies); still worth
     # knowing where: so far only OpenSSL's lazy init under OOM.
     [ -z "$crashed" ] || echo "# $cls: the process died (a denial) at N =$crashed"
 done
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish

@@ -1,7 +1,8 @@
 /*
  * test_fido2.c - lib/fido2.c: the credential file (parse, format, trust
- * rules), base64, and whole logins against the software authenticator
- * (lib/fido2_soft.c), whose assertions go through libfido2's real
+ * rules), base64, the registry of device kinds, and whole logins against
+ * the software authenticator (tests/support/fido2_soft.c, linked into this
+ * test), whose assertions go through libfido2's real
  * fido_assert_verify().  Every case that must be refused is checked for
  * the exact outcome, and that nothing was accepted.
  */
@@ -583,6 +584,85 @@ test_rp_id_default(void **state)
     free(rp);
 }
 
+/* ---- device kinds ---------------------------------------------------- */
+
+static int
+fake_open(const char *path, void **dev_out)
+{
+    *dev_out = NULL;
+    return NIS2_ERR_NOTFOUND;
+}
+
+static void
+test_device_kinds(void **state)
+{
+    const struct nis2_fido2_dev_ops *ops;
+    const char *path;
+    /* Registered ops stay referenced: not on the stack. */
+    static struct nis2_fido2_dev_ops other, half;
+    char name[8];
+    int r = 0;
+
+    other = nis2_fido2_soft_ops;
+    other.open = fake_open;
+    half = nis2_fido2_soft_ops;
+    half.make_cred = NULL;
+    /* Built in: no value, or an absolute path, is a libfido2 token. */
+    assert_int_equal(nis2_fido2_select_device(NULL, &ops, &path), 0);
+    assert_ptr_equal(ops, &nis2_fido2_hw_ops);
+    assert_null(path);
+    assert_int_equal(nis2_fido2_select_device("/dev/hidraw3", &ops, &path), 0);
+    assert_ptr_equal(ops, &nis2_fido2_hw_ops);
+    assert_string_equal(path, "/dev/hidraw3");
+    /* The soft authenticator registered itself (its constructor). */
+    assert_int_equal(nis2_fido2_select_device("soft:/tmp/x:y", &ops, &path), 0);
+    assert_ptr_equal(ops, &nis2_fido2_soft_ops);
+    assert_string_equal(path, "/tmp/x:y");
+    assert_int_equal(nis2_fido2_register_device("soft", &nis2_fido2_soft_ops),
+                     0);
+    assert_int_equal(nis2_fido2_register_device("soft", &other),
+                     NIS2_ERR_EXISTS);
+    /* Unknown kinds, prefixes of kinds, and anything not a path fail. */
+    assert_int_equal(nis2_fido2_select_device("sof:/tmp/x", &ops, &path),
+                     NIS2_ERR_NOTFOUND);
+    assert_int_equal(nis2_fido2_select_device("softer:/tmp/x", &ops, &path),
+                     NIS2_ERR_NOTFOUND);
+    assert_null(ops);
+    assert_null(path);
+    assert_int_equal(nis2_fido2_select_device("", &ops, &path), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_select_device("dev/hidraw0", &ops, &path),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_select_device("a/b:c", &ops, &path),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_select_device(":x", &ops, &path),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_select_device("So ft:x", &ops, &path),
+                     NIS2_ERR_INVAL);
+    /* Bad registrations. */
+    assert_int_equal(nis2_fido2_register_device("", &other), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_register_device("Soft", &other),
+                     NIS2_ERR_INVAL);
+    assert_int_equal(
+        nis2_fido2_register_device("a-much-too-long-prefix", &other),
+        NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_register_device("x", NULL), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_fido2_register_device("x", &half), NIS2_ERR_INVAL);
+    /* The table is small and fixed: it fills up (this case runs last). */
+    static char names[NIS2_FIDO2_DEV_KINDS + 1][8];
+    for (int i = 0; i <= NIS2_FIDO2_DEV_KINDS && r == 0; i++) {
+        snprintf(names[i], sizeof(names[i]), "k%d", i);
+        r = nis2_fido2_register_device(names[i], &other);
+    }
+    assert_int_equal(r, NIS2_ERR_RANGE);
+    snprintf(name, sizeof(name), "k0:p");
+    assert_int_equal(nis2_fido2_select_device(name, &ops, &path), 0);
+    assert_ptr_equal(ops, &other);
+    assert_string_equal(path, "p");
+    /* Still soft for soft. */
+    assert_int_equal(nis2_fido2_select_device("soft:q", &ops, &path), 0);
+    assert_ptr_equal(ops, &nis2_fido2_soft_ops);
+}
+
 int
 main(void)
 {
@@ -622,6 +702,7 @@ main(void)
         cmocka_unit_test(test_not_enrolled_and_no_device),
         cmocka_unit_test(test_removed_meanwhile),
         cmocka_unit_test(test_rp_id_default),
+        cmocka_unit_test(test_device_kinds),
     };
     int rc = cmocka_run_group_tests_name("fido2", tests, NULL, NULL);
     nis2_config_free(cfg);

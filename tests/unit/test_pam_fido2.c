@@ -3,10 +3,11 @@
  * real libpam under pam_wrapper (libpamtest), asserting the exact PAM
  * return code of every case.
  *
- * The token is the software authenticator (lib/fido2_soft.h), selected
- * with fido2_device=soft:PATH.  Only the test build of the module,
- * build/tools/pam_nis2_fido2test.so (the module's sources compiled with
- * NIS2_FIDO2_TEST), honours that; one case checks that the production
+ * The token is the software authenticator (tests/support/fido2_soft.h),
+ * selected with fido2_device=soft:PATH.  Only the test build of the module,
+ * build/tools/pam_nis2_fido2test.so (the module's own objects linked with
+ * the software authenticator, which registers the device kind "soft"),
+ * honours that; one case checks that the production
  * build/pam_nis2.so refuses it even though the soft token would sign a
  * valid assertion.  The assertions are checked by libfido2's
  * fido_assert_verify() inside the module, as with a real token.

@@ -4,12 +4,15 @@
  * libfido2's fido_assert_verify(), runs without a token.
  *
  * It keeps its private keys in a plain file, so it is no authenticator at
- * all for real use.  Production programs never refer to it: pam_nis2 and
- * nis2ctl accept "soft:PATH" as a device only when compiled with
- * NIS2_FIDO2_TEST (the test builds in tests/tools/), and the production
- * pam_nis2.so and nis2ctl do not even contain this code (a static library
- * member nobody references is not linked; tests/integration/fido2_cli.sh
- * checks the symbol tables).
+ * all for real use.  It lives in tests/support/, outside libnis2, and is
+ * linked only into the test builds (build/tools/pam_nis2_fido2test.so,
+ * build/tools/nis2ctl-fido2test, the unit tests test_fido2 and
+ * test_pam_fido2), which are otherwise the production objects.  A
+ * constructor registers the device kind "soft"
+ * (nis2_fido2_register_device()), so that fido2_device=soft:PATH and
+ * nis2ctl's --device soft:PATH select it there; the production pam_nis2.so,
+ * nis2ctl and nis2-broker do not contain it and refuse "soft:"
+ * (tests/integration/no_test_code.sh checks the symbol tables).
  *
  * What it does is what CTAP2 does: authenticator data = SHA-256(rp id) ||
  * flags (UP 0x01, UV 0x04) || signature counter (big endian), signed over

@@ -1,6 +1,6 @@
 /*
  * fido2_soft.c - TESTS ONLY: the software FIDO2 authenticator described in
- * fido2_soft.h.  Never referenced by a production program.
+ * fido2_soft.h.  Never linked into a production program.
  */
 #include "fido2_soft.h"
 
@@ -607,3 +607,14 @@ const struct nis2_fido2_dev_ops nis2_fido2_soft_ops = {
     .get_assert = soft_get_assert,
     .make_cred = soft_make_cred,
 };
+
+/* Device kind "soft" for every program this object is linked into (the
+   test builds only): fido2_device=soft:PATH, --device soft:PATH. */
+__attribute__((constructor)) static void
+soft_register(void)
+{
+    if (nis2_fido2_register_device("soft", &nis2_fido2_soft_ops) != 0) {
+        fprintf(stderr, "fido2_soft: cannot register device kind soft\n");
+        abort();
+    }
+}
