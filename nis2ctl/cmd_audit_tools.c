@@ -49,16 +49,16 @@ at_auditor_config(struct nis2ctl *ctx, const char *verb)
     if (cfg == NULL) {
         return NULL;
     }
-    if (getuid() == 0 && !ctx->actor_overridden) {
+    if (ctx->actor.local_root) {
         return cfg;
     }
     if (cfg->role_auditors != NULL &&
-        nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1) {
+        nis2_user_in_any(cfg, ctx->actor.name, cfg->role_auditors) == 1) {
         return cfg;
     }
     fprintf(ctx->err,
             "nis2ctl: %s: %s is not an auditor ([roles] auditors)\n", verb,
-            ctx->actor);
+            ctx->actor.name);
     return NULL;
 }
 
@@ -76,20 +76,20 @@ live_viewer_config(struct nis2ctl *ctx, const char *verb, bool *live_only)
     if (cfg == NULL) {
         return NULL;
     }
-    if ((getuid() == 0 && !ctx->actor_overridden) ||
+    if ((ctx->actor.local_root) ||
         (cfg->role_auditors != NULL &&
-         nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1)) {
+         nis2_user_in_any(cfg, ctx->actor.name, cfg->role_auditors) == 1)) {
         return cfg;
     }
     if (cfg->role_approvers != NULL &&
-        nis2_user_in_any(cfg, ctx->actor, cfg->role_approvers) == 1) {
+        nis2_user_in_any(cfg, ctx->actor.name, cfg->role_approvers) == 1) {
         *live_only = true;
         return cfg;
     }
     fprintf(ctx->err,
             "nis2ctl: %s: %s is neither an auditor nor an approver "
             "([roles])\n",
-            verb, ctx->actor);
+            verb, ctx->actor.name);
     return NULL;
 }
 
@@ -178,7 +178,7 @@ at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
          const char *event, const char *target, const char *session,
          const char *request, struct json_object *details)
 {
-    int r = nis2_audit_append(cfg->audit_log, event, ctx->actor, target,
+    int r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, target,
                               session, request, details);
 
     if (r != 0) {

@@ -568,7 +568,7 @@ cmd_report(struct nis2ctl *ctx, int argc, char **argv)
             "- Events in the window: %zu (events.jsonl)\n"
             "- Sessions overlapping the window: %zu (sessions.csv, "
             "recordings/), %zu failing verification; signing key %s\n",
-            t1, t2, now, ctx->actor, cfg->audit_log,
+            t1, t2, now, ctx->actor.name, cfg->audit_log,
             log_ok ? "intact" : "BROKEN", (unsigned long long)ares.lines,
             (unsigned long long)ares.last_seq, ares.last_hash,
             log_ok ? "" : ": ", log_ok ? "" : ares.why, nwin, ns, broken,

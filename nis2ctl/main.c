@@ -58,7 +58,7 @@ usage(FILE *f)
     fprintf(f,
             "usage: nis2ctl [--config FILE] [--json] [--as USER] VERB [ARGS]\n"
             "\n"
-            "Global options:\n"
+            "Global options (before or after the verb):\n"
             "  --config FILE  configuration (default: $NIS2_CONFIG, else "
             "%s)\n"
             "  --json         print one JSON document on stdout\n"
@@ -99,6 +99,7 @@ main(int argc, char **argv)
     setlocale(LC_ALL, "");
     ctx.out = stdout;
     ctx.err = stderr;
+    ctx.cli = true;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             ctx.config_path = argv[++i];
@@ -128,28 +129,20 @@ main(int argc, char **argv)
     }
     /* Root acting locally is its passwd account; anyone else is resolved
        by nis2ctl_config once the config (and the directory) is known. */
-    ctx.local_root = getuid() == 0 && as == NULL;
-    if (ctx.local_root) {
-        if (nis2_identity_local(self, 0, &ctx.actor_id) != 0) {
+    if (getuid() == 0) {
+        if (nis2_identity_local(self, 0, &ctx.actor.id) != 0) {
             fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
                             "valid user name\n", self);
             goto out;
         }
-        ctx.actor = ctx.actor_id.name;
+        ctx.actor.name = ctx.actor.id.name;
+        ctx.actor.local_root = true;
     } else {
         ctx.actor_typed = self;
     }
-    if (as != NULL) {
-        if (getuid() != 0) {
-            fprintf(stderr, "nis2ctl: --as is for root only\n");
-            goto out;
-        }
-        if (!nis2_valid_user(as)) {
-            fprintf(stderr, "nis2ctl: --as: invalid user name\n");
-            goto out;
-        }
-        ctx.actor_typed = as;
-        ctx.actor_overridden = true;
+    /* --as here or after the verb (nis2ctl_getopt): the same checks. */
+    if (as != NULL && nis2ctl_set_as(&ctx, as) != 0) {
+        goto out;
     }
     for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
         if (strcmp(argv[i], verbs[v].name) == 0) {

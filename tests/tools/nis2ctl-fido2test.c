@@ -20,7 +20,7 @@ main(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     ctx.out = stdout;
     ctx.err = stderr;
-    ctx.actor = "root";
+    ctx.actor.name = "root";
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             ctx.config_path = argv[++i];
