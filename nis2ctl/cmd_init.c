@@ -379,16 +379,27 @@ usage(FILE *f)
 int
 cmd_init(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct init_ctx ic = {ctx, (uid_t)-1, (gid_t)-1, 0};
     struct nis2_config *cfg;
+    const char *bad = NULL;
     char *path = NULL, *dcopy = NULL;
-    int r;
+    int c, r;
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    if (argc != 1) {
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c != NIS2CTL_OPT_FAIL) {
+            usage(ctx->err);
+        }
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (optind != argc) {
         usage(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }

@@ -112,24 +112,33 @@ diag_array(const struct nis2_diag *d)
 static int
 policy_check(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct nis2_config *cfg = NULL;
     struct nis2_diag diag;
     json_object *doc = NULL;
-    const char *path;
-    bool json = ctx->json;
-    int r, rc = NIS2CTL_EXIT_ERR;
+    const char *path, *bad = NULL;
+    bool json;
+    int c, r, rc = NIS2CTL_EXIT_ERR;
 
     nis2_diag_init(&diag);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else {
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c != NIS2CTL_OPT_FAIL) {
             fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
-                    argv[i]);
+                    bad);
             usage_check(ctx->err);
-            goto out;
         }
+        goto out;
     }
+    if (optind < argc) {
+        fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
+                argv[optind]);
+        usage_check(ctx->err);
+        goto out;
+    }
+    json = ctx->json;
     path = nis2_config_path(ctx->config_path);
     r = nis2_config_load(path, &cfg, &diag);
     if (r != 0 && diag.n == 0) {
@@ -297,37 +306,41 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     struct nis2_decision d;
+    static const struct option longopts[] = {
+        {"at", required_argument, NULL, 'a'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     const char *pos[2] = {NULL, NULL};
-    const char *at_s = NULL;
-    bool json = ctx->json;
+    const char *at_s = NULL, *bad = NULL;
+    bool json;
     time_t at = time(NULL);
     struct nis2_identity id;
     const char *user;
     char why[512];
-    int npos = 0, r;
+    int c, npos = 0, r;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
-            at_s = argv[++i];
-        } else if (strncmp(argv[i], "--at=", 5) == 0) {
-            at_s = argv[i] + 5;
-        } else if (strcmp(argv[i], "--") == 0 && npos == 0) {
-            continue;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c != 'a') {
             fprintf(ctx->err, "nis2ctl: policy explain: unknown option "
                     "(see --help)\n");
             return NIS2CTL_EXIT_ERR;
-        } else if (npos < 2) {
-            pos[npos++] = argv[i];
-        } else {
-            fprintf(ctx->err, "nis2ctl: policy explain: too many "
-                    "arguments\n");
-            usage_explain(ctx->err);
-            return NIS2CTL_EXIT_ERR;
         }
+        at_s = optarg;
     }
+    if (argc - optind > 2) {
+        fprintf(ctx->err, "nis2ctl: policy explain: too many "
+                "arguments\n");
+        usage_explain(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    for (int i = optind; i < argc; i++) {
+        pos[npos++] = argv[i];
+    }
+    json = ctx->json;
     if (npos != 2) {
         usage_explain(ctx->err);
         return NIS2CTL_EXIT_ERR;

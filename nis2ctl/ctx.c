@@ -147,6 +147,16 @@ last_option(char **argv, const char *arg)
     return argv[i];
 }
 
+/* Is `typed` "--name" or "--name=..."? */
+static bool
+exact(const char *typed, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(typed, "--", 2) == 0 && strncmp(typed + 2, name, n) == 0 &&
+           (typed[2 + n] == '\0' || typed[2 + n] == '=');
+}
+
 /* The option getopt_long stopped at: "--name" as typed, or "-c". */
 static const char *
 culprit(char **argv)
@@ -173,7 +183,16 @@ nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
     *bad = NULL;
     opterr = 0;
     for (;;) {
-        c = getopt_long(argc, argv, shortopts, longopts, NULL);
+        int li = -1;
+
+        c = getopt_long(argc, argv, shortopts, longopts, &li);
+        if (li >= 0 && c != '?' && c != ':' &&
+            !exact(last_option(argv, optarg), longopts[li].name)) {
+            /* No abbreviations: an option is what it is named, also for
+               the broker's checks of what a remote user may pass. */
+            *bad = last_option(argv, optarg);
+            return '?';
+        }
         switch (c) {
         case NIS2CTL_OPT_JSON:
             ctx->json = true;

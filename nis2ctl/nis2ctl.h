@@ -82,7 +82,8 @@ enum {
 /*
  * getopt_long() over argv[0..argc) (argv[0] the verb): optind reset to 0
  * first, permuting (options may follow positional arguments, "--" ends
- * them), getopt's own messages off.  The global options are handled here;
+ * them), no abbreviations, getopt's own messages off.  The global options
+ * are handled here;
  * it returns a verb option's value, -1 at the end (positional arguments
  * from optind on), '?' for an unknown option or a missing value (*bad is
  * the culprit as typed, for the verb's message), or NIS2CTL_OPT_FAIL
