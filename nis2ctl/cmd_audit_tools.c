@@ -431,14 +431,16 @@ verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
     return rc;
 }
 
-int
-cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
+struct verify_opts {
+    const char *key, *arg;
+    bool printk, publish;
+};
+
+/* Parse argv; 0 or an exit status after printing why. */
+static int
+verify_parse(struct nis2ctl *ctx, int argc, char **argv,
+             struct verify_opts *o)
 {
-    struct nis2_config *cfg;
-    struct nis2_session *s = NULL;
-    struct nis2_chain_result res;
-    struct json_object *d = NULL;
-    unsigned char pub[NIS2_CHAIN_PUBLEN];
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"print-key", no_argument, NULL, 'p'},
@@ -446,25 +448,20 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *key = NULL, *arg = NULL, *bad = NULL;
-    bool printk = false, publish = false;
-    char text[768], *from = NULL;
-    int c, r, rc = NIS2CTL_EXIT_ERR;
+    const char *bad = NULL;
+    int c;
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_verify(ctx->out);
-        return NIS2CTL_EXIT_OK;
-    }
+    memset(o, 0, sizeof(*o));
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;
         }
         if (c == 'k') {
-            key = optarg;
+            o->key = optarg;
         } else if (c == 'p') {
-            printk = true;
+            o->printk = true;
         } else if (c == 'P') {
-            publish = true;
+            o->publish = true;
         } else {
             fprintf(ctx->err, "nis2ctl: verify: unexpected '%s'\n", bad);
             usage_verify(ctx->err);
@@ -477,40 +474,81 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
         usage_verify(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    arg = optind < argc ? argv[optind] : NULL;
-    if (!ctx->cli && (key != NULL || publish)) {
+    o->arg = optind < argc ? argv[optind] : NULL;
+    if (!ctx->cli && (o->key != NULL || o->publish)) {
         /* Over SSH the trusted key is the broker's (broker/cmd.c). */
         fprintf(ctx->err, "nis2ctl: verify: %s is for the local nis2ctl\n",
-                key != NULL ? "--key" : "--publish-key");
+                o->key != NULL ? "--key" : "--publish-key");
         return NIS2CTL_EXIT_ERR;
     }
-    if ((arg == NULL) == !(printk || publish)) {
+    if ((o->arg == NULL) == !(o->printk || o->publish)) {
         usage_verify(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+    return 0;
+}
+
+/* verify --publish-key: recordings_dir/signing-key.pub. */
+static int
+publish_key(struct nis2ctl *ctx, const struct nis2_config *cfg)
+{
+    int r;
+
+    if (cfg->signing_key == NULL) {
+        fprintf(ctx->err, "nis2ctl: verify: no [recording] signing_key\n");
+        return NIS2CTL_EXIT_ERR;
     }
-    if (printk) {
-        return print_key(ctx, cfg, key);
-    }
-    if (publish) {
-        if (cfg->signing_key == NULL) {
-            fprintf(ctx->err, "nis2ctl: verify: no [recording] signing_key\n");
-            return NIS2CTL_EXIT_ERR;
-        }
-        r = nis2_chain_publish_key(cfg->signing_key, cfg->recordings_dir);
-        if (r != 0) {
-            fprintf(
-                ctx->err, "nis2ctl: verify: publish to %s/%s: %s%s\n",
+    r = nis2_chain_publish_key(cfg->signing_key, cfg->recordings_dir);
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: verify: publish to %s/%s: %s%s\n",
                 cfg->recordings_dir, NIS2_CHAIN_PUBKEY_NAME, nis2_strerror(r),
                 r == NIS2_ERR_EXISTS ? " (a different key is published)" : "");
-            return NIS2CTL_EXIT_ERR;
-        }
-        fprintf(ctx->out, "published %s/%s\n", cfg->recordings_dir,
-                NIS2_CHAIN_PUBKEY_NAME);
-        return NIS2CTL_EXIT_OK;
+        return NIS2CTL_EXIT_ERR;
     }
+    fprintf(ctx->out, "published %s/%s\n", cfg->recordings_dir,
+            NIS2_CHAIN_PUBKEY_NAME);
+    return NIS2CTL_EXIT_OK;
+}
+
+/* recording.verify: an auditor's check is itself evidence; a failing log
+   is reported but does not hide the answer. */
+static void
+verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
+             const struct nis2_session *s, int r,
+             const struct nis2_chain_result *res, const char *text)
+{
+    struct json_object *d = json_object_new_object();
+    const char *result = r == 0 ? (res->sealed ? "intact" : "intact-unsealed")
+                         : r == NIS2_ERR_INTEGRITY ? "broken"
+                                                   : "error";
+
+    if (d == NULL ||
+        json_object_object_add(d, "result", json_object_new_string(result)) !=
+            0 ||
+        json_object_object_add(d, "message", json_object_new_string(text)) !=
+            0 ||
+        json_object_object_add(d, "key",
+                               json_object_new_string(res->key_fp)) != 0) {
+        json_object_put(d);
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(NIS2_ERR_NOMEM));
+        return;
+    }
+    at_audit(ctx, cfg, "recording.verify", s->target, s->id, s->request, d);
+    json_object_put(d);
+}
+
+/* Verify session `arg` with the trusted key; the exit status. */
+static int
+verify_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
+               const char *arg, const char *key)
+{
+    struct nis2_session *s = NULL;
+    struct nis2_chain_result res;
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    char text[768], *from = NULL;
+    int r, rc = NIS2CTL_EXIT_ERR;
+
     if (at_find(ctx, cfg, "verify", arg, &s) != 0) {
         return NIS2CTL_EXIT_ERR;
     }
@@ -519,19 +557,7 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
     }
     r = nis2_chain_verify(s->dir, pub, &res);
     nis2_evidence_verify_text(s, r, &res, text, sizeof(text));
-    if ((d = json_object_new_object()) != NULL) {
-        json_object_object_add(
-            d, "result",
-            json_object_new_string(
-                r == 0 ? (res.sealed ? "intact" : "intact-unsealed")
-                : r == NIS2_ERR_INTEGRITY ? "broken"
-                                          : "error"));
-        json_object_object_add(d, "message", json_object_new_string(text));
-        json_object_object_add(d, "key", json_object_new_string(res.key_fp));
-    }
-    /* An auditor's check is itself evidence; a failing log is reported
-       but does not hide the answer. */
-    at_audit(ctx, cfg, "recording.verify", s->target, s->id, s->request, d);
+    verify_audit(ctx, cfg, s, r, &res, text);
     if (ctx->json) {
         rc = verify_json(ctx, s, r, &res, text);
     } else {
@@ -548,10 +574,35 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
                                        : NIS2CTL_EXIT_ERR;
     }
 out:
-    json_object_put(d);
     free(from);
     nis2_session_free(s);
     return rc;
+}
+
+int
+cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct verify_opts o;
+    int rc;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_verify(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = verify_parse(ctx, argc, argv, &o)) != 0) {
+        return rc;
+    }
+    if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+    }
+    if (o.printk) {
+        return print_key(ctx, cfg, o.key);
+    }
+    if (o.publish) {
+        return publish_key(ctx, cfg);
+    }
+    return verify_session(ctx, cfg, o.arg, o.key);
 }
 
 /* ---- replay ------------------------------------------------------------- */
@@ -1129,31 +1180,21 @@ usage_watch(FILE *f)
                "stops watching.\n");
 }
 
-int
-cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
+/* Parse argv: SESSION and nothing else.  0 or an exit status. */
+static int
+watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg)
 {
-    struct nis2_config *cfg;
-    struct nis2_session *s = NULL;
-    struct nis2_cast_reader *rd = NULL;
-    struct nis2_cast_event ev;
     static const struct option longopts[] = {
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *arg = NULL, *bad = NULL;
-    char *path = NULL, err[256];
-    bool live_only = false;
-    int c, r, rc = NIS2CTL_EXIT_ERR, waited = 0;
+    const char *bad = NULL;
+    int c;
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_watch(ctx->out);
-        return NIS2CTL_EXIT_OK;
-    }
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
-        if (c == NIS2CTL_OPT_FAIL) {
-            return NIS2CTL_EXIT_ERR;
+        if (c != NIS2CTL_OPT_FAIL) {
+            fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", bad);
         }
-        fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", bad);
         return NIS2CTL_EXIT_ERR;
     }
     if (argc - optind > 1) {
@@ -1161,14 +1202,89 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
                 argv[optind + 1]);
         return NIS2CTL_EXIT_ERR;
     }
-    arg = optind < argc ? argv[optind] : NULL;
-    if (arg == NULL) {
+    if ((*arg = optind < argc ? argv[optind] : NULL) == NULL) {
         usage_watch(ctx->err);
         return NIS2CTL_EXIT_ERR;
+    }
+    return 0;
+}
+
+/* The pty channel may open a moment after the session: wait for it while
+   the session lives.  0 or -1 after printing why. */
+static int
+watch_wait_pty(struct nis2ctl *ctx, const struct nis2_session *s)
+{
+    for (;;) {
+        char **files = NULL;
+        if (nis2_session_files(s, "pty-", &files) == 0 && files[0] != NULL) {
+            nis2_strv_free(files);
+            return 0;
+        }
+        nis2_strv_free(files);
+        if (nis2_chain_is_live(s->dir) != 1) {
+            fprintf(ctx->err, "nis2ctl: watch: %s has no pty channel\n", s->id);
+            return -1;
+        }
+        poll(NULL, 0, 200);
+    }
+}
+
+/* Copy the recording's output as it grows until the session ends.  0,
+   or -1 (said when it is the recording's fault). */
+static int
+watch_follow(struct nis2ctl *ctx, const struct nis2_session *s,
+             struct nis2_cast_reader *rd)
+{
+    struct nis2_cast_event ev;
+    int r, waited = 0;
+
+    for (;;) {
+        r = nis2_cast_next(rd, &ev);
+        if (r < 0) {
+            fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
+            return -1;
+        }
+        if (r == 1) {
+            waited = 0;
+            if (ev.code == 'o' &&
+                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+                 fflush(ctx->out) != 0)) {
+                return -1;
+            }
+            continue;
+        }
+        /* At the end of what is written: the session still live? One
+           more read after it ended catches the last bytes. */
+        if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
+            return 0;
+        }
+        waited++;
+        poll(NULL, 0, 200);
+    }
+}
+
+int
+cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct nis2_session *s = NULL;
+    struct nis2_cast_reader *rd = NULL;
+    const char *arg = NULL;
+    char *path = NULL, err[256];
+    bool live_only = false;
+    int rc = NIS2CTL_EXIT_ERR;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_watch(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = watch_parse(ctx, argc, argv, &arg)) != 0) {
+        return rc;
     }
     if ((cfg = live_viewer_config(ctx, "watch", &live_only)) == NULL) {
         return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
     }
+    rc = NIS2CTL_EXIT_ERR;
     if (at_find(ctx, cfg, "watch", arg, &s) != 0) {
         goto out;
     }
@@ -1180,22 +1296,7 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
         rc = NIS2CTL_EXIT_NO;
         goto out;
     }
-    /* The pty channel may open a moment after the session: wait for it
-       while the session lives. */
-    for (;;) {
-        char **files = NULL;
-        if (nis2_session_files(s, "pty-", &files) == 0 && files[0] != NULL) {
-            nis2_strv_free(files);
-            break;
-        }
-        nis2_strv_free(files);
-        if (nis2_chain_is_live(s->dir) != 1) {
-            fprintf(ctx->err, "nis2ctl: watch: %s has no pty channel\n", s->id);
-            goto out;
-        }
-        poll(NULL, 0, 200);
-    }
-    if (pty_file(ctx, s, 0, &path) != 0) {
+    if (watch_wait_pty(ctx, s) != 0 || pty_file(ctx, s, 0, &path) != 0) {
         goto out;
     }
     if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
@@ -1208,28 +1309,8 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
                 "was recorded\n",
                 s->id);
     }
-    for (;;) {
-        r = nis2_cast_next(rd, &ev);
-        if (r < 0) {
-            fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
-            goto out;
-        }
-        if (r == 1) {
-            waited = 0;
-            if (ev.code == 'o' &&
-                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
-                 fflush(ctx->out) != 0)) {
-                goto out;
-            }
-            continue;
-        }
-        /* At the end of what is written: the session still live? One
-           more read after it ended catches the last bytes. */
-        if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
-            break;
-        }
-        waited++;
-        poll(NULL, 0, 200);
+    if (watch_follow(ctx, s, rd) != 0) {
+        goto out;
     }
     fprintf(ctx->err, "\nnis2ctl: watch: %s ended\n", s->id);
     rc = NIS2CTL_EXIT_OK;

@@ -301,24 +301,18 @@ explain_json(struct nis2ctl *ctx, const char *user,
     return r;
 }
 
+/* Parse argv: USER TARGET [--at TIME].  0 or an exit status. */
 static int
-policy_explain(struct nis2ctl *ctx, int argc, char **argv)
+explain_parse(struct nis2ctl *ctx, int argc, char **argv,
+              const char *pos[2], time_t *at)
 {
-    struct nis2_config *cfg = NULL;
-    struct nis2_decision d;
     static const struct option longopts[] = {
         {"at", required_argument, NULL, 'a'},
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *pos[2] = {NULL, NULL};
     const char *at_s = NULL, *bad = NULL;
-    bool json;
-    time_t at = time(NULL);
-    struct nis2_identity id;
-    const char *user;
-    char why[512];
-    int c, npos = 0, r;
+    int c, r;
 
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
@@ -337,19 +331,36 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
         usage_explain(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    for (int i = optind; i < argc; i++) {
-        pos[npos++] = argv[i];
-    }
-    json = ctx->json;
-    if (npos != 2) {
+    if (argc - optind != 2) {
         usage_explain(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if (at_s != NULL && (r = nis2_parse_time(at_s, &at)) != 0) {
+    pos[0] = argv[optind];
+    pos[1] = argv[optind + 1];
+    *at = time(NULL);
+    if (at_s != NULL && (r = nis2_parse_time(at_s, at)) != 0) {
         fprintf(ctx->err, "nis2ctl: policy explain: bad --at time: %s "
                 "(expected 'YYYY-MM-DD HH:MM', optionally ending in Z or "
                 "+HH:MM)\n", nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
+    }
+    return 0;
+}
+
+static int
+policy_explain(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg = NULL;
+    struct nis2_decision d;
+    const char *pos[2] = {NULL, NULL};
+    time_t at;
+    struct nis2_identity id = {0};
+    const char *user;
+    char why[512];
+    int r;
+
+    if ((r = explain_parse(ctx, argc, argv, pos, &at)) != 0) {
+        return r;
     }
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return NIS2CTL_EXIT_ERR;
@@ -374,7 +385,7 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
                 d.reason[0] != '\0' ? d.reason : nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
     }
-    if (json) {
+    if (ctx->json) {
         if (explain_json(ctx, pos[0], id.name[0] != '\0' ? &id : NULL,
                          &d) != 0) {
             fprintf(ctx->err, "nis2ctl: cannot write output\n");
