@@ -173,6 +173,12 @@ culprit(char **argv)
     return shortopt;
 }
 
+bool
+nis2ctl_opt_spelled_out(char **argv, const struct option *o)
+{
+    return exact(last_option(argv, optarg), o->name);
+}
+
 int
 nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
                const char *shortopts, const struct option *longopts,
@@ -187,7 +193,7 @@ nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
 
         c = getopt_long(argc, argv, shortopts, longopts, &li);
         if (li >= 0 && c != '?' && c != ':' &&
-            !exact(last_option(argv, optarg), longopts[li].name)) {
+            !nis2ctl_opt_spelled_out(argv, &longopts[li])) {
             /* No abbreviations: an option is what it is named, also for
                the broker's checks of what a remote user may pass. */
             *bad = last_option(argv, optarg);

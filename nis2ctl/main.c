@@ -4,6 +4,7 @@
  * Each verb lives in its own cmd_*.c file; this file only finds it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <locale.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -91,34 +92,49 @@ invoking_user(void)
 int
 main(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"as", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     struct nis2ctl ctx = {0};
     char *self = NULL;
     const char *as = NULL;
-    int i, rc = NIS2CTL_EXIT_ERR;
+    int c, i, li = -1, rc = NIS2CTL_EXIT_ERR;
 
     setlocale(LC_ALL, "");
     ctx.out = stdout;
     ctx.err = stderr;
     ctx.cli = true;
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            ctx.config_path = argv[++i];
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            ctx.config_path = argv[i] + 9;
-        } else if (strcmp(argv[i], "--json") == 0) {
+    /* Options before the verb; the verb's own parser (nis2ctl_getopt)
+       takes them after it too. */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, &li)) != -1) {
+        if (li >= 0 && c != '?' &&
+            !nis2ctl_opt_spelled_out(argv, &longopts[li])) {
+            c = '?'; /* no abbreviations: the option, not its value */
+            optind -= optarg != NULL && optarg == argv[optind - 1];
+        }
+        li = -1;
+        if (c == 'c') {
+            ctx.config_path = optarg;
+        } else if (c == 'j') {
             ctx.json = true;
-        } else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
-            as = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 ||
-                   strcmp(argv[i], "-h") == 0) {
+        } else if (c == 'a') {
+            as = optarg;
+        } else if (c == 'h') {
             usage(stdout);
             return NIS2CTL_EXIT_OK;
         } else {
-            fprintf(stderr, "nis2ctl: unknown option %s\n", argv[i]);
+            fprintf(stderr, "nis2ctl: unknown option %s\n",
+                    argv[optind - 1]);
             usage(stderr);
             return NIS2CTL_EXIT_ERR;
         }
     }
+    i = optind;
     if (i >= argc) {
         usage(stderr);
         return NIS2CTL_EXIT_ERR;

@@ -89,6 +89,10 @@ enum {
  * the culprit as typed, for the verb's message), or NIS2CTL_OPT_FAIL
  * after printing why a global option failed (return NIS2CTL_EXIT_ERR).
  */
+/* After getopt_long() matched long option `o`: was it typed in full
+   ("--name" or "--name=...")?  Abbreviations are refused. */
+bool nis2ctl_opt_spelled_out(char **argv, const struct option *o);
+
 #define NIS2CTL_OPT_FAIL (-2)
 int nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
                    const char *shortopts, const struct option *longopts,
