@@ -116,6 +116,7 @@ audit_verify(struct nis2ctl *ctx, int argc, char **argv)
         usage_verify(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

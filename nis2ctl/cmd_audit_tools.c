@@ -246,6 +246,7 @@ sessions_parse(struct nis2ctl *ctx, int argc, char **argv,
     const char *bad = NULL;
     int c, k;
 
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return -1;
@@ -452,6 +453,7 @@ verify_parse(struct nis2ctl *ctx, int argc, char **argv,
     int c;
 
     memset(o, 0, sizeof(*o));
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;
@@ -851,6 +853,7 @@ replay_parse(struct nis2ctl *ctx, int argc, char **argv, struct replay_opts *o)
 
     memset(o, 0, sizeof(*o));
     o->speed = 1;
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;
@@ -1063,6 +1066,7 @@ grep_parse(struct nis2ctl *ctx, int argc, char **argv,
 
     *pat = NULL;
     *icase = false;
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "i", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return -1;
@@ -1191,6 +1195,7 @@ watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg)
     const char *bad = NULL;
     int c;
 
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c != NIS2CTL_OPT_FAIL) {
             fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", bad);

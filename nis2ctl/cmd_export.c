@@ -268,6 +268,7 @@ export_parse(struct nis2ctl *ctx, int argc, char **argv, struct export_job *j)
     const char *bad = NULL;
     int c;
 
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

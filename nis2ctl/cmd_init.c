@@ -404,6 +404,7 @@ cmd_init(struct nis2ctl *ctx, int argc, char **argv)
         usage(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c != NIS2CTL_OPT_FAIL) {
             usage(ctx->err);

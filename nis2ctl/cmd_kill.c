@@ -163,6 +163,7 @@ kill_parse(struct nis2ctl *ctx, int argc, char **argv, struct kill_args *k)
 
     memset(k, 0, sizeof(*k));
     k->wait = true;
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

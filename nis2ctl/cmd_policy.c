@@ -124,6 +124,7 @@ policy_check(struct nis2ctl *ctx, int argc, char **argv)
     int c, r, rc = NIS2CTL_EXIT_ERR;
 
     nis2_diag_init(&diag);
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c != NIS2CTL_OPT_FAIL) {
             fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
@@ -314,6 +315,7 @@ explain_parse(struct nis2ctl *ctx, int argc, char **argv,
     const char *at_s = NULL, *bad = NULL;
     int c, r;
 
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

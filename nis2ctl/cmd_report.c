@@ -447,6 +447,7 @@ report_parse(struct nis2ctl *ctx, int argc, char **argv, struct report *rp)
     const char *bad = NULL;
     int c, k;
 
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

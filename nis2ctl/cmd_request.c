@@ -148,6 +148,7 @@ parse(struct nis2ctl *ctx, int argc, char **argv, unsigned allowed,
             longopts[n++] = all_opts[k].opt;
         }
     }
+    optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;

@@ -80,23 +80,24 @@ enum {
         {"config", required_argument, NULL, NIS2CTL_OPT_CONFIG}
 
 /*
- * getopt_long() over argv[0..argc) (argv[0] the verb): optind reset to 0
- * first, permuting (options may follow positional arguments, "--" ends
- * them), no abbreviations, getopt's own messages off.  The global options
- * are handled here;
- * it returns a verb option's value, -1 at the end (positional arguments
- * from optind on), '?' for an unknown option or a missing value (*bad is
- * the culprit as typed, for the verb's message), or NIS2CTL_OPT_FAIL
- * after printing why a global option failed (return NIS2CTL_EXIT_ERR).
+ * getopt_long() over argv[0..argc) (argv[0] the verb; set optind = 0
+ * before the first call: a fresh parse, as main has parsed already),
+ * permuting (options may follow positional arguments, "--" ends them), no
+ * abbreviations, getopt's own messages off.  The global options are
+ * handled here.  Returns a verb option's value, -1 at the end (positional
+ * arguments from optind on), '?' for an unknown option or a missing value
+ * (*bad is the culprit as typed, for the verb's message), or
+ * NIS2CTL_OPT_FAIL after printing why a global option failed (return
+ * NIS2CTL_EXIT_ERR).
  */
-/* After getopt_long() matched long option `o`: was it typed in full
-   ("--name" or "--name=...")?  Abbreviations are refused. */
-bool nis2ctl_opt_spelled_out(char **argv, const struct option *o);
-
 #define NIS2CTL_OPT_FAIL (-2)
 int nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
                    const char *shortopts, const struct option *longopts,
                    const char **bad);
+
+/* After getopt_long() matched long option `o`: was it typed in full
+   ("--name" or "--name=...")?  Abbreviations are refused. */
+bool nis2ctl_opt_spelled_out(char **argv, const struct option *o);
 
 /* True when argv holds "--help" or "-h" (any position). */
 bool nis2ctl_wants_help(int argc, char **argv);
