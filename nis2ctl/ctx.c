@@ -96,23 +96,6 @@ nis2ctl_config(struct nis2ctl *ctx)
     return ctx->cfg;
 }
 
-const char *
-nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
-                const char *name, struct nis2_identity *id)
-{
-    char why[512];
-
-    if (nis2_identity_at_edge(cfg, name, id, why, sizeof(why)) != 0) {
-        fprintf(ctx->err, "nis2ctl: %s\n", why);
-        return NULL;
-    }
-    if (nis2_identity_mapped(id)) {
-        fprintf(ctx->err, "nis2ctl: %s is %s (%s)\n", id->typed, id->name,
-                nis2_id_source_name(id->source));
-    }
-    return id->name;
-}
-
 int
 nis2ctl_set_as(struct nis2ctl *ctx, const char *as)
 {
@@ -241,23 +224,4 @@ nis2ctl_wants_help(int argc, char **argv)
         }
     }
     return false;
-}
-
-int
-nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc, char **argv,
-                 const struct nis2ctl_sub *subs, size_t n,
-                 void (*usage)(FILE *f))
-{
-    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
-        usage(argc < 2 ? ctx->err : ctx->out);
-        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(argv[1], subs[i].name) == 0) {
-            return subs[i].fn(ctx, argc - 1, argv + 1);
-        }
-    }
-    fprintf(ctx->err, "nis2ctl: unknown %s verb '%s'\n", verb, argv[1]);
-    usage(ctx->err);
-    return NIS2CTL_EXIT_ERR;
 }

@@ -47,10 +47,10 @@ struct nis2ctl {
 struct nis2_config *nis2ctl_config(struct nis2ctl *ctx);
 
 /*
- * The canonical name of a user named on the command line (the subject of
- * totp enroll, unlock, policy explain, ...), resolved into *id; NULL after
- * printing why (malformed, unknown, ambiguous, directory down).  A mapped
- * name is said on stderr.
+ * (admin.c) The canonical name of a user named on the command line (the
+ * subject of totp enroll, unlock, fido2 enroll, ...), resolved into *id;
+ * NULL after printing why (malformed, unknown, ambiguous, directory
+ * down).  A mapped name is said on stderr.
  */
 const char *nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
                             const char *name, struct nis2_identity *id);
@@ -109,9 +109,9 @@ struct nis2ctl_sub {
 };
 
 /*
- * Run the sub-verb argv[1] of `verb` from `subs` (n entries) with argv
- * shifted by one; no sub-verb or --help prints `usage`, an unknown one is
- * a usage error.
+ * (admin.c) Run the sub-verb argv[1] of `verb` from `subs` (n entries)
+ * with argv shifted by one; no sub-verb or --help prints `usage`, an
+ * unknown one is a usage error.
  */
 int nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc,
                      char **argv, const struct nis2ctl_sub *subs, size_t n,

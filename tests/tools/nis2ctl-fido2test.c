@@ -9,6 +9,7 @@
 #define NIS2_FIDO2_TEST 1
 
 #include "../../nis2ctl/ctx.c"
+#include "../../nis2ctl/admin.c"
 #include "../../nis2ctl/cmd_fido2.c"
 
 int
