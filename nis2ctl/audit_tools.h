@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "evidence.h"
 #include "nis2ctl.h"
@@ -26,6 +27,15 @@ struct nis2_config *at_auditor_config(struct nis2ctl *ctx, const char *verb);
 
 /* Print `doc` pretty on ctx->out; an exit status. */
 int at_print_json(struct nis2ctl *ctx, struct json_object *doc);
+
+/*
+ * JSON output with every allocation checked: add `k` to `o` (o NULL
+ * fails) as a string (v NULL: null), an integer or a boolean (!present:
+ * null).  0, or -1 when out of memory.
+ */
+int at_jstr(struct json_object *o, const char *k, const char *v);
+int at_jnum(struct json_object *o, const char *k, bool present, int64_t v);
+int at_jbool(struct json_object *o, const char *k, bool present, bool v);
 
 /* Append an audit event as ctx's actor; prints why when it fails. */
 int at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,

@@ -97,6 +97,45 @@ at_print_json(struct nis2ctl *ctx, struct json_object *doc)
 }
 
 int
+at_jstr(struct json_object *o, const char *k, const char *v)
+{
+    struct json_object *j = NULL;
+
+    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
+int
+at_jnum(struct json_object *o, const char *k, bool present, int64_t v)
+{
+    struct json_object *j = NULL;
+
+    if (o == NULL || (present && (j = json_object_new_int64(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
+int
+at_jbool(struct json_object *o, const char *k, bool present, bool v)
+{
+    struct json_object *j = NULL;
+
+    if (o == NULL || (present && (j = json_object_new_boolean(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
+int
 at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
          const char *target, const char *session, const char *request,
          struct json_object *details)
@@ -196,40 +235,48 @@ usage_sessions(FILE *f)
                "--live only sessions being\nrecorded now.\n");
 }
 
+/* One session as a JSON object; NULL when out of memory. */
 static struct json_object *
 session_json(const struct nis2_session *s)
 {
-    struct json_object *o = json_object_new_object(), *a;
-    char t[32];
+    struct json_object *o = json_object_new_object(), *a = NULL, *v = NULL;
+    char t1[32], t2[32];
+    int r = 0;
 
-    json_object_object_add(o, "id", json_object_new_string(s->id));
-    json_object_object_add(o, "dir", json_object_new_string(s->dir));
-    json_object_object_add(o, "user",
-                           s->user ? json_object_new_string(s->user) : NULL);
-    json_object_object_add(
-        o, "target", s->target ? json_object_new_string(s->target) : NULL);
-    nis2_format_time_utc(s->start, t, sizeof(t));
-    json_object_object_add(o, "start",
-                           s->start ? json_object_new_string(t) : NULL);
-    nis2_format_time_utc(s->end, t, sizeof(t));
-    json_object_object_add(o, "end", s->end ? json_object_new_string(t) : NULL);
-    json_object_object_add(
-        o, "duration",
-        s->end && s->start ? json_object_new_int64((int64_t)(s->end - s->start))
-                           : NULL);
-    json_object_object_add(o, "end_reason",
-                           s->end_reason ? json_object_new_string(s->end_reason)
-                                         : NULL);
-    json_object_object_add(
-        o, "request", s->request ? json_object_new_string(s->request) : NULL);
-    a = json_object_new_array();
-    for (size_t i = 0; s->approvers[i] != NULL; i++) {
-        json_object_array_add(a, json_object_new_string(s->approvers[i]));
+    nis2_format_time_utc(s->start, t1, sizeof(t1));
+    nis2_format_time_utc(s->end, t2, sizeof(t2));
+    r |= at_jstr(o, "id", s->id);
+    r |= at_jstr(o, "dir", s->dir);
+    r |= at_jstr(o, "user", s->user);
+    r |= at_jstr(o, "target", s->target);
+    r |= at_jstr(o, "start", s->start ? t1 : NULL);
+    r |= at_jstr(o, "end", s->end ? t2 : NULL);
+    r |= at_jnum(o, "duration", s->end && s->start,
+                 (int64_t)(s->end - s->start));
+    r |= at_jstr(o, "end_reason", s->end_reason);
+    r |= at_jstr(o, "request", s->request);
+    if (r == 0 && (a = json_object_new_array()) == NULL) {
+        r = -1;
     }
-    json_object_object_add(o, "approvers", a);
-    json_object_object_add(o, "emergency",
-                           json_object_new_boolean(s->emergency));
-    json_object_object_add(o, "live", json_object_new_boolean(s->live));
+    for (size_t i = 0; r == 0 && s->approvers[i] != NULL; i++) {
+        if ((v = json_object_new_string(s->approvers[i])) == NULL ||
+            json_object_array_add(a, v) != 0) {
+            json_object_put(v);
+            r = -1;
+        }
+    }
+    if (r == 0 && json_object_object_add(o, "approvers", a) != 0) {
+        r = -1;
+    } else if (r == 0) {
+        a = NULL;
+    }
+    r |= at_jbool(o, "emergency", true, s->emergency);
+    r |= at_jbool(o, "live", true, s->live);
+    json_object_put(a);
+    if (r != 0) {
+        json_object_put(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -299,11 +346,16 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_ERR;
     }
     if (json) {
-        struct json_object *a = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-            json_object_array_add(a, session_json(v[i]));
+        struct json_object *a = json_object_new_array(), *one = NULL;
+        for (size_t i = 0; a != NULL && i < n; i++) {
+            if ((one = session_json(v[i])) == NULL ||
+                json_object_array_add(a, one) != 0) {
+                json_object_put(one);
+                json_object_put(a);
+                a = NULL;
+            }
         }
-        rc = at_print_json(ctx, a);
+        rc = a != NULL ? at_print_json(ctx, a) : NIS2CTL_EXIT_ERR;
         json_object_put(a);
         nis2_sessions_free(v, n);
         return rc;
@@ -375,10 +427,12 @@ print_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
     }
     if (ctx->json) {
         struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "fingerprint", json_object_new_string(fp));
-        json_object_object_add(o, "from", json_object_new_string(from));
-        json_object_object_add(o, "pem", json_object_new_string(pem));
-        r = at_print_json(ctx, o);
+        if (at_jstr(o, "fingerprint", fp) != 0 ||
+            at_jstr(o, "from", from) != 0 || at_jstr(o, "pem", pem) != 0) {
+            r = NIS2CTL_EXIT_ERR;
+        } else {
+            r = at_print_json(ctx, o);
+        }
         json_object_put(o);
     } else {
         fprintf(ctx->out, "%s# %s (from %s)\n", pem, fp, from);
@@ -395,38 +449,28 @@ verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
 {
     struct json_object *o = json_object_new_object();
     char t[32];
-    int rc;
+    int rc = 0;
 
-    json_object_object_add(o, "session", json_object_new_string(s->id));
-    json_object_object_add(o, "dir", json_object_new_string(s->dir));
-    json_object_object_add(o, "intact",
-                           r == 0 || r == NIS2_ERR_INTEGRITY
-                               ? json_object_new_boolean(r == 0)
-                               : NULL);
-    json_object_object_add(o, "sealed", json_object_new_boolean(res->sealed));
-    json_object_object_add(o, "live", json_object_new_boolean(s->live));
-    json_object_object_add(o, "checkpoints",
-                           json_object_new_int64((int64_t)res->checkpoints));
     nis2_format_time_utc(res->last_time, t, sizeof(t));
-    json_object_object_add(o, "last_checkpoint",
-                           res->last_time ? json_object_new_string(t) : NULL);
-    json_object_object_add(
-        o, "end_reason",
-        res->end_reason[0] ? json_object_new_string(res->end_reason) : NULL);
-    json_object_object_add(o, "key", json_object_new_string(res->key_fp));
-    json_object_object_add(o, "message", json_object_new_string(text));
-    json_object_object_add(
-        o, "file", res->file[0] ? json_object_new_string(res->file) : NULL);
-    json_object_object_add(o, "offset",
-                           res->offset >= 0 ? json_object_new_int64(res->offset)
-                                            : NULL);
-    json_object_object_add(o, "bad_checkpoint",
-                           res->bad_checkpoint >= 0 && r != 0
-                               ? json_object_new_int64(res->bad_checkpoint)
-                               : NULL);
-    json_object_object_add(
-        o, "uncovered_bytes",
-        json_object_new_int64((int64_t)res->uncovered_bytes));
+    rc |= at_jstr(o, "session", s->id);
+    rc |= at_jstr(o, "dir", s->dir);
+    rc |= at_jbool(o, "intact", r == 0 || r == NIS2_ERR_INTEGRITY, r == 0);
+    rc |= at_jbool(o, "sealed", true, res->sealed);
+    rc |= at_jbool(o, "live", true, s->live);
+    rc |= at_jnum(o, "checkpoints", true, (int64_t)res->checkpoints);
+    rc |= at_jstr(o, "last_checkpoint", res->last_time ? t : NULL);
+    rc |= at_jstr(o, "end_reason", res->end_reason[0] ? res->end_reason : NULL);
+    rc |= at_jstr(o, "key", res->key_fp);
+    rc |= at_jstr(o, "message", text);
+    rc |= at_jstr(o, "file", res->file[0] ? res->file : NULL);
+    rc |= at_jnum(o, "offset", res->offset >= 0, res->offset);
+    rc |= at_jnum(o, "bad_checkpoint", res->bad_checkpoint >= 0 && r != 0,
+                  res->bad_checkpoint);
+    rc |= at_jnum(o, "uncovered_bytes", true, (int64_t)res->uncovered_bytes);
+    if (rc != 0) {
+        json_object_put(o);
+        return NIS2CTL_EXIT_ERR;
+    }
     rc = at_print_json(ctx, o);
     json_object_put(o);
     return rc;
@@ -439,8 +483,7 @@ struct verify_opts {
 
 /* Parse argv; 0 or an exit status after printing why. */
 static int
-verify_parse(struct nis2ctl *ctx, int argc, char **argv,
-             struct verify_opts *o)
+verify_parse(struct nis2ctl *ctx, int argc, char **argv, struct verify_opts *o)
 {
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
@@ -529,8 +572,8 @@ verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
             0 ||
         json_object_object_add(d, "message", json_object_new_string(text)) !=
             0 ||
-        json_object_object_add(d, "key",
-                               json_object_new_string(res->key_fp)) != 0) {
+        json_object_object_add(d, "key", json_object_new_string(res->key_fp)) !=
+            0) {
         json_object_put(d);
         fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
                 nis2_strerror(NIS2_ERR_NOMEM));
@@ -945,6 +988,7 @@ struct grep_ctx {
     const char *dir;          /* "in" / "out" */
     double time;              /* <0: none */
     struct json_object *hits; /* with --json */
+    bool oom;                 /* a hit could not be added: no answer */
     uint64_t n;
 };
 
@@ -965,13 +1009,23 @@ grep_line(const char *line, size_t len, void *arg)
         snprintf(t, sizeof(t), "--:--");
     }
     if (g->hits != NULL) {
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "session", json_object_new_string(g->id));
-        json_object_object_add(
-            o, "offset", g->time >= 0 ? json_object_new_double(g->time) : NULL);
-        json_object_object_add(o, "stream", json_object_new_string(g->dir));
-        json_object_object_add(o, "line", json_object_new_string(line));
-        json_object_array_add(g->hits, o);
+        struct json_object *o = json_object_new_object(), *off = NULL;
+        int r = at_jstr(o, "session", g->id);
+        if (r == 0 && g->time >= 0 &&
+            (off = json_object_new_double(g->time)) == NULL) {
+            r = -1;
+        }
+        if (r == 0 && json_object_object_add(o, "offset", off) != 0) {
+            json_object_put(off);
+            r = -1;
+        }
+        if (r != 0 || at_jstr(o, "stream", g->dir) != 0 ||
+            at_jstr(o, "line", line) != 0 ||
+            json_object_array_add(g->hits, o) != 0) {
+            json_object_put(o);
+            g->oom = true; /* an incomplete list is no answer */
+            return NIS2_ERR_NOMEM;
+        }
         return 0;
     }
     fprintf(g->ctx->out, "%s  +%s  %-3s  %s\n", g->id, t, g->dir, line);
@@ -1161,7 +1215,10 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
         nis2_strv_free(files);
     }
     rc = g.n > 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
-    if (json && at_print_json(ctx, g.hits) != 0) {
+    if (g.oom) {
+        fprintf(ctx->err, "nis2ctl: grep: %s\n", nis2_strerror(NIS2_ERR_NOMEM));
+        rc = NIS2CTL_EXIT_ERR;
+    } else if (json && at_print_json(ctx, g.hits) != 0) {
         rc = NIS2CTL_EXIT_ERR;
     }
 out:

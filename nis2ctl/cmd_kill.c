@@ -108,23 +108,35 @@ wait_end(const char *state_dir, const char *id, int ms)
     }
 }
 
+/* Add `k` to `o` as a string (v NULL: null); 0 or -1 (out of memory). */
+static int
+jstr(struct json_object *o, const char *k, const char *v)
+{
+    struct json_object *j = NULL;
+
+    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 print_result(struct nis2ctl *ctx, const char *id, const char *state,
              const struct nis2_live *e)
 {
     if (ctx->json) {
         struct json_object *o = json_object_new_object();
-        const char *s;
+        const char *text = NULL;
         int rc = NIS2CTL_EXIT_ERR;
-        json_object_object_add(o, "session", json_object_new_string(id));
-        json_object_object_add(o, "state", json_object_new_string(state));
-        json_object_object_add(o, "user",
-                               e->user != NULL ? json_object_new_string(e->user)
-                                               : NULL);
-        json_object_object_add(o, "target", json_object_new_string(e->target));
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                  JSON_C_TO_STRING_SPACED);
-        if (s != NULL && fprintf(ctx->out, "%s\n", s) >= 0) {
+        if (jstr(o, "session", id) == 0 && jstr(o, "state", state) == 0 &&
+            jstr(o, "user", e->user) == 0 &&
+            jstr(o, "target", e->target) == 0) {
+            text = json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        }
+        if (text != NULL && fprintf(ctx->out, "%s\n", text) >= 0) {
             rc = NIS2CTL_EXIT_OK;
         }
         json_object_put(o);
@@ -257,13 +269,8 @@ kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
 
     *audited = false;
     nis2_format_time_utc(time(NULL), ts, sizeof(ts));
-    if (d == NULL ||
-        json_object_object_add(d, "by",
-                               json_object_new_string(ctx->actor.name)) != 0 ||
-        json_object_object_add(d, "at", json_object_new_string(ts)) != 0 ||
-        json_object_object_add(d, "reason",
-                               reason != NULL ? json_object_new_string(reason)
-                                              : NULL) != 0) {
+    if (jstr(d, "by", ctx->actor.name) != 0 || jstr(d, "at", ts) != 0 ||
+        jstr(d, "reason", reason) != 0) {
         goto out;
     }
     if ((r = nis2_live_request_kill(cfg->state_dir, id, d)) != 0) {
@@ -275,8 +282,7 @@ kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
     }
     rc = NIS2CTL_EXIT_OK;
     r = NIS2_ERR_NOMEM;
-    if (json_object_object_add(d, "killed_session",
-                               json_object_new_string(id)) == 0 &&
+    if (jstr(d, "killed_session", id) == 0 &&
         nis2_actor_audit_details(&ctx->actor, d) == 0) {
         r = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor.name,
                               e->target, id, e->request, d);
