@@ -567,13 +567,8 @@ verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
                          : r == NIS2_ERR_INTEGRITY ? "broken"
                                                    : "error";
 
-    if (d == NULL ||
-        json_object_object_add(d, "result", json_object_new_string(result)) !=
-            0 ||
-        json_object_object_add(d, "message", json_object_new_string(text)) !=
-            0 ||
-        json_object_object_add(d, "key", json_object_new_string(res->key_fp)) !=
-            0) {
+    if (at_jstr(d, "result", result) != 0 || at_jstr(d, "message", text) != 0 ||
+        at_jstr(d, "key", res->key_fp) != 0) {
         json_object_put(d);
         fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
                 nis2_strerror(NIS2_ERR_NOMEM));

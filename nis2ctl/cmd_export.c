@@ -420,11 +420,8 @@ export_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
     struct json_object *d = json_object_new_object();
     int r = NIS2_ERR_NOMEM;
 
-    if (d != NULL &&
-        json_object_object_add(d, "file", json_object_new_string(j->html)) ==
-            0 &&
-        json_object_object_add(d, "verification",
-                               json_object_new_string(j->verdict)) == 0) {
+    if (at_jstr(d, "file", j->html) == 0 &&
+        at_jstr(d, "verification", j->verdict) == 0) {
         r = at_audit(ctx, cfg, "recording.export", j->s->target, j->s->id,
                      j->s->request, d);
     } else {

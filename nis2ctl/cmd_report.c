@@ -717,15 +717,10 @@ report_audit(struct nis2ctl *ctx, const struct report *rp)
 
     nis2_format_time_utc(rp->flt.since, t1, sizeof(t1));
     nis2_format_time_utc(rp->flt.until, t2, sizeof(t2));
-    if (d != NULL &&
-        json_object_object_add(d, "since", json_object_new_string(t1)) == 0 &&
-        json_object_object_add(d, "until", json_object_new_string(t2)) == 0 &&
-        json_object_object_add(d, "out", json_object_new_string(rp->out)) ==
-            0 &&
-        json_object_object_add(d, "sessions",
-                               json_object_new_int64((int64_t)rp->ns)) == 0 &&
-        json_object_object_add(d, "events",
-                               json_object_new_int64((int64_t)rp->nwin)) == 0) {
+    if (at_jstr(d, "since", t1) == 0 && at_jstr(d, "until", t2) == 0 &&
+        at_jstr(d, "out", rp->out) == 0 &&
+        at_jnum(d, "sessions", true, (int64_t)rp->ns) == 0 &&
+        at_jnum(d, "events", true, (int64_t)rp->nwin) == 0) {
         r = at_audit(ctx, rp->cfg, "report.create", NULL, NULL, NULL, d);
     } else {
         fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", rp->cfg->audit_log,
