@@ -89,8 +89,14 @@ invoking_user(void)
     return name;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * The global options before the verb (the verb's own parser,
+ * nis2ctl_getopt, takes them after it too) into ctx and *as.  The index
+ * of the verb, or -1 after printing usage (*rc the exit status).
+ */
+static int
+global_options(int argc, char **argv, struct nis2ctl *ctx, const char **as,
+               int *rc)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -99,17 +105,9 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct nis2ctl ctx = {0};
-    char *self = NULL;
-    const char *as = NULL;
-    int c, i, li = -1, rc = NIS2CTL_EXIT_ERR;
+    int c, li = -1;
 
-    setlocale(LC_ALL, "");
-    ctx.out = stdout;
-    ctx.err = stderr;
-    ctx.cli = true;
-    /* Options before the verb; the verb's own parser (nis2ctl_getopt)
-       takes them after it too. */
+    *rc = NIS2CTL_EXIT_ERR;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", longopts, &li)) != -1) {
         if (li >= 0 && c != '?' &&
@@ -119,45 +117,75 @@ main(int argc, char **argv)
         }
         li = -1;
         if (c == 'c') {
-            ctx.config_path = optarg;
+            ctx->config_path = optarg;
         } else if (c == 'j') {
-            ctx.json = true;
+            ctx->json = true;
         } else if (c == 'a') {
-            as = optarg;
+            *as = optarg;
         } else if (c == 'h') {
             usage(stdout);
-            return NIS2CTL_EXIT_OK;
+            *rc = NIS2CTL_EXIT_OK;
+            return -1;
         } else {
             fprintf(stderr, "nis2ctl: unknown option %s\n",
                     argv[optind - 1]);
             usage(stderr);
-            return NIS2CTL_EXIT_ERR;
+            return -1;
         }
     }
-    i = optind;
-    if (i >= argc) {
+    if (optind >= argc) {
         usage(stderr);
-        return NIS2CTL_EXIT_ERR;
+        return -1;
+    }
+    return optind;
+}
+
+/*
+ * Who acts: root acting locally is its passwd account; anyone else (and
+ * --as) is resolved by nis2ctl_config once the config (and the directory)
+ * is known.  0, or -1 after printing why.
+ */
+static int
+set_actor(struct nis2ctl *ctx, const char *self, const char *as)
+{
+    if (getuid() == 0) {
+        if (nis2_identity_local(self, 0, &ctx->actor.id) != 0) {
+            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
+                            "valid user name\n", self);
+            return -1;
+        }
+        ctx->actor.name = ctx->actor.id.name;
+        ctx->actor.local_root = true;
+    } else {
+        ctx->actor_typed = self;
+    }
+    /* --as here or after the verb (nis2ctl_getopt): the same checks. */
+    if (as != NULL && nis2ctl_set_as(ctx, as) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct nis2ctl ctx = {0};
+    char *self = NULL;
+    const char *as = NULL;
+    int i, rc = NIS2CTL_EXIT_ERR;
+
+    setlocale(LC_ALL, "");
+    ctx.out = stdout;
+    ctx.err = stderr;
+    ctx.cli = true;
+    if ((i = global_options(argc, argv, &ctx, &as, &rc)) < 0) {
+        return rc;
     }
     if ((self = invoking_user()) == NULL) {
         fprintf(stderr, "nis2ctl: out of memory\n");
         return NIS2CTL_EXIT_ERR;
     }
-    /* Root acting locally is its passwd account; anyone else is resolved
-       by nis2ctl_config once the config (and the directory) is known. */
-    if (getuid() == 0) {
-        if (nis2_identity_local(self, 0, &ctx.actor.id) != 0) {
-            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
-                            "valid user name\n", self);
-            goto out;
-        }
-        ctx.actor.name = ctx.actor.id.name;
-        ctx.actor.local_root = true;
-    } else {
-        ctx.actor_typed = self;
-    }
-    /* --as here or after the verb (nis2ctl_getopt): the same checks. */
-    if (as != NULL && nis2ctl_set_as(&ctx, as) != 0) {
+    if (set_actor(&ctx, self, as) != 0) {
         goto out;
     }
     for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
