@@ -5,7 +5,7 @@
  * The command line is split like a shell would split words (blanks,
  * '...', "...", backslash), with no expansion of any kind.  `help` and
  * `targets` are the broker's own and answer at once.  Every other verb is
- * nis2ctl's own function (nis2ctl/cmd_*.c, linked in: NIS2_BROKER_VERBS),
+ * nis2ctl's own function (nis2ctl/cmd_*.c, Makefile CTL_VERB_OBJS),
  * called with the SSH user as the actor; each verb checks itself who may
  * do what (roles from [roles] and the policies: an approver approves or
  * kills, an auditor verifies or replays, ...).
@@ -56,9 +56,6 @@
 #include "policy.h"
 #include "util.h"
 
-#ifndef NIS2_BROKER_VERBS
-#error "nis2-broker links nis2ctl's verbs (Makefile: -DNIS2_BROKER_VERBS)"
-#endif
 #include "../nis2ctl/nis2ctl.h"
 
 #define CMD_MAX_ARGS 64
@@ -410,8 +407,8 @@ child_main(struct pair *p, const struct verb *v, int argc, char **argv,
     }
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed, never freed here */
-    ctx.actor = c->user;
-    ctx.actor_id = c->id;
+    ctx.actor.name = c->user; /* the SSH user: never local root */
+    ctx.actor.id = c->id;
     ctx.json = json;
     ctx.out = stdout;
     ctx.err = stderr;
@@ -534,8 +531,8 @@ greeting(const struct sess_audit *c, FILE *out, FILE *err)
     fflush(out);
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed */
-    ctx.actor = c->user;
-    ctx.actor_id = c->id;
+    ctx.actor.name = c->user; /* the SSH user: never local root */
+    ctx.actor.id = c->id;
     ctx.out = out;
     ctx.err = err;
     cmd_requests(&ctx, 1, req_argv);

@@ -1,21 +1,27 @@
 /*
- * audit_tools.h - helpers shared by the auditor's verbs
- * (cmd_audit_tools.c, cmd_export.c, cmd_report.c).
+ * audit_tools.h - what the auditor's verbs (cmd_audit_tools.c,
+ * cmd_export.c, cmd_report.c) share on top of lib/evidence.h: the role
+ * check with its message, printing JSON, auditing as ctx's actor, and the
+ * session filter options.
  */
 #ifndef NIS2CTL_AUDIT_TOOLS_H
 #define NIS2CTL_AUDIT_TOOLS_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "chain.h"
+#include "evidence.h"
 #include "nis2ctl.h"
 #include "sessions.h"
 
 struct json_object;
 
 /*
- * The config, when the invoking user may use the auditor's verbs (root,
- * or a member of [roles] auditors); else NULL with a message to ctx->err.
+ * The config, when the actor may use the auditor's verbs (root acting
+ * locally, or a member of [roles] auditors); else NULL with a message to
+ * ctx->err.
  */
 struct nis2_config *at_auditor_config(struct nis2ctl *ctx, const char *verb);
 
@@ -23,37 +29,53 @@ struct nis2_config *at_auditor_config(struct nis2ctl *ctx, const char *verb);
 int at_print_json(struct nis2ctl *ctx, struct json_object *doc);
 
 /*
- * The public key to verify with: `key_path` (--key) when given, else the
- * public half of [recording] signing_key when readable, else
- * recordings_dir/signing-key.pub.  *from_out says which (caller frees).
+ * JSON output with every allocation checked: add `k` to `o` (o NULL
+ * fails) as a string (v NULL: null), an integer or a boolean (!present:
+ * null).  0, or -1 when out of memory.
  */
-int at_trusted_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
-                   const char *key_path, unsigned char pub[NIS2_CHAIN_PUBLEN],
-                   char **from_out);
+int at_jstr(struct json_object *o, const char *k, const char *v);
+int at_jnum(struct json_object *o, const char *k, bool present, int64_t v);
+int at_jbool(struct json_object *o, const char *k, bool present, bool v);
 
-/* verify's one-line answer for `r` / `res` ("intact, ...", "BROKEN: ..."). */
-void at_verify_text(const struct nis2_session *s, int r,
-                    const struct nis2_chain_result *res, char *buf,
-                    size_t len);
-
-/* Append an audit event as ctx->actor; prints why when it fails. */
+/* Append an audit event as ctx's actor; prints why when it fails. */
 int at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
              const char *event, const char *target, const char *session,
              const char *request, struct json_object *details);
 
-/*
- * One filter option at argv[*i] (--user, --target, --since, --until,
- * --live; the value consumed): 1 taken, 0 not a filter option, -1 error
- * (printed).
- */
-int at_parse_filter(struct nis2ctl *ctx, const char *verb, int argc,
-                    char **argv, int *i, struct nis2_session_filter *f);
+/* The session filter options (--user, --target, --since, --until,
+   --live) for a getopt_long table; at_filter_opt() takes them. */
+enum {
+    AT_OPT_USER = 0x2000,
+    AT_OPT_TARGET,
+    AT_OPT_SINCE,
+    AT_OPT_UNTIL,
+    AT_OPT_LIVE,
+};
+#define AT_FILTER_OPTIONS                                                      \
+    {"user", required_argument, NULL, AT_OPT_USER},                            \
+        {"target", required_argument, NULL, AT_OPT_TARGET},                    \
+        {"since", required_argument, NULL, AT_OPT_SINCE},                      \
+        {"until", required_argument, NULL, AT_OPT_UNTIL},                      \
+    {                                                                          \
+        "live", no_argument, NULL, AT_OPT_LIVE                                 \
+    }
 
-/* Look up SESSION|DIR; prints the error. */
+/*
+ * A filter option `c` (getopt_long's answer) with its value: 1 taken, 0
+ * not a filter option, -1 error (printed).
+ */
+int at_filter_opt(struct nis2ctl *ctx, const char *verb, int c,
+                  const char *value, struct nis2_session_filter *f);
+
+/*
+ * Say what is wrong with option `bad` (nis2ctl_getopt's culprit): a
+ * filter option without its value "needs a value" (returns true), anything
+ * else is "unexpected" (returns false: the verb adds its usage).
+ */
+bool at_bad_option(struct nis2ctl *ctx, const char *verb, const char *bad);
+
+/* nis2_evidence_find() saying why it failed: "nis2ctl: VERB: ...". */
 int at_find(struct nis2ctl *ctx, const struct nis2_config *cfg,
             const char *verb, const char *arg, struct nis2_session **out);
-
-/* "MM:SS" of an offset in seconds. */
-void at_fmt_offset(double secs, char *buf, size_t len);
 
 #endif

@@ -103,30 +103,36 @@ verify_json(struct nis2ctl *ctx, const char *path, int r,
 static int
 audit_verify(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct nis2_audit_result res;
-    const char *path = NULL;
-    bool json = ctx->json;
-    int r;
+    const char *path = NULL, *bad = NULL;
+    bool json;
+    int c, r;
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage_verify(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--") == 0 && i + 1 == argc - 1 &&
-                   path == NULL) {
-            path = argv[++i];
-        } else if (argv[i][0] == '-' || path != NULL) {
-            fprintf(ctx->err, "nis2ctl: audit verify: unexpected '%s'\n",
-                    argv[i]);
-            usage_verify(ctx->err);
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;
-        } else {
-            path = argv[i];
         }
+        fprintf(ctx->err, "nis2ctl: audit verify: unexpected '%s'\n", bad);
+        usage_verify(ctx->err);
+        return NIS2CTL_EXIT_ERR;
     }
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: audit verify: unexpected '%s'\n",
+                argv[optind + 1]);
+        usage_verify(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    path = optind < argc ? argv[optind] : NULL;
+    json = ctx->json;
     if (path == NULL) {
         struct nis2_config *cfg = nis2ctl_config(ctx);
         if (cfg == NULL) {

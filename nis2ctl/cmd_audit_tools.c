@@ -10,8 +10,9 @@
  *
  * (export and report live in cmd_export.c / cmd_report.c.)  Only root and
  * members of [roles] auditors may run them (approvers too for sessions and
- * watch, live sessions only); verify, export and report are audit events.  Exit: 0 ok, 1 a negative answer (a broken recording, not
- * an auditor, nothing found by grep), 2 usage or I/O errors.
+ * watch, live sessions only); verify, export and report are audit events. Exit:
+ * 0 ok, 1 a negative answer (a broken recording, not an auditor, nothing found
+ * by grep), 2 usage or I/O errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include "asciicast.h"
 #include "audit.h"
 #include "audit_tools.h"
+#include "evidence.h"
 #include "chain.h"
 #include "config.h"
 #include "error.h"
@@ -49,16 +51,11 @@ at_auditor_config(struct nis2ctl *ctx, const char *verb)
     if (cfg == NULL) {
         return NULL;
     }
-    if (getuid() == 0 && !ctx->actor_overridden) {
+    if (nis2_evidence_is_auditor(cfg, &ctx->actor)) {
         return cfg;
     }
-    if (cfg->role_auditors != NULL &&
-        nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1) {
-        return cfg;
-    }
-    fprintf(ctx->err,
-            "nis2ctl: %s: %s is not an auditor ([roles] auditors)\n", verb,
-            ctx->actor);
+    fprintf(ctx->err, "nis2ctl: %s: %s is not an auditor ([roles] auditors)\n",
+            verb, ctx->actor.name);
     return NULL;
 }
 
@@ -76,20 +73,13 @@ live_viewer_config(struct nis2ctl *ctx, const char *verb, bool *live_only)
     if (cfg == NULL) {
         return NULL;
     }
-    if ((getuid() == 0 && !ctx->actor_overridden) ||
-        (cfg->role_auditors != NULL &&
-         nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1)) {
-        return cfg;
-    }
-    if (cfg->role_approvers != NULL &&
-        nis2_user_in_any(cfg, ctx->actor, cfg->role_approvers) == 1) {
-        *live_only = true;
+    if (nis2_evidence_viewer(cfg, &ctx->actor, live_only) == 0) {
         return cfg;
     }
     fprintf(ctx->err,
             "nis2ctl: %s: %s is neither an auditor nor an approver "
             "([roles])\n",
-            verb, ctx->actor);
+            verb, ctx->actor.name);
     return NULL;
 }
 
@@ -107,78 +97,50 @@ at_print_json(struct nis2ctl *ctx, struct json_object *doc)
 }
 
 int
-at_trusted_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
-               const char *key_path, unsigned char pub[NIS2_CHAIN_PUBLEN],
-               char **from_out)
+at_jstr(struct json_object *o, const char *k, const char *v)
 {
-    char *pubpath = NULL;
-    int r;
+    struct json_object *j = NULL;
 
-    *from_out = NULL;
-    if (key_path != NULL) {
-        if ((r = nis2_chain_pubkey_read(key_path, pub)) != 0) {
-            fprintf(ctx->err, "nis2ctl: %s: %s\n", key_path,
-                    nis2_strerror(r));
-            return r;
-        }
-        *from_out = strdup(key_path);
-        return *from_out != NULL ? 0 : NIS2_ERR_NOMEM;
+    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
     }
-    /* The broker's own key where readable (root), else the published one. */
-    if (cfg->signing_key != NULL &&
-        nis2_chain_pubkey_read(cfg->signing_key, pub) == 0) {
-        *from_out = strdup(cfg->signing_key);
-        return *from_out != NULL ? 0 : NIS2_ERR_NOMEM;
-    }
-    if (asprintf(&pubpath, "%s/%s", cfg->recordings_dir,
-                 NIS2_CHAIN_PUBKEY_NAME) < 0) {
-        return NIS2_ERR_NOMEM;
-    }
-    if ((r = nis2_chain_pubkey_read(pubpath, pub)) != 0) {
-        fprintf(ctx->err,
-                "nis2ctl: no trusted key: [recording] signing_key is not "
-                "readable and %s: %s (give --key PUBKEY)\n",
-                pubpath, nis2_strerror(r));
-        free(pubpath);
-        return r;
-    }
-    *from_out = pubpath;
     return 0;
 }
 
-void
-at_verify_text(const struct nis2_session *s, int r,
-               const struct nis2_chain_result *res, char *buf, size_t len)
+int
+at_jnum(struct json_object *o, const char *k, bool present, int64_t v)
 {
-    char t[32];
+    struct json_object *j = NULL;
 
-    if (r == 0 && res->sealed) {
-        nis2_format_time_utc(res->last_time, t, sizeof(t));
-        snprintf(buf, len,
-                 "intact, %llu checkpoints, sealed at close (%s, %s)",
-                 (unsigned long long)res->checkpoints, t,
-                 res->end_reason[0] != '\0' ? res->end_reason : "?");
-    } else if (r == 0) {
-        nis2_format_time_utc(res->last_time, t, sizeof(t));
-        snprintf(buf, len,
-                 "intact up to checkpoint %llu at %s; session not closed "
-                 "(%s)",
-                 (unsigned long long)(res->checkpoints - 1), t,
-                 s != NULL && s->live ? "still live" : "crash?");
-    } else if (r == NIS2_ERR_INTEGRITY) {
-        snprintf(buf, len, "BROKEN: %s%s%s", res->file,
-                 res->file[0] != '\0' ? " " : "", res->why);
-    } else {
-        snprintf(buf, len, "cannot verify: %s", nis2_strerror(r));
+    if (o == NULL || (present && (j = json_object_new_int64(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
     }
+    return 0;
 }
 
 int
-at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
-         const char *event, const char *target, const char *session,
-         const char *request, struct json_object *details)
+at_jbool(struct json_object *o, const char *k, bool present, bool v)
 {
-    int r = nis2_audit_append(cfg->audit_log, event, ctx->actor, target,
+    struct json_object *j = NULL;
+
+    if (o == NULL || (present && (j = json_object_new_boolean(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
+int
+at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
+         const char *target, const char *session, const char *request,
+         struct json_object *details)
+{
+    int r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, target,
                               session, request, details);
 
     if (r != 0) {
@@ -188,77 +150,74 @@ at_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
     return r;
 }
 
-int
-at_parse_filter(struct nis2ctl *ctx, const char *verb, int argc, char **argv,
-                int *i, struct nis2_session_filter *f)
-{
-    const char *o = argv[*i];
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    time_t *tp = NULL;
+static const char *const filter_names[] = {
+    [AT_OPT_USER - AT_OPT_USER] = "user",
+    [AT_OPT_TARGET - AT_OPT_USER] = "target",
+    [AT_OPT_SINCE - AT_OPT_USER] = "since",
+    [AT_OPT_UNTIL - AT_OPT_USER] = "until",
+    [AT_OPT_LIVE - AT_OPT_USER] = "live",
+};
 
-    if (strcmp(o, "--live") == 0) {
-        f->live_only = true;
-        return 1;
-    }
-    if (strcmp(o, "--user") != 0 && strcmp(o, "--target") != 0 &&
-        strcmp(o, "--since") != 0 && strcmp(o, "--until") != 0) {
+int
+at_filter_opt(struct nis2ctl *ctx, const char *verb, int c, const char *value,
+              struct nis2_session_filter *f)
+{
+    char why[256];
+
+    if (c < AT_OPT_USER || c > AT_OPT_LIVE) {
         return 0;
     }
-    if (v == NULL) {
-        fprintf(ctx->err, "nis2ctl: %s: %s needs a value\n", verb, o);
-        return -1;
-    }
-    (*i)++;
-    if (strcmp(o, "--user") == 0) {
-        if (!nis2_valid_user(v)) {
-            fprintf(ctx->err, "nis2ctl: %s: invalid user name\n", verb);
-            return -1;
-        }
-        f->user = v;
-        return 1;
-    }
-    if (strcmp(o, "--target") == 0) {
-        f->target = v;
-        return 1;
-    }
-    tp = strcmp(o, "--since") == 0 ? &f->since : &f->until;
-    if (nis2_parse_time(v, tp) != 0) {
-        fprintf(ctx->err,
-                "nis2ctl: %s: %s: bad time '%s' (YYYY-MM-DD HH:MM[:SS] "
-                "[Z|+HH:MM])\n",
-                verb, o, v);
+    if (nis2_evidence_filter_set(f, filter_names[c - AT_OPT_USER], value, why,
+                                 sizeof(why)) != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s\n", verb, why);
         return -1;
     }
     return 1;
+}
+
+bool
+at_bad_option(struct nis2ctl *ctx, const char *verb, const char *bad)
+{
+    for (size_t i = 0; i < sizeof(filter_names) / sizeof(filter_names[0]);
+         i++) {
+        if (strncmp(bad, "--", 2) == 0 &&
+            strcmp(bad + 2, filter_names[i]) == 0 &&
+            strcmp(filter_names[i], "live") != 0) {
+            fprintf(ctx->err, "nis2ctl: %s: %s needs a value\n", verb, bad);
+            return true;
+        }
+    }
+    fprintf(ctx->err, "nis2ctl: %s: unexpected '%s'\n", verb, bad);
+    return false;
 }
 
 int
 at_find(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *verb,
         const char *arg, struct nis2_session **out)
 {
-    int r = nis2_session_find(cfg->recordings_dir, arg, out);
+    char why[512];
+    int r = nis2_evidence_find(cfg, arg, out, why, sizeof(why));
 
-    if (r == NIS2_ERR_INVAL) {
-        fprintf(ctx->err,
-                "nis2ctl: %s: '%s' is not a session id (S-XXXXXXXX) or a "
-                "session directory\n",
-                verb, arg);
-    } else if (r == NIS2_ERR_NOTFOUND) {
-        fprintf(ctx->err, "nis2ctl: %s: no session %s under %s\n", verb, arg,
-                cfg->recordings_dir);
-    } else if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: %s: %s: %s\n", verb, arg,
-                nis2_strerror(r));
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: %s: %s\n", verb, why);
     }
     return r;
 }
 
-void
-at_fmt_offset(double secs, char *buf, size_t len)
+/* nis2_evidence_trusted_key() saying why it failed. */
+static int
+trusted_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
+            const char *key_path, unsigned char pub[NIS2_CHAIN_PUBLEN],
+            char **from_out)
 {
-    long s = secs < 0 ? 0 : (long)secs;
+    char why[768];
+    int r = nis2_evidence_trusted_key(cfg, key_path, pub, from_out, why,
+                                      sizeof(why));
 
-    snprintf(buf, len, "%02ld:%02ld", s / 60, s % 60);
+    if (r != 0 && why[0] != '\0') {
+        fprintf(ctx->err, "nis2ctl: %s\n", why);
+    }
+    return r;
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -266,57 +225,95 @@ at_fmt_offset(double secs, char *buf, size_t len)
 static void
 usage_sessions(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl sessions [--user U] [--target T] [--since T] "
-            "[--until T] [--live] [--json]\n"
-            "\n"
-            "Lists recorded sessions (oldest first): id, user, target, "
-            "start,\nduration, end reason, request id.  --since/--until "
-            "select sessions\nthat overlap that time span (times as in "
-            "policy explain --at);\n--target takes a pattern (plc-*); "
-            "--live only sessions being\nrecorded now.\n");
+    fprintf(f, "usage: nis2ctl sessions [--user U] [--target T] [--since T] "
+               "[--until T] [--live] [--json]\n"
+               "\n"
+               "Lists recorded sessions (oldest first): id, user, target, "
+               "start,\nduration, end reason, request id.  --since/--until "
+               "select sessions\nthat overlap that time span (times as in "
+               "policy explain --at);\n--target takes a pattern (plc-*); "
+               "--live only sessions being\nrecorded now.\n");
 }
 
+/* One session as a JSON object; NULL when out of memory. */
 static struct json_object *
 session_json(const struct nis2_session *s)
 {
-    struct json_object *o = json_object_new_object(), *a;
-    char t[32];
+    struct json_object *o = json_object_new_object(), *a = NULL, *v = NULL;
+    char t1[32], t2[32];
+    int r = 0;
 
-    json_object_object_add(o, "id", json_object_new_string(s->id));
-    json_object_object_add(o, "dir", json_object_new_string(s->dir));
-    json_object_object_add(o, "user",
-                           s->user ? json_object_new_string(s->user) : NULL);
-    json_object_object_add(o, "target", s->target
-                                            ? json_object_new_string(s->target)
-                                            : NULL);
-    nis2_format_time_utc(s->start, t, sizeof(t));
-    json_object_object_add(o, "start",
-                           s->start ? json_object_new_string(t) : NULL);
-    nis2_format_time_utc(s->end, t, sizeof(t));
-    json_object_object_add(o, "end", s->end ? json_object_new_string(t)
-                                            : NULL);
-    json_object_object_add(o, "duration",
-                           s->end && s->start
-                               ? json_object_new_int64(
-                                     (int64_t)(s->end - s->start))
-                               : NULL);
-    json_object_object_add(o, "end_reason",
-                           s->end_reason
-                               ? json_object_new_string(s->end_reason)
-                               : NULL);
-    json_object_object_add(o, "request",
-                           s->request ? json_object_new_string(s->request)
-                                      : NULL);
-    a = json_object_new_array();
-    for (size_t i = 0; s->approvers[i] != NULL; i++) {
-        json_object_array_add(a, json_object_new_string(s->approvers[i]));
+    nis2_format_time_utc(s->start, t1, sizeof(t1));
+    nis2_format_time_utc(s->end, t2, sizeof(t2));
+    r |= at_jstr(o, "id", s->id);
+    r |= at_jstr(o, "dir", s->dir);
+    r |= at_jstr(o, "user", s->user);
+    r |= at_jstr(o, "target", s->target);
+    r |= at_jstr(o, "start", s->start ? t1 : NULL);
+    r |= at_jstr(o, "end", s->end ? t2 : NULL);
+    r |= at_jnum(o, "duration", s->end && s->start,
+                 (int64_t)(s->end - s->start));
+    r |= at_jstr(o, "end_reason", s->end_reason);
+    r |= at_jstr(o, "request", s->request);
+    if (r == 0 && (a = json_object_new_array()) == NULL) {
+        r = -1;
     }
-    json_object_object_add(o, "approvers", a);
-    json_object_object_add(o, "emergency",
-                           json_object_new_boolean(s->emergency));
-    json_object_object_add(o, "live", json_object_new_boolean(s->live));
+    for (size_t i = 0; r == 0 && s->approvers[i] != NULL; i++) {
+        if ((v = json_object_new_string(s->approvers[i])) == NULL ||
+            json_object_array_add(a, v) != 0) {
+            json_object_put(v);
+            r = -1;
+        }
+    }
+    if (r == 0 && json_object_object_add(o, "approvers", a) != 0) {
+        r = -1;
+    } else if (r == 0) {
+        a = NULL;
+    }
+    r |= at_jbool(o, "emergency", true, s->emergency);
+    r |= at_jbool(o, "live", true, s->live);
+    json_object_put(a);
+    if (r != 0) {
+        json_object_put(o);
+        return NULL;
+    }
     return o;
+}
+
+/* Parse argv into `f`; 0 or -1 after printing why. */
+static int
+sessions_parse(struct nis2ctl *ctx, int argc, char **argv,
+               struct nis2_session_filter *f)
+{
+    static const struct option longopts[] = {
+        AT_FILTER_OPTIONS,
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c, k;
+
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return -1;
+        }
+        if ((k = at_filter_opt(ctx, "sessions", c, optarg, f)) < 0) {
+            return -1;
+        }
+        if (k == 0) {
+            if (!at_bad_option(ctx, "sessions", bad != NULL ? bad : "?")) {
+                usage_sessions(ctx->err);
+            }
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(ctx->err, "nis2ctl: sessions: unexpected '%s'\n", argv[optind]);
+        usage_sessions(ctx->err);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -333,23 +330,12 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
         usage_sessions(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        int k = at_parse_filter(ctx, "sessions", argc, argv, &i, &f);
-        if (k < 0) {
-            return NIS2CTL_EXIT_ERR;
-        }
-        if (k == 0 && strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (k == 0) {
-            fprintf(ctx->err, "nis2ctl: sessions: unexpected '%s'\n",
-                    argv[i]);
-            usage_sessions(ctx->err);
-            return NIS2CTL_EXIT_ERR;
-        }
+    if (sessions_parse(ctx, argc, argv, &f) != 0) {
+        return NIS2CTL_EXIT_ERR;
     }
+    json = ctx->json;
     if ((cfg = live_viewer_config(ctx, "sessions", &live_only)) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
     }
     if (live_only) {
         f.live_only = true; /* an approver: live sessions only */
@@ -360,11 +346,16 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_ERR;
     }
     if (json) {
-        struct json_object *a = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-            json_object_array_add(a, session_json(v[i]));
+        struct json_object *a = json_object_new_array(), *one = NULL;
+        for (size_t i = 0; a != NULL && i < n; i++) {
+            if ((one = session_json(v[i])) == NULL ||
+                json_object_array_add(a, one) != 0) {
+                json_object_put(one);
+                json_object_put(a);
+                a = NULL;
+            }
         }
-        rc = at_print_json(ctx, a);
+        rc = a != NULL ? at_print_json(ctx, a) : NIS2CTL_EXIT_ERR;
         json_object_put(a);
         nis2_sessions_free(v, n);
         return rc;
@@ -381,8 +372,8 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
             snprintf(d, sizeof(d), "%s", s->live ? "live" : "-");
         }
         fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n",
-                s->id, s->user ? s->user : "?",
-                s->target ? s->target : "?", s->start ? t : "?", d,
+                s->id, s->user ? s->user : "?", s->target ? s->target : "?",
+                s->start ? t : "?", d,
                 s->end_reason ? s->end_reason
                 : s->live     ? "(live)"
                               : "(not closed)",
@@ -397,26 +388,25 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
 static void
 usage_verify(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl verify SESSION|DIR [--key PUBKEY] [--json]\n"
-            "       nis2ctl verify --print-key [--key KEY]\n"
-            "       nis2ctl verify --publish-key\n"
-            "\n"
-            "Checks a recording's signed chain (docs/recording-integrity.md)"
-            ":\nevery checkpoint's Ed25519 signature, their order, and every"
-            " file\nagainst the sizes and SHA-256 hashes they signed.  Exit "
-            "0 with\n'intact, N checkpoints, sealed at close' or 'intact up "
-            "to checkpoint\nN at TIME; session not closed (crash?)'; exit 1 "
-            "with 'BROKEN: ...'\nnaming the file and the first byte that "
-            "differs, or the broken\ncheckpoint.\n"
-            "\n"
-            "  --key PUBKEY   trust this public key (PEM); default: the key "
-            "of\n                 [recording] signing_key when readable, "
-            "else\n                 recordings_dir/signing-key.pub\n"
-            "  --print-key    print the trusted public key and its "
-            "fingerprint\n"
-            "  --publish-key  write recordings_dir/signing-key.pub from "
-            "the\n                 signing key (root)\n");
+    fprintf(f, "usage: nis2ctl verify SESSION|DIR [--key PUBKEY] [--json]\n"
+               "       nis2ctl verify --print-key [--key KEY]\n"
+               "       nis2ctl verify --publish-key\n"
+               "\n"
+               "Checks a recording's signed chain (docs/recording-integrity.md)"
+               ":\nevery checkpoint's Ed25519 signature, their order, and every"
+               " file\nagainst the sizes and SHA-256 hashes they signed.  Exit "
+               "0 with\n'intact, N checkpoints, sealed at close' or 'intact up "
+               "to checkpoint\nN at TIME; session not closed (crash?)'; exit 1 "
+               "with 'BROKEN: ...'\nnaming the file and the first byte that "
+               "differs, or the broken\ncheckpoint.\n"
+               "\n"
+               "  --key PUBKEY   trust this public key (PEM); default: the key "
+               "of\n                 [recording] signing_key when readable, "
+               "else\n                 recordings_dir/signing-key.pub\n"
+               "  --print-key    print the trusted public key and its "
+               "fingerprint\n"
+               "  --publish-key  write recordings_dir/signing-key.pub from "
+               "the\n                 signing key (root)\n");
 }
 
 static int
@@ -427,7 +417,7 @@ print_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
     char fp[NIS2_CHAIN_FPLEN], *pem = NULL, *from = NULL;
     int r;
 
-    if ((r = at_trusted_key(ctx, cfg, key_path, pub, &from)) != 0) {
+    if ((r = trusted_key(ctx, cfg, key_path, pub, &from)) != 0) {
         return NIS2CTL_EXIT_ERR;
     }
     nis2_chain_fingerprint(pub, fp);
@@ -437,10 +427,12 @@ print_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
     }
     if (ctx->json) {
         struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "fingerprint", json_object_new_string(fp));
-        json_object_object_add(o, "from", json_object_new_string(from));
-        json_object_object_add(o, "pem", json_object_new_string(pem));
-        r = at_print_json(ctx, o);
+        if (at_jstr(o, "fingerprint", fp) != 0 ||
+            at_jstr(o, "from", from) != 0 || at_jstr(o, "pem", pem) != 0) {
+            r = NIS2CTL_EXIT_ERR;
+        } else {
+            r = at_print_json(ctx, o);
+        }
         json_object_put(o);
     } else {
         fprintf(ctx->out, "%s# %s (from %s)\n", pem, fp, from);
@@ -457,130 +449,155 @@ verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
 {
     struct json_object *o = json_object_new_object();
     char t[32];
-    int rc;
+    int rc = 0;
 
-    json_object_object_add(o, "session", json_object_new_string(s->id));
-    json_object_object_add(o, "dir", json_object_new_string(s->dir));
-    json_object_object_add(o, "intact",
-                           r == 0 || r == NIS2_ERR_INTEGRITY
-                               ? json_object_new_boolean(r == 0)
-                               : NULL);
-    json_object_object_add(o, "sealed", json_object_new_boolean(res->sealed));
-    json_object_object_add(o, "live", json_object_new_boolean(s->live));
-    json_object_object_add(o, "checkpoints",
-                           json_object_new_int64((int64_t)res->checkpoints));
     nis2_format_time_utc(res->last_time, t, sizeof(t));
-    json_object_object_add(o, "last_checkpoint",
-                           res->last_time ? json_object_new_string(t) : NULL);
-    json_object_object_add(o, "end_reason",
-                           res->end_reason[0]
-                               ? json_object_new_string(res->end_reason)
-                               : NULL);
-    json_object_object_add(o, "key", json_object_new_string(res->key_fp));
-    json_object_object_add(o, "message", json_object_new_string(text));
-    json_object_object_add(o, "file", res->file[0]
-                                          ? json_object_new_string(res->file)
-                                          : NULL);
-    json_object_object_add(o, "offset",
-                           res->offset >= 0
-                               ? json_object_new_int64(res->offset)
-                               : NULL);
-    json_object_object_add(o, "bad_checkpoint",
-                           res->bad_checkpoint >= 0 && r != 0
-                               ? json_object_new_int64(res->bad_checkpoint)
-                               : NULL);
-    json_object_object_add(o, "uncovered_bytes",
-                           json_object_new_int64(
-                               (int64_t)res->uncovered_bytes));
+    rc |= at_jstr(o, "session", s->id);
+    rc |= at_jstr(o, "dir", s->dir);
+    rc |= at_jbool(o, "intact", r == 0 || r == NIS2_ERR_INTEGRITY, r == 0);
+    rc |= at_jbool(o, "sealed", true, res->sealed);
+    rc |= at_jbool(o, "live", true, s->live);
+    rc |= at_jnum(o, "checkpoints", true, (int64_t)res->checkpoints);
+    rc |= at_jstr(o, "last_checkpoint", res->last_time ? t : NULL);
+    rc |= at_jstr(o, "end_reason", res->end_reason[0] ? res->end_reason : NULL);
+    rc |= at_jstr(o, "key", res->key_fp);
+    rc |= at_jstr(o, "message", text);
+    rc |= at_jstr(o, "file", res->file[0] ? res->file : NULL);
+    rc |= at_jnum(o, "offset", res->offset >= 0, res->offset);
+    rc |= at_jnum(o, "bad_checkpoint", res->bad_checkpoint >= 0 && r != 0,
+                  res->bad_checkpoint);
+    rc |= at_jnum(o, "uncovered_bytes", true, (int64_t)res->uncovered_bytes);
+    if (rc != 0) {
+        json_object_put(o);
+        return NIS2CTL_EXIT_ERR;
+    }
     rc = at_print_json(ctx, o);
     json_object_put(o);
     return rc;
 }
 
-int
-cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_config *cfg;
-    struct nis2_session *s = NULL;
-    struct nis2_chain_result res;
-    struct json_object *d = NULL;
-    unsigned char pub[NIS2_CHAIN_PUBLEN];
-    const char *key = NULL, *arg = NULL;
-    bool printk = false, publish = false;
-    char text[768], *from = NULL;
-    int r, rc = NIS2CTL_EXIT_ERR;
+struct verify_opts {
+    const char *key, *arg;
+    bool printk, publish;
+};
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_verify(ctx->out);
-        return NIS2CTL_EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-            key = argv[++i];
-        } else if (strcmp(argv[i], "--print-key") == 0) {
-            printk = true;
-        } else if (strcmp(argv[i], "--publish-key") == 0) {
-            publish = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (argv[i][0] != '-' && arg == NULL) {
-            arg = argv[i];
+/* Parse argv; 0 or an exit status after printing why. */
+static int
+verify_parse(struct nis2ctl *ctx, int argc, char **argv, struct verify_opts *o)
+{
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"print-key", no_argument, NULL, 'p'},
+        {"publish-key", no_argument, NULL, 'P'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == 'k') {
+            o->key = optarg;
+        } else if (c == 'p') {
+            o->printk = true;
+        } else if (c == 'P') {
+            o->publish = true;
         } else {
-            fprintf(ctx->err, "nis2ctl: verify: unexpected '%s'\n", argv[i]);
+            fprintf(ctx->err, "nis2ctl: verify: unexpected '%s'\n", bad);
             usage_verify(ctx->err);
             return NIS2CTL_EXIT_ERR;
         }
     }
-    if ((arg == NULL) == !(printk || publish)) {
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: verify: unexpected '%s'\n",
+                argv[optind + 1]);
         usage_verify(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
+    o->arg = optind < argc ? argv[optind] : NULL;
+    if (!ctx->cli && (o->key != NULL || o->publish)) {
+        /* Over SSH the trusted key is the broker's (broker/cmd.c). */
+        fprintf(ctx->err, "nis2ctl: verify: %s is for the local nis2ctl\n",
+                o->key != NULL ? "--key" : "--publish-key");
+        return NIS2CTL_EXIT_ERR;
     }
-    if (printk) {
-        return print_key(ctx, cfg, key);
+    if ((o->arg == NULL) == !(o->printk || o->publish)) {
+        usage_verify(ctx->err);
+        return NIS2CTL_EXIT_ERR;
     }
-    if (publish) {
-        if (cfg->signing_key == NULL) {
-            fprintf(ctx->err, "nis2ctl: verify: no [recording] signing_key\n");
-            return NIS2CTL_EXIT_ERR;
-        }
-        r = nis2_chain_publish_key(cfg->signing_key, cfg->recordings_dir);
-        if (r != 0) {
-            fprintf(ctx->err, "nis2ctl: verify: publish to %s/%s: %s%s\n",
-                    cfg->recordings_dir, NIS2_CHAIN_PUBKEY_NAME,
-                    nis2_strerror(r),
-                    r == NIS2_ERR_EXISTS ? " (a different key is published)"
-                                         : "");
-            return NIS2CTL_EXIT_ERR;
-        }
-        fprintf(ctx->out, "published %s/%s\n", cfg->recordings_dir,
-                NIS2_CHAIN_PUBKEY_NAME);
-        return NIS2CTL_EXIT_OK;
+    return 0;
+}
+
+/* verify --publish-key: recordings_dir/signing-key.pub. */
+static int
+publish_key(struct nis2ctl *ctx, const struct nis2_config *cfg)
+{
+    int r;
+
+    if (cfg->signing_key == NULL) {
+        fprintf(ctx->err, "nis2ctl: verify: no [recording] signing_key\n");
+        return NIS2CTL_EXIT_ERR;
     }
+    r = nis2_chain_publish_key(cfg->signing_key, cfg->recordings_dir);
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: verify: publish to %s/%s: %s%s\n",
+                cfg->recordings_dir, NIS2_CHAIN_PUBKEY_NAME, nis2_strerror(r),
+                r == NIS2_ERR_EXISTS ? " (a different key is published)" : "");
+        return NIS2CTL_EXIT_ERR;
+    }
+    fprintf(ctx->out, "published %s/%s\n", cfg->recordings_dir,
+            NIS2_CHAIN_PUBKEY_NAME);
+    return NIS2CTL_EXIT_OK;
+}
+
+/* recording.verify: an auditor's check is itself evidence; a failing log
+   is reported but does not hide the answer. */
+static void
+verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
+             const struct nis2_session *s, int r,
+             const struct nis2_chain_result *res, const char *text)
+{
+    struct json_object *d = json_object_new_object();
+    const char *result = r == 0 ? (res->sealed ? "intact" : "intact-unsealed")
+                         : r == NIS2_ERR_INTEGRITY ? "broken"
+                                                   : "error";
+
+    if (at_jstr(d, "result", result) != 0 || at_jstr(d, "message", text) != 0 ||
+        at_jstr(d, "key", res->key_fp) != 0) {
+        json_object_put(d);
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(NIS2_ERR_NOMEM));
+        return;
+    }
+    at_audit(ctx, cfg, "recording.verify", s->target, s->id, s->request, d);
+    json_object_put(d);
+}
+
+/* Verify session `arg` with the trusted key; the exit status. */
+static int
+verify_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
+               const char *arg, const char *key)
+{
+    struct nis2_session *s = NULL;
+    struct nis2_chain_result res;
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    char text[768], *from = NULL;
+    int r, rc = NIS2CTL_EXIT_ERR;
+
     if (at_find(ctx, cfg, "verify", arg, &s) != 0) {
         return NIS2CTL_EXIT_ERR;
     }
-    if (at_trusted_key(ctx, cfg, key, pub, &from) != 0) {
+    if (trusted_key(ctx, cfg, key, pub, &from) != 0) {
         goto out;
     }
     r = nis2_chain_verify(s->dir, pub, &res);
-    at_verify_text(s, r, &res, text, sizeof(text));
-    if ((d = json_object_new_object()) != NULL) {
-        json_object_object_add(
-            d, "result",
-            json_object_new_string(r == 0 ? (res.sealed ? "intact"
-                                                        : "intact-unsealed")
-                                   : r == NIS2_ERR_INTEGRITY ? "broken"
-                                                             : "error"));
-        json_object_object_add(d, "message", json_object_new_string(text));
-        json_object_object_add(d, "key", json_object_new_string(res.key_fp));
-    }
-    /* An auditor's check is itself evidence; a failing log is reported
-       but does not hide the answer. */
-    at_audit(ctx, cfg, "recording.verify", s->target, s->id, s->request, d);
+    nis2_evidence_verify_text(s, r, &res, text, sizeof(text));
+    verify_audit(ctx, cfg, s, r, &res, text);
     if (ctx->json) {
         rc = verify_json(ctx, s, r, &res, text);
     } else {
@@ -597,10 +614,35 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
                                        : NIS2CTL_EXIT_ERR;
     }
 out:
-    json_object_put(d);
     free(from);
     nis2_session_free(s);
     return rc;
+}
+
+int
+cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct verify_opts o;
+    int rc;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_verify(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = verify_parse(ctx, argc, argv, &o)) != 0) {
+        return rc;
+    }
+    if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+    }
+    if (o.printk) {
+        return print_key(ctx, cfg, o.key);
+    }
+    if (o.publish) {
+        return publish_key(ctx, cfg);
+    }
+    return verify_session(ctx, cfg, o.arg, o.key);
 }
 
 /* ---- replay ------------------------------------------------------------- */
@@ -608,20 +650,19 @@ out:
 static void
 usage_replay(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl replay SESSION [--channel N] [--speed X] "
-            "[--idle-limit S]\n"
-            "                      [--from MM:SS] [--cat]\n"
-            "\n"
-            "Plays a pty recording in the terminal with its real timing.\n"
-            "Keys: space pause/resume, + / - speed, right arrow skip 5 s, "
-            "q quit.\n"
-            "  --cat         print all output at once, no delays (for "
-            "pipes)\n"
-            "  --channel N   which pty channel (default: the first)\n"
-            "  --speed X     play X times faster (default 1)\n"
-            "  --idle-limit S  cap pauses at S seconds\n"
-            "  --from MM:SS  start at that offset\n");
+    fprintf(f, "usage: nis2ctl replay SESSION [--channel N] [--speed X] "
+               "[--idle-limit S]\n"
+               "                      [--from MM:SS] [--cat]\n"
+               "\n"
+               "Plays a pty recording in the terminal with its real timing.\n"
+               "Keys: space pause/resume, + / - speed, right arrow skip 5 s, "
+               "q quit.\n"
+               "  --cat         print all output at once, no delays (for "
+               "pipes)\n"
+               "  --channel N   which pty channel (default: the first)\n"
+               "  --speed X     play X times faster (default 1)\n"
+               "  --idle-limit S  cap pauses at S seconds\n"
+               "  --from MM:SS  start at that offset\n");
 }
 
 struct tty {
@@ -697,56 +738,23 @@ wait_key(struct tty *t, int ms)
     return K_NONE;
 }
 
-static int
-parse_offset(const char *s, double *out)
-{
-    unsigned m = 0, sec = 0;
-    int used = 0;
-
-    if (sscanf(s, "%u:%2u%n", &m, &sec, &used) != 2 || s[used] != '\0' ||
-        sec > 59) {
-        return -1;
-    }
-    *out = m * 60.0 + sec;
-    return 0;
-}
-
-/* The first pty file of a session, or channel N's. */
+/* nis2_evidence_pty_file() saying why it failed. */
 static int
 pty_file(struct nis2ctl *ctx, const struct nis2_session *s, int channel,
          char **path_out)
 {
-    char **files = NULL, want[32];
-    int r;
+    int r = nis2_evidence_pty_file(s, channel, path_out);
 
-    *path_out = NULL;
-    if ((r = nis2_session_files(s, "pty-", &files)) != 0) {
-        return r;
-    }
-    snprintf(want, sizeof(want), "pty-%d.cast", channel);
-    for (size_t i = 0; files[i] != NULL; i++) {
-        if (strstr(files[i], ".cast") == NULL ||
-            (channel > 0 && strcmp(files[i], want) != 0)) {
-            continue;
-        }
-        if (asprintf(path_out, "%s/%s", s->dir, files[i]) < 0) {
-            *path_out = NULL;
-            r = NIS2_ERR_NOMEM;
-        }
-        break;
-    }
-    nis2_strv_free(files);
-    if (r == 0 && *path_out == NULL) {
+    if (r == NIS2_ERR_NOTFOUND) {
         fprintf(ctx->err, "nis2ctl: %s has no pty recording%s\n", s->id,
                 channel > 0 ? " for that channel" : "");
-        return NIS2_ERR_NOTFOUND;
     }
     return r;
 }
 
 static int
-play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat,
-     double speed, double idle, double from)
+play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat, double speed,
+     double idle, double from)
 {
     struct nis2_cast_event ev;
     struct tty t = {0};
@@ -799,9 +807,8 @@ play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat,
             break;
         }
         pos = ev.time;
-        if (ev.code == 'o' &&
-            (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
-             (!cat && fflush(ctx->out) != 0))) {
+        if (ev.code == 'o' && (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+                               (!cat && fflush(ctx->out) != 0))) {
             r = NIS2_ERR_IO;
             break;
         }
@@ -822,85 +829,130 @@ play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat,
     return NIS2CTL_EXIT_OK;
 }
 
+struct replay_opts {
+    const char *arg; /* SESSION */
+    double speed, idle, from;
+    bool cat;
+    int channel;
+};
+
+/* One valued option of replay; 0 or an exit status after printing why. */
+static int
+replay_value(struct nis2ctl *ctx, int c, const char *v, struct replay_opts *o)
+{
+    char *end = NULL;
+
+    switch (c) {
+    case 's':
+        o->speed = strtod(v, &end);
+        if (*end != '\0' || !(o->speed >= 0.01 && o->speed <= 1000)) {
+            fprintf(ctx->err, "nis2ctl: replay: bad --speed\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        return 0;
+    case 'I':
+        o->idle = strtod(v, &end);
+        if (*end != '\0' || !(o->idle > 0 && o->idle < 1e6)) {
+            fprintf(ctx->err, "nis2ctl: replay: bad --idle-limit\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        return 0;
+    case 'f':
+        if (nis2_evidence_parse_offset(v, &o->from) != 0) {
+            fprintf(ctx->err, "nis2ctl: replay: --from wants MM:SS\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        return 0;
+    case 'C':
+        o->channel = atoi(v);
+        if (o->channel <= 0) {
+            fprintf(ctx->err, "nis2ctl: replay: bad --channel\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        return 0;
+    }
+    return NIS2CTL_EXIT_ERR;
+}
+
+static int
+replay_parse(struct nis2ctl *ctx, int argc, char **argv, struct replay_opts *o)
+{
+    static const struct option longopts[] = {
+        {"cat", no_argument, NULL, 'c'},
+        {"speed", required_argument, NULL, 's'},
+        {"idle-limit", required_argument, NULL, 'I'},
+        {"from", required_argument, NULL, 'f'},
+        {"channel", required_argument, NULL, 'C'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c, rc;
+
+    memset(o, 0, sizeof(*o));
+    o->speed = 1;
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == '?') {
+            fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n", bad);
+            usage_replay(ctx->err);
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == 'c') {
+            o->cat = true;
+        } else if ((rc = replay_value(ctx, c, optarg, o)) != 0) {
+            return rc;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n",
+                argv[optind + 1]);
+        usage_replay(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    o->arg = optind < argc ? argv[optind] : NULL;
+    return 0;
+}
+
 int
 cmd_replay(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg;
     struct nis2_session *s = NULL;
     struct nis2_cast_reader *rd = NULL;
+    struct replay_opts o;
     const char *arg = NULL;
-    double speed = 1, idle = 0, from = 0;
-    bool cat = false;
-    int channel = 0, rc = NIS2CTL_EXIT_ERR;
+    int rc;
     char *path = NULL, err[256];
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage_replay(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(argv[i], "--cat") == 0) {
-            cat = true;
-            continue;
-        }
-        if (argv[i][0] != '-' && arg == NULL) {
-            arg = argv[i];
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n", argv[i]);
-            usage_replay(ctx->err);
-            return NIS2CTL_EXIT_ERR;
-        }
-        i++;
-        if (strcmp(argv[i - 1], "--speed") == 0) {
-            speed = strtod(v, &end);
-            if (*end != '\0' || !(speed >= 0.01 && speed <= 1000)) {
-                fprintf(ctx->err, "nis2ctl: replay: bad --speed\n");
-                return NIS2CTL_EXIT_ERR;
-            }
-        } else if (strcmp(argv[i - 1], "--idle-limit") == 0) {
-            idle = strtod(v, &end);
-            if (*end != '\0' || !(idle > 0 && idle < 1e6)) {
-                fprintf(ctx->err, "nis2ctl: replay: bad --idle-limit\n");
-                return NIS2CTL_EXIT_ERR;
-            }
-        } else if (strcmp(argv[i - 1], "--from") == 0) {
-            if (parse_offset(v, &from) != 0) {
-                fprintf(ctx->err, "nis2ctl: replay: --from wants MM:SS\n");
-                return NIS2CTL_EXIT_ERR;
-            }
-        } else if (strcmp(argv[i - 1], "--channel") == 0) {
-            channel = atoi(v);
-            if (channel <= 0) {
-                fprintf(ctx->err, "nis2ctl: replay: bad --channel\n");
-                return NIS2CTL_EXIT_ERR;
-            }
-        } else {
-            fprintf(ctx->err, "nis2ctl: replay: unexpected '%s'\n",
-                    argv[i - 1]);
-            return NIS2CTL_EXIT_ERR;
-        }
+    if ((rc = replay_parse(ctx, argc, argv, &o)) != 0) {
+        return rc;
     }
+    rc = NIS2CTL_EXIT_ERR;
+    arg = o.arg;
     if (arg == NULL) {
         usage_replay(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
     if ((cfg = at_auditor_config(ctx, "replay")) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
     }
     if (at_find(ctx, cfg, "replay", arg, &s) != 0 ||
-        pty_file(ctx, s, channel, &path) != 0) {
+        pty_file(ctx, s, o.channel, &path) != 0) {
         goto out;
     }
     if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
         fprintf(ctx->err, "nis2ctl: replay: %s: %s\n", path, err);
         goto out;
     }
-    rc = play(ctx, rd, cat, speed, idle, from);
+    rc = play(ctx, rd, o.cat, o.speed, o.idle, o.from);
 out:
     nis2_cast_close(rd);
     free(path);
@@ -913,25 +965,25 @@ out:
 static void
 usage_grep(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl grep PATTERN [-i] [--user U] [--target T] "
-            "[--since T]\n"
-            "                    [--until T] [--json]\n"
-            "\n"
-            "Searches what was typed (in) and shown (out) in the matching\n"
-            "sessions, with terminal escape sequences removed.  PATTERN is "
-            "a\nPOSIX extended regular expression.  Prints\n"
-            "'SESSION  +MM:SS  in|out  line' (non-pty streams have no time:"
-            "\n'+--:--').  Exit 1 when nothing matched.\n");
+    fprintf(f, "usage: nis2ctl grep PATTERN [-i] [--user U] [--target T] "
+               "[--since T]\n"
+               "                    [--until T] [--json]\n"
+               "\n"
+               "Searches what was typed (in) and shown (out) in the matching\n"
+               "sessions, with terminal escape sequences removed.  PATTERN is "
+               "a\nPOSIX extended regular expression.  Prints\n"
+               "'SESSION  +MM:SS  in|out  line' (non-pty streams have no time:"
+               "\n'+--:--').  Exit 1 when nothing matched.\n");
 }
 
 struct grep_ctx {
     struct nis2ctl *ctx;
     regex_t re;
     const char *id;
-    const char *dir;         /* "in" / "out" */
-    double time;             /* <0: none */
-    struct json_object *hits;/* with --json */
+    const char *dir;          /* "in" / "out" */
+    double time;              /* <0: none */
+    struct json_object *hits; /* with --json */
+    bool oom;                 /* a hit could not be added: no answer */
     uint64_t n;
 };
 
@@ -947,19 +999,28 @@ grep_line(const char *line, size_t len, void *arg)
     }
     g->n++;
     if (g->time >= 0) {
-        at_fmt_offset(g->time, t, sizeof(t));
+        nis2_evidence_fmt_offset(g->time, t, sizeof(t));
     } else {
         snprintf(t, sizeof(t), "--:--");
     }
     if (g->hits != NULL) {
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "session", json_object_new_string(g->id));
-        json_object_object_add(o, "offset",
-                               g->time >= 0 ? json_object_new_double(g->time)
-                                            : NULL);
-        json_object_object_add(o, "stream", json_object_new_string(g->dir));
-        json_object_object_add(o, "line", json_object_new_string(line));
-        json_object_array_add(g->hits, o);
+        struct json_object *o = json_object_new_object(), *off = NULL;
+        int r = at_jstr(o, "session", g->id);
+        if (r == 0 && g->time >= 0 &&
+            (off = json_object_new_double(g->time)) == NULL) {
+            r = -1;
+        }
+        if (r == 0 && json_object_object_add(o, "offset", off) != 0) {
+            json_object_put(off);
+            r = -1;
+        }
+        if (r != 0 || at_jstr(o, "stream", g->dir) != 0 ||
+            at_jstr(o, "line", line) != 0 ||
+            json_object_array_add(g->hits, o) != 0) {
+            json_object_put(o);
+            g->oom = true; /* an incomplete list is no answer */
+            return NIS2_ERR_NOMEM;
+        }
         return 0;
     }
     fprintf(g->ctx->out, "%s  +%s  %-3s  %s\n", g->id, t, g->dir, line);
@@ -1038,6 +1099,50 @@ grep_raw(struct grep_ctx *g, const char *path, bool input)
     return r;
 }
 
+/* Parse argv: filter, -i, PATTERN (also after "--"); 0 or -1 after
+   printing why. */
+static int
+grep_parse(struct nis2ctl *ctx, int argc, char **argv,
+           struct nis2_session_filter *f, const char **pat, bool *icase)
+{
+    static const struct option longopts[] = {
+        AT_FILTER_OPTIONS,
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c, k;
+
+    *pat = NULL;
+    *icase = false;
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "i", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return -1;
+        }
+        if (c == 'i') {
+            *icase = true;
+            continue;
+        }
+        if ((k = at_filter_opt(ctx, "grep", c, optarg, f)) < 0) {
+            return -1;
+        }
+        if (k == 0) {
+            if (!at_bad_option(ctx, "grep", bad != NULL ? bad : "?")) {
+                usage_grep(ctx->err);
+            }
+            return -1;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: grep: unexpected '%s'\n", argv[optind + 1]);
+        usage_grep(ctx->err);
+        return -1;
+    }
+    *pat = optind < argc ? argv[optind] : NULL;
+    return 0;
+}
+
 int
 cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
 {
@@ -1054,35 +1159,16 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
         usage_grep(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        int k = at_parse_filter(ctx, "grep", argc, argv, &i, &f);
-        if (k < 0) {
-            return NIS2CTL_EXIT_ERR;
-        }
-        if (k > 0) {
-            continue;
-        }
-        if (strcmp(argv[i], "-i") == 0) {
-            icase = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--") == 0 && i + 1 < argc &&
-                   pat == NULL) {
-            pat = argv[++i];
-        } else if (argv[i][0] != '-' && pat == NULL) {
-            pat = argv[i];
-        } else {
-            fprintf(ctx->err, "nis2ctl: grep: unexpected '%s'\n", argv[i]);
-            usage_grep(ctx->err);
-            return NIS2CTL_EXIT_ERR;
-        }
+    if (grep_parse(ctx, argc, argv, &f, &pat, &icase) != 0) {
+        return NIS2CTL_EXIT_ERR;
     }
+    json = ctx->json;
     if (pat == NULL) {
         usage_grep(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if (regcomp(&g.re, pat, REG_EXTENDED | REG_NOSUB |
-                                (icase ? REG_ICASE : 0)) != 0) {
+    if (regcomp(&g.re, pat,
+                REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0) {
         fprintf(ctx->err, "nis2ctl: grep: bad regular expression\n");
         return NIS2CTL_EXIT_ERR;
     }
@@ -1107,8 +1193,8 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
         }
         for (size_t k = 0; files[k] != NULL; k++) {
             const char *name = files[k];
-            bool cast = strncmp(name, "pty-", 4) == 0 &&
-                        strstr(name, ".cast") != NULL;
+            bool cast =
+                strncmp(name, "pty-", 4) == 0 && strstr(name, ".cast") != NULL;
             bool exec = strncmp(name, "exec-", 5) == 0;
             if ((!cast && !exec) ||
                 asprintf(&p, "%s/%s", v[i]->dir, name) < 0) {
@@ -1124,7 +1210,10 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
         nis2_strv_free(files);
     }
     rc = g.n > 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
-    if (json && at_print_json(ctx, g.hits) != 0) {
+    if (g.oom) {
+        fprintf(ctx->err, "nis2ctl: grep: %s\n", nis2_strerror(NIS2_ERR_NOMEM));
+        rc = NIS2CTL_EXIT_ERR;
+    } else if (json && at_print_json(ctx, g.hits) != 0) {
         rc = NIS2CTL_EXIT_ERR;
     }
 out:
@@ -1139,13 +1228,96 @@ out:
 static void
 usage_watch(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl watch SESSION\n"
-            "\n"
-            "Follows a live session read-only, like tail -f: prints what "
-            "the\nsession's terminal shows (from its start), then new "
-            "output as it\nis recorded, until the session ends.  Ctrl-C "
-            "stops watching.\n");
+    fprintf(f, "usage: nis2ctl watch SESSION\n"
+               "\n"
+               "Follows a live session read-only, like tail -f: prints what "
+               "the\nsession's terminal shows (from its start), then new "
+               "output as it\nis recorded, until the session ends.  Ctrl-C "
+               "stops watching.\n");
+}
+
+/* Parse argv: SESSION and nothing else.  0 or an exit status. */
+static int
+watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg)
+{
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c;
+
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c != NIS2CTL_OPT_FAIL) {
+            fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", bad);
+        }
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n",
+                argv[optind + 1]);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((*arg = optind < argc ? argv[optind] : NULL) == NULL) {
+        usage_watch(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    return 0;
+}
+
+/* The pty channel may open a moment after the session: wait for it while
+   the session lives.  0 or -1 after printing why. */
+static int
+watch_wait_pty(struct nis2ctl *ctx, const struct nis2_session *s)
+{
+    for (;;) {
+        char **files = NULL;
+        if (nis2_session_files(s, "pty-", &files) == 0 && files[0] != NULL) {
+            nis2_strv_free(files);
+            return 0;
+        }
+        nis2_strv_free(files);
+        if (nis2_chain_is_live(s->dir) != 1) {
+            fprintf(ctx->err, "nis2ctl: watch: %s has no pty channel\n", s->id);
+            return -1;
+        }
+        poll(NULL, 0, 200);
+    }
+}
+
+/* Copy the recording's output as it grows until the session ends.  0,
+   or -1 (said when it is the recording's fault). */
+static int
+watch_follow(struct nis2ctl *ctx, const struct nis2_session *s,
+             struct nis2_cast_reader *rd)
+{
+    struct nis2_cast_event ev;
+    int r, waited = 0;
+
+    for (;;) {
+        r = nis2_cast_next(rd, &ev);
+        if (r < 0) {
+            fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
+            return -1;
+        }
+        if (r == 1) {
+            waited = 0;
+            if (ev.code == 'o' &&
+                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+                 fflush(ctx->out) != 0)) {
+                return -1;
+            }
+            continue;
+        }
+        /* At the end of what is written: the session still live? One
+           more read after it ended catches the last bytes. */
+        if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
+            return 0;
+        }
+        waited++;
+        poll(NULL, 0, 200);
+    }
 }
 
 int
@@ -1154,59 +1326,34 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_config *cfg;
     struct nis2_session *s = NULL;
     struct nis2_cast_reader *rd = NULL;
-    struct nis2_cast_event ev;
     const char *arg = NULL;
     char *path = NULL, err[256];
     bool live_only = false;
-    int r, rc = NIS2CTL_EXIT_ERR, waited = 0;
+    int rc = NIS2CTL_EXIT_ERR;
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage_watch(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-' && arg == NULL) {
-            arg = argv[i];
-        } else {
-            fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", argv[i]);
-            return NIS2CTL_EXIT_ERR;
-        }
-    }
-    if (arg == NULL) {
-        usage_watch(ctx->err);
-        return NIS2CTL_EXIT_ERR;
+    if ((rc = watch_parse(ctx, argc, argv, &arg)) != 0) {
+        return rc;
     }
     if ((cfg = live_viewer_config(ctx, "watch", &live_only)) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
     }
+    rc = NIS2CTL_EXIT_ERR;
     if (at_find(ctx, cfg, "watch", arg, &s) != 0) {
         goto out;
     }
     if (live_only && !s->live) {
-        fprintf(ctx->err, "nis2ctl: watch: %s is not live (approvers watch "
-                          "live sessions; recordings are for auditors)\n",
+        fprintf(ctx->err,
+                "nis2ctl: watch: %s is not live (approvers watch "
+                "live sessions; recordings are for auditors)\n",
                 s->id);
         rc = NIS2CTL_EXIT_NO;
         goto out;
     }
-    /* The pty channel may open a moment after the session: wait for it
-       while the session lives. */
-    for (;;) {
-        char **files = NULL;
-        if (nis2_session_files(s, "pty-", &files) == 0 && files[0] != NULL) {
-            nis2_strv_free(files);
-            break;
-        }
-        nis2_strv_free(files);
-        if (nis2_chain_is_live(s->dir) != 1) {
-            fprintf(ctx->err, "nis2ctl: watch: %s has no pty channel\n",
-                    s->id);
-            goto out;
-        }
-        poll(NULL, 0, 200);
-    }
-    if (pty_file(ctx, s, 0, &path) != 0) {
+    if (watch_wait_pty(ctx, s) != 0 || pty_file(ctx, s, 0, &path) != 0) {
         goto out;
     }
     if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
@@ -1214,32 +1361,13 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
         goto out;
     }
     if (!nis2_chain_is_live(s->dir)) {
-        fprintf(ctx->err, "nis2ctl: watch: %s is not live; showing what "
-                          "was recorded\n",
+        fprintf(ctx->err,
+                "nis2ctl: watch: %s is not live; showing what "
+                "was recorded\n",
                 s->id);
     }
-    for (;;) {
-        r = nis2_cast_next(rd, &ev);
-        if (r < 0) {
-            fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
-            goto out;
-        }
-        if (r == 1) {
-            waited = 0;
-            if (ev.code == 'o' &&
-                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
-                 fflush(ctx->out) != 0)) {
-                goto out;
-            }
-            continue;
-        }
-        /* At the end of what is written: the session still live? One
-           more read after it ended catches the last bytes. */
-        if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
-            break;
-        }
-        waited++;
-        poll(NULL, 0, 200);
+    if (watch_follow(ctx, s, rd) != 0) {
+        goto out;
     }
     fprintf(ctx->err, "\nnis2ctl: watch: %s ended\n", s->id);
     rc = NIS2CTL_EXIT_OK;

@@ -19,6 +19,7 @@
 #include "audit_tools.h"
 #include "chain.h"
 #include "config.h"
+#include "evidence.h"
 #include "error.h"
 #include "fileio.h"
 #include "nis2ctl.h"
@@ -32,15 +33,14 @@
 static void
 usage_export(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl export SESSION --html FILE [--channel N] "
-            "[--key PUBKEY]\n"
-            "\n"
-            "Writes one self-contained HTML page (no network needed): the "
-            "player,\nthe recording as asciicast text, who/what/approval "
-            "and the\nverification result.  The player comes from `make "
-            "player` (build\ndir) or the installed share dir; "
-            "$NIS2_PLAYER_DIR overrides.\n");
+    fprintf(f, "usage: nis2ctl export SESSION --html FILE [--channel N] "
+               "[--key PUBKEY]\n"
+               "\n"
+               "Writes one self-contained HTML page (no network needed): the "
+               "player,\nthe recording as asciicast text, who/what/approval "
+               "and the\nverification result.  The player comes from `make "
+               "player` (build\ndir) or the installed share dir; "
+               "$NIS2_PLAYER_DIR overrides.\n");
 }
 
 /* Where the player is: $NIS2_PLAYER_DIR, next to the binary (build/
@@ -234,125 +234,170 @@ write_page(FILE *f, const struct nis2_session *s, const char *cast,
     return ferror(f) ? NIS2_ERR_IO : 0;
 }
 
-int
-cmd_export(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_config *cfg;
-    struct nis2_session *s = NULL;
-    struct nis2_chain_result res;
-    struct json_object *d = NULL;
-    unsigned char pub[NIS2_CHAIN_PUBLEN];
-    const char *arg = NULL, *html = NULL, *key = NULL;
-    char *pdir = NULL, *js = NULL, *css = NULL, *cast = NULL, *from = NULL;
-    char *tmp = NULL, tried[1024], verdict[768], castname[32];
-    char **files = NULL;
-    int channel = 0, r, rc = NIS2CTL_EXIT_ERR, fd = -1;
-    FILE *f = NULL;
+/* One export: its options, then what it reads. */
+struct export_job {
+    const char *arg, *html, *key;
+    int channel;
+    struct nis2_session *s;
+    char *js, *css, *cast;
+    char verdict[768];
+    char key_fp[NIS2_CHAIN_FPLEN];
+    bool intact;
+};
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_export(ctx->out);
-        return NIS2CTL_EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--html") == 0 && i + 1 < argc) {
-            html = argv[++i];
-        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-            key = argv[++i];
-        } else if (strcmp(argv[i], "--channel") == 0 && i + 1 < argc) {
-            channel = atoi(argv[++i]);
-        } else if (argv[i][0] != '-' && arg == NULL) {
-            arg = argv[i];
+static void
+export_free(struct export_job *j)
+{
+    free(j->cast);
+    free(j->js);
+    free(j->css);
+    nis2_session_free(j->s);
+}
+
+/* Parse argv; 0 or an exit status after printing why. */
+static int
+export_parse(struct nis2ctl *ctx, int argc, char **argv, struct export_job *j)
+{
+    static const struct option longopts[] = {
+        {"html", required_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
+        {"channel", required_argument, NULL, 'C'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c;
+
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == 'h') {
+            j->html = optarg;
+        } else if (c == 'k') {
+            j->key = optarg;
+        } else if (c == 'C') {
+            j->channel = atoi(optarg);
         } else {
-            fprintf(ctx->err, "nis2ctl: export: unexpected '%s'\n", argv[i]);
+            fprintf(ctx->err, "nis2ctl: export: unexpected '%s'\n", bad);
             usage_export(ctx->err);
             return NIS2CTL_EXIT_ERR;
         }
     }
-    if (arg == NULL || html == NULL) {
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: export: unexpected '%s'\n",
+                argv[optind + 1]);
         usage_export(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = at_auditor_config(ctx, "export")) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
+    j->arg = optind < argc ? argv[optind] : NULL;
+    if (j->arg == NULL || j->html == NULL) {
+        usage_export(ctx->err);
+        return NIS2CTL_EXIT_ERR;
     }
+    return 0;
+}
+
+/* The player's script and style; 0 or -1 after printing why. */
+static int
+export_player(struct nis2ctl *ctx, struct export_job *j)
+{
+    char *pdir = NULL, tried[1024];
+    int r;
+
     if ((pdir = player_dir(tried, sizeof(tried))) == NULL) {
         fprintf(ctx->err,
                 "nis2ctl: export: asciinema-player is not installed (looked "
                 "in %s); fetch it with `make player` (or set "
                 "NIS2_PLAYER_DIR)\n",
                 tried[0] ? tried : "nowhere");
-        return NIS2CTL_EXIT_ERR;
+        return -1;
     }
-    if ((r = read_file(pdir, PLAYER_JS, 16 * 1024 * 1024, &js)) != 0 ||
-        (r = read_file(pdir, PLAYER_CSS, 4 * 1024 * 1024, &css)) != 0) {
+    if ((r = read_file(pdir, PLAYER_JS, 16 * 1024 * 1024, &j->js)) != 0 ||
+        (r = read_file(pdir, PLAYER_CSS, 4 * 1024 * 1024, &j->css)) != 0) {
         fprintf(ctx->err, "nis2ctl: export: player in %s: %s\n", pdir,
                 nis2_strerror(r));
-        goto out;
     }
-    if (at_find(ctx, cfg, "export", arg, &s) != 0) {
-        goto out;
+    free(pdir);
+    return r == 0 ? 0 : -1;
+}
+
+/* The session, its recording and its verdict; 0 or -1 after printing. */
+static int
+export_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
+               struct export_job *j)
+{
+    struct nis2_chain_result res;
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    char *path = NULL, *from = NULL, why[768];
+    int r;
+
+    if (at_find(ctx, cfg, "export", j->arg, &j->s) != 0) {
+        return -1;
     }
-    if ((r = nis2_session_files(s, "pty-", &files)) != 0) {
-        goto out;
-    }
-    castname[0] = '\0';
-    for (size_t i = 0; files[i] != NULL && castname[0] == '\0'; i++) {
-        char want[32];
-        snprintf(want, sizeof(want), "pty-%d.cast", channel);
-        if (strstr(files[i], ".cast") != NULL &&
-            (channel <= 0 || strcmp(files[i], want) == 0)) {
-            snprintf(castname, sizeof(castname), "%s", files[i]);
+    if ((r = nis2_evidence_pty_file(j->s, j->channel, &path)) != 0) {
+        if (r == NIS2_ERR_NOTFOUND) {
+            fprintf(ctx->err, "nis2ctl: export: %s has no pty recording\n",
+                    j->s->id);
         }
+        return -1;
     }
-    if (castname[0] == '\0') {
-        fprintf(ctx->err, "nis2ctl: export: %s has no pty recording\n",
-                s->id);
-        goto out;
+    r = read_file(j->s->dir, strrchr(path, '/') + 1, CAST_MAX, &j->cast);
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: export: %s: %s\n", path, nis2_strerror(r));
+        free(path);
+        return -1;
     }
-    if ((r = read_file(s->dir, castname, CAST_MAX, &cast)) != 0) {
-        fprintf(ctx->err, "nis2ctl: export: %s/%s: %s\n", s->dir, castname,
-                nis2_strerror(r));
-        goto out;
+    free(path);
+    if ((r = nis2_evidence_trusted_key(cfg, j->key, pub, &from, why,
+                                       sizeof(why))) != 0) {
+        if (why[0] != '\0') {
+            fprintf(ctx->err, "nis2ctl: %s\n", why);
+        }
+        return -1;
     }
-    if (at_trusted_key(ctx, cfg, key, pub, &from) != 0) {
-        goto out;
-    }
-    r = nis2_chain_verify(s->dir, pub, &res);
-    at_verify_text(s, r, &res, verdict, sizeof(verdict));
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", html) < 0) {
-        tmp = NULL;
-        goto out;
+    free(from);
+    r = nis2_chain_verify(j->s->dir, pub, &res);
+    nis2_evidence_verify_text(j->s, r, &res, j->verdict, sizeof(j->verdict));
+    snprintf(j->key_fp, sizeof(j->key_fp), "%s", res.key_fp);
+    j->intact = r == 0;
+    return 0;
+}
+
+/* The page, written whole or not at all; 0 or -1 after printing why. */
+static int
+export_write(struct nis2ctl *ctx, const struct export_job *j)
+{
+    char *tmp = NULL;
+    FILE *f = NULL;
+    int fd = -1, rc = -1;
+
+    if (asprintf(&tmp, "%s.tmp.XXXXXX", j->html) < 0) {
+        return -1;
     }
     if ((fd = mkstemp(tmp)) < 0 || (f = fdopen(fd, "w")) == NULL) {
-        fprintf(ctx->err, "nis2ctl: export: %s: %s\n", html, strerror(errno));
+        fprintf(ctx->err, "nis2ctl: export: %s: %s\n", j->html,
+                strerror(errno));
         goto out;
     }
     fd = -1;
-    if (write_page(f, s, cast, js, css, verdict, res.key_fp, r == 0) != 0 ||
+    if (write_page(f, j->s, j->cast, j->js, j->css, j->verdict, j->key_fp,
+                   j->intact) != 0 ||
         fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
         f = NULL;
-        fprintf(ctx->err, "nis2ctl: export: writing %s failed\n", html);
+        fprintf(ctx->err, "nis2ctl: export: writing %s failed\n", j->html);
         goto out;
     }
     f = NULL;
-    if (chmod(tmp, 0640) != 0 || rename(tmp, html) != 0) {
-        fprintf(ctx->err, "nis2ctl: export: %s: %s\n", html, strerror(errno));
+    if (chmod(tmp, 0640) != 0 || rename(tmp, j->html) != 0) {
+        fprintf(ctx->err, "nis2ctl: export: %s: %s\n", j->html,
+                strerror(errno));
         goto out;
     }
     free(tmp);
     tmp = NULL;
-    if ((d = json_object_new_object()) != NULL) {
-        json_object_object_add(d, "file", json_object_new_string(html));
-        json_object_object_add(d, "verification",
-                               json_object_new_string(verdict));
-    }
-    if (at_audit(ctx, cfg, "recording.export", s->target, s->id, s->request,
-                 d) != 0) {
-        goto out; /* an export nobody can trace is not handed out */
-    }
-    fprintf(ctx->out, "%s: wrote %s (%s)\n", s->id, html, verdict);
-    rc = NIS2CTL_EXIT_OK;
+    rc = 0;
 out:
     if (f != NULL) {
         fclose(f);
@@ -364,13 +409,57 @@ out:
         unlink(tmp);
         free(tmp);
     }
+    return rc;
+}
+
+/* recording.export: the file and the verdict. */
+static int
+export_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
+             const struct export_job *j)
+{
+    struct json_object *d = json_object_new_object();
+    int r = NIS2_ERR_NOMEM;
+
+    if (at_jstr(d, "file", j->html) == 0 &&
+        at_jstr(d, "verification", j->verdict) == 0) {
+        r = at_audit(ctx, cfg, "recording.export", j->s->target, j->s->id,
+                     j->s->request, d);
+    } else {
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(r));
+    }
     json_object_put(d);
-    nis2_strv_free(files);
-    free(from);
-    free(cast);
-    free(js);
-    free(css);
-    free(pdir);
-    nis2_session_free(s);
+    return r;
+}
+
+int
+cmd_export(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct export_job j = {0};
+    struct nis2_config *cfg;
+    int rc = NIS2CTL_EXIT_ERR;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_export(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = export_parse(ctx, argc, argv, &j)) != 0) {
+        return rc;
+    }
+    if ((cfg = at_auditor_config(ctx, "export")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+    }
+    rc = NIS2CTL_EXIT_ERR;
+    if (export_player(ctx, &j) != 0 || export_session(ctx, cfg, &j) != 0 ||
+        export_write(ctx, &j) != 0) {
+        goto out;
+    }
+    if (export_audit(ctx, cfg, &j) != 0) {
+        goto out; /* an export nobody can trace is not handed out */
+    }
+    fprintf(ctx->out, "%s: wrote %s (%s)\n", j.s->id, j.html, j.verdict);
+    rc = NIS2CTL_EXIT_OK;
+out:
+    export_free(&j);
     return rc;
 }

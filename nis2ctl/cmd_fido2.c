@@ -91,7 +91,7 @@ fido2_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
                                 json_object_new_string(detail)) != 0)) {
         goto out;
     }
-    r = nis2_audit_append(cfg->audit_log, event, ctx->actor, NULL, NULL, NULL,
+    r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, NULL, NULL, NULL,
                           det);
 out:
     if (r != 0) {

@@ -256,6 +256,79 @@ openssh_priv(const unsigned char seed[32], const unsigned char pub[32],
 }
 
 /*
+ * The private key `pkey` (PEM, or the OpenSSH format for a host key) and
+ * its public half as text.  *priv_out is secret: the caller wipes it.
+ */
+static int
+key_texts(EVP_PKEY *pkey, bool openssh, const char *comment, char **priv_out,
+          size_t *plen, char **pub_out, size_t *publen)
+{
+    unsigned char raw[32], seed[32];
+    size_t rawlen = sizeof(raw), seedlen = sizeof(seed);
+    BIO *priv = NULL, *pub = NULL;
+    int r = NIS2_ERR_CRYPTO;
+
+    if (openssh) {
+        if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
+            rawlen != sizeof(raw) ||
+            EVP_PKEY_get_raw_private_key(pkey, seed, &seedlen) != 1 ||
+            seedlen != sizeof(seed)) {
+            goto out;
+        }
+        r = openssh_priv(seed, raw, comment, priv_out, plen);
+        if (r == 0 && (r = openssh_pub(raw, comment, pub_out)) == 0) {
+            *publen = strlen(*pub_out);
+        }
+        goto out;
+    }
+    if ((priv = BIO_new(BIO_s_mem())) == NULL ||
+        (pub = BIO_new(BIO_s_mem())) == NULL ||
+        PEM_write_bio_PrivateKey(priv, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+        PEM_write_bio_PUBKEY(pub, pkey) != 1) {
+        goto out;
+    }
+    if ((r = bio_text(priv, priv_out, plen)) == 0) {
+        r = bio_text(pub, pub_out, publen);
+    }
+out:
+    explicit_bzero(seed, sizeof(seed));
+    BIO_free(priv);
+    BIO_free(pub);
+    return r;
+}
+
+/* PATH (0600) and PATH.pub (0644), their directory made first. */
+static int
+write_key_files(struct init_ctx *ic, const char *path, const char *ptext,
+                size_t plen, const char *pubtext, size_t publen)
+{
+    char *pubpath = NULL, *dcopy = NULL;
+    int r;
+
+    if (asprintf(&pubpath, "%s.pub", path) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    if ((dcopy = strdup(path)) == NULL) {
+        free(pubpath);
+        return NIS2_ERR_NOMEM;
+    }
+    r = nis2_mkdir_p(dirname(dcopy), 0755);
+    free(dcopy);
+    if (r == 0 && (r = create_file(ic, path, ptext, plen, 0600)) == 0) {
+        r = create_file(ic, pubpath, pubtext, publen, 0644);
+        if (r == NIS2_ERR_EXISTS) {
+            r = 0; /* an old .pub next to a new key would mislead: say so */
+            fprintf(ic->ctx->err,
+                    "nis2ctl init: warning: %s existed and was "
+                    "kept; it does not match the new key\n",
+                    pubpath);
+        }
+    }
+    free(pubpath);
+    return r;
+}
+
+/*
  * A new Ed25519 key at `path` (PKCS#8 PEM, 0600) and its public half at
  * PATH.pub (OpenSSH format when `openssh`, else PEM).  NIS2_ERR_EXISTS when
  * the private key is there already (the .pub is then left alone too).
@@ -266,11 +339,8 @@ make_key(struct init_ctx *ic, const char *path, bool openssh,
 {
     EVP_PKEY_CTX *kctx = NULL;
     EVP_PKEY *pkey = NULL;
-    BIO *priv = NULL, *pub = NULL;
-    char *ptext = NULL, *pubtext = NULL, *pubpath = NULL;
+    char *ptext = NULL, *pubtext = NULL;
     size_t plen = 0, publen = 0;
-    unsigned char raw[32];
-    size_t rawlen = sizeof(raw);
     struct stat st;
     int r = NIS2_ERR_CRYPTO;
 
@@ -281,70 +351,14 @@ make_key(struct init_ctx *ic, const char *path, bool openssh,
         EVP_PKEY_keygen_init(kctx) != 1 || EVP_PKEY_keygen(kctx, &pkey) != 1) {
         goto out;
     }
-    if ((priv = BIO_new(BIO_s_mem())) == NULL ||
-        (pub = BIO_new(BIO_s_mem())) == NULL ||
-        PEM_write_bio_PrivateKey(priv, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+    if ((r = key_texts(pkey, openssh, comment, &ptext, &plen, &pubtext,
+                       &publen)) != 0 ||
+        (r = write_key_files(ic, path, ptext, plen, pubtext, publen)) != 0) {
         goto out;
-    }
-    if (openssh) {
-        unsigned char seed[32];
-        size_t seedlen = sizeof(seed);
-        if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
-            rawlen != sizeof(raw) ||
-            EVP_PKEY_get_raw_private_key(pkey, seed, &seedlen) != 1 ||
-            seedlen != sizeof(seed)) {
-            r = NIS2_ERR_CRYPTO;
-            goto out;
-        }
-        r = openssh_priv(seed, raw, comment, &ptext, &plen);
-        explicit_bzero(seed, sizeof(seed));
-        if (r != 0 || (r = openssh_pub(raw, comment, &pubtext)) != 0) {
-            goto out;
-        }
-        publen = strlen(pubtext);
-    } else {
-        if ((r = bio_text(priv, &ptext, &plen)) != 0) {
-            goto out;
-        }
-        if (PEM_write_bio_PUBKEY(pub, pkey) != 1) {
-            r = NIS2_ERR_CRYPTO;
-            goto out;
-        }
-        if ((r = bio_text(pub, &pubtext, &publen)) != 0) {
-            goto out;
-        }
-    }
-    if (asprintf(&pubpath, "%s.pub", path) < 0) {
-        pubpath = NULL;
-        r = NIS2_ERR_NOMEM;
-        goto out;
-    }
-    {
-        char *dcopy = strdup(path);
-        if (dcopy == NULL) {
-            r = NIS2_ERR_NOMEM;
-            goto out;
-        }
-        r = nis2_mkdir_p(dirname(dcopy), 0755);
-        free(dcopy);
-        if (r != 0) {
-            goto out;
-        }
-    }
-    if ((r = create_file(ic, path, ptext, plen, 0600)) != 0) {
-        goto out;
-    }
-    r = create_file(ic, pubpath, pubtext, publen, 0644);
-    if (r == NIS2_ERR_EXISTS) {
-        r = 0; /* an old .pub next to a new key would mislead: say so */
-        fprintf(ic->ctx->err,
-                "nis2ctl init: warning: %s existed and was "
-                "kept; it does not match the new key\n",
-                pubpath);
     }
     /* The signing key's public half, published next to the recordings
        (recordings_dir/signing-key.pub) for nis2ctl verify. */
-    if (r == 0 && publish != NULL) {
+    if (publish != NULL) {
         char *pp = NULL;
         if (asprintf(&pp, "%s/signing-key.pub", publish) < 0) {
             r = NIS2_ERR_NOMEM;
@@ -359,9 +373,6 @@ out:
         nis2_freezero(ptext, plen);
     }
     free(pubtext);
-    free(pubpath);
-    BIO_free(priv);
-    BIO_free(pub);
     EVP_PKEY_free(pkey);
     EVP_PKEY_CTX_free(kctx);
     return r;
@@ -379,16 +390,28 @@ usage(FILE *f)
 int
 cmd_init(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct init_ctx ic = {ctx, (uid_t)-1, (gid_t)-1, 0};
     struct nis2_config *cfg;
+    const char *bad = NULL;
     char *path = NULL, *dcopy = NULL;
-    int r;
+    int c, r;
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    if (argc != 1) {
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c != NIS2CTL_OPT_FAIL) {
+            usage(ctx->err);
+        }
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (optind != argc) {
         usage(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }

@@ -53,15 +53,15 @@ usage_kill(FILE *f)
             "10 s, 2 usage or I/O error.\n");
 }
 
-/* Root (not --as) or a member of [roles] approvers. */
+/* Root acting locally (not --as) or a member of [roles] approvers. */
 static bool
 may_kill(struct nis2ctl *ctx, const struct nis2_config *cfg)
 {
-    if (getuid() == 0 && !ctx->actor_overridden) {
+    if (ctx->actor.local_root) {
         return true;
     }
     return cfg->role_approvers != NULL &&
-           nis2_user_in_any(cfg, ctx->actor, cfg->role_approvers) == 1;
+           nis2_user_in_any(cfg, ctx->actor.name, cfg->role_approvers) == 1;
 }
 
 /* Printable text of bounded length for --reason. */
@@ -108,24 +108,35 @@ wait_end(const char *state_dir, const char *id, int ms)
     }
 }
 
+/* Add `k` to `o` as a string (v NULL: null); 0 or -1 (out of memory). */
+static int
+jstr(struct json_object *o, const char *k, const char *v)
+{
+    struct json_object *j = NULL;
+
+    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
+        json_object_object_add(o, k, j) != 0) {
+        json_object_put(j);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 print_result(struct nis2ctl *ctx, const char *id, const char *state,
              const struct nis2_live *e)
 {
     if (ctx->json) {
         struct json_object *o = json_object_new_object();
-        const char *s;
+        const char *text = NULL;
         int rc = NIS2CTL_EXIT_ERR;
-        json_object_object_add(o, "session", json_object_new_string(id));
-        json_object_object_add(o, "state", json_object_new_string(state));
-        json_object_object_add(o, "user", e->user != NULL
-                                              ? json_object_new_string(e->user)
-                                              : NULL);
-        json_object_object_add(o, "target",
-                               json_object_new_string(e->target));
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                  JSON_C_TO_STRING_SPACED);
-        if (s != NULL && fprintf(ctx->out, "%s\n", s) >= 0) {
+        if (jstr(o, "session", id) == 0 && jstr(o, "state", state) == 0 &&
+            jstr(o, "user", e->user) == 0 &&
+            jstr(o, "target", e->target) == 0) {
+            text = json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        }
+        if (text != NULL && fprintf(ctx->out, "%s\n", text) >= 0) {
             rc = NIS2CTL_EXIT_OK;
         }
         json_object_put(o);
@@ -143,62 +154,74 @@ print_result(struct nis2ctl *ctx, const char *id, const char *state,
     return NIS2CTL_EXIT_OK;
 }
 
-int
-cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_config *cfg;
-    struct nis2_live *e = NULL;
-    struct json_object *d = NULL;
-    const char *arg = NULL, *reason = NULL;
-    char id[NIS2_REC_ID_LEN + 1], ts[32];
-    bool wait = true;
-    int r, ar, rc = NIS2CTL_EXIT_ERR;
+struct kill_args {
+    const char *arg;    /* SESSION as typed */
+    const char *reason; /* --reason or NULL */
+    bool wait;          /* not --no-wait */
+};
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_kill(ctx->out);
-        return NIS2CTL_EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
-            reason = argv[++i];
-        } else if (strcmp(argv[i], "--no-wait") == 0) {
-            wait = false;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx->json = true;
-        } else if (argv[i][0] != '-' && arg == NULL) {
-            arg = argv[i];
+/* Parse argv; 0 or an exit status after printing why. */
+static int
+kill_parse(struct nis2ctl *ctx, int argc, char **argv, struct kill_args *k)
+{
+    static const struct option longopts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"no-wait", no_argument, NULL, 'W'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c;
+
+    memset(k, 0, sizeof(*k));
+    k->wait = true;
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == 'r') {
+            k->reason = optarg;
+        } else if (c == 'W') {
+            k->wait = false;
         } else {
-            fprintf(ctx->err, "nis2ctl: kill: unexpected '%s'\n", argv[i]);
+            fprintf(ctx->err, "nis2ctl: kill: unexpected '%s'\n", bad);
             usage_kill(ctx->err);
             return NIS2CTL_EXIT_ERR;
         }
     }
-    if (arg == NULL) {
+    if (argc - optind > 1) {
+        fprintf(ctx->err, "nis2ctl: kill: unexpected '%s'\n", argv[optind + 1]);
         usage_kill(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    /* The id is checked before it goes near a path. */
-    if (nis2_rec_id_normalize(arg, id) != 0) {
-        fprintf(ctx->err, "nis2ctl: kill: not a session id (S- and 8 "
-                          "letters or digits, e.g. S-7K2M9QXA)\n");
+    if (argc - optind != 1) {
+        usage_kill(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if (reason != NULL && !reason_ok(reason)) {
-        fprintf(ctx->err, "nis2ctl: kill: --reason: at most %d printable "
-                          "characters\n",
+    k->arg = argv[optind];
+    if (k->reason != NULL && !reason_ok(k->reason)) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: --reason: at most %d printable "
+                "characters\n",
                 KILL_REASON_MAX);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = nis2ctl_config(ctx)) == NULL) {
-        return NIS2CTL_EXIT_ERR;
-    }
-    if (!may_kill(ctx, cfg)) {
-        fprintf(ctx->err,
-                "nis2ctl: kill: %s is not an approver ([roles] approvers)\n",
-                ctx->actor);
-        return NIS2CTL_EXIT_NO;
-    }
-    r = nis2_live_get(cfg->state_dir, id, &e);
+    return 0;
+}
+
+/*
+ * The live entry of session `id`, when it is a session on a target whose
+ * process still runs; else an exit status after printing why.
+ */
+static int
+kill_find(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
+          struct nis2_live **out)
+{
+    struct nis2_live *e = NULL;
+    int r = nis2_live_get(cfg->state_dir, id, &e);
+
+    *out = NULL;
     if (r == NIS2_ERR_NOTFOUND) {
         fprintf(ctx->err, "nis2ctl: kill: %s is not a live session\n", id);
         return NIS2CTL_EXIT_NO;
@@ -216,26 +239,40 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
                 "nis2ctl: kill: %s is a command-interface login, not a "
                 "session on a target\n",
                 id);
-        rc = NIS2CTL_EXIT_NO;
-        goto out;
+        nis2_live_free(e);
+        return NIS2CTL_EXIT_NO;
     }
     if (nis2_live_alive(e) != 1) {
         fprintf(ctx->err,
                 "nis2ctl: kill: %s is not live: its broker process (pid %ld) "
                 "is gone; the registry entry is stale\n",
                 id, (long)e->pid);
-        rc = NIS2CTL_EXIT_NO;
-        goto out;
+        nis2_live_free(e);
+        return NIS2CTL_EXIT_NO;
     }
-    if ((d = json_object_new_object()) == NULL) {
-        goto out;
-    }
+    *out = e;
+    return 0;
+}
+
+/*
+ * Write the kill request and audit session.kill.  0 asked (*audited
+ * false when the audit log failed, said), or an exit status.  The session
+ * ends whatever the audit log says: ending access is the safe side.
+ */
+static int
+kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
+         const char *reason, const struct nis2_live *e, bool *audited)
+{
+    struct json_object *d = json_object_new_object();
+    char ts[32];
+    int r, rc = NIS2CTL_EXIT_ERR;
+
+    *audited = false;
     nis2_format_time_utc(time(NULL), ts, sizeof(ts));
-    json_object_object_add(d, "by", json_object_new_string(ctx->actor));
-    json_object_object_add(d, "at", json_object_new_string(ts));
-    json_object_object_add(d, "reason", reason != NULL
-                                            ? json_object_new_string(reason)
-                                            : NULL);
+    if (jstr(d, "by", ctx->actor.name) != 0 || jstr(d, "at", ts) != 0 ||
+        jstr(d, "reason", reason) != 0) {
+        goto out;
+    }
     if ((r = nis2_live_request_kill(cfg->state_dir, id, d)) != 0) {
         fprintf(ctx->err, "nis2ctl: kill: %s/sessions/%s.kill: %s%s\n",
                 cfg->state_dir, id, nis2_strerror(r),
@@ -243,17 +280,60 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
                                 : "");
         goto out;
     }
-    /* The session ends whatever the audit log says: ending access is the
-       safe side; a failed audit is reported and turns the exit status. */
-    json_object_object_add(d, "killed_session", json_object_new_string(id));
-    nis2ctl_audit_actor(ctx, d);
-    ar = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor,
-                           e->target, id, e->request, d);
-    if (ar != 0) {
-        fprintf(ctx->err, "nis2ctl: kill: audit log %s: %s\n", cfg->audit_log,
-                nis2_strerror(ar));
+    rc = NIS2CTL_EXIT_OK;
+    r = NIS2_ERR_NOMEM;
+    if (jstr(d, "killed_session", id) == 0 &&
+        nis2_actor_audit_details(&ctx->actor, d) == 0) {
+        r = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor.name,
+                              e->target, id, e->request, d);
     }
-    if (!wait) {
+    if (r != 0) {
+        fprintf(ctx->err, "nis2ctl: kill: audit log %s: %s\n", cfg->audit_log,
+                nis2_strerror(r));
+    }
+    *audited = r == 0;
+out:
+    json_object_put(d);
+    return rc;
+}
+
+int
+cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct nis2_config *cfg;
+    struct nis2_live *e = NULL;
+    struct kill_args k;
+    char id[NIS2_REC_ID_LEN + 1];
+    bool audited = false;
+    int r, rc;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_kill(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = kill_parse(ctx, argc, argv, &k)) != 0) {
+        return rc;
+    }
+    /* The id is checked before it goes near a path. */
+    if (nis2_rec_id_normalize(k.arg, id) != 0) {
+        fprintf(ctx->err, "nis2ctl: kill: not a session id (S- and 8 "
+                          "letters or digits, e.g. S-7K2M9QXA)\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    if ((cfg = nis2ctl_config(ctx)) == NULL) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (!may_kill(ctx, cfg)) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: %s is not an approver ([roles] approvers)\n",
+                ctx->actor.name);
+        return NIS2CTL_EXIT_NO;
+    }
+    if ((rc = kill_find(ctx, cfg, id, &e)) != 0 ||
+        (rc = kill_ask(ctx, cfg, id, k.reason, e, &audited)) != 0) {
+        goto out;
+    }
+    if (!k.wait) {
         rc = print_result(ctx, id, "asked", e);
     } else if ((r = wait_end(cfg->state_dir, id, KILL_WAIT_MS)) == 1) {
         rc = print_result(ctx, id, "ended", e);
@@ -264,11 +344,10 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
                 KILL_WAIT_MS / 1000);
         rc = r == 0 ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
     }
-    if (rc == NIS2CTL_EXIT_OK && ar != 0) {
+    if (rc == NIS2CTL_EXIT_OK && !audited) {
         rc = NIS2CTL_EXIT_ERR;
     }
 out:
-    json_object_put(d);
     nis2_live_free(e);
     return rc;
 }

@@ -112,24 +112,34 @@ diag_array(const struct nis2_diag *d)
 static int
 policy_check(struct nis2ctl *ctx, int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct nis2_config *cfg = NULL;
     struct nis2_diag diag;
     json_object *doc = NULL;
-    const char *path;
-    bool json = ctx->json;
-    int r, rc = NIS2CTL_EXIT_ERR;
+    const char *path, *bad = NULL;
+    bool json;
+    int c, r, rc = NIS2CTL_EXIT_ERR;
 
     nis2_diag_init(&diag);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else {
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c != NIS2CTL_OPT_FAIL) {
             fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
-                    argv[i]);
+                    bad);
             usage_check(ctx->err);
-            goto out;
         }
+        goto out;
     }
+    if (optind < argc) {
+        fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
+                argv[optind]);
+        usage_check(ctx->err);
+        goto out;
+    }
+    json = ctx->json;
     path = nis2_config_path(ctx->config_path);
     r = nis2_config_load(path, &cfg, &diag);
     if (r != 0 && diag.n == 0) {
@@ -292,51 +302,67 @@ explain_json(struct nis2ctl *ctx, const char *user,
     return r;
 }
 
+/* Parse argv: USER TARGET [--at TIME].  0 or an exit status. */
+static int
+explain_parse(struct nis2ctl *ctx, int argc, char **argv,
+              const char *pos[2], time_t *at)
+{
+    static const struct option longopts[] = {
+        {"at", required_argument, NULL, 'a'},
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *at_s = NULL, *bad = NULL;
+    int c, r;
+
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c != 'a') {
+            fprintf(ctx->err, "nis2ctl: policy explain: unknown option "
+                    "(see --help)\n");
+            return NIS2CTL_EXIT_ERR;
+        }
+        at_s = optarg;
+    }
+    if (argc - optind > 2) {
+        fprintf(ctx->err, "nis2ctl: policy explain: too many "
+                "arguments\n");
+        usage_explain(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (argc - optind != 2) {
+        usage_explain(ctx->err);
+        return NIS2CTL_EXIT_ERR;
+    }
+    pos[0] = argv[optind];
+    pos[1] = argv[optind + 1];
+    *at = time(NULL);
+    if (at_s != NULL && (r = nis2_parse_time(at_s, at)) != 0) {
+        fprintf(ctx->err, "nis2ctl: policy explain: bad --at time: %s "
+                "(expected 'YYYY-MM-DD HH:MM', optionally ending in Z or "
+                "+HH:MM)\n", nis2_strerror(r));
+        return NIS2CTL_EXIT_ERR;
+    }
+    return 0;
+}
+
 static int
 policy_explain(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     struct nis2_decision d;
     const char *pos[2] = {NULL, NULL};
-    const char *at_s = NULL;
-    bool json = ctx->json;
-    time_t at = time(NULL);
-    struct nis2_identity id;
+    time_t at;
+    struct nis2_identity id = {0};
     const char *user;
     char why[512];
-    int npos = 0, r;
+    int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
-            at_s = argv[++i];
-        } else if (strncmp(argv[i], "--at=", 5) == 0) {
-            at_s = argv[i] + 5;
-        } else if (strcmp(argv[i], "--") == 0 && npos == 0) {
-            continue;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(ctx->err, "nis2ctl: policy explain: unknown option "
-                    "(see --help)\n");
-            return NIS2CTL_EXIT_ERR;
-        } else if (npos < 2) {
-            pos[npos++] = argv[i];
-        } else {
-            fprintf(ctx->err, "nis2ctl: policy explain: too many "
-                    "arguments\n");
-            usage_explain(ctx->err);
-            return NIS2CTL_EXIT_ERR;
-        }
-    }
-    if (npos != 2) {
-        usage_explain(ctx->err);
-        return NIS2CTL_EXIT_ERR;
-    }
-    if (at_s != NULL && (r = nis2_parse_time(at_s, &at)) != 0) {
-        fprintf(ctx->err, "nis2ctl: policy explain: bad --at time: %s "
-                "(expected 'YYYY-MM-DD HH:MM', optionally ending in Z or "
-                "+HH:MM)\n", nis2_strerror(r));
-        return NIS2CTL_EXIT_ERR;
+    if ((r = explain_parse(ctx, argc, argv, pos, &at)) != 0) {
+        return r;
     }
     if ((cfg = nis2ctl_config(ctx)) == NULL) {
         return NIS2CTL_EXIT_ERR;
@@ -361,7 +387,7 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
                 d.reason[0] != '\0' ? d.reason : nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
     }
-    if (json) {
+    if (ctx->json) {
         if (explain_json(ctx, pos[0], id.name[0] != '\0' ? &id : NULL,
                          &d) != 0) {
             fprintf(ctx->err, "nis2ctl: cannot write output\n");

@@ -25,6 +25,7 @@
 #include "audit_tools.h"
 #include "chain.h"
 #include "config.h"
+#include "evidence.h"
 #include "error.h"
 #include "fileio.h"
 #include "nis2ctl.h"
@@ -36,18 +37,17 @@
 static void
 usage_report(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl report --since T --until T --out DIR [--key "
-            "PUBKEY]\n"
-            "\n"
-            "Writes the evidence bundle for an incident window (NIS2 Art. "
-            "23):\nsummary.md, events.jsonl, sessions.csv, recordings/ (the "
-            "sessions'\nfiles) and SHA256SUMS.  Times as in policy explain "
-            "--at.  DIR must\nnot exist or be empty.\n");
+    fprintf(f, "usage: nis2ctl report --since T --until T --out DIR [--key "
+               "PUBKEY]\n"
+               "\n"
+               "Writes the evidence bundle for an incident window (NIS2 Art. "
+               "23):\nsummary.md, events.jsonl, sessions.csv, recordings/ (the "
+               "sessions'\nfiles) and SHA256SUMS.  Times as in policy explain "
+               "--at.  DIR must\nnot exist or be empty.\n");
 }
 
 struct ev {
-    const char *line;        /* borrowed from the log buffer */
+    const char *line; /* borrowed from the log buffer */
     size_t len;
     struct json_object *o;
     time_t ts;
@@ -206,8 +206,8 @@ ev_row(FILE *f, const struct ev *e)
 
     if (json_object_object_get_ex(e->o, "details", &d) && d != NULL &&
         json_object_object_length(d) > 0) {
-        ds = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
-                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+        ds = json_object_to_json_string_ext(
+            d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     }
     fprintf(f, "| %s | %s | %s | %s | %s | %s | `%.200s` |\n",
             jget(e->o, "ts") ? jget(e->o, "ts") : "?",
@@ -281,8 +281,8 @@ pick_all(const struct ev *e)
 
 /* Emergency requests (from the whole log) with no review after them. */
 static void
-unreviewed(FILE *f, const struct ev *all, size_t n, time_t since,
-           time_t until, size_t *count)
+unreviewed(FILE *f, const struct ev *all, size_t n, time_t since, time_t until,
+           size_t *count)
 {
     fprintf(f, "\n### Emergency accesses not yet reviewed\n\n");
     *count = 0;
@@ -313,8 +313,8 @@ unreviewed(FILE *f, const struct ev *all, size_t n, time_t since,
 }
 
 static void
-stages(FILE *f, size_t n_sessions, size_t n_fail, size_t n_deny,
-       size_t n_rev, size_t n_emerg, bool log_ok, size_t broken)
+stages(FILE *f, size_t n_sessions, size_t n_fail, size_t n_deny, size_t n_rev,
+       size_t n_emerg, bool log_ok, size_t broken)
 {
     fprintf(f,
             "\n## Reporting stages (NIS2 Art. 23)\n\n"
@@ -347,8 +347,8 @@ stages(FILE *f, size_t n_sessions, size_t n_fail, size_t n_deny,
 }
 
 static int
-read_log(struct nis2ctl *ctx, const char *path, char **buf,
-         struct ev **out, size_t *n_out)
+read_log(struct nis2ctl *ctx, const char *path, char **buf, struct ev **out,
+         size_t *n_out)
 {
     struct ev *v = NULL, *nv;
     size_t len = 0, n = 0;
@@ -362,8 +362,7 @@ read_log(struct nis2ctl *ctx, const char *path, char **buf,
         return 0;
     }
     if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: report: %s: %s\n", path,
-                nis2_strerror(r));
+        fprintf(ctx->err, "nis2ctl: report: %s: %s\n", path, nis2_strerror(r));
         return r;
     }
     for (p = *buf; p < *buf + len; p = nl + 1) {
@@ -403,161 +402,220 @@ csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
-int
-cmd_report(struct nis2ctl *ctx, int argc, char **argv)
-{
-    struct nis2_session_filter flt = {0};
-    struct nis2_config *cfg;
-    struct nis2_session **ss = NULL;
+/* A report being written: what was asked, then what was read. */
+struct report {
+    struct nis2_session_filter flt;
+    const char *out, *key;
+    const struct nis2_config *cfg;
     struct nis2_audit_result ares;
-    struct bundle b = {0};
-    struct ev *all = NULL, *win = NULL;
-    struct json_object *d = NULL;
-    unsigned char pub[NIS2_CHAIN_PUBLEN];
-    const char *out = NULL, *key = NULL;
-    char *logbuf = NULL, *from = NULL, *sumsbuf = NULL, *mbuf = NULL;
-    char *sumspath = NULL, t1[32], t2[32], now[32];
-    size_t nall = 0, nwin = 0, ns = 0, sumslen = 0, mlen = 0, broken = 0;
-    size_t n_fail, n_deny, n_rev, n_emerg;
     bool log_ok;
-    int r, rc = NIS2CTL_EXIT_ERR;
-    FILE *m = NULL;
+    char *logbuf;
+    struct ev *all, *win; /* win borrows from all */
+    size_t nall, nwin;
+    struct nis2_session **ss;
+    size_t ns, broken;
+    char *from; /* where the trusted key came from */
+};
 
-    if (nis2ctl_wants_help(argc, argv)) {
-        usage_report(ctx->out);
-        return NIS2CTL_EXIT_OK;
+/* A step failed and has said why (or has nothing to add). */
+#define REPORT_SAID 1
+
+static void
+report_free(struct report *rp)
+{
+    for (size_t i = 0; i < rp->nall; i++) {
+        json_object_put(rp->all[i].o);
     }
-    for (int i = 1; i < argc; i++) {
-        int k;
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-            key = argv[++i];
-        } else if ((k = at_parse_filter(ctx, "report", argc, argv, &i,
-                                        &flt)) != 1) {
-            if (k == 0) {
-                fprintf(ctx->err, "nis2ctl: report: unexpected '%s'\n",
-                        argv[i]);
+    free(rp->all);
+    free(rp->win);
+    free(rp->logbuf);
+    free(rp->from);
+    nis2_sessions_free(rp->ss, rp->ns);
+}
+
+/* Parse argv; 0 or an exit status after printing why. */
+static int
+report_parse(struct nis2ctl *ctx, int argc, char **argv, struct report *rp)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"key", required_argument, NULL, 'k'},
+        AT_FILTER_OPTIONS,
+        NIS2CTL_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad = NULL;
+    int c, k;
+
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
+            return NIS2CTL_EXIT_ERR;
+        }
+        if (c == 'o') {
+            rp->out = optarg;
+        } else if (c == 'k') {
+            rp->key = optarg;
+        } else if ((k = at_filter_opt(ctx, "report", c, optarg, &rp->flt)) <
+                   0) {
+            return NIS2CTL_EXIT_ERR;
+        } else if (k == 0) {
+            if (!at_bad_option(ctx, "report", bad != NULL ? bad : "?")) {
                 usage_report(ctx->err);
             }
             return NIS2CTL_EXIT_ERR;
         }
     }
-    if (out == NULL || flt.since == 0 || flt.until == 0 ||
-        flt.until < flt.since) {
+    if (optind < argc) {
+        fprintf(ctx->err, "nis2ctl: report: unexpected '%s'\n", argv[optind]);
         usage_report(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    if ((cfg = at_auditor_config(ctx, "report")) == NULL) {
-        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR
-                                           : NIS2CTL_EXIT_NO;
-    }
-    if (mkdir(out, 0750) != 0 && errno != EEXIST) {
-        fprintf(ctx->err, "nis2ctl: report: %s: %s\n", out, strerror(errno));
+    if (rp->out == NULL || rp->flt.since == 0 || rp->flt.until == 0 ||
+        rp->flt.until < rp->flt.since) {
+        usage_report(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
-    {
-        DIR *dd = opendir(out);
-        struct dirent *e;
-        int entries = 0;
-        while (dd != NULL && (e = readdir(dd)) != NULL) {
-            entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-        }
-        if (dd != NULL) {
-            closedir(dd);
-        }
-        if (dd == NULL || entries > 0) {
-            fprintf(ctx->err, "nis2ctl: report: %s is not an empty "
-                              "directory\n",
-                    out);
-            return NIS2CTL_EXIT_ERR;
+    return 0;
+}
+
+/* OUT exists (made here) and is empty; 0 or -1 after printing why. */
+static int
+report_dir(struct nis2ctl *ctx, const char *out)
+{
+    DIR *dd;
+    struct dirent *e;
+    int entries = 0;
+
+    if (mkdir(out, 0750) != 0 && errno != EEXIST) {
+        fprintf(ctx->err, "nis2ctl: report: %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    dd = opendir(out);
+    while (dd != NULL && (e = readdir(dd)) != NULL) {
+        entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    }
+    if (dd != NULL) {
+        closedir(dd);
+    }
+    if (dd == NULL || entries > 0) {
+        fprintf(ctx->err, "nis2ctl: report: %s is not an empty directory\n",
+                out);
+        return -1;
+    }
+    return 0;
+}
+
+/* The audit log: its chain, then the events in the window
+   (events.jsonl).  0, REPORT_SAID, or an error for the bundle. */
+static int
+report_events(struct bundle *b, struct report *rp)
+{
+    char *mbuf = NULL;
+    size_t mlen = 0;
+    FILE *ej = NULL;
+    int r;
+
+    r = nis2_audit_verify(rp->cfg->audit_log, &rp->ares);
+    rp->log_ok = r == 0;
+    if (read_log(b->ctx, rp->cfg->audit_log, &rp->logbuf, &rp->all,
+                 &rp->nall) != 0) {
+        return REPORT_SAID;
+    }
+    if ((rp->win = calloc(rp->nall + 1, sizeof(*rp->win))) == NULL ||
+        (ej = open_memstream(&mbuf, &mlen)) == NULL) {
+        return REPORT_SAID;
+    }
+    for (size_t i = 0; i < rp->nall; i++) {
+        if (rp->all[i].ts >= rp->flt.since && rp->all[i].ts <= rp->flt.until) {
+            rp->win[rp->nwin++] = rp->all[i];
+            fprintf(ej, "%s\n", rp->all[i].line);
         }
     }
-    b.ctx = ctx;
-    b.out = out;
-    if ((b.sums = open_memstream(&sumsbuf, &sumslen)) == NULL) {
-        goto out;
+    return put_stream(b, "events.jsonl", ej, &mbuf, &mlen);
+}
+
+/* One line of sessions.csv. */
+static void
+csv_row(FILE *csv, const struct nis2_session *s, const char *verdict)
+{
+    char appr[512] = "", t1[32], t2[32];
+    size_t used = 0;
+
+    for (size_t k = 0; s->approvers[k] && used < sizeof(appr); k++) {
+        used += (size_t)snprintf(appr + used, sizeof(appr) - used, "%s%s",
+                                 k ? " " : "", s->approvers[k]);
     }
-    /* The audit log: its chain, then the events in the window. */
-    r = nis2_audit_verify(cfg->audit_log, &ares);
-    log_ok = r == 0;
-    if (read_log(ctx, cfg->audit_log, &logbuf, &all, &nall) != 0) {
-        goto out;
+    nis2_format_time_utc(s->start, t1, sizeof(t1));
+    nis2_format_time_utc(s->end, t2, sizeof(t2));
+    fprintf(csv, "%s,", s->id);
+    csv_field(csv, s->user);
+    fputc(',', csv);
+    csv_field(csv, s->target);
+    fprintf(csv, ",%s,%s,", s->start ? t1 : "", s->end ? t2 : "");
+    csv_field(csv, s->end_reason);
+    fputc(',', csv);
+    csv_field(csv, s->request);
+    fputc(',', csv);
+    csv_field(csv, appr);
+    fprintf(csv, ",%s,", s->emergency ? "yes" : "no");
+    csv_field(csv, verdict);
+    fputc('\n', csv);
+}
+
+/* Sessions overlapping the window, verified (sessions.csv) and copied
+   (recordings/).  0, REPORT_SAID, or an error for the bundle. */
+static int
+report_sessions(struct bundle *b, struct report *rp)
+{
+    unsigned char pub[NIS2_CHAIN_PUBLEN];
+    char *mbuf = NULL, why[768];
+    size_t mlen = 0;
+    FILE *csv = NULL;
+    int r;
+
+    if ((r = nis2_sessions_list(rp->cfg->recordings_dir, &rp->flt, &rp->ss,
+                                &rp->ns)) != 0) {
+        return r;
     }
-    if ((win = calloc(nall + 1, sizeof(*win))) == NULL) {
-        goto out;
+    if ((r = nis2_evidence_trusted_key(rp->cfg, rp->key, pub, &rp->from, why,
+                                       sizeof(why))) != 0) {
+        if (why[0] != '\0') {
+            fprintf(b->ctx->err, "nis2ctl: %s\n", why);
+        }
+        return r;
     }
-    {
-        FILE *ej = open_memstream(&mbuf, &mlen);
-        if (ej == NULL) {
-            goto out;
-        }
-        for (size_t i = 0; i < nall; i++) {
-            if (all[i].ts >= flt.since && all[i].ts <= flt.until) {
-                win[nwin++] = all[i];
-                fprintf(ej, "%s\n", all[i].line);
-            }
-        }
-        if ((r = put_stream(&b, "events.jsonl", ej, &mbuf, &mlen)) != 0) {
-            goto io;
-        }
+    if ((csv = open_memstream(&mbuf, &mlen)) == NULL) {
+        return REPORT_SAID;
     }
-    /* Sessions overlapping the window, verified and copied. */
-    if ((r = nis2_sessions_list(cfg->recordings_dir, &flt, &ss, &ns)) != 0 ||
-        (r = at_trusted_key(ctx, cfg, key, pub, &from)) != 0) {
-        goto io;
-    }
-    {
-        FILE *csv = open_memstream(&mbuf, &mlen);
-        if (csv == NULL) {
-            goto out;
-        }
-        fprintf(csv, "id,user,target,start,end,end_reason,request,approvers,"
-                     "emergency,verification\n");
-        for (size_t i = 0; i < ns; i++) {
-            struct nis2_chain_result res;
-            char verdict[768], appr[512] = "";
-            size_t used = 0;
-            int vr = nis2_chain_verify(ss[i]->dir, pub, &res);
-            at_verify_text(ss[i], vr, &res, verdict, sizeof(verdict));
-            broken += vr != 0;
-            for (size_t k = 0; ss[i]->approvers[k] && used < sizeof(appr);
-                 k++) {
-                used += (size_t)snprintf(appr + used, sizeof(appr) - used,
-                                         "%s%s", k ? " " : "",
-                                         ss[i]->approvers[k]);
-            }
-            nis2_format_time_utc(ss[i]->start, t1, sizeof(t1));
-            nis2_format_time_utc(ss[i]->end, t2, sizeof(t2));
-            fprintf(csv, "%s,", ss[i]->id);
-            csv_field(csv, ss[i]->user);
-            fputc(',', csv);
-            csv_field(csv, ss[i]->target);
-            fprintf(csv, ",%s,%s,", ss[i]->start ? t1 : "",
-                    ss[i]->end ? t2 : "");
-            csv_field(csv, ss[i]->end_reason);
-            fputc(',', csv);
-            csv_field(csv, ss[i]->request);
-            fputc(',', csv);
-            csv_field(csv, appr);
-            fprintf(csv, ",%s,", ss[i]->emergency ? "yes" : "no");
-            csv_field(csv, verdict);
-            fputc('\n', csv);
-            if ((r = copy_session(&b, ss[i])) != 0) {
-                fclose(csv);
-                goto io;
-            }
-        }
-        if ((r = put_stream(&b, "sessions.csv", csv, &mbuf, &mlen)) != 0) {
-            goto io;
+    fprintf(csv, "id,user,target,start,end,end_reason,request,approvers,"
+                 "emergency,verification\n");
+    for (size_t i = 0; i < rp->ns; i++) {
+        struct nis2_chain_result res;
+        char verdict[768];
+        int vr = nis2_chain_verify(rp->ss[i]->dir, pub, &res);
+
+        nis2_evidence_verify_text(rp->ss[i], vr, &res, verdict,
+                                  sizeof(verdict));
+        rp->broken += vr != 0;
+        csv_row(csv, rp->ss[i], verdict);
+        if ((r = copy_session(b, rp->ss[i])) != 0) {
+            fclose(csv);
+            free(mbuf);
+            return r;
         }
     }
-    /* summary.md */
-    if ((m = open_memstream(&mbuf, &mlen)) == NULL) {
-        goto out;
-    }
-    nis2_format_time_utc(flt.since, t1, sizeof(t1));
-    nis2_format_time_utc(flt.until, t2, sizeof(t2));
+    return put_stream(b, "sessions.csv", csv, &mbuf, &mlen);
+}
+
+/* summary.md, first part: the window, the log, the sessions. */
+static void
+summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
+{
+    char t1[32], t2[32], now[32];
+
+    nis2_format_time_utc(rp->flt.since, t1, sizeof(t1));
+    nis2_format_time_utc(rp->flt.until, t2, sizeof(t2));
     nis2_format_time_utc(time(NULL), now, sizeof(now));
     fprintf(m,
             "# Evidence report %s to %s\n\n"
@@ -568,103 +626,161 @@ cmd_report(struct nis2ctl *ctx, int argc, char **argv)
             "- Events in the window: %zu (events.jsonl)\n"
             "- Sessions overlapping the window: %zu (sessions.csv, "
             "recordings/), %zu failing verification; signing key %s\n",
-            t1, t2, now, ctx->actor, cfg->audit_log,
-            log_ok ? "intact" : "BROKEN", (unsigned long long)ares.lines,
-            (unsigned long long)ares.last_seq, ares.last_hash,
-            log_ok ? "" : ": ", log_ok ? "" : ares.why, nwin, ns, broken,
-            from);
+            t1, t2, now, ctx->actor.name, rp->cfg->audit_log,
+            rp->log_ok ? "intact" : "BROKEN",
+            (unsigned long long)rp->ares.lines,
+            (unsigned long long)rp->ares.last_seq, rp->ares.last_hash,
+            rp->log_ok ? "" : ": ", rp->log_ok ? "" : rp->ares.why, rp->nwin,
+            rp->ns, rp->broken, rp->from);
     fprintf(m, "\n## Sessions: who reached which asset, when, on whose "
                "approval\n\n");
-    if (ns == 0) {
+    if (rp->ns == 0) {
         fprintf(m, "None in the window.\n");
     } else {
         fprintf(m, "| session | user | target | start | end | end reason | "
                    "request | approvers | emergency |\n"
                    "|---|---|---|---|---|---|---|---|---|\n");
     }
-    for (size_t i = 0; i < ns; i++) {
-        nis2_format_time_utc(ss[i]->start, t1, sizeof(t1));
-        nis2_format_time_utc(ss[i]->end, t2, sizeof(t2));
-        fprintf(m, "| %s | %s | %s | %s | %s | %s | %s | ", ss[i]->id,
-                ss[i]->user ? ss[i]->user : "?",
-                ss[i]->target ? ss[i]->target : "?", t1,
-                ss[i]->end ? t2 : "(not closed)",
-                ss[i]->end_reason ? ss[i]->end_reason : "-",
-                ss[i]->request ? ss[i]->request : "-");
-        for (size_t k = 0; ss[i]->approvers[k] != NULL; k++) {
-            fprintf(m, "%s%s", k ? ", " : "", ss[i]->approvers[k]);
+    for (size_t i = 0; i < rp->ns; i++) {
+        const struct nis2_session *s = rp->ss[i];
+
+        nis2_format_time_utc(s->start, t1, sizeof(t1));
+        nis2_format_time_utc(s->end, t2, sizeof(t2));
+        fprintf(m, "| %s | %s | %s | %s | %s | %s | %s | ", s->id,
+                s->user ? s->user : "?", s->target ? s->target : "?", t1,
+                s->end ? t2 : "(not closed)",
+                s->end_reason ? s->end_reason : "-",
+                s->request ? s->request : "-");
+        for (size_t k = 0; s->approvers[k] != NULL; k++) {
+            fprintf(m, "%s%s", k ? ", " : "", s->approvers[k]);
         }
-        fprintf(m, " | %s |\n", ss[i]->emergency ? "yes" : "no");
+        fprintf(m, " | %s |\n", s->emergency ? "yes" : "no");
     }
+}
+
+/* summary.md: head, findings, timeline, reporting stages.  0,
+   REPORT_SAID, or an error for the bundle. */
+static int
+report_summary(struct bundle *b, const struct report *rp)
+{
+    size_t n_fail, n_deny, n_rev, n_emerg;
+    char *mbuf = NULL;
+    size_t mlen = 0;
+    FILE *m = open_memstream(&mbuf, &mlen);
+
+    if (m == NULL) {
+        return REPORT_SAID;
+    }
+    summary_head(m, b->ctx, rp);
     fprintf(m, "\n## Findings\n");
-    section(m, "Requests and approvals", win, nwin, pick_approve);
-    n_fail = section(m, "Authentication failures", win, nwin, pick_fail);
-    section(m, "Lockouts", win, nwin, pick_lock);
-    n_deny = section(m, "Policy denials", win, nwin, pick_deny);
-    n_rev = section(m, "Revocations", win, nwin, pick_revoke);
-    unreviewed(m, all, nall, flt.since, flt.until, &n_emerg);
+    section(m, "Requests and approvals", rp->win, rp->nwin, pick_approve);
+    n_fail =
+        section(m, "Authentication failures", rp->win, rp->nwin, pick_fail);
+    section(m, "Lockouts", rp->win, rp->nwin, pick_lock);
+    n_deny = section(m, "Policy denials", rp->win, rp->nwin, pick_deny);
+    n_rev = section(m, "Revocations", rp->win, rp->nwin, pick_revoke);
+    unreviewed(m, rp->all, rp->nall, rp->flt.since, rp->flt.until, &n_emerg);
     fprintf(m, "\n## Timeline\n");
-    section(m, "All events in the window", win, nwin, pick_all);
-    stages(m, ns, n_fail, n_deny, n_rev, n_emerg, log_ok, broken);
-    if ((r = put_stream(&b, "summary.md", m, &mbuf, &mlen)) != 0) {
-        m = NULL;
-        goto io;
+    section(m, "All events in the window", rp->win, rp->nwin, pick_all);
+    stages(m, rp->ns, n_fail, n_deny, n_rev, n_emerg, rp->log_ok, rp->broken);
+    return put_stream(b, "summary.md", m, &mbuf, &mlen);
+}
+
+/* SHA256SUMS over what the bundle holds; closes b->sums. */
+static int
+report_sums(struct bundle *b, const char *out, char **sumsbuf, size_t *sumslen)
+{
+    char *sumspath = NULL;
+    int r;
+
+    r = fclose(b->sums);
+    b->sums = NULL;
+    if (r != 0) {
+        return REPORT_SAID;
     }
-    m = NULL;
-    if (fclose(b.sums) != 0) {
-        b.sums = NULL;
+    if (asprintf(&sumspath, "%s/SHA256SUMS", out) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    r = nis2_file_write_atomic(sumspath, *sumsbuf, *sumslen, 0640, (uid_t)-1,
+                               (gid_t)-1);
+    free(sumspath);
+    return r;
+}
+
+/* report.create: the window, the directory, what it holds. */
+static int
+report_audit(struct nis2ctl *ctx, const struct report *rp)
+{
+    struct json_object *d = json_object_new_object();
+    char t1[32], t2[32];
+    int r = NIS2_ERR_NOMEM;
+
+    nis2_format_time_utc(rp->flt.since, t1, sizeof(t1));
+    nis2_format_time_utc(rp->flt.until, t2, sizeof(t2));
+    if (at_jstr(d, "since", t1) == 0 && at_jstr(d, "until", t2) == 0 &&
+        at_jstr(d, "out", rp->out) == 0 &&
+        at_jnum(d, "sessions", true, (int64_t)rp->ns) == 0 &&
+        at_jnum(d, "events", true, (int64_t)rp->nwin) == 0) {
+        r = at_audit(ctx, rp->cfg, "report.create", NULL, NULL, NULL, d);
+    } else {
+        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", rp->cfg->audit_log,
+                nis2_strerror(r));
+    }
+    json_object_put(d);
+    return r;
+}
+
+int
+cmd_report(struct nis2ctl *ctx, int argc, char **argv)
+{
+    struct report rp = {0};
+    struct bundle b = {0};
+    char *sumsbuf = NULL;
+    size_t sumslen = 0;
+    int r, rc;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        usage_report(ctx->out);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = report_parse(ctx, argc, argv, &rp)) != 0) {
+        return rc;
+    }
+    if ((rp.cfg = at_auditor_config(ctx, "report")) == NULL) {
+        return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;
+    }
+    if (report_dir(ctx, rp.out) != 0) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    rc = NIS2CTL_EXIT_ERR;
+    b.ctx = ctx;
+    b.out = rp.out;
+    if ((b.sums = open_memstream(&sumsbuf, &sumslen)) == NULL) {
         goto out;
     }
-    b.sums = NULL;
-    if (asprintf(&sumspath, "%s/SHA256SUMS", out) < 0 ||
-        (r = nis2_file_write_atomic(sumspath, sumsbuf, sumslen, 0640,
-                                    (uid_t)-1, (gid_t)-1)) != 0) {
-        goto io;
+    if ((r = report_events(&b, &rp)) != 0 ||
+        (r = report_sessions(&b, &rp)) != 0 ||
+        (r = report_summary(&b, &rp)) != 0 ||
+        (r = report_sums(&b, rp.out, &sumsbuf, &sumslen)) != 0) {
+        if (r != REPORT_SAID) {
+            fprintf(ctx->err, "nis2ctl: report: %s: %s\n", rp.out,
+                    nis2_strerror(r));
+        }
+        goto out;
     }
-    if ((d = json_object_new_object()) != NULL) {
-        json_object_object_add(d, "since", json_object_new_string(
-                                               (nis2_format_time_utc(
-                                                    flt.since, t1, sizeof(t1)),
-                                                t1)));
-        json_object_object_add(d, "until", json_object_new_string(
-                                               (nis2_format_time_utc(
-                                                    flt.until, t2, sizeof(t2)),
-                                                t2)));
-        json_object_object_add(d, "out", json_object_new_string(out));
-        json_object_object_add(d, "sessions", json_object_new_int64(
-                                                  (int64_t)ns));
-        json_object_object_add(d, "events", json_object_new_int64(
-                                                (int64_t)nwin));
-    }
-    if (at_audit(ctx, cfg, "report.create", NULL, NULL, NULL, d) != 0) {
+    if (report_audit(ctx, &rp) != 0) {
         goto out;
     }
     fprintf(ctx->out,
             "report in %s: %zu events, %zu sessions (%zu failing "
             "verification), audit log %s\n",
-            out, nwin, ns, broken, log_ok ? "intact" : "BROKEN");
+            rp.out, rp.nwin, rp.ns, rp.broken, rp.log_ok ? "intact" : "BROKEN");
     rc = NIS2CTL_EXIT_OK;
-    goto out;
-io:
-    fprintf(ctx->err, "nis2ctl: report: %s: %s\n", out, nis2_strerror(r));
 out:
-    if (m != NULL) {
-        fclose(m);
-    }
     if (b.sums != NULL) {
         fclose(b.sums);
     }
-    free(mbuf);
     free(sumsbuf);
-    free(sumspath);
-    json_object_put(d);
-    for (size_t i = 0; i < nall; i++) {
-        json_object_put(all[i].o);
-    }
-    free(all);
-    free(win);
-    free(logbuf);
-    free(from);
-    nis2_sessions_free(ss, ns);
+    report_free(&rp);
     return rc;
 }

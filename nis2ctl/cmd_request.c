@@ -2,13 +2,13 @@
  * cmd_request.c - the access request verbs of nis2ctl: request, requests,
  * show, approve, deny, revoke, cancel, review, extend (docs/approvals.md).
  *
- * The rules live in lib/request.c; this file parses arguments, runs each
- * change as a compare-and-swap through nis2_store_modify(), audits every
- * transition, runs the [notify] command and prints.  `--now TIME` runs a
- * verb at another time (tests, demos); it is accepted only from root and
+ * A thin front-end: the workflow (rules, compare-and-swap, who may see,
+ * expiry, audit, notify) is lib/approval.c; this file parses arguments,
+ * calls it as ctx->actor and prints (human or --json).  `--now TIME` runs
+ * a verb at another time (tests, demos); it is accepted only from root and
  * recorded in the audit event (details.clock).
  */
-#include <errno.h>
+#include <getopt.h>
 #include <json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,13 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "approval.h"
 #include "error.h"
 #include "nis2ctl.h"
-#include "notify.h"
-#include "policy.h"
 #include "request.h"
-#include "store.h"
 #include "util.h"
 
 #define MAX_POS 4
@@ -34,7 +31,8 @@ struct ropts {
     const char *pos[MAX_POS];
     int n_pos;
     const char *duration, *reason, *start, *comment, *by, *now;
-    bool emergency, pending, mine, all;
+    bool emergency;
+    enum nis2_appr_filter filter;
     time_t t;       /* the clock */
     bool clock_set; /* --now given */
 };
@@ -47,7 +45,26 @@ enum {
     O_BY = 1 << 4,
     O_EMERGENCY = 1 << 5,
     O_FILTER = 1 << 6,
+    O_NOW = 1 << 7, /* every verb */
 };
+
+/* Every option of the request verbs, and which verbs take it (flag). */
+static const struct {
+    struct option opt;
+    unsigned flag;
+} all_opts[] = {
+    {{"duration", required_argument, NULL, 'd'}, O_DURATION},
+    {{"reason", required_argument, NULL, 'r'}, O_REASON},
+    {{"start", required_argument, NULL, 's'}, O_START},
+    {{"comment", required_argument, NULL, 'c'}, O_COMMENT},
+    {{"by", required_argument, NULL, 'b'}, O_BY},
+    {{"emergency", no_argument, NULL, 'e'}, O_EMERGENCY},
+    {{"pending", no_argument, NULL, 'p'}, O_FILTER},
+    {{"mine", no_argument, NULL, 'm'}, O_FILTER},
+    {{"all", no_argument, NULL, 'a'}, O_FILTER},
+    {{"now", required_argument, NULL, 'n'}, O_NOW},
+};
+#define N_OPTS (sizeof(all_opts) / sizeof(all_opts[0]))
 
 static int
 usage_err(struct nis2ctl *ctx, const char *verb, const char *usage)
@@ -56,158 +73,126 @@ usage_err(struct nis2ctl *ctx, const char *verb, const char *usage)
     return NIS2CTL_EXIT_ERR;
 }
 
+/* Store one option's value in `o`. */
+static void
+take_opt(struct ropts *o, int c, const char *v)
+{
+    switch (c) {
+    case 'd':
+        o->duration = v;
+        break;
+    case 'r':
+        o->reason = v;
+        break;
+    case 's':
+        o->start = v;
+        break;
+    case 'c':
+        o->comment = v;
+        break;
+    case 'b':
+        o->by = v;
+        break;
+    case 'e':
+        o->emergency = true;
+        break;
+    case 'p':
+        o->filter = NIS2_APPR_LIST_PENDING;
+        break;
+    case 'm':
+        o->filter = NIS2_APPR_LIST_MINE;
+        break;
+    case 'a':
+        o->filter = NIS2_APPR_LIST_ALL;
+        break;
+    case 'n':
+        o->now = v;
+        break;
+    }
+}
+
+/* The clock: now, or --now (root only). */
+static int
+set_clock(struct nis2ctl *ctx, struct ropts *o)
+{
+    o->t = time(NULL);
+    if (o->now == NULL) {
+        return 0;
+    }
+    if (getuid() != 0) {
+        fprintf(ctx->err, "nis2ctl: --now is for root only\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (nis2_parse_time(o->now, &o->t) != 0) {
+        fprintf(ctx->err, "nis2ctl: --now: cannot read time '%s'\n", o->now);
+        return NIS2CTL_EXIT_ERR;
+    }
+    o->clock_set = true;
+    return 0;
+}
+
 /* Parse argv[1..]; 0 or an exit code after printing why. */
 static int
 parse(struct nis2ctl *ctx, int argc, char **argv, unsigned allowed,
       const char *usage, struct ropts *o)
 {
-    static const struct {
-        const char *name;
-        unsigned flag;
-        size_t off;
-    } valued[] = {
-        {"--duration", O_DURATION, offsetof(struct ropts, duration)},
-        {"--reason", O_REASON, offsetof(struct ropts, reason)},
-        {"--start", O_START, offsetof(struct ropts, start)},
-        {"--comment", O_COMMENT, offsetof(struct ropts, comment)},
-        {"--by", O_BY, offsetof(struct ropts, by)},
-        {"--now", ~0u, offsetof(struct ropts, now)},
-    };
-    int r;
+    struct option longopts[N_OPTS + 4] = {NIS2CTL_GLOBAL_OPTIONS};
+    size_t n = 3;
+    const char *bad = NULL;
+    int c;
 
     memset(o, 0, sizeof(*o));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool done = false;
-
-        if (strcmp(a, "--json") == 0) {
-            ctx->json = true;
-            continue;
+    o->filter = NIS2_APPR_LIST_OPEN;
+    for (size_t k = 0; k < N_OPTS; k++) {
+        if (all_opts[k].flag & (allowed | O_NOW)) {
+            longopts[n++] = all_opts[k].opt;
         }
-        if (strcmp(a, "--emergency") == 0 && (allowed & O_EMERGENCY)) {
-            o->emergency = true;
-            continue;
-        }
-        if ((allowed & O_FILTER) &&
-            (strcmp(a, "--pending") == 0 || strcmp(a, "--mine") == 0 ||
-             strcmp(a, "--all") == 0)) {
-            o->pending = strcmp(a, "--pending") == 0;
-            o->mine = strcmp(a, "--mine") == 0;
-            o->all = strcmp(a, "--all") == 0;
-            continue;
-        }
-        for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
-            size_t n = strlen(valued[k].name);
-            const char *v = NULL;
-
-            if ((valued[k].flag != ~0u && !(allowed & valued[k].flag)) ||
-                strncmp(a, valued[k].name, n) != 0) {
-                continue;
-            }
-            if (a[n] == '=') {
-                v = a + n + 1;
-            } else if (a[n] == '\0' && i + 1 < argc) {
-                v = argv[++i];
-            } else {
-                continue;
-            }
-            *(const char **)((char *)o + valued[k].off) = v;
-            done = true;
-            break;
-        }
-        if (done) {
-            continue;
-        }
-        if (a[0] == '-' && a[1] != '\0') {
-            fprintf(ctx->err, "nis2ctl %s: unknown option %s\n", argv[0], a);
-            return usage_err(ctx, argv[0], usage);
-        }
-        if (o->n_pos == MAX_POS) {
-            return usage_err(ctx, argv[0], usage);
-        }
-        o->pos[o->n_pos++] = a;
     }
-    o->t = time(NULL);
-    if (o->now != NULL) {
-        if (getuid() != 0) {
-            fprintf(ctx->err, "nis2ctl: --now is for root only\n");
+    optind = 0;
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == NIS2CTL_OPT_FAIL) {
             return NIS2CTL_EXIT_ERR;
         }
-        if ((r = nis2_parse_time(o->now, &o->t)) != 0) {
-            fprintf(ctx->err, "nis2ctl: --now: cannot read time '%s'\n",
-                    o->now);
-            return NIS2CTL_EXIT_ERR;
+        if (c == '?') {
+            fprintf(ctx->err, "nis2ctl %s: unknown option %s\n", argv[0], bad);
+            return usage_err(ctx, argv[0], usage);
         }
-        o->clock_set = true;
+        take_opt(o, c, optarg);
     }
-    return 0;
+    if (argc - optind > MAX_POS) {
+        return usage_err(ctx, argv[0], usage);
+    }
+    for (int i = optind; i < argc; i++) {
+        o->pos[o->n_pos++] = argv[i];
+    }
+    return set_clock(ctx, o);
 }
 
-/* Exit status for a refusal from the rules or the store. */
+/* The config and the service, open for ctx->actor; 0 or an exit code. */
 static int
-exit_for(int r)
+open_service(struct nis2ctl *ctx, const struct ropts *o,
+             struct nis2_approval *ap)
 {
-    switch (r) {
-    case NIS2_ERR_DENIED:
-    case NIS2_ERR_CONFLICT:
-    case NIS2_ERR_RANGE:
-    case NIS2_ERR_NOTFOUND:
-        return NIS2CTL_EXIT_NO;
-    default:
+    struct nis2_config *cfg = nis2ctl_config(ctx);
+    int rc;
+
+    memset(ap, 0, sizeof(*ap));
+    nis2_diag_init(&ap->msgs);
+    if (cfg == NULL) {
         return NIS2CTL_EXIT_ERR;
     }
+    rc = nis2_approval_open(ap, cfg, &ctx->actor, o->t, o->clock_set);
+    return rc;
 }
 
-/* ---- audit, notify, print ----------------------------------------------- */
-
-/* Audit `event`; `details` is consumed.  Prints and returns <0 on error. */
-static int
-audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const struct ropts *o,
-      const char *event, const struct nis2_request *req,
-      struct json_object *details)
-{
-    char t[64];
-    int r = NIS2_ERR_NOMEM;
-
-    if (details == NULL && (details = json_object_new_object()) == NULL) {
-        goto out;
-    }
-    json_object_object_add(
-        details, "state",
-        json_object_new_string(nis2_req_state_name(req->state)));
-    nis2ctl_audit_actor(ctx, details);
-    if (o->clock_set) {
-        nis2_format_time_utc(o->t, t, sizeof(t));
-        json_object_object_add(details, "clock", json_object_new_string(t));
-    }
-    r = nis2_audit_append(cfg->audit_log, event, ctx->actor, req->target, NULL,
-                          req->id, details);
-out:
-    if (r != 0 && strcmp(event, "request.refused") == 0) {
-        fprintf(ctx->err, "nis2ctl: the refusal on %s could not be written "
-                "to the audit log %s: %s\n", req->id, cfg->audit_log,
-                nis2_strerror(r));
-    } else if (r != 0) {
-        fprintf(ctx->err,
-                "nis2ctl: %s of %s is stored, but the audit log %s failed: "
-                "%s\n",
-                event, req->id, cfg->audit_log, nis2_strerror(r));
-    }
-    json_object_put(details);
-    return r;
-}
-
+/* What the service had to say, in order; then it is closed. */
 static void
-notify(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
-       const struct nis2_request *req)
+close_service(struct nis2ctl *ctx, struct nis2_approval *ap)
 {
-    char msg[256];
-
-    if (nis2_notify(cfg, event, ctx->actor, req, NIS2_NOTIFY_TIMEOUT_MS, msg,
-                    sizeof(msg)) != 0) {
-        fprintf(ctx->err, "nis2ctl: warning: notify command %s: %s\n",
-                cfg->notify_command, msg);
+    for (size_t i = 0; i < ap->msgs.n; i++) {
+        fprintf(ctx->err, "nis2ctl: %s\n", ap->msgs.msgs[i]);
     }
+    nis2_approval_close(ap);
 }
 
 static void
@@ -275,99 +260,71 @@ print_human(struct nis2ctl *ctx, const struct nis2_request *q)
     }
 }
 
-/* The store's own words for a message after nis2_strerror: " (...)"
-   (the directory's URI and answer for the ldap backend) or "". */
-static const char *
-store_why(const struct nis2_store *st, char *buf, size_t len)
-{
-    const char *e = nis2_store_last_error(st);
+/* ---- request ------------------------------------------------------------ */
 
-    if (e[0] == '\0') {
-        return "";
-    }
-    snprintf(buf, len, " (%s)", e);
-    return buf;
-}
-
+/* The request's parameters from the options; 0 or an exit code. */
 static int
-open_store(struct nis2ctl *ctx, struct nis2_config **cfg,
-           struct nis2_store **st)
+request_params(struct nis2ctl *ctx, const struct ropts *o,
+               struct nis2_request_params *p)
 {
-    int r;
-
-    *st = NULL;
-    if ((*cfg = nis2ctl_config(ctx)) == NULL) {
+    if (!nis2_valid_target(o->pos[0])) {
+        fprintf(ctx->err, "nis2ctl: invalid target name\n");
         return NIS2CTL_EXIT_ERR;
     }
-    if ((r = nis2_store_open(*cfg, st)) != 0) {
-        fprintf(ctx->err, "nis2ctl: cannot open the request store: %s\n",
-                nis2_strerror(r));
+    p->target = o->pos[0];
+    p->reason = o->reason;
+    p->emergency = o->emergency;
+    if (o->duration != NULL &&
+        nis2_parse_duration(o->duration, &p->duration) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: --duration: cannot read '%s' (e.g. 2h, "
+                "90m, 1h30m)\n",
+                o->duration);
         return NIS2CTL_EXIT_ERR;
+    }
+    if (o->start != NULL) {
+        if (nis2_parse_time(o->start, &p->start) != 0) {
+            fprintf(ctx->err,
+                    "nis2ctl: --start: cannot read time '%s' "
+                    "(e.g. \"2026-11-23 08:00\")\n",
+                    o->start);
+            return NIS2CTL_EXIT_ERR;
+        }
+        p->has_start = true;
     }
     return 0;
 }
 
-static bool
-is_root(const struct nis2ctl *ctx)
-{
-    return getuid() == 0 && !ctx->actor_overridden;
-}
-
-/* Requester, an approver of its policy, an auditor, or root itself. */
-static bool
-may_see(struct nis2ctl *ctx, const struct nis2_config *cfg,
-        const struct nis2_request *q)
-{
-    if (is_root(ctx) || nis2_user_eq(ctx->actor, q->requester) ||
-        nis2_request_is_approver(cfg, q, ctx->actor) == 1) {
-        return true;
-    }
-    return cfg->role_auditors != NULL &&
-           nis2_user_in_any(cfg, ctx->actor, cfg->role_auditors) == 1;
-}
-
-/* ---- expiry ------------------------------------------------------------- */
-
-struct expire_arg {
-    time_t now;
-};
-
-static int
-expire_fn(struct nis2_request *req, void *arg)
-{
-    struct expire_arg *a = arg;
-    return nis2_request_refresh(req, a->now) ? 0 : NIS2_STORE_NOCHANGE;
-}
-
-/*
- * Record the expiry of `q` if its window has passed (best effort: a reader
- * without write access still sees the right state, just not stored).
- */
 static void
-expire_if_due(struct nis2ctl *ctx, const struct nis2_config *cfg,
-              struct nis2_store *st, const struct ropts *o,
-              struct nis2_request **q)
+print_filed(struct nis2ctl *ctx, const struct nis2_request *q, const char *note)
 {
-    struct expire_arg a = {.now = o->t};
-    struct nis2_request *fresh = NULL;
-    uint64_t before = (*q)->revision;
+    char a[64], b[64], dur[32];
 
-    if (!nis2_request_refresh(*q, o->t)) {
+    if (ctx->json) {
+        print_json(ctx, q);
         return;
     }
-    if (nis2_store_modify(st, (*q)->id, expire_fn, &a, &fresh) == 0 &&
-        fresh != NULL) {
-        if (fresh->revision != before && fresh->state == NIS2_REQ_EXPIRED) {
-            (void)audit(ctx, cfg, o, "request.expire", fresh, NULL);
-        }
-        nis2_request_free(*q);
-        *q = fresh;
-        return;
+    nis2_format_time_utc(q->start, a, sizeof(a));
+    nis2_format_time_utc(q->end, b, sizeof(b));
+    nis2_format_duration((int64_t)(q->end - q->start), dur, sizeof(dur));
+    fprintf(ctx->out, "%s %s %s %s .. %s (%s)\n", q->id,
+            nis2_req_state_name(q->state), q->target, a, b, dur);
+    if (note[0] != '\0') {
+        fprintf(ctx->out, "note: %s\n", note);
     }
-    nis2_request_free(fresh);
+    if (q->emergency) {
+        fprintf(ctx->out,
+                "break-glass access granted now; approvers are "
+                "notified and must review it (nis2ctl review "
+                "%s)\n",
+                q->id);
+    } else {
+        fprintf(ctx->out,
+                "waiting for %d approval%s (nis2ctl approve "
+                "%s)\n",
+                q->min_approvals, q->min_approvals == 1 ? "" : "s", q->id);
+    }
 }
-
-/* ---- request ------------------------------------------------------------ */
 
 int
 cmd_request(struct nis2ctl *ctx, int argc, char **argv)
@@ -376,13 +333,11 @@ cmd_request(struct nis2ctl *ctx, int argc, char **argv)
         "TARGET --duration D --reason TEXT [--start TIME] [--emergency] "
         "[--json]";
     struct nis2_request_params p = {0};
+    struct nis2_approval ap;
     struct nis2_request *q = NULL;
-    struct nis2_config *cfg = NULL;
-    struct nis2_store *st = NULL;
-    struct json_object *d = NULL;
     struct ropts o;
-    char msg[640], a[64], b[64], dur[32];
-    int r, rc;
+    char note[640];
+    int rc;
 
     if (nis2ctl_wants_help(argc, argv)) {
         fprintf(ctx->out, "usage: nis2ctl request %s\n", usage);
@@ -397,173 +352,66 @@ cmd_request(struct nis2ctl *ctx, int argc, char **argv)
         o.reason == NULL) {
         return usage_err(ctx, argv[0], usage);
     }
-    rc = NIS2CTL_EXIT_ERR;
-    if (!nis2_valid_target(o.pos[0])) {
-        fprintf(ctx->err, "nis2ctl: invalid target name\n");
-        goto out;
+    if ((rc = request_params(ctx, &o, &p)) != 0) {
+        return rc;
     }
-    p.target = o.pos[0];
-    p.reason = o.reason;
-    p.emergency = o.emergency;
-    if (o.duration != NULL &&
-        (r = nis2_parse_duration(o.duration, &p.duration)) != 0) {
-        fprintf(ctx->err,
-                "nis2ctl: --duration: cannot read '%s' (e.g. 2h, "
-                "90m, 1h30m)\n",
-                o.duration);
-        goto out;
+    if ((rc = open_service(ctx, &o, &ap)) == 0) {
+        rc = nis2_approval_file(&ap, &p, &q, note, sizeof(note));
     }
-    if (o.start != NULL) {
-        if (nis2_parse_time(o.start, &p.start) != 0) {
-            fprintf(ctx->err,
-                    "nis2ctl: --start: cannot read time '%s' "
-                    "(e.g. \"2026-11-23 08:00\")\n",
-                    o.start);
-            goto out;
-        }
-        p.has_start = true;
+    close_service(ctx, &ap);
+    if (q != NULL) {
+        print_filed(ctx, q, note);
     }
-    if ((rc = open_store(ctx, &cfg, &st)) != 0) {
-        goto out;
-    }
-    p.requester = ctx->actor; /* resolved with the config (ctx.c) */
-    if ((r = nis2_request_build(cfg, &p, o.t, &q, msg, sizeof(msg))) != 0) {
-        fprintf(ctx->err, "nis2ctl: request refused: %s\n", msg);
-        rc = exit_for(r);
-        goto out;
-    }
-    if ((r = nis2_store_create_new(st, q)) != 0) {
-        char why[600];
-        fprintf(ctx->err, "nis2ctl: cannot store the request: %s%s\n",
-                nis2_strerror(r), store_why(st, why, sizeof(why)));
-        rc = NIS2CTL_EXIT_ERR;
-        goto out;
-    }
-    nis2_format_time_utc(q->start, a, sizeof(a));
-    nis2_format_time_utc(q->end, b, sizeof(b));
-    if ((d = json_object_new_object()) != NULL) {
-        json_object_object_add(d, "window_start", json_object_new_string(a));
-        json_object_object_add(d, "window_end", json_object_new_string(b));
-        json_object_object_add(d, "policy", json_object_new_string(q->policy));
-        json_object_object_add(d, "reason", json_object_new_string(q->reason));
-        json_object_object_add(d, "clipped",
-                               json_object_new_boolean(q->clipped));
-    }
-    r = audit(ctx, cfg, &o,
-              q->emergency ? "request.emergency" : "request.create", q, d);
-    d = NULL;
-    notify(ctx, cfg, q->emergency ? "request.emergency" : "request.create", q);
-    if (ctx->json) {
-        print_json(ctx, q);
-    } else {
-        nis2_format_duration((int64_t)(q->end - q->start), dur, sizeof(dur));
-        fprintf(ctx->out, "%s %s %s %s .. %s (%s)\n", q->id,
-                nis2_req_state_name(q->state), q->target, a, b, dur);
-        if (msg[0] != '\0') {
-            fprintf(ctx->out, "note: %s\n", msg);
-        }
-        if (q->emergency) {
-            fprintf(ctx->out,
-                    "break-glass access granted now; approvers are "
-                    "notified and must review it (nis2ctl review "
-                    "%s)\n",
-                    q->id);
-        } else {
-            fprintf(ctx->out,
-                    "waiting for %d approval%s (nis2ctl approve "
-                    "%s)\n",
-                    q->min_approvals, q->min_approvals == 1 ? "" : "s", q->id);
-        }
-    }
-    rc = r == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_ERR;
-out:
-    json_object_put(d);
     nis2_request_free(q);
-    nis2_store_close(st);
     return rc;
 }
 
 /* ---- requests, show ----------------------------------------------------- */
 
-int
-cmd_requests(struct nis2ctl *ctx, int argc, char **argv)
+static int
+print_list_json(struct nis2ctl *ctx, struct nis2_request **list, size_t n)
 {
-    static const char usage[] = "[--pending|--mine|--all] [--json]";
-    struct nis2_request **list = NULL;
-    struct nis2_config *cfg = NULL;
-    struct nis2_store *st = NULL;
-    struct json_object *arr = NULL, *doc = NULL, *one = NULL;
-    struct nis2_diag bad;
-    struct ropts o;
-    size_t n = 0, shown = 0;
-    int r, rc;
+    struct json_object *arr = json_object_new_array();
+    struct json_object *doc = json_object_new_object();
+    struct json_object *one = NULL;
+    int rc = NIS2CTL_EXIT_ERR;
 
-    nis2_diag_init(&bad);
-    if (nis2ctl_wants_help(argc, argv)) {
-        fprintf(ctx->out, "usage: nis2ctl requests %s\n", usage);
-        return NIS2CTL_EXIT_OK;
-    }
-    if ((rc = parse(ctx, argc, argv, O_FILTER, usage, &o)) != 0) {
-        return rc;
-    }
-    if (o.n_pos != 0) {
-        return usage_err(ctx, argv[0], usage);
-    }
-    if ((rc = open_store(ctx, &cfg, &st)) != 0) {
+    if (arr == NULL || doc == NULL) {
         goto out;
-    }
-    rc = NIS2CTL_EXIT_ERR;
-    if ((r = nis2_store_list(st, &list, &n, &bad)) != 0) {
-        char why[600];
-        fprintf(ctx->err, "nis2ctl: cannot list requests: %s%s\n",
-                nis2_strerror(r), store_why(st, why, sizeof(why)));
-        goto out;
-    }
-    for (size_t i = 0; i < bad.n; i++) {
-        fprintf(ctx->err, "nis2ctl: warning: unreadable request %s\n",
-                bad.msgs[i]);
-    }
-    if (ctx->json && ((arr = json_object_new_array()) == NULL ||
-                      (doc = json_object_new_object()) == NULL)) {
-        goto out;
-    }
-    if (!ctx->json) {
-        fprintf(ctx->out, "%-8s %-10s %-12s %-16s %-20s %-20s %s\n", "ID",
-                "STATE", "REQUESTER", "TARGET", "START", "END", "NOTE");
     }
     for (size_t i = 0; i < n; i++) {
-        struct nis2_request *q;
-        bool mine, decider;
+        if (nis2_request_to_json(list[i], &one) != 0 ||
+            json_object_array_add(arr, one) != 0) {
+            json_object_put(one);
+            goto out;
+        }
+        one = NULL;
+    }
+    if (json_object_object_add(doc, "requests", arr) != 0) {
+        goto out;
+    }
+    arr = NULL;
+    fprintf(ctx->out, "%s\n",
+            json_object_to_json_string_ext(
+                doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    rc = NIS2CTL_EXIT_OK;
+out:
+    json_object_put(arr);
+    json_object_put(doc);
+    return rc;
+}
 
-        expire_if_due(ctx, cfg, st, &o, &list[i]);
-        q = list[i];
-        if (!may_see(ctx, cfg, q)) {
-            continue;
-        }
-        mine = nis2_user_eq(q->requester, ctx->actor);
-        decider = !mine && (is_root(ctx) ||
-                            nis2_request_is_approver(cfg, q, ctx->actor) == 1);
-        if (o.mine && !mine) {
-            continue;
-        }
-        if (o.pending && !(q->state == NIS2_REQ_PENDING && decider)) {
-            continue;
-        }
-        if (!o.mine && !o.pending && !o.all && !nis2_request_is_open(q, o.t) &&
-            !nis2_request_needs_review(q)) {
-            continue;
-        }
-        shown++;
-        if (ctx->json) {
-            if (nis2_request_to_json(q, &one) != 0 ||
-                json_object_array_add(arr, one) != 0) {
-                json_object_put(one);
-                goto out;
-            }
-            one = NULL;
-            continue;
-        }
-        char a[64], b[64], note[64];
+static void
+print_list_human(struct nis2ctl *ctx, struct nis2_request **list, size_t n)
+{
+    char a[64], b[64], note[64];
+
+    fprintf(ctx->out, "%-8s %-10s %-12s %-16s %-20s %-20s %s\n", "ID", "STATE",
+            "REQUESTER", "TARGET", "START", "END", "NOTE");
+    for (size_t i = 0; i < n; i++) {
+        const struct nis2_request *q = list[i];
+
         nis2_format_time_utc(q->start, a, sizeof(a));
         nis2_format_time_utc(q->end, b, sizeof(b));
         if (nis2_request_needs_review(q)) {
@@ -578,23 +426,41 @@ cmd_requests(struct nis2ctl *ctx, int argc, char **argv)
                 nis2_req_state_name(q->state), q->requester, q->target, a, b,
                 note);
     }
-    if (ctx->json) {
-        json_object_object_add(doc, "requests", arr);
-        arr = NULL;
-        fprintf(ctx->out, "%s\n",
-                json_object_to_json_string_ext(
-                    doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                             JSON_C_TO_STRING_NOSLASHESCAPE));
-    } else if (shown == 0) {
+    if (n == 0) {
         fprintf(ctx->out, "(no requests)\n");
     }
-    rc = NIS2CTL_EXIT_OK;
-out:
-    json_object_put(arr);
-    json_object_put(doc);
+}
+
+int
+cmd_requests(struct nis2ctl *ctx, int argc, char **argv)
+{
+    static const char usage[] = "[--pending|--mine|--all] [--json]";
+    struct nis2_request **list = NULL;
+    struct nis2_approval ap;
+    struct ropts o;
+    size_t n = 0;
+    int rc;
+
+    if (nis2ctl_wants_help(argc, argv)) {
+        fprintf(ctx->out, "usage: nis2ctl requests %s\n", usage);
+        return NIS2CTL_EXIT_OK;
+    }
+    if ((rc = parse(ctx, argc, argv, O_FILTER, usage, &o)) != 0) {
+        return rc;
+    }
+    if (o.n_pos != 0) {
+        return usage_err(ctx, argv[0], usage);
+    }
+    if ((rc = open_service(ctx, &o, &ap)) == 0) {
+        rc = nis2_approval_list(&ap, o.filter, &list, &n);
+    }
+    close_service(ctx, &ap);
+    if (rc == NIS2CTL_EXIT_OK && ctx->json) {
+        rc = print_list_json(ctx, list, n);
+    } else if (rc == NIS2CTL_EXIT_OK) {
+        print_list_human(ctx, list, n);
+    }
     nis2_request_list_free(list, n);
-    nis2_diag_free(&bad);
-    nis2_store_close(st);
     return rc;
 }
 
@@ -610,30 +476,15 @@ take_id(struct nis2ctl *ctx, const char *in, char *id)
     return 0;
 }
 
-static int
-report_get_error(struct nis2ctl *ctx, const struct nis2_store *st,
-                 const char *id, int r)
-{
-    if (r == NIS2_ERR_NOTFOUND) {
-        fprintf(ctx->err, "nis2ctl: no request %s\n", id);
-        return NIS2CTL_EXIT_NO;
-    }
-    char why[600];
-    fprintf(ctx->err, "nis2ctl: request %s cannot be read: %s%s\n", id,
-            nis2_strerror(r), store_why(st, why, sizeof(why)));
-    return NIS2CTL_EXIT_ERR;
-}
-
 int
 cmd_show(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const char usage[] = "ID [--json]";
     struct nis2_request *q = NULL;
-    struct nis2_config *cfg = NULL;
-    struct nis2_store *st = NULL;
+    struct nis2_approval ap;
     struct ropts o;
     char id[NIS2_REQUEST_ID_LEN + 1];
-    int r, rc;
+    int rc;
 
     if (nis2ctl_wants_help(argc, argv)) {
         fprintf(ctx->out, "usage: nis2ctl show %s\n", usage);
@@ -645,120 +496,73 @@ cmd_show(struct nis2ctl *ctx, int argc, char **argv)
     if (o.n_pos != 1) {
         return usage_err(ctx, argv[0], usage);
     }
-    if ((rc = take_id(ctx, o.pos[0], id)) != 0 ||
-        (rc = open_store(ctx, &cfg, &st)) != 0) {
-        goto out;
+    if ((rc = take_id(ctx, o.pos[0], id)) != 0) {
+        return rc;
     }
-    if ((r = nis2_store_get(st, id, &q)) != 0) {
-        rc = report_get_error(ctx, st, id, r);
-        goto out;
+    if ((rc = open_service(ctx, &o, &ap)) == 0) {
+        rc = nis2_approval_show(&ap, id, &q);
     }
-    if (!may_see(ctx, cfg, q)) {
-        fprintf(ctx->err, "nis2ctl: %s may not see request %s\n", ctx->actor,
-                id);
-        rc = NIS2CTL_EXIT_NO;
-        goto out;
-    }
-    expire_if_due(ctx, cfg, st, &o, &q);
-    if (ctx->json) {
+    close_service(ctx, &ap);
+    if (q != NULL && ctx->json) {
         print_json(ctx, q);
-    } else {
+    } else if (q != NULL) {
         print_human(ctx, q);
     }
-    rc = NIS2CTL_EXIT_OK;
-out:
     nis2_request_free(q);
-    nis2_store_close(st);
     return rc;
 }
 
 /* ---- decisions ---------------------------------------------------------- */
 
-enum action { A_APPROVE, A_DENY, A_REVOKE, A_CANCEL, A_REVIEW, A_EXTEND };
-
-struct act_arg {
-    const struct nis2_config *cfg;
-    enum action what;
-    const char *actor;
-    const char *text;
-    int64_t seconds;
-    time_t now;
-    bool expired; /* found the window over and stored the expiry */
-    int refusal;  /* then: the answer to the action itself */
-    char msg[640];
-};
-
+/* The action from the options; 0 or an exit code after printing why. */
 static int
-act_fn(struct nis2_request *req, void *arg)
+take_action(struct nis2ctl *ctx, const struct ropts *o,
+            enum nis2_appr_action what, struct nis2_appr_act *act)
 {
-    struct act_arg *a = arg;
-    char t[64];
-
-    a->expired = false;
-    a->refusal = 0;
-    a->msg[0] = '\0';
-    /* A window that has passed is recorded as expired; every action but a
-       review is then refused. */
-    if (nis2_request_refresh(req, a->now)) {
-        a->expired = true;
-        if (a->what == A_REVIEW) {
-            a->refusal = nis2_request_review(a->cfg, req, a->actor, a->now,
-                                             a->msg, sizeof(a->msg));
-        } else {
-            nis2_format_time_utc(req->end, t, sizeof(t));
-            snprintf(a->msg, sizeof(a->msg),
-                     "request %s has expired: its window ended at %s", req->id,
-                     t);
-            a->refusal = NIS2_ERR_CONFLICT;
-        }
-        return 0;
+    act->what = what;
+    act->text = what == NIS2_APPR_APPROVE ? o->comment : o->reason;
+    act->seconds = 0;
+    if (what == NIS2_APPR_EXTEND &&
+        (nis2_parse_duration(o->by, &act->seconds) != 0 || act->seconds <= 0)) {
+        fprintf(ctx->err, "nis2ctl: --by: cannot read '%s' (e.g. 30m)\n",
+                o->by);
+        return NIS2CTL_EXIT_ERR;
     }
-    switch (a->what) {
-    case A_APPROVE:
-        return nis2_request_approve(a->cfg, req, a->actor, a->text, a->now,
-                                    a->msg, sizeof(a->msg));
-    case A_DENY:
-        return nis2_request_deny(a->cfg, req, a->actor, a->text, a->now, a->msg,
-                                 sizeof(a->msg));
-    case A_REVOKE:
-        return nis2_request_revoke(a->cfg, req, a->actor, a->text, a->now,
-                                   a->msg, sizeof(a->msg));
-    case A_CANCEL:
-        return nis2_request_cancel(req, a->actor, a->now, a->msg,
-                                   sizeof(a->msg));
-    case A_REVIEW:
-        return nis2_request_review(a->cfg, req, a->actor, a->now, a->msg,
-                                   sizeof(a->msg));
-    case A_EXTEND:
-        return nis2_request_extend(a->cfg, req, a->actor, a->seconds, a->now,
-                                   a->msg, sizeof(a->msg));
-    }
-    return NIS2_ERR_INTERNAL;
+    return 0;
 }
 
-static const char *const act_event[] = {
-    [A_APPROVE] = "request.approve", [A_DENY] = "request.deny",
-    [A_REVOKE] = "request.revoke",   [A_CANCEL] = "request.cancel",
-    [A_REVIEW] = "request.review",   [A_EXTEND] = "request.extend",
-};
+static void
+print_decided(struct nis2ctl *ctx, enum nis2_appr_action what,
+              const struct nis2_request *q, const char *note)
+{
+    char t[64];
 
-static const char *const act_done[] = {
-    [A_APPROVE] = "approved", [A_DENY] = "denied",     [A_REVOKE] = "revoked",
-    [A_CANCEL] = "cancelled", [A_REVIEW] = "reviewed", [A_EXTEND] = "extended",
-};
+    if (ctx->json) {
+        print_json(ctx, q);
+        return;
+    }
+    nis2_format_time_utc(q->end, t, sizeof(t));
+    fprintf(ctx->out, "%s %s; now %s", q->id, nis2_approval_action_done(what),
+            nis2_req_state_name(q->state));
+    if (what == NIS2_APPR_EXTEND || q->state == NIS2_REQ_APPROVED) {
+        fprintf(ctx->out, " until %s", t);
+    }
+    fprintf(ctx->out, "\n");
+    if (note[0] != '\0') {
+        fprintf(ctx->out, "note: %s\n", note);
+    }
+}
 
 static int
-decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
+decide(struct nis2ctl *ctx, int argc, char **argv, enum nis2_appr_action what,
        unsigned allowed, const char *usage)
 {
-    struct act_arg a = {0};
+    struct nis2_appr_act act;
     struct nis2_request *q = NULL;
-    struct nis2_config *cfg = NULL;
-    struct nis2_store *st = NULL;
-    struct json_object *d = NULL;
+    struct nis2_approval ap;
     struct ropts o;
-    char id[NIS2_REQUEST_ID_LEN + 1], t[64];
-    int r, rc;
+    char id[NIS2_REQUEST_ID_LEN + 1], note[640];
+    int rc;
 
     if (nis2ctl_wants_help(argc, argv)) {
         fprintf(ctx->out, "usage: nis2ctl %s %s\n", argv[0], usage);
@@ -768,130 +572,62 @@ decide(struct nis2ctl *ctx, int argc, char **argv, enum action what,
         return rc;
     }
     if (o.n_pos != 1 ||
-        ((what == A_DENY || what == A_REVOKE) && o.reason == NULL) ||
-        (what == A_EXTEND && o.by == NULL)) {
+        ((what == NIS2_APPR_DENY || what == NIS2_APPR_REVOKE) &&
+         o.reason == NULL) ||
+        (what == NIS2_APPR_EXTEND && o.by == NULL)) {
         return usage_err(ctx, argv[0], usage);
     }
-    if ((rc = take_id(ctx, o.pos[0], id)) != 0) {
+    if ((rc = take_id(ctx, o.pos[0], id)) != 0 ||
+        (rc = take_action(ctx, &o, what, &act)) != 0) {
         return rc;
     }
-    a.what = what;
-    a.text = what == A_APPROVE ? o.comment : o.reason;
-    a.now = o.t;
-    if (what == A_EXTEND &&
-        (nis2_parse_duration(o.by, &a.seconds) != 0 || a.seconds <= 0)) {
-        fprintf(ctx->err, "nis2ctl: --by: cannot read '%s' (e.g. 30m)\n", o.by);
-        return NIS2CTL_EXIT_ERR;
+    if ((rc = open_service(ctx, &o, &ap)) == 0) {
+        rc = nis2_approval_act(&ap, id, &act, &q, note, sizeof(note));
     }
-    if ((rc = open_store(ctx, &cfg, &st)) != 0) {
-        goto out;
+    close_service(ctx, &ap);
+    if (q != NULL) {
+        print_decided(ctx, what, q, note);
     }
-    a.cfg = cfg;
-    a.actor = ctx->actor; /* resolved with the config (ctx.c) */
-    r = nis2_store_modify(st, id, act_fn, &a, &q);
-    if (r == 0 && a.expired && q != NULL) {
-        (void)audit(ctx, cfg, &o, "request.expire", q, NULL);
-        r = a.refusal;
-    }
-    if (r != 0) {
-        if (q == NULL || a.msg[0] == '\0') {
-            rc = report_get_error(ctx, st, id, r);
-        } else {
-            fprintf(ctx->err, "nis2ctl: %s refused: %s\n", argv[0], a.msg);
-            rc = exit_for(r);
-            /* A decision the rules refused (own request under any name,
-               not an approver) is evidence of an attempt: audited. */
-            if (r == NIS2_ERR_DENIED &&
-                (d = json_object_new_object()) != NULL) {
-                json_object_object_add(d, "action",
-                                       json_object_new_string(argv[0]));
-                json_object_object_add(d, "why", json_object_new_string(a.msg));
-                (void)audit(ctx, cfg, &o, "request.refused", q, d);
-                d = NULL;
-            }
-        }
-        goto out;
-    }
-    if ((d = json_object_new_object()) != NULL) {
-        if (a.text != NULL) {
-            json_object_object_add(d, what == A_APPROVE ? "comment" : "reason",
-                                   json_object_new_string(a.text));
-        }
-        if (what == A_APPROVE) {
-            json_object_object_add(d, "approvals",
-                                   json_object_new_int((int)q->n_approvals));
-        }
-        if (what == A_EXTEND) {
-            nis2_format_time_utc(q->end, t, sizeof(t));
-            json_object_object_add(
-                d, "seconds",
-                json_object_new_int64(
-                    q->extensions[q->n_extensions - 1].seconds));
-            json_object_object_add(d, "window_end", json_object_new_string(t));
-        }
-    }
-    r = audit(ctx, cfg, &o, act_event[what], q, d);
-    d = NULL;
-    if (what != A_REVIEW) {
-        notify(ctx, cfg, act_event[what], q);
-    }
-    if (ctx->json) {
-        print_json(ctx, q);
-    } else {
-        nis2_format_time_utc(q->end, t, sizeof(t));
-        fprintf(ctx->out, "%s %s; now %s", q->id, act_done[what],
-                nis2_req_state_name(q->state));
-        if (what == A_EXTEND || q->state == NIS2_REQ_APPROVED) {
-            fprintf(ctx->out, " until %s", t);
-        }
-        fprintf(ctx->out, "\n");
-        if (a.msg[0] != '\0') {
-            fprintf(ctx->out, "note: %s\n", a.msg);
-        }
-    }
-    rc = r == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_ERR;
-out:
-    json_object_put(d);
     nis2_request_free(q);
-    nis2_store_close(st);
     return rc;
 }
 
 int
 cmd_approve(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_APPROVE, O_COMMENT,
+    return decide(ctx, argc, argv, NIS2_APPR_APPROVE, O_COMMENT,
                   "ID [--comment TEXT] [--json]");
 }
 
 int
 cmd_deny(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_DENY, O_REASON,
+    return decide(ctx, argc, argv, NIS2_APPR_DENY, O_REASON,
                   "ID --reason TEXT [--json]");
 }
 
 int
 cmd_revoke(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_REVOKE, O_REASON,
+    return decide(ctx, argc, argv, NIS2_APPR_REVOKE, O_REASON,
                   "ID --reason TEXT [--json]");
 }
 
 int
 cmd_cancel(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_CANCEL, 0, "ID [--json]");
+    return decide(ctx, argc, argv, NIS2_APPR_CANCEL, 0, "ID [--json]");
 }
 
 int
 cmd_review(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_REVIEW, 0, "ID [--json]");
+    return decide(ctx, argc, argv, NIS2_APPR_REVIEW, 0, "ID [--json]");
 }
 
 int
 cmd_extend(struct nis2ctl *ctx, int argc, char **argv)
 {
-    return decide(ctx, argc, argv, A_EXTEND, O_BY, "ID --by DURATION [--json]");
+    return decide(ctx, argc, argv, NIS2_APPR_EXTEND, O_BY,
+                  "ID --by DURATION [--json]");
 }

@@ -158,7 +158,7 @@ audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
                                           json_object_new_boolean(1)) != 0)) {
         goto out;
     }
-    r = nis2_audit_append(cfg->audit_log, event, ctx->actor, NULL, NULL,
+    r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, NULL, NULL,
                           NULL, det);
 out:
     if (r != 0) {

@@ -1,10 +1,12 @@
 /*
- * ctx.c - what every nis2ctl verb shares: loading the configuration once
- * and spotting --help.  Kept out of main.c so that nis2-broker can link
- * the verbs and offer them over SSH (broker/cmd.c).
+ * ctx.c - what every nis2ctl verb shares: loading the configuration once,
+ * the global options, spotting --help.  Kept out of main.c so that nis2-broker
+ * can link the verbs and offer them over SSH (broker/cmd.c).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json.h>
 
@@ -29,29 +31,28 @@ resolve_actor(struct nis2ctl *ctx)
     char why[512];
     int r;
 
-    r = nis2_identity_at_edge(cfg, ctx->actor_typed, &ctx->actor_id, why,
+    r = nis2_identity_at_edge(cfg, ctx->actor_typed, &ctx->actor.id, why,
                               sizeof(why));
     if (r != 0) {
-        if (ctx->actor_overridden) {
-            fprintf(ctx->err, "nis2ctl: --as %s: %s\n", ctx->actor_typed,
-                    why);
+        if (ctx->actor.as_root) {
+            fprintf(ctx->err, "nis2ctl: --as %s: %s\n", ctx->actor_typed, why);
         } else {
             fprintf(ctx->err, "nis2ctl: cannot tell who you are (%s): %s\n",
                     ctx->actor_typed, why);
         }
         return r;
     }
-    if (nis2_identity_mapped(&ctx->actor_id)) {
+    if (nis2_identity_mapped(&ctx->actor.id)) {
         fprintf(ctx->err, "nis2ctl: %s is %s (%s): acting as %s\n",
-                ctx->actor_id.typed, ctx->actor_id.name,
-                nis2_id_source_name(ctx->actor_id.source),
-                ctx->actor_id.name);
-        if ((d = json_object_new_object()) == NULL) {
+                ctx->actor.id.typed, ctx->actor.id.name,
+                nis2_id_source_name(ctx->actor.id.source), ctx->actor.id.name);
+        if ((d = json_object_new_object()) == NULL ||
+            nis2_actor_audit_details(&ctx->actor, d) != 0) {
+            json_object_put(d);
             return NIS2_ERR_NOMEM;
         }
-        nis2ctl_audit_actor(ctx, d);
         r = nis2_audit_append(cfg->audit_log, "identity.mapped",
-                              ctx->actor_id.name, NULL, NULL, NULL, d);
+                              ctx->actor.id.name, NULL, NULL, NULL, d);
         json_object_put(d);
         if (r != 0) {
             fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
@@ -59,7 +60,7 @@ resolve_actor(struct nis2ctl *ctx)
             return r;
         }
     }
-    ctx->actor = ctx->actor_id.name;
+    ctx->actor.name = ctx->actor.id.name;
     ctx->actor_typed = NULL;
     return 0;
 }
@@ -95,34 +96,122 @@ nis2ctl_config(struct nis2ctl *ctx)
     return ctx->cfg;
 }
 
-const char *
-nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
-                const char *name, struct nis2_identity *id)
+int
+nis2ctl_set_as(struct nis2ctl *ctx, const char *as)
 {
-    char why[512];
-
-    if (nis2_identity_at_edge(cfg, name, id, why, sizeof(why)) != 0) {
-        fprintf(ctx->err, "nis2ctl: %s\n", why);
-        return NULL;
+    if (getuid() != 0) {
+        fprintf(ctx->err, "nis2ctl: --as is for root only\n");
+        return NIS2CTL_EXIT_ERR;
     }
-    if (nis2_identity_mapped(id)) {
-        fprintf(ctx->err, "nis2ctl: %s is %s (%s)\n", id->typed, id->name,
-                nis2_id_source_name(id->source));
+    if (!nis2_valid_user(as)) {
+        fprintf(ctx->err, "nis2ctl: --as: invalid user name\n");
+        return NIS2CTL_EXIT_ERR;
     }
-    return id->name;
+    if (ctx->cfg != NULL) {
+        /* The actor is resolved with the config: too late to change. */
+        fprintf(ctx->err, "nis2ctl: --as: too late\n");
+        return NIS2CTL_EXIT_ERR;
+    }
+    memset(&ctx->actor, 0, sizeof(ctx->actor));
+    ctx->actor.as_root = true;
+    ctx->actor_typed = as;
+    return 0;
 }
 
-void
-nis2ctl_audit_actor(const struct nis2ctl *ctx, struct json_object *d)
+/* What getopt_long consumed last, as typed: the option, not its value. */
+static const char *
+last_option(char **argv, const char *arg)
 {
-    if (d == NULL) {
-        return;
+    int i = optind - 1;
+
+    if (arg != NULL && i > 0 && argv[i] == arg) {
+        i--;
     }
-    if (ctx->actor_overridden) {
-        json_object_object_add(d, "as_root", json_object_new_boolean(1));
+    return argv[i];
+}
+
+/* Is `typed` "--name" or "--name=..."? */
+static bool
+exact(const char *typed, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(typed, "--", 2) == 0 && strncmp(typed + 2, name, n) == 0 &&
+           (typed[2 + n] == '\0' || typed[2 + n] == '=');
+}
+
+/* The option getopt_long stopped at: "--name" as typed, or "-c". */
+static const char *
+culprit(char **argv)
+{
+    static char shortopt[3];
+    const char *last = argv[optind - 1];
+
+    if (strncmp(last, "--", 2) == 0 || optopt <= 0 || optopt > 0x7f) {
+        return last;
     }
-    if (ctx->actor_id.name[0] != '\0') {
-        (void)nis2_identity_audit_details(&ctx->actor_id, d);
+    shortopt[0] = '-';
+    shortopt[1] = (char)optopt;
+    shortopt[2] = '\0';
+    return shortopt;
+}
+
+bool
+nis2ctl_opt_spelled_out(char **argv, const struct option *o)
+{
+    return exact(last_option(argv, optarg), o->name);
+}
+
+int
+nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
+               const char *shortopts, const struct option *longopts,
+               const char **bad)
+{
+    int c;
+
+    *bad = NULL;
+    opterr = 0;
+    for (;;) {
+        int li = -1;
+
+        c = getopt_long(argc, argv, shortopts, longopts, &li);
+        if (li >= 0 && c != '?' && c != ':' &&
+            !nis2ctl_opt_spelled_out(argv, &longopts[li])) {
+            /* No abbreviations: an option is what it is named, also for
+               the broker's checks of what a remote user may pass. */
+            *bad = last_option(argv, optarg);
+            return '?';
+        }
+        switch (c) {
+        case NIS2CTL_OPT_JSON:
+            ctx->json = true;
+            continue;
+        case NIS2CTL_OPT_AS:
+        case NIS2CTL_OPT_CONFIG:
+            if (!ctx->cli) {
+                /* Over the broker the actor and the config are fixed. */
+                *bad = last_option(argv, optarg);
+                return '?';
+            }
+            if (c == NIS2CTL_OPT_CONFIG && ctx->cfg == NULL) {
+                ctx->config_path = optarg;
+                continue;
+            }
+            if (c == NIS2CTL_OPT_CONFIG) {
+                fprintf(ctx->err, "nis2ctl: --config: too late\n");
+                return NIS2CTL_OPT_FAIL;
+            }
+            if (nis2ctl_set_as(ctx, optarg) != 0) {
+                return NIS2CTL_OPT_FAIL;
+            }
+            continue;
+        case '?':
+        case ':':
+            *bad = culprit(argv);
+            return '?';
+        default:
+            return c;
+        }
     }
 }
 
@@ -135,23 +224,4 @@ nis2ctl_wants_help(int argc, char **argv)
         }
     }
     return false;
-}
-
-int
-nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc,
-                 char **argv, const struct nis2ctl_sub *subs, size_t n,
-                 void (*usage)(FILE *f))
-{
-    if (argc < 2 || nis2ctl_wants_help(argc, argv)) {
-        usage(argc < 2 ? ctx->err : ctx->out);
-        return argc < 2 ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(argv[1], subs[i].name) == 0) {
-            return subs[i].fn(ctx, argc - 1, argv + 1);
-        }
-    }
-    fprintf(ctx->err, "nis2ctl: unknown %s verb '%s'\n", verb, argv[1]);
-    usage(ctx->err);
-    return NIS2CTL_EXIT_ERR;
 }

@@ -4,6 +4,7 @@
  * Each verb lives in its own cmd_*.c file; this file only finds it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <locale.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ usage(FILE *f)
     fprintf(f,
             "usage: nis2ctl [--config FILE] [--json] [--as USER] VERB [ARGS]\n"
             "\n"
-            "Global options:\n"
+            "Global options (before or after the verb):\n"
             "  --config FILE  configuration (default: $NIS2_CONFIG, else "
             "%s)\n"
             "  --json         print one JSON document on stdout\n"
@@ -88,6 +89,83 @@ invoking_user(void)
     return name;
 }
 
+/*
+ * The global options before the verb (the verb's own parser,
+ * nis2ctl_getopt, takes them after it too) into ctx and *as.  The index
+ * of the verb, or -1 after printing usage (*rc the exit status).
+ */
+static int
+global_options(int argc, char **argv, struct nis2ctl *ctx, const char **as,
+               int *rc)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"as", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, li = -1;
+
+    *rc = NIS2CTL_EXIT_ERR;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, &li)) != -1) {
+        if (li >= 0 && c != '?' &&
+            !nis2ctl_opt_spelled_out(argv, &longopts[li])) {
+            c = '?'; /* no abbreviations: the option, not its value */
+            optind -= optarg != NULL && optarg == argv[optind - 1];
+        }
+        li = -1;
+        if (c == 'c') {
+            ctx->config_path = optarg;
+        } else if (c == 'j') {
+            ctx->json = true;
+        } else if (c == 'a') {
+            *as = optarg;
+        } else if (c == 'h') {
+            usage(stdout);
+            *rc = NIS2CTL_EXIT_OK;
+            return -1;
+        } else {
+            fprintf(stderr, "nis2ctl: unknown option %s\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return -1;
+    }
+    return optind;
+}
+
+/*
+ * Who acts: root acting locally is its passwd account; anyone else (and
+ * --as) is resolved by nis2ctl_config once the config (and the directory)
+ * is known.  0, or -1 after printing why.
+ */
+static int
+set_actor(struct nis2ctl *ctx, const char *self, const char *as)
+{
+    if (getuid() == 0) {
+        if (nis2_identity_local(self, 0, &ctx->actor.id) != 0) {
+            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
+                            "valid user name\n", self);
+            return -1;
+        }
+        ctx->actor.name = ctx->actor.id.name;
+        ctx->actor.local_root = true;
+    } else {
+        ctx->actor_typed = self;
+    }
+    /* --as here or after the verb (nis2ctl_getopt): the same checks. */
+    if (as != NULL && nis2ctl_set_as(ctx, as) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,57 +177,16 @@ main(int argc, char **argv)
     setlocale(LC_ALL, "");
     ctx.out = stdout;
     ctx.err = stderr;
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            ctx.config_path = argv[++i];
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            ctx.config_path = argv[i] + 9;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            ctx.json = true;
-        } else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
-            as = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 ||
-                   strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return NIS2CTL_EXIT_OK;
-        } else {
-            fprintf(stderr, "nis2ctl: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return NIS2CTL_EXIT_ERR;
-        }
-    }
-    if (i >= argc) {
-        usage(stderr);
-        return NIS2CTL_EXIT_ERR;
+    ctx.cli = true;
+    if ((i = global_options(argc, argv, &ctx, &as, &rc)) < 0) {
+        return rc;
     }
     if ((self = invoking_user()) == NULL) {
         fprintf(stderr, "nis2ctl: out of memory\n");
         return NIS2CTL_EXIT_ERR;
     }
-    /* Root acting locally is its passwd account; anyone else is resolved
-       by nis2ctl_config once the config (and the directory) is known. */
-    ctx.local_root = getuid() == 0 && as == NULL;
-    if (ctx.local_root) {
-        if (nis2_identity_local(self, 0, &ctx.actor_id) != 0) {
-            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
-                            "valid user name\n", self);
-            goto out;
-        }
-        ctx.actor = ctx.actor_id.name;
-    } else {
-        ctx.actor_typed = self;
-    }
-    if (as != NULL) {
-        if (getuid() != 0) {
-            fprintf(stderr, "nis2ctl: --as is for root only\n");
-            goto out;
-        }
-        if (!nis2_valid_user(as)) {
-            fprintf(stderr, "nis2ctl: --as: invalid user name\n");
-            goto out;
-        }
-        ctx.actor_typed = as;
-        ctx.actor_overridden = true;
+    if (set_actor(&ctx, self, as) != 0) {
+        goto out;
     }
     for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
         if (strcmp(argv[i], verbs[v].name) == 0) {

@@ -11,11 +11,13 @@
 #ifndef NIS2CTL_H
 #define NIS2CTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
 #include "config.h"
+#include "actor.h"
 #include "identity.h"
 
 #define NIS2CTL_EXIT_OK 0
@@ -25,14 +27,14 @@
 struct nis2ctl {
     const char *config_path;   /* as given (--config) or NULL */
     struct nis2_config *cfg;   /* loaded lazily by nis2ctl_config() */
-    const char *actor;         /* canonical name of who acts (identity.h):
-                                  the invoking user, --as, or the SSH user;
-                                  NULL until nis2ctl_config resolved it */
+    struct nis2_actor actor;   /* who acts (actor.h): the invoking user,
+                                  --as, or the SSH user; actor.name is NULL
+                                  until nis2ctl_config resolved it */
     const char *actor_typed;   /* to resolve: the invoking user or --as
                                   (set by nis2ctl's main), or NULL */
-    bool actor_overridden;     /* --as was used (root only) */
-    bool local_root;           /* uid 0 without --as: the passwd account */
-    struct nis2_identity actor_id; /* when resolved by nis2ctl_config */
+    bool cli;                  /* nis2ctl's own main: the global options
+                                  (--config, --as, --json) are taken after
+                                  the verb too; never over the broker */
     bool json;                 /* --json: one JSON document on stdout */
     FILE *out;
     FILE *err;
@@ -45,19 +47,57 @@ struct nis2ctl {
 struct nis2_config *nis2ctl_config(struct nis2ctl *ctx);
 
 /*
- * The canonical name of a user named on the command line (the subject of
- * totp enroll, unlock, policy explain, ...), resolved into *id; NULL after
- * printing why (malformed, unknown, ambiguous, directory down).  A mapped
- * name is said on stderr.
+ * (admin.c) The canonical name of a user named on the command line (the
+ * subject of totp enroll, unlock, fido2 enroll, ...), resolved into *id;
+ * NULL after printing why (malformed, unknown, ambiguous, directory
+ * down).  A mapped name is said on stderr.
  */
 const char *nis2ctl_subject(struct nis2ctl *ctx, const struct nis2_config *cfg,
                             const char *name, struct nis2_identity *id);
 
 /*
- * Add to audit `details` who acted and how: "as_root" for --as,
- * "login_name" and the identity's source when the name was mapped.
+ * Act as `as` (--as, before or after the verb): root only, a valid user
+ * name, resolved with the config like any other actor.  0, or an exit
+ * status after printing why.
  */
-void nis2ctl_audit_actor(const struct nis2ctl *ctx, struct json_object *d);
+int nis2ctl_set_as(struct nis2ctl *ctx, const char *as);
+
+/*
+ * Options every verb takes (nis2ctl's global options): add
+ * NIS2CTL_GLOBAL_OPTIONS to a verb's getopt_long table and parse with
+ * nis2ctl_getopt().  --json is taken
+ * everywhere; --as and --config only from nis2ctl's main (ctx->cli), so
+ * that the broker's verbs refuse them as unknown options.
+ */
+enum {
+    NIS2CTL_OPT_JSON = 0x1000,
+    NIS2CTL_OPT_AS,
+    NIS2CTL_OPT_CONFIG,
+};
+#define NIS2CTL_GLOBAL_OPTIONS                                                 \
+    {"json", no_argument, NULL, NIS2CTL_OPT_JSON},                            \
+        {"as", required_argument, NULL, NIS2CTL_OPT_AS},                       \
+        {"config", required_argument, NULL, NIS2CTL_OPT_CONFIG}
+
+/*
+ * getopt_long() over argv[0..argc) (argv[0] the verb; set optind = 0
+ * before the first call: a fresh parse, as main has parsed already),
+ * permuting (options may follow positional arguments, "--" ends them), no
+ * abbreviations, getopt's own messages off.  The global options are
+ * handled here.  Returns a verb option's value, -1 at the end (positional
+ * arguments from optind on), '?' for an unknown option or a missing value
+ * (*bad is the culprit as typed, for the verb's message), or
+ * NIS2CTL_OPT_FAIL after printing why a global option failed (return
+ * NIS2CTL_EXIT_ERR).
+ */
+#define NIS2CTL_OPT_FAIL (-2)
+int nis2ctl_getopt(struct nis2ctl *ctx, int argc, char **argv,
+                   const char *shortopts, const struct option *longopts,
+                   const char **bad);
+
+/* After getopt_long() matched long option `o`: was it typed in full
+   ("--name" or "--name=...")?  Abbreviations are refused. */
+bool nis2ctl_opt_spelled_out(char **argv, const struct option *o);
 
 /* True when argv holds "--help" or "-h" (any position). */
 bool nis2ctl_wants_help(int argc, char **argv);
@@ -69,9 +109,9 @@ struct nis2ctl_sub {
 };
 
 /*
- * Run the sub-verb argv[1] of `verb` from `subs` (n entries) with argv
- * shifted by one; no sub-verb or --help prints `usage`, an unknown one is
- * a usage error.
+ * (admin.c) Run the sub-verb argv[1] of `verb` from `subs` (n entries)
+ * with argv shifted by one; no sub-verb or --help prints `usage`, an
+ * unknown one is a usage error.
  */
 int nis2ctl_dispatch(struct nis2ctl *ctx, const char *verb, int argc,
                      char **argv, const struct nis2ctl_sub *subs, size_t n,

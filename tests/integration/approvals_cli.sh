@@ -247,6 +247,30 @@ check "two approvers at once: one record with both approvals" \
     test "$r1$r2" = 00 -a "$(jget "$T/out" "d['state'], sorted(a['approver'] for a in d['approvals'])")" = \
     "approved ['olga', 'oscar']"
 
+# ---- global options after the verb, getopt_long -------------------------
+ctl vera request plc-gw1 --duration 1h --reason "options after" --now "$NOW"
+GID=$(awk 'NR==1{print $1}' "$T/out")
+"$CTL" approve "$GID" --as olga --config "$T/nis2.conf" --now "$NOW" \
+    >"$T/out" 2>"$T/err"
+check "approve ID --as olga --config FILE: the options after the verb" \
+    sh -c "[ $? = 0 ] && grep -q '^$GID approved' '$T/out'"
+"$CTL" requests --mine --json --config "$T/nis2.conf" --as vera \
+    --now "$NOW" >"$T/out" 2>"$T/err"
+check "requests --json --as vera: one JSON document of vera's requests" \
+    test "$(jget "$T/out" "all(r['requester'] == 'vera' for r in d['requests']) and len(d['requests']) >= 5")" = True
+grep '"request.approve"' "$T/audit.log" | grep "\"$GID\"" >"$T/ga" || true
+check "--as after the verb is audited as --as before it" \
+    sh -c "grep -q '\"actor\": *\"olga\"' '$T/ga' && grep -q '\"as_root\": *true' '$T/ga'"
+ctl vera show --now "$NOW" -- --json
+check "-- ends the options (--json is then an id)" \
+    sh -c "[ $rc = 2 ] && grep -q 'invalid request id' '$T/err'"
+ctl vera requests --mi --now "$NOW"
+check "no abbreviated options" \
+    sh -c "[ $rc = 2 ] && grep -q 'unknown option --mi' '$T/err'"
+ctl vera deny "$GID" --now "$NOW" --reason
+check "an option without its value is a usage error" \
+    sh -c "[ $rc = 2 ] && grep -q 'unknown option --reason' '$T/err'"
+
 # ---- notify failure never blocks ---------------------------------------
 touch "$T/notify.fail"
 ctl vera request plc-gw1 --duration 1h --reason "notify broken" --now "$NOW"
@@ -261,8 +285,13 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --help \
         --config "$T/nis2.conf" show "$ID" --now "$NOW" 2>&1)
     check "--now is refused from a non-root user" \
         sh -c "echo '$out' | grep -q -- '--now is for root only'"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" \
+        --config "$T/nis2.conf" requests --as olga 2>&1)
+    check "--as after the verb is refused from a non-root user" \
+        sh -c "echo '$out' | grep -q -- '--as is for root only'"
 else
     skip "--now is refused from a non-root user" "nobody cannot run $CTL here"
+    skip "--as after the verb is refused from a non-root user" "nobody cannot run $CTL here"
 fi
 check "audit: create, approve, deny, revoke, cancel, expire, emergency, review, extend" \
     sh -c "for e in create approve deny revoke cancel expire emergency review extend; do grep -q \"\\\"request.\$e\\\"\" '$T/audit.log' || exit 1; done"

@@ -220,6 +220,24 @@ as aud verify --key "$T/keys/signing.pem" "$SID_A" </dev/null \
 check "verify --key is refused over SSH" grep -q "local nis2ctl" "$T/ref.err"
 as aud export "$SID_A" --html /tmp/x.html </dev/null >/dev/null 2>&1
 check "export (writes a file) is not offered over SSH" test $? = 2
+as aud verify --key=signing.pem "$SID_A" </dev/null >/dev/null 2>"$T/ref.err"
+check "verify --key=FILE is refused over SSH too" \
+    bash -c "[ $? = 2 ] && grep -q 'local nis2ctl' '$T/ref.err'"
+as aud verify --publish </dev/null >/dev/null 2>"$T/ref.err"
+check "no abbreviated options (--publish for --publish-key)" \
+    bash -c "[ $? = 2 ] && grep -q \"unexpected '--publish'\" '$T/ref.err'"
+as alice requests --as omar </dev/null >/dev/null 2>"$T/ref.err"
+check "--as after the verb is refused over SSH" \
+    bash -c "[ $? = 2 ] && grep -q 'unknown option --as' '$T/ref.err'"
+as alice requests --config=nis2.conf </dev/null >/dev/null 2>"$T/ref.err"
+check "--config after the verb is refused over SSH" \
+    bash -c "[ $? = 2 ] && grep -q 'unknown option --config' '$T/ref.err'"
+as alice -- --as omar requests </dev/null >/dev/null 2>"$T/ref.err"
+check "--as before the verb is refused over SSH" \
+    bash -c "[ $? = 2 ] && grep -q \"unknown command '--as'\" '$T/ref.err'"
+as alice requests --mine --json </dev/null >"$T/mine.json" 2>/dev/null
+check "--json after the verb over SSH: one JSON document" \
+    python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$T/mine.json"
 
 # ---- live session B: sessions --live and watch --------------------------------
 known "$T/known"

@@ -73,8 +73,8 @@ for f in "${PROD[@]}"; do
     syms "$f" >"$W/$name.syms"
     files "$f" >"$W/$name.files"
     check "$name has a symbol table to check" \
-        grep -qx nis2_fido2_hw_ops "$W/$name.syms"
-    check "$name names its source files" grep -qx fido2.c "$W/$name.files"
+        grep -qx nis2_config_load "$W/$name.syms"
+    check "$name names its source files" grep -qx config.c "$W/$name.files"
     bad=$(comm -12 "$W/test.syms" "$W/$name.syms" | head -n5 | tr '\n' ' ')
     check "$name defines no symbol of test code${bad:+: $bad}" test -z "$bad"
     bad=$(comm -12 "$W/test.files" "$W/$name.files" | head -n5 | tr '\n' ' ')

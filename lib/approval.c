@@ -1,0 +1,589 @@
+/*
+ * approval.c - the access request workflow as a service (approval.h).
+ *
+ * Each change is a compare-and-swap through nis2_store_modify(): the
+ * callback applies the rules (request.c) to the request as stored, so two
+ * approvers acting at once cannot both count.  The audit event is written
+ * before the front-end reports the effect; a change that is stored but
+ * not audited is reported as a failure.
+ */
+#include <json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approval.h"
+#include "audit.h"
+#include "error.h"
+#include "notify.h"
+#include "policy.h"
+
+static const char *const act_name[] = {
+    [NIS2_APPR_APPROVE] = "approve", [NIS2_APPR_DENY] = "deny",
+    [NIS2_APPR_REVOKE] = "revoke",   [NIS2_APPR_CANCEL] = "cancel",
+    [NIS2_APPR_REVIEW] = "review",   [NIS2_APPR_EXTEND] = "extend",
+};
+
+static const char *const act_event[] = {
+    [NIS2_APPR_APPROVE] = "request.approve",
+    [NIS2_APPR_DENY] = "request.deny",
+    [NIS2_APPR_REVOKE] = "request.revoke",
+    [NIS2_APPR_CANCEL] = "request.cancel",
+    [NIS2_APPR_REVIEW] = "request.review",
+    [NIS2_APPR_EXTEND] = "request.extend",
+};
+
+static const char *const act_done[] = {
+    [NIS2_APPR_APPROVE] = "approved", [NIS2_APPR_DENY] = "denied",
+    [NIS2_APPR_REVOKE] = "revoked",   [NIS2_APPR_CANCEL] = "cancelled",
+    [NIS2_APPR_REVIEW] = "reviewed",  [NIS2_APPR_EXTEND] = "extended",
+};
+
+const char *
+nis2_approval_action_name(enum nis2_appr_action what)
+{
+    return act_name[what];
+}
+
+const char *
+nis2_approval_action_done(enum nis2_appr_action what)
+{
+    return act_done[what];
+}
+
+/* Status for a refusal from the rules or the store. */
+static int
+status_for(int r)
+{
+    switch (r) {
+    case NIS2_ERR_DENIED:
+    case NIS2_ERR_CONFLICT:
+    case NIS2_ERR_RANGE:
+    case NIS2_ERR_NOTFOUND:
+        return NIS2_APPR_NO;
+    default:
+        return NIS2_APPR_ERR;
+    }
+}
+
+/* The store's own words after nis2_strerror: " (...)" (the directory's
+   URI and answer for the ldap backend) or "". */
+static const char *
+store_why(const struct nis2_store *st, char *buf, size_t len)
+{
+    const char *e = nis2_store_last_error(st);
+
+    if (e[0] == '\0') {
+        return "";
+    }
+    snprintf(buf, len, " (%s)", e);
+    return buf;
+}
+
+/* Add `val` (consumed) as `key`; NIS2_ERR_NOMEM when it is NULL or
+   cannot be added. */
+static int
+add(struct json_object *d, const char *key, struct json_object *val)
+{
+    if (val == NULL || json_object_object_add(d, key, val) != 0) {
+        json_object_put(val);
+        return NIS2_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static int
+add_str(struct json_object *d, const char *key, const char *s)
+{
+    return add(d, key, json_object_new_string(s));
+}
+
+int
+nis2_approval_open(struct nis2_approval *ap, const struct nis2_config *cfg,
+                   const struct nis2_actor *actor, time_t now, bool clock_set)
+{
+    int r;
+
+    memset(ap, 0, sizeof(*ap));
+    nis2_diag_init(&ap->msgs);
+    ap->cfg = cfg;
+    ap->actor = actor;
+    ap->now = now;
+    ap->clock_set = clock_set;
+    if (actor->name == NULL) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "cannot tell who you are");
+        return NIS2_APPR_ERR;
+    }
+    if ((r = nis2_store_open(cfg, &ap->st)) != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "cannot open the request store: %s",
+                      nis2_strerror(r));
+        return NIS2_APPR_ERR;
+    }
+    return NIS2_APPR_OK;
+}
+
+void
+nis2_approval_close(struct nis2_approval *ap)
+{
+    nis2_store_close(ap->st);
+    ap->st = NULL;
+    nis2_diag_free(&ap->msgs);
+}
+
+/* ---- audit, notify ------------------------------------------------------ */
+
+/* The details every request event carries: state, who, the clock. */
+static int
+audit_details(struct nis2_approval *ap, const struct nis2_request *req,
+              struct json_object *d)
+{
+    char t[64];
+    int r;
+
+    if ((r = add_str(d, "state", nis2_req_state_name(req->state))) != 0 ||
+        (r = nis2_actor_audit_details(ap->actor, d)) != 0) {
+        return r;
+    }
+    if (ap->clock_set) {
+        nis2_format_time_utc(ap->now, t, sizeof(t));
+        return add_str(d, "clock", t);
+    }
+    return 0;
+}
+
+/* Audit `event` on `req`; `details` (may be NULL) is consumed.  0, or the
+   error after saying it in ap->msgs. */
+static int
+audit(struct nis2_approval *ap, const char *event,
+      const struct nis2_request *req, struct json_object *details)
+{
+    const struct nis2_config *cfg = ap->cfg;
+    int r = NIS2_ERR_NOMEM;
+
+    if (details == NULL && (details = json_object_new_object()) == NULL) {
+        goto out;
+    }
+    if ((r = audit_details(ap, req, details)) != 0) {
+        goto out;
+    }
+    r = nis2_audit_append(cfg->audit_log, event, ap->actor->name, req->target,
+                          NULL, req->id, details);
+out:
+    if (r != 0 && strcmp(event, "request.refused") == 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "the refusal on %s could not be written to the audit "
+                      "log %s: %s",
+                      req->id, cfg->audit_log, nis2_strerror(r));
+    } else if (r != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "%s of %s is stored, but the audit log %s failed: %s",
+                      event, req->id, cfg->audit_log, nis2_strerror(r));
+    }
+    json_object_put(details);
+    return r;
+}
+
+static void
+notify(struct nis2_approval *ap, const char *event,
+       const struct nis2_request *req)
+{
+    char msg[256];
+
+    if (nis2_notify(ap->cfg, event, ap->actor->name, req,
+                    NIS2_NOTIFY_TIMEOUT_MS, msg, sizeof(msg)) != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "warning: notify command %s: %s",
+                      ap->cfg->notify_command, msg);
+    }
+}
+
+/* ---- who may see, expiry ------------------------------------------------ */
+
+bool
+nis2_approval_may_see(const struct nis2_config *cfg,
+                      const struct nis2_actor *actor,
+                      const struct nis2_request *q)
+{
+    if (actor->local_root || nis2_user_eq(actor->name, q->requester) ||
+        nis2_request_is_approver(cfg, q, actor->name) == 1) {
+        return true;
+    }
+    return cfg->role_auditors != NULL &&
+           nis2_user_in_any(cfg, actor->name, cfg->role_auditors) == 1;
+}
+
+static int
+expire_fn(struct nis2_request *req, void *arg)
+{
+    const time_t *now = arg;
+    return nis2_request_refresh(req, *now) ? 0 : NIS2_STORE_NOCHANGE;
+}
+
+/*
+ * Record the expiry of `q` if its window has passed (best effort: a reader
+ * without write access still sees the right state, just not stored).
+ */
+static void
+expire_if_due(struct nis2_approval *ap, struct nis2_request **q)
+{
+    struct nis2_request *fresh = NULL;
+    uint64_t before = (*q)->revision;
+    time_t now = ap->now;
+
+    if (!nis2_request_refresh(*q, now)) {
+        return;
+    }
+    if (nis2_store_modify(ap->st, (*q)->id, expire_fn, &now, &fresh) == 0 &&
+        fresh != NULL) {
+        if (fresh->revision != before && fresh->state == NIS2_REQ_EXPIRED) {
+            (void)audit(ap, "request.expire", fresh, NULL);
+        }
+        nis2_request_free(*q);
+        *q = fresh;
+        return;
+    }
+    nis2_request_free(fresh);
+}
+
+/* The status for a request that cannot be read, said in ap->msgs. */
+static int
+get_error(struct nis2_approval *ap, const char *id, int r)
+{
+    char why[600];
+
+    if (r == NIS2_ERR_NOTFOUND) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "no request %s", id);
+        return NIS2_APPR_NO;
+    }
+    nis2_diag_add(&ap->msgs, NULL, 0, "request %s cannot be read: %s%s", id,
+                  nis2_strerror(r), store_why(ap->st, why, sizeof(why)));
+    return NIS2_APPR_ERR;
+}
+
+/* ---- file --------------------------------------------------------------- */
+
+/* request.create / request.emergency with the window and the reason. */
+static int
+audit_filed(struct nis2_approval *ap, const struct nis2_request *q)
+{
+    struct json_object *d = json_object_new_object();
+    char a[64], b[64];
+    int r = NIS2_ERR_NOMEM;
+
+    nis2_format_time_utc(q->start, a, sizeof(a));
+    nis2_format_time_utc(q->end, b, sizeof(b));
+    if (d != NULL && (r = add_str(d, "window_start", a)) == 0 &&
+        (r = add_str(d, "window_end", b)) == 0 &&
+        (r = add_str(d, "policy", q->policy)) == 0 &&
+        (r = add_str(d, "reason", q->reason)) == 0) {
+        r = add(d, "clipped", json_object_new_boolean(q->clipped));
+    }
+    if (r != 0) {
+        json_object_put(d);
+        d = NULL;
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "%s of %s is stored, but the audit log %s failed: %s",
+                      q->emergency ? "request.emergency" : "request.create",
+                      q->id, ap->cfg->audit_log, nis2_strerror(r));
+        return r;
+    }
+    return audit(ap, q->emergency ? "request.emergency" : "request.create", q,
+                 d);
+}
+
+int
+nis2_approval_file(struct nis2_approval *ap,
+                   const struct nis2_request_params *p,
+                   struct nis2_request **out, char *note, size_t notelen)
+{
+    struct nis2_request_params mine = *p;
+    struct nis2_request *q = NULL;
+    char why[600];
+    int r, rc = NIS2_APPR_ERR;
+
+    *out = NULL;
+    note[0] = '\0';
+    mine.requester = ap->actor->name;
+    if ((r = nis2_request_build(ap->cfg, &mine, ap->now, &q, note, notelen)) !=
+        0) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "request refused: %s", note);
+        note[0] = '\0';
+        return status_for(r);
+    }
+    if ((r = nis2_store_create_new(ap->st, q)) != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "cannot store the request: %s%s",
+                      nis2_strerror(r), store_why(ap->st, why, sizeof(why)));
+        goto out;
+    }
+    r = audit_filed(ap, q);
+    notify(ap, q->emergency ? "request.emergency" : "request.create", q);
+    rc = r == 0 ? NIS2_APPR_OK : NIS2_APPR_ERR;
+    *out = q;
+    q = NULL;
+out:
+    nis2_request_free(q);
+    return rc;
+}
+
+/* ---- list, show --------------------------------------------------------- */
+
+/* Does `q` (which the actor may see) match `f`? */
+static bool
+matches(struct nis2_approval *ap, enum nis2_appr_filter f,
+        const struct nis2_request *q)
+{
+    const struct nis2_actor *who = ap->actor;
+    bool mine = nis2_user_eq(q->requester, who->name);
+    bool decider;
+
+    switch (f) {
+    case NIS2_APPR_LIST_MINE:
+        return mine;
+    case NIS2_APPR_LIST_PENDING:
+        decider = !mine && (who->local_root || nis2_request_is_approver(
+                                                   ap->cfg, q, who->name) == 1);
+        return q->state == NIS2_REQ_PENDING && decider;
+    case NIS2_APPR_LIST_ALL:
+        return true;
+    case NIS2_APPR_LIST_OPEN:
+        break;
+    }
+    return nis2_request_is_open(q, ap->now) || nis2_request_needs_review(q);
+}
+
+int
+nis2_approval_list(struct nis2_approval *ap, enum nis2_appr_filter f,
+                   struct nis2_request ***out, size_t *n_out)
+{
+    struct nis2_request **list = NULL;
+    struct nis2_diag bad;
+    size_t n = 0, kept = 0;
+    char why[600];
+    int r;
+
+    *out = NULL;
+    *n_out = 0;
+    nis2_diag_init(&bad);
+    if ((r = nis2_store_list(ap->st, &list, &n, &bad)) != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "cannot list requests: %s%s",
+                      nis2_strerror(r), store_why(ap->st, why, sizeof(why)));
+        nis2_diag_free(&bad);
+        return NIS2_APPR_ERR;
+    }
+    for (size_t i = 0; i < bad.n; i++) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "warning: unreadable request %s",
+                      bad.msgs[i]);
+    }
+    nis2_diag_free(&bad);
+    /* Keep in place what the actor may see and asked for. */
+    for (size_t i = 0; i < n; i++) {
+        expire_if_due(ap, &list[i]);
+        if (!nis2_approval_may_see(ap->cfg, ap->actor, list[i]) ||
+            !matches(ap, f, list[i])) {
+            nis2_request_free(list[i]);
+            list[i] = NULL;
+            continue;
+        }
+        list[kept++] = list[i];
+    }
+    *out = list;
+    *n_out = kept;
+    return NIS2_APPR_OK;
+}
+
+int
+nis2_approval_show(struct nis2_approval *ap, const char *id,
+                   struct nis2_request **out)
+{
+    struct nis2_request *q = NULL;
+    int r;
+
+    *out = NULL;
+    if ((r = nis2_store_get(ap->st, id, &q)) != 0) {
+        return get_error(ap, id, r);
+    }
+    if (!nis2_approval_may_see(ap->cfg, ap->actor, q)) {
+        nis2_diag_add(&ap->msgs, NULL, 0, "%s may not see request %s",
+                      ap->actor->name, id);
+        nis2_request_free(q);
+        return NIS2_APPR_NO;
+    }
+    expire_if_due(ap, &q);
+    *out = q;
+    return NIS2_APPR_OK;
+}
+
+/* ---- act ---------------------------------------------------------------- */
+
+struct act_arg {
+    const struct nis2_config *cfg;
+    const struct nis2_appr_act *act;
+    const char *actor;
+    time_t now;
+    bool expired; /* found the window over and stored the expiry */
+    int refusal;  /* then: the answer to the action itself */
+    char msg[640];
+};
+
+/* A window that has passed is recorded as expired; every action but a
+   review is then refused. */
+static int
+act_on_expired(struct act_arg *a, struct nis2_request *req)
+{
+    char t[64];
+
+    a->expired = true;
+    if (a->act->what == NIS2_APPR_REVIEW) {
+        a->refusal = nis2_request_review(a->cfg, req, a->actor, a->now, a->msg,
+                                         sizeof(a->msg));
+    } else {
+        nis2_format_time_utc(req->end, t, sizeof(t));
+        snprintf(a->msg, sizeof(a->msg),
+                 "request %s has expired: its window ended at %s", req->id, t);
+        a->refusal = NIS2_ERR_CONFLICT;
+    }
+    return 0;
+}
+
+static int
+act_fn(struct nis2_request *req, void *arg)
+{
+    struct act_arg *a = arg;
+    const char *text = a->act->text;
+
+    a->expired = false;
+    a->refusal = 0;
+    a->msg[0] = '\0';
+    if (nis2_request_refresh(req, a->now)) {
+        return act_on_expired(a, req);
+    }
+    switch (a->act->what) {
+    case NIS2_APPR_APPROVE:
+        return nis2_request_approve(a->cfg, req, a->actor, text, a->now, a->msg,
+                                    sizeof(a->msg));
+    case NIS2_APPR_DENY:
+        return nis2_request_deny(a->cfg, req, a->actor, text, a->now, a->msg,
+                                 sizeof(a->msg));
+    case NIS2_APPR_REVOKE:
+        return nis2_request_revoke(a->cfg, req, a->actor, text, a->now, a->msg,
+                                   sizeof(a->msg));
+    case NIS2_APPR_CANCEL:
+        return nis2_request_cancel(req, a->actor, a->now, a->msg,
+                                   sizeof(a->msg));
+    case NIS2_APPR_REVIEW:
+        return nis2_request_review(a->cfg, req, a->actor, a->now, a->msg,
+                                   sizeof(a->msg));
+    case NIS2_APPR_EXTEND:
+        return nis2_request_extend(a->cfg, req, a->actor, a->act->seconds,
+                                   a->now, a->msg, sizeof(a->msg));
+    }
+    return NIS2_ERR_INTERNAL;
+}
+
+/* A decision the rules refused (own request under any name, not an
+   approver) is evidence of an attempt: audited as request.refused. */
+static void
+audit_refusal(struct nis2_approval *ap, const struct act_arg *a,
+              const struct nis2_request *q)
+{
+    struct json_object *d = json_object_new_object();
+
+    if (d == NULL || add_str(d, "action", act_name[a->act->what]) != 0 ||
+        add_str(d, "why", a->msg) != 0) {
+        json_object_put(d);
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "the refusal on %s could not be written to the audit "
+                      "log %s: %s",
+                      q->id, ap->cfg->audit_log, nis2_strerror(NIS2_ERR_NOMEM));
+        return;
+    }
+    (void)audit(ap, "request.refused", q, d);
+}
+
+/* The details of a successful action: its text, the approvals counted,
+   the extension.  NULL when out of memory. */
+static struct json_object *
+act_details(const struct nis2_appr_act *act, const struct nis2_request *q)
+{
+    struct json_object *d = json_object_new_object();
+    char t[64];
+    int r = d != NULL ? 0 : NIS2_ERR_NOMEM;
+
+    if (r == 0 && act->text != NULL) {
+        r = add_str(d, act->what == NIS2_APPR_APPROVE ? "comment" : "reason",
+                    act->text);
+    }
+    if (r == 0 && act->what == NIS2_APPR_APPROVE) {
+        r = add(d, "approvals", json_object_new_int((int)q->n_approvals));
+    }
+    if (r == 0 && act->what == NIS2_APPR_EXTEND) {
+        nis2_format_time_utc(q->end, t, sizeof(t));
+        r = add(
+            d, "seconds",
+            json_object_new_int64(q->extensions[q->n_extensions - 1].seconds));
+        if (r == 0) {
+            r = add_str(d, "window_end", t);
+        }
+    }
+    if (r != 0) {
+        json_object_put(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Refused, expired or unreadable: the status after saying why. */
+static int
+act_failed(struct nis2_approval *ap, const char *id, const struct act_arg *a,
+           const struct nis2_request *q, int r)
+{
+    if (q == NULL || a->msg[0] == '\0') {
+        return get_error(ap, id, r);
+    }
+    nis2_diag_add(&ap->msgs, NULL, 0, "%s refused: %s", act_name[a->act->what],
+                  a->msg);
+    if (r == NIS2_ERR_DENIED) {
+        audit_refusal(ap, a, q);
+    }
+    return status_for(r);
+}
+
+int
+nis2_approval_act(struct nis2_approval *ap, const char *id,
+                  const struct nis2_appr_act *act, struct nis2_request **out,
+                  char *note, size_t notelen)
+{
+    struct act_arg a = {.cfg = ap->cfg, .act = act, .now = ap->now};
+    struct nis2_request *q = NULL;
+    struct json_object *d = NULL;
+    int r, rc;
+
+    *out = NULL;
+    note[0] = '\0';
+    a.actor = ap->actor->name;
+    r = nis2_store_modify(ap->st, id, act_fn, &a, &q);
+    if (r == 0 && a.expired && q != NULL) {
+        (void)audit(ap, "request.expire", q, NULL);
+        r = a.refusal;
+    }
+    if (r != 0) {
+        rc = act_failed(ap, id, &a, q, r);
+        nis2_request_free(q);
+        return rc;
+    }
+    if ((d = act_details(act, q)) == NULL) {
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "%s of %s is stored, but the audit log %s failed: %s",
+                      act_event[act->what], q->id, ap->cfg->audit_log,
+                      nis2_strerror(NIS2_ERR_NOMEM));
+        r = NIS2_ERR_NOMEM;
+    } else {
+        r = audit(ap, act_event[act->what], q, d);
+    }
+    if (act->what != NIS2_APPR_REVIEW) {
+        notify(ap, act_event[act->what], q);
+    }
+    snprintf(note, notelen, "%s", a.msg);
+    *out = q;
+    return r == 0 ? NIS2_APPR_OK : NIS2_APPR_ERR;
+}
