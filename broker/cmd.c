@@ -95,10 +95,9 @@ static const struct verb verbs[] = {
      true},
     {"watch", cmd_watch,
      "watch SESSION                    (ssh -t; auditors, approvers)", true},
-    {"kill", cmd_kill,
-     "kill SESSION [--reason TEXT] [--no-wait]  (approvers)", true},
-    {"verify", cmd_verify,
-     "verify SESSION | --print-key     (auditors)", true},
+    {"kill", cmd_kill, "kill SESSION [--reason TEXT] [--no-wait]  (approvers)",
+     true},
+    {"verify", cmd_verify, "verify SESSION | --print-key     (auditors)", true},
     {"replay", cmd_replay,
      "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]\n"
      "                                     (ssh -t for keys; auditors)",
@@ -113,14 +112,14 @@ static const struct verb verbs[] = {
 /* A verb running in its own process (see the top of the file). */
 struct cmd_proc {
     pid_t pid;
-    bool pty;        /* out_fd is a pty master (also the input side) */
-    int out_fd;      /* child's stdout (pty: stdout+stderr+stdin), -1 at EOF */
-    int err_fd;      /* child's stderr pipe; -1 with a pty or at EOF */
-    char in[4096];   /* client bytes not yet written to the pty */
+    bool pty;      /* out_fd is a pty master (also the input side) */
+    int out_fd;    /* child's stdout (pty: stdout+stderr+stdin), -1 at EOF */
+    int err_fd;    /* child's stderr pipe; -1 with a pty or at EOF */
+    char in[4096]; /* client bytes not yet written to the pty */
     size_t in_len;
     bool reaped;
-    int status;      /* waitpid status once reaped */
-    bool stopped;    /* SIGTERM sent */
+    int status;   /* waitpid status once reaped */
+    bool stopped; /* SIGTERM sent */
     bool audited;
     char verb[32];
 };
@@ -308,8 +307,7 @@ remote_args_ok(const struct verb *v, int argc, char **argv, char *why,
         }
         if (v->no_paths && strchr(argv[i], '/') != NULL) {
             snprintf(why, whylen,
-                     "%s: give a session id (S-XXXXXXXX), not a path",
-                     v->name);
+                     "%s: give a session id (S-XXXXXXXX), not a path", v->name);
             return -1;
         }
     }
@@ -335,7 +333,7 @@ child_detach(struct pair *p, pid_t parent)
 {
     struct sigaction sa;
     sigset_t none;
-    static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+    static const int sigs[] = {SIGTERM, SIGHUP,  SIGINT, SIGQUIT,
                                SIGPIPE, SIGALRM, SIGCHLD};
 
     /* Die with the connection's process. */
@@ -407,7 +405,7 @@ child_main(struct pair *p, const struct verb *v, int argc, char **argv,
     }
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed, never freed here */
-    ctx.actor.name = c->user; /* the SSH user: never local root */
+    ctx.actor.name = c->user;               /* the SSH user: never local root */
     ctx.actor.id = c->id;
     ctx.json = json;
     ctx.out = stdout;
@@ -531,7 +529,7 @@ greeting(const struct sess_audit *c, FILE *out, FILE *err)
     fflush(out);
     ctx.config_path = c->cfg->path;
     ctx.cfg = (struct nis2_config *)c->cfg; /* borrowed */
-    ctx.actor.name = c->user; /* the SSH user: never local root */
+    ctx.actor.name = c->user;               /* the SSH user: never local root */
     ctx.actor.id = c->id;
     ctx.out = out;
     ctx.err = err;
@@ -580,13 +578,12 @@ cmd_run(struct pair *p, const char *command)
     if (v == NULL) {
         status = run_local(c, argc, argv, out, err);
         audit_command(c, argc > 0 ? argv[0] : "", status, NULL);
-    } else if (remote_args_ok(v, argc - skip, argv + skip, why,
-                              sizeof(why)) != 0) {
+    } else if (remote_args_ok(v, argc - skip, argv + skip, why, sizeof(why)) !=
+               0) {
         fprintf(err, "nis2-broker: %s\n", why);
         audit_command(c, v->name, status, NULL);
     } else if (start_child(p, v, argc - skip, argv + skip, skip == 1) != 0) {
-        fprintf(err, "nis2-broker: %s: cannot start the command\n",
-                v->name);
+        fprintf(err, "nis2-broker: %s: cannot start the command\n", v->name);
         audit_command(c, v->name, status, NULL);
     }
     /* else: the child streams; proc_pump sends its output and status. */

@@ -16,8 +16,7 @@
 #include "error.h"
 #include "fileio.h"
 
-static int
-perr(char *err, size_t errlen, const char *fmt, ...)
+static int perr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -47,8 +46,8 @@ parse_json(const char *line, size_t len, char *err, size_t errlen)
         return NULL;
     }
     if (len > NIS2_CAST_MAX_LINE || (tok = json_tokener_new_ex(8)) == NULL) {
-        perr(err, errlen, len > NIS2_CAST_MAX_LINE ? "line too long"
-                                                   : "out of memory");
+        perr(err, errlen,
+             len > NIS2_CAST_MAX_LINE ? "line too long" : "out of memory");
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -83,8 +82,8 @@ get_int(struct json_object *o, const char *key, int64_t lo, int64_t hi,
 }
 
 int
-nis2_cast_parse_header(const char *line, size_t len,
-                       struct nis2_cast_header *h, char *err, size_t errlen)
+nis2_cast_parse_header(const char *line, size_t len, struct nis2_cast_header *h,
+                       char *err, size_t errlen)
 {
     struct json_object *o = NULL, *v = NULL, *env = NULL;
     int64_t n = 0;
@@ -99,8 +98,7 @@ nis2_cast_parse_header(const char *line, size_t len,
         perr(err, errlen, "header is not a JSON object");
         goto out;
     }
-    if (!get_int(o, "version", 0, 100, &n, &present) || !present ||
-        n != 2) {
+    if (!get_int(o, "version", 0, 100, &n, &present) || !present || n != 2) {
         perr(err, errlen, "not asciicast version 2");
         goto out;
     }
@@ -133,8 +131,7 @@ nis2_cast_parse_header(const char *line, size_t len,
         }
         if (json_object_object_get_ex(env, "TERM", &v) && v != NULL &&
             json_object_is_type(v, json_type_string)) {
-            snprintf(h->term, sizeof(h->term), "%s",
-                     json_object_get_string(v));
+            snprintf(h->term, sizeof(h->term), "%s", json_object_get_string(v));
         }
     }
     r = 0;
@@ -155,8 +152,8 @@ valid_resize(const char *s)
 }
 
 int
-nis2_cast_parse_event(const char *line, size_t len,
-                      struct nis2_cast_event *ev, char *err, size_t errlen)
+nis2_cast_parse_event(const char *line, size_t len, struct nis2_cast_event *ev,
+                      char *err, size_t errlen)
 {
     struct json_object *o = NULL, *t, *c, *d;
     const char *code;
@@ -217,8 +214,8 @@ out:
 struct nis2_cast_reader {
     int fd;
     struct nis2_cast_header h;
-    char *buf;             /* bytes read, not yet consumed */
-    size_t len, cap, off;  /* valid: buf[off..len) */
+    char *buf;            /* bytes read, not yet consumed */
+    size_t len, cap, off; /* valid: buf[off..len) */
     bool eof;
     uint64_t lineno;
     double last_time;
@@ -270,9 +267,9 @@ next_line(struct nis2_cast_reader *rd, const char **line, size_t *len)
     int r;
 
     for (;;) {
-        nl = rd->buf == NULL ? NULL
-                             : memchr(rd->buf + rd->off, '\n',
-                                      rd->len - rd->off);
+        nl = rd->buf == NULL
+                 ? NULL
+                 : memchr(rd->buf + rd->off, '\n', rd->len - rd->off);
         if (nl != NULL) {
             *line = rd->buf + rd->off;
             *len = (size_t)(nl - *line);
@@ -459,7 +456,7 @@ struct nis2_textlines {
     char *line;
     size_t len, cap;
     enum esc_state st;
-    bool cr;               /* output: a "\r" waits for "\n" */
+    bool cr; /* output: a "\r" waits for "\n" */
 };
 
 int
@@ -522,10 +519,9 @@ nis2_textlines_feed(struct nis2_textlines *t, const char *buf, size_t len)
         unsigned char c = (unsigned char)buf[i];
         switch (t->st) {
         case ST_ESC:
-            t->st = c == '[' ? ST_CSI
-                    : (c == ']' || c == 'P' || c == '_' || c == '^')
-                        ? ST_STR
-                        : ST_TEXT;
+            t->st = c == '['                                         ? ST_CSI
+                    : (c == ']' || c == 'P' || c == '_' || c == '^') ? ST_STR
+                                                                     : ST_TEXT;
             continue;
         case ST_CSI:
             if (c >= 0x40 && c <= 0x7e) {

@@ -22,15 +22,15 @@
 struct nis2_cast_header {
     int width;
     int height;
-    int64_t timestamp;       /* 0 when absent */
-    char title[256];         /* "" when absent */
-    char term[64];           /* env.TERM, "" when absent */
+    int64_t timestamp; /* 0 when absent */
+    char title[256];   /* "" when absent */
+    char term[64];     /* env.TERM, "" when absent */
 };
 
 struct nis2_cast_event {
-    double time;             /* seconds from the start */
-    char code;               /* 'o', 'i', 'r', 'm' */
-    char *data;              /* NUL-terminated UTF-8; owned by the reader */
+    double time; /* seconds from the start */
+    char code;   /* 'o', 'i', 'r', 'm' */
+    char *data;  /* NUL-terminated UTF-8; owned by the reader */
     size_t len;
 };
 
@@ -43,8 +43,7 @@ int nis2_cast_parse_header(const char *line, size_t len,
                            struct nis2_cast_header *h, char *err,
                            size_t errlen);
 int nis2_cast_parse_event(const char *line, size_t len,
-                          struct nis2_cast_event *ev, char *err,
-                          size_t errlen);
+                          struct nis2_cast_event *ev, char *err, size_t errlen);
 
 /* A reader over a file that may still grow (watch). */
 struct nis2_cast_reader;
@@ -54,10 +53,10 @@ struct nis2_cast_reader;
  * NIS2_ERR_NOTFOUND, NIS2_ERR_PARSE with "line 1: why" in `err` (>= 128
  * bytes).  A file whose header line is not complete yet is NIS2_ERR_PARSE.
  */
-int nis2_cast_open(const char *path, struct nis2_cast_reader **out,
-                   char *err, size_t errlen);
-const struct nis2_cast_header *nis2_cast_header(
-    const struct nis2_cast_reader *rd);
+int nis2_cast_open(const char *path, struct nis2_cast_reader **out, char *err,
+                   size_t errlen);
+const struct nis2_cast_header *
+nis2_cast_header(const struct nis2_cast_reader *rd);
 
 /*
  * The next event: 1 and *ev filled (ev->data valid until the next call),
@@ -77,8 +76,7 @@ void nis2_cast_close(struct nis2_cast_reader *rd);
  * Whole-buffer validation (fuzz harness, tests): header and every event.
  * Returns the number of events (>= 0) or NIS2_ERR_PARSE with `err`.
  */
-int nis2_cast_check_buf(const char *buf, size_t len, char *err,
-                        size_t errlen);
+int nis2_cast_check_buf(const char *buf, size_t len, char *err, size_t errlen);
 
 /* ---- plain text from a terminal stream ---------------------------------- */
 
@@ -96,8 +94,7 @@ typedef int (*nis2_textline_fn)(const char *line, size_t len, void *arg);
 
 int nis2_textlines_new(bool input, nis2_textline_fn fn, void *arg,
                        struct nis2_textlines **out);
-int nis2_textlines_feed(struct nis2_textlines *t, const char *buf,
-                        size_t len);
+int nis2_textlines_feed(struct nis2_textlines *t, const char *buf, size_t len);
 /* Emit a pending unterminated line, if any. */
 int nis2_textlines_flush(struct nis2_textlines *t);
 void nis2_textlines_free(struct nis2_textlines *t);

@@ -127,8 +127,7 @@ check_string(const char *s)
     if (len > NIS2_AUDIT_MAX_STRING) {
         return NIS2_ERR_TOOBIG;
     }
-    return utf8_valid((const unsigned char *)s, len) ? NIS2_OK
-                                                    : NIS2_ERR_INVAL;
+    return utf8_valid((const unsigned char *)s, len) ? NIS2_OK : NIS2_ERR_INVAL;
 }
 
 static int
@@ -211,7 +210,8 @@ canon_copy(struct json_object *in, int depth, struct json_object **out)
             goto out;
         }
         i = 0;
-        json_object_object_foreach(in, key, val) {
+        json_object_object_foreach(in, key, val)
+        {
             (void)val;
             keys[i++] = key;
         }
@@ -228,8 +228,8 @@ canon_copy(struct json_object *in, int depth, struct json_object **out)
                 r = NIS2_ERR_INVAL;
                 goto out;
             }
-            if ((r = canon_copy(json_object_object_get(in, keys[i]),
-                                depth + 1, &child)) != 0) {
+            if ((r = canon_copy(json_object_object_get(in, keys[i]), depth + 1,
+                                &child)) != 0) {
                 goto out;
             }
             if (json_object_object_add(copy, keys[i], child) != 0) {
@@ -327,9 +327,9 @@ field_type_ok(size_t idx, struct json_object *val)
     case 0: /* v */
     case 2: /* seq */
         return t == json_type_int;
-    case 1: /* ts */
-    case 3: /* event */
-    case 9: /* prev */
+    case 1:  /* ts */
+    case 3:  /* event */
+    case 9:  /* prev */
     case 10: /* hash */
         return t == json_type_string;
     case 8: /* details */
@@ -380,16 +380,19 @@ parse_record(struct json_tokener *tok, const char *line, size_t len,
                  (long long)json_object_get_int64(val), NIS2_AUDIT_VERSION);
         goto out;
     }
-    json_object_object_foreach(obj, key, v) {
+    json_object_object_foreach(obj, key, v)
+    {
         if (i >= AUDIT_NFIELDS || strcmp(key, audit_fields[i]) != 0) {
             snprintf(why, whylen,
-                     "not an audit record (member %zu should be \"%s\")",
-                     i + 1, i < AUDIT_NFIELDS ? audit_fields[i] : "none");
+                     "not an audit record (member %zu should be \"%s\")", i + 1,
+                     i < AUDIT_NFIELDS ? audit_fields[i] : "none");
             goto out;
         }
         if (!field_type_ok(i, v)) {
-            snprintf(why, whylen, "not an audit record (\"%s\" has the "
-                     "wrong type)", key);
+            snprintf(why, whylen,
+                     "not an audit record (\"%s\" has the "
+                     "wrong type)",
+                     key);
             goto out;
         }
         i++;
@@ -477,8 +480,7 @@ struct audit_verifier {
     struct nis2_audit_result *res;
 };
 
-static int
-verifier_bad(struct audit_verifier *v, const char *fmt, ...)
+static int verifier_bad(struct audit_verifier *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -513,31 +515,32 @@ verifier_line(struct audit_verifier *v, const char *line, size_t len,
         return verifier_bad(v, "%s", why);
     }
     if (n == 1 && rec.seq != 1) {
-        return verifier_bad(v, "seq %llu but the log must start at 1 "
+        return verifier_bad(v,
+                            "seq %llu but the log must start at 1 "
                             "(lines removed from the start?)",
                             (unsigned long long)rec.seq);
     }
     if (n > 1 && rec.seq != res->last_seq + 1) {
-        return verifier_bad(v, "seq %llu follows %llu (%s)",
-                            (unsigned long long)rec.seq,
-                            (unsigned long long)res->last_seq,
-                            rec.seq > res->last_seq ? "a line was removed?"
-                            : rec.seq == res->last_seq
-                                ? "a line was duplicated?"
-                                : "reordered?");
+        return verifier_bad(
+            v, "seq %llu follows %llu (%s)", (unsigned long long)rec.seq,
+            (unsigned long long)res->last_seq,
+            rec.seq > res->last_seq    ? "a line was removed?"
+            : rec.seq == res->last_seq ? "a line was duplicated?"
+                                       : "reordered?");
     }
     if (strcmp(rec.prev, res->last_hash) != 0) {
         if (n == 1) {
             return verifier_bad(v, "prev of the first line is not 64 zeros "
-                                "(lines removed from the start?)");
+                                   "(lines removed from the start?)");
         }
-        return verifier_bad(v, "prev does not match line %llu's hash "
+        return verifier_bad(v,
+                            "prev does not match line %llu's hash "
                             "(removed or reordered?)",
                             (unsigned long long)(n - 1));
     }
     if (!has_nl) {
         return verifier_bad(v, "no newline at the end (torn write or "
-                            "truncated?)");
+                               "truncated?)");
     }
     res->last_seq = rec.seq;
     memcpy(res->last_hash, rec.hash, sizeof(res->last_hash));
@@ -725,8 +728,7 @@ pread_all(int fd, char *buf, size_t n, off_t off)
  * checked on its own; its seq and hash are what the next line chains on.
  */
 static int
-read_last(int fd, off_t size, struct audit_rec *last, char *why,
-          size_t whylen)
+read_last(int fd, off_t size, struct audit_rec *last, char *why, size_t whylen)
 {
     /* the line, its newline and the newline before it */
     const size_t cap = NIS2_AUDIT_MAX_LINE + 2;
@@ -804,8 +806,7 @@ format_now(char *buf, size_t buflen)
         strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
         return NIS2_ERR_INTERNAL;
     }
-    snprintf(buf, buflen, "%s.%06dZ", sec,
-             (int)(now.tv_nsec / 1000 % 1000000));
+    snprintf(buf, buflen, "%s.%06dZ", sec, (int)(now.tv_nsec / 1000 % 1000000));
     return NIS2_OK;
 }
 
@@ -874,8 +875,8 @@ check_line(const char *line, size_t llen, const struct audit_rec *last,
     if (tok == NULL) {
         return r;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-                                    JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     r = parse_record(tok, line, llen - 1, &rec, why, sizeof(why));
     if (r == NIS2_OK) {
         r = NIS2_ERR_NOMEM;
@@ -884,8 +885,7 @@ check_line(const char *line, size_t llen, const struct audit_rec *last,
     }
     if (obj != NULL) {
         r = NIS2_OK;
-        if (rec.seq != last->seq + 1 ||
-            strcmp(rec.prev, last->hash) != 0 ||
+        if (rec.seq != last->seq + 1 || strcmp(rec.prev, last->hash) != 0 ||
             !member_is(obj, "event", event) ||
             !member_is(obj, "actor", actor) ||
             !member_is(obj, "target", target) ||
@@ -909,10 +909,10 @@ check_line(const char *line, size_t llen, const struct audit_rec *last,
  * `last`; `details` (borrowed) is already canonical (members sorted).
  */
 static int
-build_line(const struct audit_rec *last, const char *event,
-           const char *actor, const char *target, const char *session,
-           const char *request, struct json_object *details, char **out,
-           size_t *outlen, char hash_out[AUDIT_HEX_LEN + 1])
+build_line(const struct audit_rec *last, const char *event, const char *actor,
+           const char *target, const char *session, const char *request,
+           struct json_object *details, char **out, size_t *outlen,
+           char hash_out[AUDIT_HEX_LEN + 1])
 {
     struct json_object *o = NULL;
     char ts[64], hex[AUDIT_HEX_LEN + 1];
@@ -1006,8 +1006,8 @@ syslog_clean(const char *s, char *buf, size_t buflen)
 static void
 audit_syslog(const char *path, const char *event, const char *actor,
              const char *target, const char *session, const char *request,
-             struct json_object *details, const struct audit_rec *rec,
-             int err, const char *why)
+             struct json_object *details, const struct audit_rec *rec, int err,
+             const char *why)
 {
     char a[AUDIT_SYSLOG_STR], t[AUDIT_SYSLOG_STR], s[AUDIT_SYSLOG_STR],
         q[AUDIT_SYSLOG_STR], d[AUDIT_SYSLOG_DETAILS], p[AUDIT_SYSLOG_STR];
@@ -1026,8 +1026,7 @@ audit_syslog(const char *path, const char *event, const char *actor,
         syslog(LOG_AUTHPRIV | LOG_NOTICE,
                "nis2 event=%s actor=%s target=%s request=%s session=%s "
                "details=%s seq=%llu hash=%s",
-               event, a, t, q, s, d, (unsigned long long)rec->seq,
-               rec->hash);
+               event, a, t, q, s, d, (unsigned long long)rec->seq, rec->hash);
         return;
     }
     syslog_clean(path, p, sizeof(p));
@@ -1090,8 +1089,8 @@ make_parent(const char *path)
 
 int
 nis2_audit_append(const char *path, const char *event, const char *actor,
-                  const char *target, const char *session,
-                  const char *request, struct json_object *details)
+                  const char *target, const char *session, const char *request,
+                  struct json_object *details)
 {
     struct json_object *canon = NULL;
     struct audit_rec last, rec;
@@ -1106,8 +1105,7 @@ nis2_audit_append(const char *path, const char *event, const char *actor,
         return NIS2_ERR_INVAL;
     }
     if ((r = check_string(actor)) != 0 || (r = check_string(target)) != 0 ||
-        (r = check_string(session)) != 0 ||
-        (r = check_string(request)) != 0) {
+        (r = check_string(session)) != 0 || (r = check_string(request)) != 0) {
         return r;
     }
     if (details != NULL && !json_object_is_type(details, json_type_object)) {

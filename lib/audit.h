@@ -47,11 +47,11 @@ int nis2_audit_append(const char *path, const char *event, const char *actor,
                       const char *request, struct json_object *details);
 
 struct nis2_audit_result {
-    uint64_t lines;          /* lines checked (the bad one included) */
-    uint64_t bad_line;       /* 1-based number of the first bad line; 0 */
-    char why[256];           /* what is wrong with it, without "line N: " */
-    uint64_t last_seq;       /* seq of the last good line; 0 when none */
-    char last_hash[65];      /* its hash (hex); 64 zeros when none */
+    uint64_t lines;     /* lines checked (the bad one included) */
+    uint64_t bad_line;  /* 1-based number of the first bad line; 0 */
+    char why[256];      /* what is wrong with it, without "line N: " */
+    uint64_t last_seq;  /* seq of the last good line; 0 when none */
+    char last_hash[65]; /* its hash (hex); 64 zeros when none */
 };
 
 /*

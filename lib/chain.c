@@ -28,7 +28,7 @@
 #include "util.h"
 
 #define KEYFILE_MAX (16 * 1024)
-#define B64_SIGLEN 88            /* base64 of 64 bytes, padded */
+#define B64_SIGLEN 88 /* base64 of 64 bytes, padded */
 #define SIG_MEMBER ",\"sig\":\""
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -187,8 +187,7 @@ nis2_chain_keygen(const char *path)
         (len = BIO_get_mem_data(bio, &pem)) <= 0) {
         goto out;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0600);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         r = errno == EEXIST ? NIS2_ERR_EXISTS : NIS2_ERR_IO;
         goto out;
@@ -382,10 +381,9 @@ nis2_chain_open(const char *session_dir, const char *session_id,
         goto out;
     }
     nis2_chain_fingerprint(pub, c->fp);
-    c->fd = open(c->path,
-                 O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW |
-                     O_CLOEXEC,
-                 0640);
+    c->fd = open(
+        c->path,
+        O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (c->fd < 0) {
         r = errno == EEXIST ? NIS2_ERR_EXISTS : NIS2_ERR_IO;
         goto out;
@@ -494,8 +492,8 @@ nis2_chain_set_meta(struct nis2_chain *c, const char *text, size_t len)
         json_object_put(doc);
         return NIS2_ERR_PARSE;
     }
-    if (EVP_Digest(text, len, c->meta.sha256, &mdlen, EVP_sha256(),
-                   NULL) != 1) {
+    if (EVP_Digest(text, len, c->meta.sha256, &mdlen, EVP_sha256(), NULL) !=
+        1) {
         json_object_put(doc);
         return NIS2_ERR_CRYPTO;
     }
@@ -640,8 +638,8 @@ write_checkpoint(struct nis2_chain *c, enum nis2_chain_kind kind, time_t now,
     if (kind != NIS2_CHAIN_PERIODIC) {
         json_object_object_add(o, "bind", binding(meta, kind));
     }
-    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+    text = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (text == NULL || (tlen = strlen(text)) < 2 || text[tlen - 1] != '}') {
         goto out;
     }
@@ -794,9 +792,8 @@ cps_free(struct cps *s)
     s->n = 0;
 }
 
-static int
-broken(struct nis2_chain_result *res, int64_t cp, const char *file,
-       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int broken(struct nis2_chain_result *res, int64_t cp, const char *file,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
 broken(struct nis2_chain_result *res, int64_t cp, const char *file,
@@ -881,8 +878,8 @@ split_line(const char *line, size_t len, char **text_out,
         return -1;
     }
     pos = len - 2 - B64_SIGLEN - mlen;
-    if (memcmp(line + pos, SIG_MEMBER, mlen) != 0 ||
-        line[len - 3] != '=' || line[len - 4] != '=') {
+    if (memcmp(line + pos, SIG_MEMBER, mlen) != 0 || line[len - 3] != '=' ||
+        line[len - 4] != '=') {
         return -1;
     }
     int r = nis2_base64_decode_n(line + pos + mlen, B64_SIGLEN, false, &raw,
@@ -912,8 +909,7 @@ parse_files(struct json_object *arr, struct cp *cp)
     size_t n;
 
     if (arr == NULL || !json_object_is_type(arr, json_type_array) ||
-        (n = json_object_array_length(arr)) == 0 ||
-        n > NIS2_CHAIN_MAX_FILES) {
+        (n = json_object_array_length(arr)) == 0 || n > NIS2_CHAIN_MAX_FILES) {
         return -1;
     }
     if ((cp->files = calloc(n, sizeof(*cp->files))) == NULL) {
@@ -926,9 +922,8 @@ parse_files(struct json_object *arr, struct cp *cp)
         int64_t size;
 
         if (f == NULL || !json_object_is_type(f, json_type_object) ||
-            json_object_object_length(f) != 3 ||
-            !str_field(f, "name", &name) || !str_field(f, "sha256", &hex) ||
-            !int_field(f, "size", &size) ||
+            json_object_object_length(f) != 3 || !str_field(f, "name", &name) ||
+            !str_field(f, "sha256", &hex) || !int_field(f, "size", &size) ||
             !nis2_chain_valid_name(name) ||
             (i == 0) != (strcmp(name, "meta.json") == 0) ||
             hex_decode(hex, cp->files[i].sha256, 32) != 0) {
@@ -966,9 +961,8 @@ check_line(const char *line, size_t len, size_t i, const char *session,
            const unsigned char prev[32], struct cp *cp,
            struct nis2_chain_result *res)
 {
-    static const char *const keys[] = {"v",    "session", "seq",
-                                        "kind", "time",    "prev",
-                                        "key",  "files",   "bind"};
+    static const char *const keys[] = {
+        "v", "session", "seq", "kind", "time", "prev", "key", "files", "bind"};
     unsigned char sig[NIS2_CHAIN_SIGLEN], p[32];
     struct json_tokener *tok = NULL;
     struct json_object *o = NULL;
@@ -998,7 +992,8 @@ check_line(const char *line, size_t len, size_t i, const char *session,
                    ci + 1);
         goto out;
     }
-    json_object_object_foreach(o, key, val) {
+    json_object_object_foreach(o, key, val)
+    {
         bool known = false;
         (void)val;
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -1071,14 +1066,12 @@ check_line(const char *line, size_t len, size_t i, const char *session,
     }
     if ((r = parse_files(get(o, "files"), cp)) != 0) {
         r = r == -2 ? NIS2_ERR_NOMEM
-                    : broken(res, ci, NULL, "checkpoint %d: bad file list",
-                             ci);
+                    : broken(res, ci, NULL, "checkpoint %d: bad file list", ci);
         goto out;
     }
     cp->bind = json_object_get(get(o, "bind"));
     if ((cp->kind != NIS2_CHAIN_PERIODIC) !=
-            (cp->bind != NULL &&
-             json_object_is_type(cp->bind, json_type_object))) {
+        (cp->bind != NULL && json_object_is_type(cp->bind, json_type_object))) {
         r = broken(res, ci, NULL, "checkpoint %d: bad binding", ci);
         goto out;
     }
@@ -1171,8 +1164,7 @@ line_seq(const char *line, size_t len)
 
 /* A seq mismatch at index i: was checkpoint i deleted or moved? */
 static int
-seq_broken(const char *buf, size_t len, size_t i,
-           struct nis2_chain_result *res)
+seq_broken(const char *buf, size_t len, size_t i, struct nis2_chain_result *res)
 {
     const char *p = buf, *end = buf + len, *nl;
     size_t idx = 0;
@@ -1224,8 +1216,8 @@ verify_lines(const char *buf, size_t len, const char *session,
         s->v = nv;
         memset(&nv[s->n], 0, sizeof(*nv));
         s->n++;
-        r = check_line(p, (size_t)(nl - p), s->n - 1, session, pub,
-                       res->key_fp, prev, &nv[s->n - 1], res);
+        r = check_line(p, (size_t)(nl - p), s->n - 1, session, pub, res->key_fp,
+                       prev, &nv[s->n - 1], res);
         if (r == NIS2_ERR_INTEGRITY && strcmp(res->why, "seq") == 0) {
             r = seq_broken(buf, len, s->n - 1, res);
         }
@@ -1235,8 +1227,8 @@ verify_lines(const char *buf, size_t len, const char *session,
         if (r != 0) {
             return r;
         }
-        if (EVP_Digest(p, (size_t)(nl - p), prev, &mdlen, EVP_sha256(),
-                       NULL) != 1) {
+        if (EVP_Digest(p, (size_t)(nl - p), prev, &mdlen, EVP_sha256(), NULL) !=
+            1) {
             return NIS2_ERR_CRYPTO;
         }
         p = nl + 1;
@@ -1330,8 +1322,7 @@ verify_stream(const char *dir, const char *name, const struct cps *s,
             r = broken(res, (int64_t)k, name,
                        "is truncated: %llu bytes on disk, checkpoint %zu "
                        "signed %llu (first missing byte at offset %llu)",
-                       (unsigned long long)disk, k,
-                       (unsigned long long)f->size,
+                       (unsigned long long)disk, k, (unsigned long long)f->size,
                        (unsigned long long)disk);
             goto out;
         }
@@ -1451,8 +1442,7 @@ verify_extra(const char *dir, const struct cps *s,
 }
 
 static int
-verify_meta(const char *dir, const struct cps *s,
-            struct nis2_chain_result *res)
+verify_meta(const char *dir, const struct cps *s, struct nis2_chain_result *res)
 {
     const struct cp *last = &s->v[s->n - 1];
     const struct nis2_chain_file *f = &last->files[0];

@@ -62,9 +62,9 @@ enum nis2_chain_kind {
 /* One file's state as a checkpoint records it (same layout as
    struct nis2_rec_file_state). */
 struct nis2_chain_file {
-    char name[32];               /* [A-Za-z0-9._-]{1,31}, not "chain" */
-    uint64_t size;               /* bytes so far */
-    unsigned char sha256[32];    /* of those bytes */
+    char name[32];            /* [A-Za-z0-9._-]{1,31}, not "chain" */
+    uint64_t size;            /* bytes so far */
+    unsigned char sha256[32]; /* of those bytes */
 };
 
 /* Whether `name` may be a file of a session ([A-Za-z0-9][A-Za-z0-9._-]*,
@@ -124,8 +124,7 @@ int nis2_chain_open(const char *session_dir, const char *session_id,
 int nis2_chain_track(struct nis2_chain *c, const char *name, int *idx_out);
 
 /* `len` more bytes of tracked file `idx`, exactly as written to disk. */
-int nis2_chain_feed(struct nis2_chain *c, int idx, const void *buf,
-                    size_t len);
+int nis2_chain_feed(struct nis2_chain *c, int idx, const void *buf, size_t len);
 
 /*
  * meta.json was (re)written with these `len` bytes: its size and hash
@@ -149,9 +148,8 @@ int nis2_chain_checkpoint(struct nis2_chain *c, enum nis2_chain_kind kind,
  * meta.json; `meta` is meta.json's document as written (borrowed) for the
  * bindings.  Tracked files are not used.
  */
-int nis2_chain_checkpoint_files(struct nis2_chain *c,
-                                enum nis2_chain_kind kind, time_t now,
-                                const struct nis2_chain_file *files,
+int nis2_chain_checkpoint_files(struct nis2_chain *c, enum nis2_chain_kind kind,
+                                time_t now, const struct nis2_chain_file *files,
                                 size_t n, const struct json_object *meta);
 
 /*
@@ -171,24 +169,24 @@ void nis2_chain_free(struct nis2_chain *c);
 /* ---- verifying ---------------------------------------------------------- */
 
 struct nis2_chain_result {
-    uint64_t checkpoints;        /* good checkpoints, in order */
-    bool sealed;                 /* the last good one is a CLOSE */
-    time_t first_time;           /* time of checkpoint 0 (0 when none) */
-    time_t last_time;            /* time of the last good checkpoint */
-    char end_reason[64];         /* from the CLOSE binding ("" if none) */
-    char request[64];            /* from the START binding ("" if none) */
-    char key_fp[NIS2_CHAIN_FPLEN];   /* the trusted key */
+    uint64_t checkpoints;          /* good checkpoints, in order */
+    bool sealed;                   /* the last good one is a CLOSE */
+    time_t first_time;             /* time of checkpoint 0 (0 when none) */
+    time_t last_time;              /* time of the last good checkpoint */
+    char end_reason[64];           /* from the CLOSE binding ("" if none) */
+    char request[64];              /* from the START binding ("" if none) */
+    char key_fp[NIS2_CHAIN_FPLEN]; /* the trusted key */
     /* Where it broke (only when NIS2_ERR_INTEGRITY): */
-    int64_t bad_checkpoint;      /* seq of the broken checkpoint, or -1 */
-    char file[40];               /* the file at fault ("" if none) */
-    int64_t offset;              /* its first byte that differs, or -1 */
-    int64_t offset_end;          /* last byte that may differ, or -1 */
-    char why[512];               /* one sentence, without the file name */
+    int64_t bad_checkpoint; /* seq of the broken checkpoint, or -1 */
+    char file[40];          /* the file at fault ("" if none) */
+    int64_t offset;         /* its first byte that differs, or -1 */
+    int64_t offset_end;     /* last byte that may differ, or -1 */
+    char why[512];          /* one sentence, without the file name */
     /* Notes on a good but unsealed chain: */
-    uint64_t uncovered_bytes;    /* bytes written after the last one */
-    bool meta_uncovered;         /* meta.json rewritten after the last one */
-    bool torn_tail;              /* a partial last line was ignored */
-    char note[256];              /* those notes as one sentence, or "" */
+    uint64_t uncovered_bytes; /* bytes written after the last one */
+    bool meta_uncovered;      /* meta.json rewritten after the last one */
+    bool torn_tail;           /* a partial last line was ignored */
+    char note[256];           /* those notes as one sentence, or "" */
 };
 
 /*
@@ -199,7 +197,8 @@ struct nis2_chain_result {
  * NIS2_ERR_INTEGRITY with res->why (and file/offset/bad_checkpoint) for
  * the first thing wrong; other codes when the directory cannot be read.
  */
-int nis2_chain_verify(const char *dir, const unsigned char pub[NIS2_CHAIN_PUBLEN],
+int nis2_chain_verify(const char *dir,
+                      const unsigned char pub[NIS2_CHAIN_PUBLEN],
                       struct nis2_chain_result *res);
 
 /*

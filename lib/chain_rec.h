@@ -25,7 +25,7 @@
  * nis2_rec_snapshot() and nis2_rec_meta() and appends a checkpoint of the
  * matching kind at time(NULL).
  */
-int nis2_chain_rec_checkpoint(struct nis2_rec *rec,
-                              enum nis2_rec_cp_kind kind, void *arg);
+int nis2_chain_rec_checkpoint(struct nis2_rec *rec, enum nis2_rec_cp_kind kind,
+                              void *arg);
 
 #endif

@@ -75,14 +75,22 @@ struct sectdef {
     const struct keydef *keys;
 };
 
-static const struct keydef paths_keys[] = {
-    {"state_dir", 0}, {"recordings_dir", 0}, {"audit_log", 0},
-    {"zoneinfo_dir", 0}, {NULL, 0}};
-static const struct keydef broker_keys[] = {
-    {"listen", 0}, {"host_key", 0}, {"authorized_keys", 0},
-    {"pam_service", 0}, {"pam_confdir", KEY_EMPTY_OK},
-    {"user", KEY_EMPTY_OK}, {"warn_before", 0}, {"max_sessions", 0},
-    {"max_startups", 0}, {"login_grace_time", 0}, {NULL, 0}};
+static const struct keydef paths_keys[] = {{"state_dir", 0},
+                                           {"recordings_dir", 0},
+                                           {"audit_log", 0},
+                                           {"zoneinfo_dir", 0},
+                                           {NULL, 0}};
+static const struct keydef broker_keys[] = {{"listen", 0},
+                                            {"host_key", 0},
+                                            {"authorized_keys", 0},
+                                            {"pam_service", 0},
+                                            {"pam_confdir", KEY_EMPTY_OK},
+                                            {"user", KEY_EMPTY_OK},
+                                            {"warn_before", 0},
+                                            {"max_sessions", 0},
+                                            {"max_startups", 0},
+                                            {"login_grace_time", 0},
+                                            {NULL, 0}};
 static const struct keydef recording_keys[] = {
     {"signing_key", 0}, {"checkpoint_interval", 0}, {NULL, 0}};
 static const struct keydef totp_keys[] = {
@@ -92,27 +100,45 @@ static const struct keydef lockout_keys[] = {
 static const struct keydef store_keys[] = {{"backend", 0}, {NULL, 0}};
 static const struct keydef roles_keys[] = {
     {"approvers", KEY_EMPTY_OK}, {"auditors", KEY_EMPTY_OK}, {NULL, 0}};
-static const struct keydef notify_keys[] = {
-    {"command", KEY_EMPTY_OK}, {NULL, 0}};
-static const struct keydef ldap_keys[] = {
-    {"uri", 0}, {"tls", 0}, {"tls_ca", KEY_EMPTY_OK},
-    {"bind_dn", KEY_EMPTY_OK}, {"bind_pw_file", KEY_EMPTY_OK}, {"base", 0},
-    {"user_filter", 0}, {"group_base", 0}, {"group_schema", 0},
-    {"ssh_key_attr", 0}, {"name_attr", 0}, {"cache_ttl", 0},
-    {"timeout", 0}, {"requests_base", 0}, {NULL, 0}};
-static const struct keydef fido2_keys[] = {
-    {"rp_id", 0}, {"user_verification", 0}, {"device", KEY_EMPTY_OK},
-    {NULL, 0}};
-static const struct keydef group_keys[] = {
-    {"members", KEY_EMPTY_OK}, {NULL, 0}};
+static const struct keydef notify_keys[] = {{"command", KEY_EMPTY_OK},
+                                            {NULL, 0}};
+static const struct keydef ldap_keys[] = {{"uri", 0},
+                                          {"tls", 0},
+                                          {"tls_ca", KEY_EMPTY_OK},
+                                          {"bind_dn", KEY_EMPTY_OK},
+                                          {"bind_pw_file", KEY_EMPTY_OK},
+                                          {"base", 0},
+                                          {"user_filter", 0},
+                                          {"group_base", 0},
+                                          {"group_schema", 0},
+                                          {"ssh_key_attr", 0},
+                                          {"name_attr", 0},
+                                          {"cache_ttl", 0},
+                                          {"timeout", 0},
+                                          {"requests_base", 0},
+                                          {NULL, 0}};
+static const struct keydef fido2_keys[] = {{"rp_id", 0},
+                                           {"user_verification", 0},
+                                           {"device", KEY_EMPTY_OK},
+                                           {NULL, 0}};
+static const struct keydef group_keys[] = {{"members", KEY_EMPTY_OK},
+                                           {NULL, 0}};
 static const struct keydef target_keys[] = {
-    {"host", 0}, {"port", 0}, {"user", 0}, {"key", 0}, {"host_key", 0},
-    {"known_hosts", 0}, {"zone", 0}, {NULL, 0}};
-static const struct keydef policy_keys[] = {
-    {"groups", 0}, {"targets", 0}, {"mfa", 0}, {"require_approval", 0},
-    {"approvers", 0}, {"min_approvals", 0}, {"max_duration", 0},
-    {"hours", 0}, {"record", 0}, {"forward", KEY_EMPTY_OK},
-    {"idle_timeout", 0}, {"emergency", 0}, {NULL, 0}};
+    {"host", 0},     {"port", 0},        {"user", 0}, {"key", 0},
+    {"host_key", 0}, {"known_hosts", 0}, {"zone", 0}, {NULL, 0}};
+static const struct keydef policy_keys[] = {{"groups", 0},
+                                            {"targets", 0},
+                                            {"mfa", 0},
+                                            {"require_approval", 0},
+                                            {"approvers", 0},
+                                            {"min_approvals", 0},
+                                            {"max_duration", 0},
+                                            {"hours", 0},
+                                            {"record", 0},
+                                            {"forward", KEY_EMPTY_OK},
+                                            {"idle_timeout", 0},
+                                            {"emergency", 0},
+                                            {NULL, 0}};
 
 static const struct sectdef sects[S_COUNT] = {
     [S_PATHS] = {"paths", false, true, paths_keys},
@@ -146,7 +172,7 @@ struct seen_file {
     char *real;
     const char *from_file; /* NULL for the main file */
     int from_line;
-    bool open;             /* still being read: including it is a cycle */
+    bool open; /* still being read: including it is a cycle */
 };
 
 struct loader {
@@ -182,8 +208,8 @@ struct file_ctx {
     char *long_name;
     char *long_value;
     enum sect kind;
-    size_t idx;       /* element of the current named section */
-    char label[192];  /* "[target NAME]" for messages */
+    size_t idx;      /* element of the current named section */
+    char label[192]; /* "[target NAME]" for messages */
     uint32_t seen_keys;
     int key_line[32];
 };
@@ -367,8 +393,8 @@ set_path(struct file_ctx *fc, char **dst, const char *v)
 }
 
 static void
-set_duration(struct file_ctx *fc, const char *key, int64_t *dst,
-             const char *v, int64_t min, int64_t max)
+set_duration(struct file_ctx *fc, const char *key, int64_t *dst, const char *v,
+             int64_t min, int64_t max)
 {
     int64_t secs = 0;
     char a[32], b[32];
@@ -389,14 +415,16 @@ set_duration(struct file_ctx *fc, const char *key, int64_t *dst,
 }
 
 static void
-set_int(struct file_ctx *fc, const char *key, int *dst, const char *v,
-        int min, int max)
+set_int(struct file_ctx *fc, const char *key, int *dst, const char *v, int min,
+        int max)
 {
     long n = 0;
 
     if (!parse_long(v, min, max, &n)) {
-        err(fc, "%s: bad number '%s' for %s (expected an integer from %d "
-            "to %d)", fc->label, VIS(v), key, min, max);
+        err(fc,
+            "%s: bad number '%s' for %s (expected an integer from %d "
+            "to %d)",
+            fc->label, VIS(v), key, min, max);
         return;
     }
     *dst = (int)n;
@@ -516,8 +544,8 @@ parse_range(char *s, struct nis2_hours_range *r)
     char *times = nis2_trim(sp);
 
     char *dash = strchr(days, '-');
-    int d0 = parse_day(days, dash != NULL ? (size_t)(dash - days)
-                                          : strlen(days));
+    int d0 =
+        parse_day(days, dash != NULL ? (size_t)(dash - days) : strlen(days));
     int d1 = dash != NULL ? parse_day(dash + 1, strlen(dash + 1)) : d0;
     if (d0 < 0 || d1 < 0) {
         return "days must be a day or a range of days (Mon, Mon-Fri, "
@@ -550,8 +578,7 @@ parse_range(char *s, struct nis2_hours_range *r)
 static bool
 valid_zone_name(const char *z)
 {
-    if (*z == '\0' || *z == '/' || strstr(z, "..") != NULL ||
-        strlen(z) > 128) {
+    if (*z == '\0' || *z == '/' || strstr(z, "..") != NULL || strlen(z) > 128) {
         return false;
     }
     for (; *z != '\0'; z++) {
@@ -617,8 +644,10 @@ set_hours(struct file_ctx *fc, struct nis2_policy *p, struct polx *x,
     h = NULL;
 out:
     if (why != NULL) {
-        err(fc, "%s: bad hours '%s': %s (expected e.g. 'Mon-Fri "
-            "07:00-18:00 Europe/Vienna')", fc->label, VIS(v), why);
+        err(fc,
+            "%s: bad hours '%s': %s (expected e.g. 'Mon-Fri "
+            "07:00-18:00 Europe/Vienna')",
+            fc->label, VIS(v), why);
     }
     if (h != NULL) {
         free(h->ranges);
@@ -676,8 +705,10 @@ set_broker(struct file_ctx *fc, const char *key, const char *v)
 
     if (strcmp(key, "listen") == 0) {
         if (!valid_listen(v)) {
-            err(fc, "[broker]: bad listen '%s' (expected ADDRESS:PORT, e.g. "
-                "0.0.0.0:2222 or [::]:2222)", VIS(v));
+            err(fc,
+                "[broker]: bad listen '%s' (expected ADDRESS:PORT, e.g. "
+                "0.0.0.0:2222 or [::]:2222)",
+                VIS(v));
             return;
         }
         set_str(&cfg->listen, xstrdup(fc->ld, v));
@@ -687,8 +718,10 @@ set_broker(struct file_ctx *fc, const char *key, const char *v)
         for (const char *p = strchr(v, '%'); p != NULL;
              p = strchr(p + 2, '%')) {
             if (p[1] != 'u' && p[1] != '%') {
-                err(fc, "[broker]: authorized_keys: only %%u (the user) and "
-                    "%%%% may follow '%%' in '%s'", VIS(v));
+                err(fc,
+                    "[broker]: authorized_keys: only %%u (the user) and "
+                    "%%%% may follow '%%' in '%s'",
+                    VIS(v));
                 return;
             }
         }
@@ -749,8 +782,10 @@ set_totp(struct file_ctx *fc, const char *key, const char *v)
         /* The otpauth label is "issuer:user": no colon in the issuer. */
         for (const char *c = v; *c != '\0'; c++) {
             if (*c == ':' || iscntrl((unsigned char)*c)) {
-                err(fc, "[totp]: issuer '%s' must not contain ':' or "
-                    "control characters", VIS(v));
+                err(fc,
+                    "[totp]: issuer '%s' must not contain ':' or "
+                    "control characters",
+                    VIS(v));
                 return;
             }
         }
@@ -770,11 +805,9 @@ set_lockout(struct file_ctx *fc, const char *key, const char *v)
     if (strcmp(key, "deny") == 0) {
         set_int(fc, key, &cfg->lockout_deny, v, 0, 1000);
     } else if (strcmp(key, "fail_interval") == 0) {
-        set_duration(fc, key, &cfg->lockout_fail_interval, v, 1,
-                     366LL * 86400);
+        set_duration(fc, key, &cfg->lockout_fail_interval, v, 1, 366LL * 86400);
     } else if (strcmp(key, "unlock_time") == 0) {
-        set_duration(fc, key, &cfg->lockout_unlock_time, v, 0,
-                     366LL * 86400);
+        set_duration(fc, key, &cfg->lockout_unlock_time, v, 0, 366LL * 86400);
     }
 }
 
@@ -870,8 +903,10 @@ static void
 set_dn(struct file_ctx *fc, const char *key, char **dst, const char *v)
 {
     if (!valid_dn(v)) {
-        err(fc, "[ldap]: %s: '%s' is not a valid DN (RFC 4514, e.g. "
-            "ou=people,dc=example,dc=org)", key, VIS(v));
+        err(fc,
+            "[ldap]: %s: '%s' is not a valid DN (RFC 4514, e.g. "
+            "ou=people,dc=example,dc=org)",
+            key, VIS(v));
         return;
     }
     set_str(dst, xstrdup(fc->ld, v));
@@ -942,15 +977,19 @@ set_ldap(struct file_ctx *fc, const char *key, const char *v)
         }
     } else if (strcmp(key, "ssh_key_attr") == 0) {
         if (!valid_attr(v)) {
-            err(fc, "[ldap]: bad ssh_key_attr '%s' (an attribute name, e.g. "
-                "sshPublicKey)", VIS(v));
+            err(fc,
+                "[ldap]: bad ssh_key_attr '%s' (an attribute name, e.g. "
+                "sshPublicKey)",
+                VIS(v));
             return;
         }
         set_str(&cfg->ldap_ssh_key_attr, xstrdup(ld, v));
     } else if (strcmp(key, "name_attr") == 0) {
         if (!valid_attr(v)) {
-            err(fc, "[ldap]: bad name_attr '%s' (an attribute name, e.g. "
-                "uid)", VIS(v));
+            err(fc,
+                "[ldap]: bad name_attr '%s' (an attribute name, e.g. "
+                "uid)",
+                VIS(v));
             return;
         }
         set_str(&cfg->ldap_name_attr, xstrdup(ld, v));
@@ -989,8 +1028,10 @@ set_fido2(struct file_ctx *fc, const char *key, const char *v)
         /* Stored in the credential file as one field: no blanks. */
         for (const char *c = v; *c != '\0'; c++) {
             if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
-                err(fc, "[fido2]: rp_id '%s' must not contain blanks or "
-                    "control characters", VIS(v));
+                err(fc,
+                    "[fido2]: rp_id '%s' must not contain blanks or "
+                    "control characters",
+                    VIS(v));
                 return;
             }
         }
@@ -1025,8 +1066,10 @@ set_notify(struct file_ctx *fc, const char *key, const char *v)
     }
     for (const char *c = v; *c != '\0'; c++) {
         if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
-            err(fc, "[notify]: command '%s' must be a path alone (no "
-                "arguments, no blanks)", VIS(v));
+            err(fc,
+                "[notify]: command '%s' must be a path alone (no "
+                "arguments, no blanks)",
+                VIS(v));
             return;
         }
     }
@@ -1116,8 +1159,10 @@ set_target(struct file_ctx *fc, const char *key, const char *v)
         char *k = check_host_key(fc, v);
         if (k == NULL) {
             if (!fc->ld->oom) {
-                err(fc, "%s: bad host_key '%s' (expected 'TYPE BASE64', "
-                    "e.g. 'ssh-ed25519 AAAA...')", fc->label, VIS(v));
+                err(fc,
+                    "%s: bad host_key '%s' (expected 'TYPE BASE64', "
+                    "e.g. 'ssh-ed25519 AAAA...')",
+                    fc->label, VIS(v));
             }
             return;
         }
@@ -1208,8 +1253,10 @@ set_policy(struct file_ctx *fc, const char *key, const char *v)
             } else if (strcmp(items[i], "input") == 0) {
                 rec |= NIS2_RECORD_INPUT;
             } else {
-                err(fc, "%s: bad record '%s' (output, input or "
-                    "output,input)", fc->label, VIS(v));
+                err(fc,
+                    "%s: bad record '%s' (output, input or "
+                    "output,input)",
+                    fc->label, VIS(v));
                 rec = 0;
                 break;
             }
@@ -1230,8 +1277,10 @@ set_policy(struct file_ctx *fc, const char *key, const char *v)
         set_duration(fc, key, &p->emergency, v, 0, 366LL * 86400);
         x->emergency_line = fc->lineno;
         if (p->emergency > EMERGENCY_MAX) {
-            err(fc, "%s: emergency = %s is longer than the 1h allowed for "
-                "break-glass access", fc->label, VIS(v));
+            err(fc,
+                "%s: emergency = %s is longer than the 1h allowed for "
+                "break-glass access",
+                fc->label, VIS(v));
             p->emergency = 0;
         }
     }
@@ -1295,8 +1344,8 @@ add_named(struct file_ctx *fc, enum sect kind, const char *name)
         cfg->groups[fc->idx].name = n;
         cfg->groups[fc->idx].pos = pos;
     } else if (kind == S_TARGET) {
-        if (!grow((void **)&cfg->targets, &ld->targets_cap,
-                  cfg->n_targets + 1, sizeof(*cfg->targets))) {
+        if (!grow((void **)&cfg->targets, &ld->targets_cap, cfg->n_targets + 1,
+                  sizeof(*cfg->targets))) {
             goto fail;
         }
         fc->idx = cfg->n_targets++;
@@ -1367,8 +1416,7 @@ begin_section(struct file_ctx *fc, char *text)
             return;
         }
         if (sd->main_only && !fc->is_main) {
-            err(fc, "section [%s] is allowed only in the main file",
-                sd->name);
+            err(fc, "section [%s] is allowed only in the main file", sd->name);
             return;
         }
         if (ld->single[kind].line > 0) {
@@ -1386,8 +1434,10 @@ begin_section(struct file_ctx *fc, char *text)
         return;
     }
     if (!nis2_valid_target(name)) {
-        err(fc, "invalid %s name '%s' (1-64 of A-Z a-z 0-9 . _ -, starting "
-            "with a letter or digit)", sd->name, VIS(name));
+        err(fc,
+            "invalid %s name '%s' (1-64 of A-Z a-z 0-9 . _ -, starting "
+            "with a letter or digit)",
+            sd->name, VIS(name));
         return;
     }
     const struct nis2_srcpos *prev = find_named(ld, kind, name);
@@ -1579,7 +1629,7 @@ conf_reader(char *str, int num, void *stream)
 
 static int
 conf_handler(void *user, const char *section, const char *name,
-            const char *value)
+             const char *value)
 {
     struct file_ctx *fc = user;
     size_t i = 0;
@@ -1600,8 +1650,10 @@ conf_handler(void *user, const char *section, const char *name,
         if (strcmp(name, "include") == 0) {
             do_include(fc, value);
         } else {
-            err(fc, "unknown key '%s' before the first section (only "
-                "include may stand here)", VIS(name));
+            err(fc,
+                "unknown key '%s' before the first section (only "
+                "include may stand here)",
+                VIS(name));
         }
         return 1;
     }
@@ -1617,8 +1669,8 @@ conf_handler(void *user, const char *section, const char *name,
         return 1;
     }
     if (fc->seen_keys & (1u << i)) {
-        err(fc, "%s: duplicate key '%s' (first at line %d)", fc->label,
-            name, fc->key_line[i]);
+        err(fc, "%s: duplicate key '%s' (first at line %d)", fc->label, name,
+            fc->key_line[i]);
         return 1;
     }
     fc->seen_keys |= 1u << i;
@@ -1736,13 +1788,17 @@ mark_seen(struct loader *ld, const char *path, const char *real,
             continue;
         }
         if (s->open) {
-            err_at(ld, from, from_line, "include cycle: '%s' is already "
-                   "being read", path);
+            err_at(ld, from, from_line,
+                   "include cycle: '%s' is already "
+                   "being read",
+                   path);
         } else if (s->from_file == NULL) {
             err_at(ld, from, from_line, "'%s' is the main file", path);
         } else {
-            err_at(ld, from, from_line, "'%s' is already included (at "
-                   "%s:%d)", path, s->from_file, s->from_line);
+            err_at(ld, from, from_line,
+                   "'%s' is already included (at "
+                   "%s:%d)",
+                   path, s->from_file, s->from_line);
         }
         return -1;
     }
@@ -1778,8 +1834,7 @@ parse_text(struct loader *ld, const char *path, const char *real,
         return;
     }
     if ((fc.dir = file_dir(path)) == NULL) {
-        err_at(ld, path, 0, "cannot find its directory: %s",
-               strerror(errno));
+        err_at(ld, path, 0, "cannot find its directory: %s", strerror(errno));
         goto out;
     }
     const char *nul = memchr(text, '\0', len);
@@ -1814,8 +1869,8 @@ out:
 }
 
 static int
-load_file(struct loader *ld, const char *path, const char *from,
-          int from_line, int depth)
+load_file(struct loader *ld, const char *path, const char *from, int from_line,
+          int depth)
 {
     char *buf = NULL;
     char *real = NULL;
@@ -1920,8 +1975,10 @@ warn_groups(struct loader *ld, const char *file, int line, const char *what,
 {
     for (size_t i = 0; groups != NULL && groups[i] != NULL; i++) {
         if (!group_defined(ld->cfg, groups[i])) {
-            warn_at(ld, file, line, "%s: group '%s' is not a [group] here; "
-                    "it must exist in NSS (or LDAP)", what, groups[i]);
+            warn_at(ld, file, line,
+                    "%s: group '%s' is not a [group] here; "
+                    "it must exist in NSS (or LDAP)",
+                    what, groups[i]);
         }
     }
 }
@@ -1950,11 +2007,15 @@ check_policy(struct loader *ld, struct nis2_policy *p, struct polx *x)
             continue;
         }
         if (has_wildcard(pat)) {
-            err_at(ld, f, x->targets_line, "%s: target pattern '%s' "
-                   "matches no [target]", what, pat);
+            err_at(ld, f, x->targets_line,
+                   "%s: target pattern '%s' "
+                   "matches no [target]",
+                   what, pat);
         } else {
-            err_at(ld, f, x->targets_line, "%s: unknown target '%s' (no "
-                   "[target %s])", what, pat, pat);
+            err_at(ld, f, x->targets_line,
+                   "%s: unknown target '%s' (no "
+                   "[target %s])",
+                   what, pat, pat);
         }
     }
     for (size_t i = 0; p->forward != NULL && p->forward[i] != NULL; i++) {
@@ -1962,33 +2023,40 @@ check_policy(struct loader *ld, struct nis2_policy *p, struct polx *x)
         char name[80];
         snprintf(name, sizeof(name), "%.*s", (int)n, p->forward[i]);
         if (nis2_config_target(cfg, name) == NULL) {
-            err_at(ld, f, x->forward_line, "%s: forward '%s' names an "
-                   "unknown target (no [target %s])", what, p->forward[i],
-                   name);
+            err_at(ld, f, x->forward_line,
+                   "%s: forward '%s' names an "
+                   "unknown target (no [target %s])",
+                   what, p->forward[i], name);
         }
     }
     if (p->emergency > p->max_duration) {
-        err_at(ld, f, x->emergency_line, "%s: emergency is longer than "
-               "max_duration", what);
+        err_at(ld, f, x->emergency_line,
+               "%s: emergency is longer than "
+               "max_duration",
+               what);
     }
     warn_groups(ld, f, x->groups_line, what, p->groups);
     warn_groups(ld, f, x->approvers_line, what, p->approvers);
     if (p->require_approval && p->approvers == NULL &&
         cfg->role_approvers == NULL) {
-        warn_at(ld, f, p->pos.line, "%s requires approval but names no "
+        warn_at(ld, f, p->pos.line,
+                "%s requires approval but names no "
                 "approvers and [roles] has none: no request can be "
-                "approved", what);
+                "approved",
+                what);
     }
     if (p->hours != NULL && x->zone != NULL) {
         int r = nis2_tz_load(x->zone, cfg->zoneinfo_dir, &p->hours->tz);
         if (r == NIS2_ERR_NOMEM) {
             ld->oom = true;
         } else if (r == NIS2_ERR_NOTFOUND || r == NIS2_ERR_INVAL) {
-            err_at(ld, f, x->hours_line, "%s: hours: unknown time zone "
-                   "'%s' (not in %s)", what, x->zone, cfg->zoneinfo_dir);
+            err_at(ld, f, x->hours_line,
+                   "%s: hours: unknown time zone "
+                   "'%s' (not in %s)",
+                   what, x->zone, cfg->zoneinfo_dir);
         } else if (r != 0) {
-            err_at(ld, f, x->hours_line, "%s: hours: time zone '%s': %s",
-                   what, x->zone, nis2_strerror(r));
+            err_at(ld, f, x->hours_line, "%s: hours: time zone '%s': %s", what,
+                   x->zone, nis2_strerror(r));
         }
     }
 }
@@ -2020,8 +2088,8 @@ finish_ldap(struct loader *ld)
     struct nis2_config *cfg = ld->cfg;
     const struct nis2_srcpos *sec = &ld->single[S_LDAP];
     const struct nis2_srcpos *store = &ld->single[S_STORE];
-    bool want_store = cfg->store_backend != NULL &&
-                      strcmp(cfg->store_backend, "ldap") == 0;
+    bool want_store =
+        cfg->store_backend != NULL && strcmp(cfg->store_backend, "ldap") == 0;
     size_t errs = ld->n_err;
 
     if (cfg->ldap_uri == NULL) {
@@ -2029,7 +2097,8 @@ finish_ldap(struct loader *ld)
             err_at(ld, sec->file, sec->line, "[ldap] has no uri");
         }
         if (want_store) {
-            err_at(ld, store->file, ld->store_backend_line, "[store] backend "
+            err_at(ld, store->file, ld->store_backend_line,
+                   "[store] backend "
                    "= ldap needs an [ldap] section with uri, base and "
                    "requests_base");
         }
@@ -2040,21 +2109,25 @@ finish_ldap(struct loader *ld)
     if (!ld->ldap_tls_set) {
         cfg->ldap_tls = ldaps ? NIS2_LDAP_TLS_LDAPS : NIS2_LDAP_TLS_STARTTLS;
     } else if (ldaps && cfg->ldap_tls != NIS2_LDAP_TLS_LDAPS) {
-        err_at(ld, sec->file, ld->ldap_tls_line, "[ldap]: an ldaps:// uri "
+        err_at(ld, sec->file, ld->ldap_tls_line,
+               "[ldap]: an ldaps:// uri "
                "needs tls = ldaps");
     } else if (!ldaps && cfg->ldap_tls == NIS2_LDAP_TLS_LDAPS) {
-        err_at(ld, sec->file, ld->ldap_tls_line, "[ldap]: tls = ldaps needs "
+        err_at(ld, sec->file, ld->ldap_tls_line,
+               "[ldap]: tls = ldaps needs "
                "an ldaps:// uri (use starttls with ldap://)");
     }
     if (cfg->ldap_base == NULL) {
         err_at(ld, sec->file, sec->line, "[ldap] has no base");
     }
     if ((cfg->ldap_bind_dn == NULL) != (cfg->ldap_bind_pw_file == NULL)) {
-        err_at(ld, sec->file, ld->ldap_bind_line, "[ldap]: bind_dn and "
+        err_at(ld, sec->file, ld->ldap_bind_line,
+               "[ldap]: bind_dn and "
                "bind_pw_file go together (neither for an anonymous bind)");
     }
     if (want_store && cfg->ldap_requests_base == NULL) {
-        err_at(ld, store->file, ld->store_backend_line, "[store] backend = "
+        err_at(ld, store->file, ld->store_backend_line,
+               "[store] backend = "
                "ldap needs [ldap] requests_base");
     }
     set_default(ld, &cfg->ldap_user_filter,
@@ -2116,7 +2189,8 @@ finish(struct loader *ld)
         }
     }
     if (ld->single[S_ROLES].line == 0) {
-        warn_at(ld, cfg->path, 0, "no [roles] section: no approvers and "
+        warn_at(ld, cfg->path, 0,
+                "no [roles] section: no approvers and "
                 "no auditors");
     } else {
         warn_groups(ld, ld->single[S_ROLES].file, ld->roles_approvers_line,
@@ -2348,8 +2422,7 @@ nis2_config_free(struct nis2_config *cfg)
 const struct nis2_target *
 nis2_config_target(const struct nis2_config *cfg, const char *name)
 {
-    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_targets;
-         i++) {
+    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_targets; i++) {
         if (strcmp(cfg->targets[i].name, name) == 0) {
             return &cfg->targets[i];
         }
@@ -2360,8 +2433,7 @@ nis2_config_target(const struct nis2_config *cfg, const char *name)
 const struct nis2_group *
 nis2_config_group(const struct nis2_config *cfg, const char *name)
 {
-    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_groups;
-         i++) {
+    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_groups; i++) {
         if (strcmp(cfg->groups[i].name, name) == 0) {
             return &cfg->groups[i];
         }

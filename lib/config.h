@@ -47,18 +47,18 @@ struct nis2_srcpos {
 
 struct nis2_group {
     char *name;
-    char **members;          /* NULL-terminated */
+    char **members; /* NULL-terminated */
     struct nis2_srcpos pos;
 };
 
 struct nis2_target {
     char *name;
     char *host;
-    int port;                /* default 22 */
-    char *user;              /* account on the target */
-    char *key;               /* broker's private key for it (path) */
-    char *host_key;          /* pinned "type base64" or NULL */
-    char *known_hosts;       /* path or NULL */
+    int port;          /* default 22 */
+    char *user;        /* account on the target */
+    char *key;         /* broker's private key for it (path) */
+    char *host_key;    /* pinned "type base64" or NULL */
+    char *known_hosts; /* path or NULL */
     char *zone;
     struct nis2_srcpos pos;
 };
@@ -86,8 +86,8 @@ struct nis2_hours_range {
 struct nis2_hours {
     struct nis2_hours_range *ranges;
     size_t n_ranges;
-    struct nis2_tz *tz;      /* owned */
-    char *spec;              /* the text as written, for messages */
+    struct nis2_tz *tz; /* owned */
+    char *spec;         /* the text as written, for messages */
 };
 
 #define NIS2_RECORD_OUTPUT 0x1
@@ -95,100 +95,100 @@ struct nis2_hours {
 
 struct nis2_policy {
     char *name;
-    char **groups;           /* NULL-terminated */
-    char **targets;          /* patterns, NULL-terminated */
-    enum nis2_mfa mfa;       /* default NIS2_MFA_TOTP */
-    bool require_approval;   /* default yes */
-    char **approvers;        /* groups; NULL: [roles] approvers */
-    int min_approvals;       /* default 1 */
-    int64_t max_duration;    /* seconds; default 4h */
-    struct nis2_hours *hours;/* NULL: any time */
-    unsigned record;         /* NIS2_RECORD_*; default output|input */
-    char **forward;          /* "target:port" entries; NULL: none */
-    int64_t idle_timeout;    /* seconds; 0: none; default 15m */
-    int64_t emergency;       /* break-glass max seconds; 0: not allowed */
+    char **groups;            /* NULL-terminated */
+    char **targets;           /* patterns, NULL-terminated */
+    enum nis2_mfa mfa;        /* default NIS2_MFA_TOTP */
+    bool require_approval;    /* default yes */
+    char **approvers;         /* groups; NULL: [roles] approvers */
+    int min_approvals;        /* default 1 */
+    int64_t max_duration;     /* seconds; default 4h */
+    struct nis2_hours *hours; /* NULL: any time */
+    unsigned record;          /* NIS2_RECORD_*; default output|input */
+    char **forward;           /* "target:port" entries; NULL: none */
+    int64_t idle_timeout;     /* seconds; 0: none; default 15m */
+    int64_t emergency;        /* break-glass max seconds; 0: not allowed */
     struct nis2_srcpos pos;
 };
 
 struct nis2_config {
-    char *path;              /* main config file */
-    char *dir;               /* its directory */
+    char *path; /* main config file */
+    char *dir;  /* its directory */
 
     /* [paths] */
-    char *state_dir;         /* /var/lib/nis2 */
-    char *recordings_dir;    /* /var/lib/nis2/recordings */
-    char *audit_log;         /* /var/log/nis2/audit.log */
-    char *zoneinfo_dir;      /* /usr/share/zoneinfo (override for tests) */
+    char *state_dir;      /* /var/lib/nis2 */
+    char *recordings_dir; /* /var/lib/nis2/recordings */
+    char *audit_log;      /* /var/log/nis2/audit.log */
+    char *zoneinfo_dir;   /* /usr/share/zoneinfo (override for tests) */
 
     /* [broker] */
-    char *listen;            /* "0.0.0.0:2222" */
+    char *listen; /* "0.0.0.0:2222" */
     char *host_key;
-    char *authorized_keys;   /* may contain %u */
-    char *pam_service;       /* "nis2-broker" */
-    char *pam_confdir;       /* NULL when unset */
-    char *broker_user;       /* NULL when unset */
-    int64_t warn_before;     /* 5m */
-    int max_sessions;        /* 100 (1..10000): concurrent connections */
-    int max_startups;        /* 10 (1..10000): of which not authenticated */
-    int64_t login_grace_time;/* 60s (10s..10m) to authenticate */
+    char *authorized_keys;    /* may contain %u */
+    char *pam_service;        /* "nis2-broker" */
+    char *pam_confdir;        /* NULL when unset */
+    char *broker_user;        /* NULL when unset */
+    int64_t warn_before;      /* 5m */
+    int max_sessions;         /* 100 (1..10000): concurrent connections */
+    int max_startups;         /* 10 (1..10000): of which not authenticated */
+    int64_t login_grace_time; /* 60s (10s..10m) to authenticate */
 
     /* [recording] */
     char *signing_key;
     int64_t checkpoint_interval; /* 5s */
 
     /* [totp] */
-    int totp_digits;         /* 6 (6..8) */
-    int64_t totp_step;       /* 30s */
-    int totp_window;         /* 1 (0..10) */
-    char *totp_issuer;       /* "NIS2 Gate" */
+    int totp_digits;   /* 6 (6..8) */
+    int64_t totp_step; /* 30s */
+    int totp_window;   /* 1 (0..10) */
+    char *totp_issuer; /* "NIS2 Gate" */
 
     /* [lockout] */
-    int lockout_deny;        /* 5; 0 disables lockout */
+    int lockout_deny;              /* 5; 0 disables lockout */
     int64_t lockout_fail_interval; /* 15m */
     int64_t lockout_unlock_time;   /* 15m; 0: only nis2ctl unlock */
 
     /* [store] */
-    char *store_backend;     /* "file" */
+    char *store_backend; /* "file" */
 
     /* [ldap] (docs/ldap.md); ldap_uri NULL: no directory */
-    char *ldap_uri;          /* one or more ldap:// or ldaps:// URIs */
+    char *ldap_uri; /* one or more ldap:// or ldaps:// URIs */
     enum nis2_ldap_tls ldap_tls;
     char *ldap_tls_ca;       /* CA file (path) or NULL: system default */
     char *ldap_bind_dn;      /* NULL: anonymous */
     char *ldap_bind_pw_file; /* path; with bind_dn */
     char *ldap_base;
-    char *ldap_user_filter;  /* "(&(objectClass=posixAccount)(uid=%s))" */
-    char *ldap_group_base;   /* default ldap_base */
+    char *ldap_user_filter; /* "(&(objectClass=posixAccount)(uid=%s))" */
+    char *ldap_group_base;  /* default ldap_base */
     enum nis2_ldap_groups ldap_group_schema;
-    char *ldap_ssh_key_attr; /* "sshPublicKey" */
-    char *ldap_name_attr;    /* "uid": the canonical user name (identity.h) */
-    int64_t ldap_cache_ttl;  /* 30s; 0: no cache */
-    int64_t ldap_timeout;    /* 5s: connect, bind, each search */
-    char *ldap_requests_base;/* for [store] backend = ldap */
+    char *ldap_ssh_key_attr;  /* "sshPublicKey" */
+    char *ldap_name_attr;     /* "uid": the canonical user name (identity.h) */
+    int64_t ldap_cache_ttl;   /* 30s; 0: no cache */
+    int64_t ldap_timeout;     /* 5s: connect, bind, each search */
+    char *ldap_requests_base; /* for [store] backend = ldap */
     /* Connection and cache for identity lookups (nis2_ldap.h), made by the
        loader when ldap_uri is set, freed with the config.  Not const: the
        cache changes under a const config. */
     struct nis2_ldap *ldap;
 
     /* [roles] */
-    char **role_approvers;   /* group names, NULL-terminated, may be NULL */
+    char **role_approvers; /* group names, NULL-terminated, may be NULL */
     char **role_auditors;
 
     /* [fido2] (docs/fido2.md): local tokens in pam_nis2 */
-    char *fido2_rp_id;       /* NULL: "pam://" + host name */
-    bool fido2_uv;           /* user_verification: PIN always; default no */
-    char *fido2_device;      /* NULL: first token found */
+    char *fido2_rp_id;  /* NULL: "pam://" + host name */
+    bool fido2_uv;      /* user_verification: PIN always; default no */
+    char *fido2_device; /* NULL: first token found */
 
     /* [notify] */
-    char *notify_command;    /* NULL when unset */
+    char *notify_command; /* NULL when unset */
 
     struct nis2_group *groups;
     size_t n_groups;
     struct nis2_target *targets;
     size_t n_targets;
-    struct nis2_policy *policies;  /* in file order */
+    struct nis2_policy *policies; /* in file order */
     size_t n_policies;
-    char **files;            /* every file read, main first */
+    char **files; /* every file read, main first */
 
     /* Non-fatal findings ("file:line: what"), e.g. a policy naming a group
        that is no [group] (it may still exist in NSS/LDAP) or no [roles]. */
@@ -200,7 +200,7 @@ struct nis2_config {
 #define NIS2_CONFIG_MAX_DEPTH 8
 
 /* Flags for nis2_config_load_buffer(). */
-#define NIS2_CONFIG_NO_INCLUDE 0x1  /* `include =` is an error (fuzzing) */
+#define NIS2_CONFIG_NO_INCLUDE 0x1 /* `include =` is an error (fuzzing) */
 
 /* Resolve which file to load: `explicit_path` or $NIS2_CONFIG or default. */
 const char *nis2_config_path(const char *explicit_path);

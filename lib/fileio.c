@@ -160,9 +160,8 @@ out:
 }
 
 int
-nis2_file_read_all(const char *path, size_t max,
-                   const struct nis2_trust *trust, char **buf_out,
-                   size_t *len_out)
+nis2_file_read_all(const char *path, size_t max, const struct nis2_trust *trust,
+                   char **buf_out, size_t *len_out)
 {
     int fd = -1, r;
 
@@ -257,10 +256,9 @@ nis2_file_write_atomic(const char *path, const void *data, size_t len,
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
             return NIS2_ERR_IO;
         }
-        int w = snprintf(tmp, sizeof(tmp),
-                         "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path,
-                         rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-                         rnd[6], rnd[7]);
+        int w = snprintf(
+            tmp, sizeof(tmp), "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path,
+            rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
         if (w < 0 || (size_t)w >= sizeof(tmp)) {
             return NIS2_ERR_TOOBIG;
         }
@@ -324,15 +322,16 @@ lock_common(const char *lockpath, int timeout_ms, int op, int *fd_out)
      * user.  A new lock file created by root takes the owner and group of
      * its directory, which is the state owner's (nis2ctl init).
      */
-    fd = open(lockpath, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
-                            O_NOCTTY,
+    fd = open(lockpath,
+              O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
               0640);
     if (fd >= 0) {
         if (geteuid() == 0) {
             char dir[PATH_MAX];
             struct stat dst;
             if (parent_dir(lockpath, dir, sizeof(dir)) == 0 &&
-                stat(dir, &dst) == 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0) {
+                stat(dir, &dst) == 0 &&
+                fchown(fd, dst.st_uid, dst.st_gid) != 0) {
                 close(fd);
                 return NIS2_ERR_IO;
             }
@@ -412,7 +411,7 @@ nis2_mkdir_p(const char *path, mode_t mode)
         return NIS2_ERR_INVAL;
     }
     memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0') {
             continue;
         }

@@ -19,8 +19,8 @@
 /* Who may own a file and which mode bits it must not have. */
 struct nis2_trust {
     uid_t uids[NIS2_TRUST_MAX_UIDS];
-    size_t n_uids;       /* 0: any owner */
-    mode_t forbid_mode;  /* e.g. 077 for secrets, 022 for decisions */
+    size_t n_uids;      /* 0: any owner */
+    mode_t forbid_mode; /* e.g. 077 for secrets, 022 for decisions */
 };
 
 /*
@@ -76,8 +76,7 @@ int nis2_fsync_parent(const char *path);
  */
 int nis2_lock_acquire(const char *lockpath, int timeout_ms, int *fd_out);
 /* Same with a shared lock. */
-int nis2_lock_acquire_shared(const char *lockpath, int timeout_ms,
-                             int *fd_out);
+int nis2_lock_acquire_shared(const char *lockpath, int timeout_ms, int *fd_out);
 void nis2_lock_release(int fd);
 
 /* mkdir -p with `mode` for the directories it creates. */

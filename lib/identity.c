@@ -34,8 +34,7 @@ nis2_id_source_name(enum nis2_id_source s)
     return "none";
 }
 
-static void
-say(char *why, size_t whylen, const char *fmt, ...)
+static void say(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -88,9 +87,8 @@ pw_lookup(bool by_uid, const char *name, uid_t uid, char *name_out,
                                                   : NIS2_ERR_IO;
         goto out;
     }
-    snprintf(name_out, namelen, "%s", strlen(pw.pw_name) < namelen
-                                          ? pw.pw_name
-                                          : "");
+    snprintf(name_out, namelen, "%s",
+             strlen(pw.pw_name) < namelen ? pw.pw_name : "");
     *uid_out = pw.pw_uid;
     r = 1;
 out:
@@ -119,8 +117,8 @@ from_passwd(const char *name, struct nis2_identity *id, char *why,
         return NIS2_ERR_CONFLICT;
     }
     if ((r = pw_lookup(true, NULL, uid, owner, sizeof(owner), &uid2)) < 0) {
-        say(why, whylen, "account lookup for UID %u failed: %s",
-            (unsigned)uid, nis2_strerror(r));
+        say(why, whylen, "account lookup for UID %u failed: %s", (unsigned)uid,
+            nis2_strerror(r));
         return r;
     }
     if (r == 1 && strcmp(owner, pw_name) != 0) {
@@ -206,8 +204,10 @@ nis2_identity_resolve(const struct nis2_config *cfg, const char *typed,
                                      sizeof(id->name), why, whylen);
         if (r == 0) {
             if (strlen(dn) > NIS2_ID_DN_MAX) {
-                say(why, whylen, "the directory entry of %s has a DN "
-                    "longer than %d bytes", typed, NIS2_ID_DN_MAX);
+                say(why, whylen,
+                    "the directory entry of %s has a DN "
+                    "longer than %d bytes",
+                    typed, NIS2_ID_DN_MAX);
                 r = NIS2_ERR_TOOBIG;
                 goto out;
             }
@@ -314,8 +314,10 @@ nis2_same_person(const struct nis2_config *cfg, const char *a, const char *b,
     }
     say(why, whylen, "%s", "");
     if ((ra == 0 && ia.dir_unchecked) || (rb == 0 && ib.dir_unchecked)) {
-        say(why, whylen, "the directory cannot be asked whether %s and %s "
-            "are one person", a, b);
+        say(why, whylen,
+            "the directory cannot be asked whether %s and %s "
+            "are one person",
+            a, b);
         return NIS2_ERR_IO;
     }
     if (ra != 0 || rb != 0) {

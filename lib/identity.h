@@ -62,11 +62,11 @@ struct nis2_identity {
     char name[NIS2_USER_MAX + 1];  /* canonical: used everywhere after */
     char typed[NIS2_USER_MAX + 1]; /* as it came in (validated) */
     enum nis2_id_source source;
-    char dn[NIS2_ID_DN_MAX + 1];   /* directory entry, "" otherwise */
-    bool has_uid;                  /* passwd: the account's UID */
+    char dn[NIS2_ID_DN_MAX + 1]; /* directory entry, "" otherwise */
+    bool has_uid;                /* passwd: the account's UID */
     uid_t uid;
-    bool dir_unchecked;            /* [ldap] could not be asked: a static
-                                      member taken by its exact spelling */
+    bool dir_unchecked; /* [ldap] could not be asked: a static
+                           member taken by its exact spelling */
 };
 
 /*

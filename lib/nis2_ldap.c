@@ -47,20 +47,20 @@
 
 struct cache_ent {
     char *user;
-    time_t at;           /* when the user entry was read */
+    time_t at; /* when the user entry was read */
     char *dn;
-    char **names;        /* [ldap] name_attr values, NULL-terminated */
-    char **keys;         /* NULL-terminated */
+    char **names; /* [ldap] name_attr values, NULL-terminated */
+    char **keys;  /* NULL-terminated */
     bool have_groups;
     time_t groups_at;
-    char **groups;       /* NULL-terminated */
+    char **groups; /* NULL-terminated */
 };
 
 struct nis2_ldap {
     const struct nis2_config *cfg;
     pthread_mutex_t mu;
     LDAP *ld;
-    pid_t pid;           /* who opened ld */
+    pid_t pid; /* who opened ld */
     struct cache_ent *cache;
     size_t n_cache;
     char err[512];
@@ -307,8 +307,8 @@ nis2_ldap_timeout(const struct nis2_ldap *l)
 }
 
 void
-nis2_ldap_note_failure(struct nis2_ldap *l, const char *user,
-                       const char *what, const char *detail)
+nis2_ldap_note_failure(struct nis2_ldap *l, const char *user, const char *what,
+                       const char *detail)
 {
     struct json_object *d = NULL;
 
@@ -324,8 +324,7 @@ nis2_ldap_note_failure(struct nis2_ldap *l, const char *user,
     json_object_object_add(d, "error", json_object_new_string(detail));
     /* Best effort: the caller denies whether or not this is written. */
     (void)nis2_audit_append(l->cfg->audit_log, "ldap.error",
-                            user != NULL && nis2_valid_user(user) ? user
-                                                                  : NULL,
+                            user != NULL && nis2_valid_user(user) ? user : NULL,
                             NULL, NULL, NULL, d);
     json_object_put(d);
 }
@@ -386,13 +385,14 @@ read_bind_pw(struct nis2_ldap *l, char **pw_out, size_t *len_out)
     *pw_out = NULL;
     /* Group may read (root:nis2 0640); nobody else, nobody may write. */
     if ((r = nis2_state_trust(l->cfg, 037, &trust)) != 0 ||
-        (r = nis2_file_read_all(l->cfg->ldap_bind_pw_file, PW_MAX, &trust,
-                                &buf, &len)) != 0) {
+        (r = nis2_file_read_all(l->cfg->ldap_bind_pw_file, PW_MAX, &trust, &buf,
+                                &len)) != 0) {
         snprintf(l->err, sizeof(l->err),
                  "directory bind: bind_pw_file %s: %s%s",
                  l->cfg->ldap_bind_pw_file, nis2_strerror(r),
                  r == NIS2_ERR_UNTRUSTED ? " (owner root, the broker user "
-                 "or us; mode 0600 or 0640)" : "");
+                                           "or us; mode 0600 or 0640)"
+                                         : "");
         return r;
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
@@ -426,8 +426,7 @@ connect_bind(struct nis2_ldap *l)
             LDAP_OPT_SUCCESS ||
         (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv)) !=
             LDAP_OPT_SUCCESS ||
-        (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv)) !=
-            LDAP_OPT_SUCCESS ||
+        (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv)) != LDAP_OPT_SUCCESS ||
         (rc = ldap_set_option(ld, LDAP_OPT_TIMELIMIT,
                               &(int){(int)cfg->ldap_timeout})) !=
             LDAP_OPT_SUCCESS) {
@@ -438,8 +437,8 @@ connect_bind(struct nis2_ldap *l)
         if ((cfg->ldap_tls_ca != NULL &&
              (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
                                    cfg->ldap_tls_ca)) != LDAP_OPT_SUCCESS) ||
-            (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT,
-                                  &demand)) != LDAP_OPT_SUCCESS ||
+            (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand)) !=
+                LDAP_OPT_SUCCESS ||
             (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero)) !=
                 LDAP_OPT_SUCCESS) {
             r = nis2_ldap_map_error(l, rc, "TLS options");
@@ -458,9 +457,9 @@ connect_bind(struct nis2_ldap *l)
         cred.bv_val = pw;
         cred.bv_len = pwlen;
     }
-    rc = ldap_sasl_bind_s(ld, cfg->ldap_bind_dn != NULL ? cfg->ldap_bind_dn
-                                                        : "",
-                          LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+    rc =
+        ldap_sasl_bind_s(ld, cfg->ldap_bind_dn != NULL ? cfg->ldap_bind_dn : "",
+                         LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
     if (rc != LDAP_SUCCESS) {
         r = nis2_ldap_map_error(l, rc, "bind");
         goto out;
@@ -528,8 +527,8 @@ search(struct nis2_ldap *l, const char *what, const char *base, int scope,
         if (l->ld == NULL && (r = connect_bind(l)) != 0) {
             return r;
         }
-        rc = ldap_search_ext_s(l->ld, base, scope, filter, attrs, 0, NULL,
-                               NULL, &tv, sizelimit, res);
+        rc = ldap_search_ext_s(l->ld, base, scope, filter, attrs, 0, NULL, NULL,
+                               &tv, sizelimit, res);
         *rc_out = rc;
         if (rc == LDAP_SUCCESS) {
             return NIS2_OK;
@@ -646,8 +645,10 @@ user_entry(struct nis2_ldap *l, const char *user, struct cache_ent *tmp,
     r = search(l, "user search", cfg->ldap_base, LDAP_SCOPE_SUBTREE, filter,
                attrs, 2, &res, &rc);
     if (rc == LDAP_SIZELIMIT_EXCEEDED) {
-        snprintf(l->err, sizeof(l->err), "directory: several entries match "
-                 "user '%s'", user);
+        snprintf(l->err, sizeof(l->err),
+                 "directory: several entries match "
+                 "user '%s'",
+                 user);
         r = NIS2_ERR_CONFLICT;
         goto out;
     }
@@ -661,8 +662,10 @@ user_entry(struct nis2_ldap *l, const char *user, struct cache_ent *tmp,
         goto out;
     }
     if (n != 1) {
-        snprintf(l->err, sizeof(l->err), "directory: several entries match "
-                 "user '%s'", user);
+        snprintf(l->err, sizeof(l->err),
+                 "directory: several entries match "
+                 "user '%s'",
+                 user);
         r = NIS2_ERR_CONFLICT;
         goto out;
     }
@@ -838,29 +841,29 @@ user_groups(struct nis2_ldap *l, struct cache_ent *e)
     bool bis = cfg->ldap_group_schema == NIS2_LDAP_GROUPS_RFC2307BIS;
     char canon[NIS2_USER_MAX + 1], why[8];
     /* memberUid holds the canonical name, whatever name found the entry. */
-    if (!bis && entry_canonical(cfg, e, canon, sizeof(canon), why,
-                                sizeof(why)) != 0) {
+    if (!bis &&
+        entry_canonical(cfg, e, canon, sizeof(canon), why, sizeof(why)) != 0) {
         snprintf(canon, sizeof(canon), "%s", e->user);
     }
     if ((r = nis2_ldap_escape_filter(bis ? e->dn : canon, &val)) != 0) {
         goto out;
     }
-    if (asprintf(&filter, bis ? "(&(objectClass=groupOfNames)(member=%s))"
-                              : "(&(objectClass=posixGroup)(memberUid=%s))",
+    if (asprintf(&filter,
+                 bis ? "(&(objectClass=groupOfNames)(member=%s))"
+                     : "(&(objectClass=posixGroup)(memberUid=%s))",
                  val) < 0) {
         filter = NULL;
         r = NIS2_ERR_NOMEM;
         goto out;
     }
-    if ((r = search(l, "group search", cfg->ldap_group_base,
-                    LDAP_SCOPE_SUBTREE, filter, attrs, GROUPS_MAX, &res,
-                    &rc)) != 0) {
+    if ((r = search(l, "group search", cfg->ldap_group_base, LDAP_SCOPE_SUBTREE,
+                    filter, attrs, GROUPS_MAX, &res, &rc)) != 0) {
         nis2_ldap_note_failure(l, e->user, "group search", l->err);
         goto out;
     }
     int count = ldap_count_entries(l->ld, res);
-    if (count < 0 || (groups = calloc((size_t)count + 1, sizeof(*groups))) ==
-                         NULL) {
+    if (count < 0 ||
+        (groups = calloc((size_t)count + 1, sizeof(*groups))) == NULL) {
         r = count < 0 ? NIS2_ERR_IO : NIS2_ERR_NOMEM;
         goto out;
     }
@@ -959,8 +962,8 @@ nis2_ldap_user_canonical(struct nis2_ldap *l, const char *user, char **dn_out,
     if ((r = user_entry(l, user, &tmp, &e)) == 0) {
         r = entry_canonical(l->cfg, e, name, namelen, why, whylen);
     } else if (r != NIS2_ERR_NOTFOUND) {
-        snprintf(why, whylen, "%s", l->err[0] != '\0' ? l->err
-                                                     : nis2_strerror(r));
+        snprintf(why, whylen, "%s",
+                 l->err[0] != '\0' ? l->err : nis2_strerror(r));
     }
     if (r == 0 && (*dn_out = strdup(e->dn)) == NULL) {
         r = NIS2_ERR_NOMEM;
@@ -971,8 +974,7 @@ nis2_ldap_user_canonical(struct nis2_ldap *l, const char *user, char **dn_out,
 }
 
 int
-nis2_ldap_user_groups(struct nis2_ldap *l, const char *user,
-                      char ***groups_out)
+nis2_ldap_user_groups(struct nis2_ldap *l, const char *user, char ***groups_out)
 {
     struct cache_ent tmp, *e = NULL;
     int r;

@@ -100,8 +100,7 @@ int nis2_ldap_user_groups(struct nis2_ldap *l, const char *user,
 
 /* The user's public keys from ssh_key_attr (maybe none; NOTFOUND when
    the user is not in the directory). */
-int nis2_ldap_ssh_keys(struct nis2_ldap *l, const char *user,
-                       char ***keys_out);
+int nis2_ldap_ssh_keys(struct nis2_ldap *l, const char *user, char ***keys_out);
 
 /*
  * For policy.c: is `user` in directory group `group`?  1 yes, 0 no (also

@@ -291,8 +291,7 @@ range_on_day(const struct nis2_hours *h, const struct nis2_hours_range *rg,
         return r;
     }
     /* end <= start: the range runs past midnight into the next date. */
-    lt.tm_mday = day->tm_mday + off +
-                 (rg->end_min <= rg->start_min ? 1 : 0);
+    lt.tm_mday = day->tm_mday + off + (rg->end_min <= rg->start_min ? 1 : 0);
     lt.tm_min = rg->end_min;
     if ((r = nis2_tz_mktime(h->tz, &lt, e)) != 0) {
         return r;
@@ -334,8 +333,7 @@ contains_once(const struct nis2_hours *h, time_t t, time_t *end_out)
 }
 
 int
-nis2_hours_contains(const struct nis2_hours *hours, time_t t,
-                    time_t *end_out)
+nis2_hours_contains(const struct nis2_hours *hours, time_t t, time_t *end_out)
 {
     time_t end = 0, next;
     int r;
@@ -368,8 +366,8 @@ nis2_hours_contains(const struct nis2_hours *hours, time_t t,
 }
 
 int
-nis2_hours_next(const struct nis2_hours *hours, time_t t,
-                time_t *start_out, time_t *end_out)
+nis2_hours_next(const struct nis2_hours *hours, time_t t, time_t *start_out,
+                time_t *end_out)
 {
     struct tm day;
     time_t s, e, best = 0, end = 0;
@@ -505,13 +503,11 @@ nis2_policy_decide(const struct nis2_config *cfg, const char *user,
         d->mfa = p->mfa;
         d->max_duration = p->max_duration;
         d->hours_end = end;
-        snprintf(d->reason, sizeof(d->reason),
-                 "policy %s allows %s on %s%s%s%s", p->name, user, target,
-                 p->hours != NULL ? " within " : "",
-                 p->hours != NULL && p->hours->spec != NULL ? p->hours->spec
-                                                            : "",
-                 p->require_approval ? "; an approved request is needed"
-                                     : "");
+        snprintf(
+            d->reason, sizeof(d->reason), "policy %s allows %s on %s%s%s%s",
+            p->name, user, target, p->hours != NULL ? " within " : "",
+            p->hours != NULL && p->hours->spec != NULL ? p->hours->spec : "",
+            p->require_approval ? "; an approved request is needed" : "");
         return 0;
     }
     if (outside != NULL) {

@@ -45,18 +45,18 @@ int nis2_hours_contains(const struct nis2_hours *hours, time_t t,
  * The next instant >= t that is inside `hours` (t itself when inside), with
  * the end of that range; NIS2_ERR_NOTFOUND if none within 8 days.
  */
-int nis2_hours_next(const struct nis2_hours *hours, time_t t,
-                    time_t *start_out, time_t *end_out);
+int nis2_hours_next(const struct nis2_hours *hours, time_t t, time_t *start_out,
+                    time_t *end_out);
 
 struct nis2_decision {
     bool allow;
     const struct nis2_policy *policy; /* the deciding rule or NULL */
     bool needs_approval;
     enum nis2_mfa mfa;
-    int64_t max_duration;             /* seconds; 0 when denied */
-    time_t hours_end;                 /* end of the current hours range,
-                                         0 when the policy has no hours */
-    char reason[512];                 /* plain words, names the rule */
+    int64_t max_duration; /* seconds; 0 when denied */
+    time_t hours_end;     /* end of the current hours range,
+                             0 when the policy has no hours */
+    char reason[512];     /* plain words, names the rule */
 };
 
 /*
@@ -65,7 +65,6 @@ struct nis2_decision {
  * An unknown user or target is a deny decision, not an error.
  */
 int nis2_policy_decide(const struct nis2_config *cfg, const char *user,
-                       const char *target, time_t t,
-                       struct nis2_decision *d);
+                       const char *target, time_t t, struct nis2_decision *d);
 
 #endif

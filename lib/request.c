@@ -1121,8 +1121,8 @@ check_approver(const struct nis2_config *cfg, const struct nis2_request *req,
     }
     /* Persons, not strings (identity.h): under any alias the requester
        never decides their own request. */
-    if ((r = nis2_same_person(cfg, by, req->requester, why,
-                              sizeof(why))) != 0) {
+    if ((r = nis2_same_person(cfg, by, req->requester, why, sizeof(why))) !=
+        0) {
         if (r < 0) {
             say(msg, msglen, "cannot tell whether %s is the requester %s: %s",
                 by, req->requester, why);
@@ -1132,8 +1132,10 @@ check_approver(const struct nis2_config *cfg, const struct nis2_request *req,
             say(msg, msglen, "%s cannot %s their own request %s", by, what,
                 req->id);
         } else {
-            say(msg, msglen, "%s cannot %s their own request %s (filed as "
-                "%s, the same person)", by, what, req->id, req->requester);
+            say(msg, msglen,
+                "%s cannot %s their own request %s (filed as "
+                "%s, the same person)",
+                by, what, req->id, req->requester);
         }
         return NIS2_ERR_DENIED;
     }
@@ -1225,18 +1227,22 @@ nis2_request_approve(const struct nis2_config *cfg, struct nis2_request *req,
         r = nis2_same_person(cfg, req->approvals[i].approver, approver, why,
                              sizeof(why));
         if (r < 0) {
-            say(msg, msglen, "cannot tell whether %s already approved "
-                "request %s: %s", approver, req->id, why);
+            say(msg, msglen,
+                "cannot tell whether %s already approved "
+                "request %s: %s",
+                approver, req->id, why);
             return r;
         }
         if (r == 1) {
             const char *was = req->approvals[i].approver;
             if (strcmp(was, approver) == 0) {
-                say(msg, msglen, "%s has already approved request %s",
-                    approver, req->id);
+                say(msg, msglen, "%s has already approved request %s", approver,
+                    req->id);
             } else {
-                say(msg, msglen, "%s has already approved request %s (as %s, "
-                    "the same person)", approver, req->id, was);
+                say(msg, msglen,
+                    "%s has already approved request %s (as %s, "
+                    "the same person)",
+                    approver, req->id, was);
             }
             return NIS2_ERR_CONFLICT;
         }

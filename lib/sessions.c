@@ -223,8 +223,7 @@ subdirs(const char *dir, bool (*ok)(const char *), char ***out, size_t *n_out)
         r = NIS2_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) {
-        if (r == 0 && ok(names[i]->d_name) &&
-            names[i]->d_type != DT_LNK) {
+        if (r == 0 && ok(names[i]->d_name) && names[i]->d_type != DT_LNK) {
             if ((v[k] = strdup(names[i]->d_name)) == NULL) {
                 r = NIS2_ERR_NOMEM;
             } else {

@@ -18,28 +18,28 @@
 struct json_object;
 
 struct nis2_session {
-    char id[16];             /* "S-XXXXXXXX" */
-    char *dir;               /* recordings_dir/YYYY/MM/DD/ID */
-    char *user;              /* NULL when meta.json lacks it */
+    char id[16]; /* "S-XXXXXXXX" */
+    char *dir;   /* recordings_dir/YYYY/MM/DD/ID */
+    char *user;  /* NULL when meta.json lacks it */
     char *target;
-    char *request;           /* request id, NULL when none */
-    char **approvers;        /* NULL-terminated, never NULL */
-    char *end_reason;        /* NULL while open (live or crashed) */
-    time_t start;            /* 0 when unknown */
-    time_t end;              /* 0 while open */
-    time_t window_start;     /* 0 when none */
+    char *request;       /* request id, NULL when none */
+    char **approvers;    /* NULL-terminated, never NULL */
+    char *end_reason;    /* NULL while open (live or crashed) */
+    time_t start;        /* 0 when unknown */
+    time_t end;          /* 0 while open */
+    time_t window_start; /* 0 when none */
     time_t window_end;
     bool emergency;
-    bool live;               /* the writer holds the chain lock */
-    struct json_object *meta;/* the whole document; NULL if unreadable */
-    char *meta_error;        /* why meta.json could not be read, or NULL */
+    bool live;                /* the writer holds the chain lock */
+    struct json_object *meta; /* the whole document; NULL if unreadable */
+    char *meta_error;         /* why meta.json could not be read, or NULL */
 };
 
 struct nis2_session_filter {
-    const char *user;        /* NULL: any (exact match) */
-    const char *target;      /* NULL: any (fnmatch pattern) */
-    time_t since;            /* 0: no bound; sessions that end after */
-    time_t until;            /* 0: no bound; sessions that start before */
+    const char *user;   /* NULL: any (exact match) */
+    const char *target; /* NULL: any (fnmatch pattern) */
+    time_t since;       /* 0: no bound; sessions that end after */
+    time_t until;       /* 0: no bound; sessions that start before */
     bool live_only;
 };
 

@@ -105,8 +105,8 @@ nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
     if (lock_out != NULL) {
         *lock_out = NULL;
     }
-    if (cfg == NULL || cfg->state_dir == NULL || kind == NULL ||
-        user == NULL || !nis2_valid_user(user)) {
+    if (cfg == NULL || cfg->state_dir == NULL || kind == NULL || user == NULL ||
+        !nis2_valid_user(user)) {
         return NIS2_ERR_INVAL;
     }
     if ((path_out != NULL &&

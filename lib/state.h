@@ -46,8 +46,7 @@ int nis2_state_mkdir(const struct nis2_config *cfg, const char *dir,
  * is ever built from an unchecked name.
  */
 int nis2_state_user_paths(const struct nis2_config *cfg, const char *kind,
-                          const char *user, char **path_out,
-                          char **lock_out);
+                          const char *user, char **path_out, char **lock_out);
 
 /*
  * state_dir/KIND must be a real directory (not a symlink), owned by a uid

@@ -46,7 +46,7 @@ struct field_map {
     const char *obj; /* enclosing JSON object, NULL: top level */
     const char *key;
     enum kind kind;
-    bool nullable;   /* K_STR/K_TIME: JSON null <-> no attribute */
+    bool nullable; /* K_STR/K_TIME: JSON null <-> no attribute */
 };
 
 static const struct field_map fields[] = {
@@ -153,8 +153,8 @@ time_from_ldap(const char *s, char *buf)
             return false;
         }
     }
-    snprintf(buf, 21, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 4, s + 6,
-             s + 8, s + 10, s + 12);
+    snprintf(buf, 21, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 4, s + 6, s + 8,
+             s + 10, s + 12);
     return true;
 }
 
@@ -181,8 +181,8 @@ values_of(struct json_object *doc, const struct field_map *f, char **vals)
     }
     switch (f->kind) {
     case K_INT:
-        if (asprintf(&vals[n], "%lld",
-                     (long long)json_object_get_int64(v)) < 0) {
+        if (asprintf(&vals[n], "%lld", (long long)json_object_get_int64(v)) <
+            0) {
             return NIS2_ERR_NOMEM;
         }
         n++;
@@ -201,9 +201,8 @@ values_of(struct json_object *doc, const struct field_map *f, char **vals)
         }
         break;
     case K_BOOL:
-        if ((vals[n++] = strdup(json_object_get_boolean(v) ? "TRUE"
-                                                           : "FALSE")) ==
-            NULL) {
+        if ((vals[n++] = strdup(
+                 json_object_get_boolean(v) ? "TRUE" : "FALSE")) == NULL) {
             return NIS2_ERR_NOMEM;
         }
         break;
@@ -309,7 +308,7 @@ entry_request(struct nis2_store *st, LDAP *ld, LDAPMessage *e,
         const struct field_map *f = &fields[i];
         struct berval **bv = ldap_get_values_len(ld, e, f->attr);
         int n = bv != NULL ? ldap_count_values_len(bv) : 0;
-        struct json_object *target = f->obj == NULL            ? doc
+        struct json_object *target = f->obj == NULL ? doc
                                      : strcmp(f->obj, "requested") == 0
                                          ? sub[0]
                                          : sub[1];
@@ -353,8 +352,8 @@ entry_request(struct nis2_store *st, LDAP *ld, LDAPMessage *e,
         goto out;
     }
     r = NIS2_ERR_PARSE;
-    if ((dn = ldap_get_dn(ld, e)) == NULL ||
-        entry_dn(st, q->id, &want) != 0 || strcasecmp(dn, want) != 0) {
+    if ((dn = ldap_get_dn(ld, e)) == NULL || entry_dn(st, q->id, &want) != 0 ||
+        strcasecmp(dn, want) != 0) {
         /* An entry copied under another name is not that request. */
         goto out;
     }
@@ -455,8 +454,8 @@ build_mods(const struct nis2_request *req, uint64_t expected,
         if (expected == 0 && m->vals[m->n][0] == NULL) {
             continue; /* nothing to add */
         }
-        m->mods[m->n].mod_op = expected == 0 || is_rev ? LDAP_MOD_ADD
-                                                       : LDAP_MOD_REPLACE;
+        m->mods[m->n].mod_op =
+            expected == 0 || is_rev ? LDAP_MOD_ADD : LDAP_MOD_REPLACE;
         m->mods[m->n].mod_type = (char *)f->attr;
         m->mods[m->n].mod_values = m->vals[m->n];
         m->ptrs[m->n] = &m->mods[m->n];
@@ -498,8 +497,8 @@ lstore_get(struct nis2_store *st, const char *id, struct nis2_request **out)
             goto out;
         }
         rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
-                               "(objectClass=nis2AccessRequest)",
-                               all_attrs(), 0, NULL, NULL, &tv, 2, &res);
+                               "(objectClass=nis2AccessRequest)", all_attrs(),
+                               0, NULL, NULL, &tv, 2, &res);
         if (rc == LDAP_SUCCESS) {
             e = ldap_first_entry(ld, res);
             r = e == NULL ? NIS2_ERR_NOTFOUND
@@ -543,7 +542,7 @@ by_created(const void *a, const void *b)
 
 static int
 lstore_list(struct nis2_store *st, struct nis2_request ***out, size_t *n_out,
-          struct nis2_diag *bad)
+            struct nis2_diag *bad)
 {
     struct ldap_store *ls = priv(st);
     struct timeval tv = {nis2_ldap_timeout(ls->l), 0};
@@ -568,9 +567,8 @@ lstore_list(struct nis2_store *st, struct nis2_request ***out, size_t *n_out,
         held = true;
         rc = ldap_search_ext_s(ld, st->cfg->ldap_requests_base,
                                LDAP_SCOPE_ONELEVEL,
-                               "(objectClass=nis2AccessRequest)",
-                               all_attrs(), 0, NULL, NULL, &tv,
-                               NIS2_LDAP_MAX_ENTRIES, &res);
+                               "(objectClass=nis2AccessRequest)", all_attrs(),
+                               0, NULL, NULL, &tv, NIS2_LDAP_MAX_ENTRIES, &res);
         if (rc == LDAP_SUCCESS) {
             break;
         }
@@ -634,8 +632,7 @@ out:
 
 /* One write: an add (expected 0) or the compare-and-swap modify. */
 static int
-write_entry(struct nis2_store *st, struct nis2_request *req,
-            uint64_t expected)
+write_entry(struct nis2_store *st, struct nis2_request *req, uint64_t expected)
 {
     struct ldap_store *ls = priv(st);
     struct modset *m = NULL;
@@ -684,7 +681,7 @@ lstore_create(struct nis2_store *st, struct nis2_request *req)
 
 static int
 lstore_update(struct nis2_store *st, struct nis2_request *req,
-            uint64_t expected)
+              uint64_t expected)
 {
     if (expected == 0) {
         return NIS2_ERR_INVAL;

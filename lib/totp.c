@@ -86,8 +86,8 @@ oath_flags(enum nis2_totp_alg alg)
 
 int
 nis2_totp_code(const unsigned char *secret, size_t secret_len,
-               const struct nis2_totp_params *p, uint64_t counter,
-               char *out, size_t outlen)
+               const struct nis2_totp_params *p, uint64_t counter, char *out,
+               size_t outlen)
 {
     uint64_t step = (uint64_t)p->step;
 
@@ -134,8 +134,8 @@ nis2_totp_is_code(const char *answer, int digits)
 
 int
 nis2_totp_verify(const unsigned char *secret, size_t secret_len,
-                 const struct nis2_totp_params *p, time_t now,
-                 const char *code, uint64_t *step_out)
+                 const struct nis2_totp_params *p, time_t now, const char *code,
+                 uint64_t *step_out)
 {
     char cand[NIS2_TOTP_DIGITS_MAX + 1];
     uint64_t t, best = 0;
@@ -341,8 +341,8 @@ put_pct(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-            (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-            *p == '_' || *p == '~') {
+            (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+            *p == '~') {
             fputc(*p, f);
         } else {
             fprintf(f, "%%%02X", *p);
@@ -351,9 +351,8 @@ put_pct(FILE *f, const char *s)
 }
 
 int
-nis2_totp_uri(const char *issuer, const char *user,
-              const unsigned char *secret, size_t secret_len,
-              const struct nis2_totp_params *p, char **out)
+nis2_totp_uri(const char *issuer, const char *user, const unsigned char *secret,
+              size_t secret_len, const struct nis2_totp_params *p, char **out)
 {
     char *b32 = NULL, *buf = NULL;
     size_t len = 0;
@@ -477,8 +476,7 @@ to_hex(const unsigned char *in, size_t len, char *out)
 
 /* SHA-256(salt || code) into md (32 bytes). */
 static int
-recovery_digest(const unsigned char *salt, const char *code,
-                unsigned char *md)
+recovery_digest(const unsigned char *salt, const char *code, unsigned char *md)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int mdlen = 0;
@@ -531,8 +529,8 @@ nis2_totp_recovery_hash_valid(const char *s)
         return false;
     }
     for (size_t i = 0; i < NIS2_TOTP_RECOVERY_HASH_LEN; i++) {
-        if (i != 32 && !((s[i] >= '0' && s[i] <= '9') ||
-                         (s[i] >= 'a' && s[i] <= 'f'))) {
+        if (i != 32 &&
+            !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
             return false;
         }
     }
@@ -550,8 +548,8 @@ nis2_totp_recovery_check(const char *code, const char *hash)
         return NIS2_ERR_INVAL;
     }
     for (size_t i = 0; i < 16; i++) {
-        salt[i] = (unsigned char)(hexval(hash[2 * i]) << 4 |
-                                  hexval(hash[2 * i + 1]));
+        salt[i] =
+            (unsigned char)(hexval(hash[2 * i]) << 4 | hexval(hash[2 * i + 1]));
     }
     for (size_t i = 0; i < 32; i++) {
         want[i] = (unsigned char)(hexval(hash[33 + 2 * i]) << 4 |
@@ -561,8 +559,7 @@ nis2_totp_recovery_check(const char *code, const char *hash)
         (r = recovery_digest(salt, norm, md)) != 0) {
         goto out;
     }
-    r = nis2_ct_memcmp(md, want, sizeof(md)) == 0 ? NIS2_OK
-                                                  : NIS2_ERR_DENIED;
+    r = nis2_ct_memcmp(md, want, sizeof(md)) == 0 ? NIS2_OK : NIS2_ERR_DENIED;
 out:
     explicit_bzero(norm, sizeof(norm));
     explicit_bzero(md, sizeof(md));

@@ -47,9 +47,9 @@ int nis2_totp_alg_parse(const char *s, enum nis2_totp_alg *alg);
 
 struct nis2_totp_params {
     enum nis2_totp_alg alg;
-    int digits;              /* 6..8 */
-    int64_t step;            /* seconds, 10..300 */
-    int window;              /* steps accepted either side, 0..10 */
+    int digits;   /* 6..8 */
+    int64_t step; /* seconds, 10..300 */
+    int window;   /* steps accepted either side, 0..10 */
 };
 
 /* NIS2_ERR_RANGE when a field is out of its range. */
@@ -89,8 +89,7 @@ int nis2_totp_verify(const unsigned char *secret, size_t secret_len,
 /*
  * Base32 (RFC 4648) without padding, upper case, into *out (caller frees).
  */
-int nis2_totp_base32_encode(const unsigned char *data, size_t len,
-                            char **out);
+int nis2_totp_base32_encode(const unsigned char *data, size_t len, char **out);
 /*
  * Decode base32 as people type it: case-insensitive, blanks, dashes and
  * trailing '=' ignored.  The result must be NIS2_TOTP_SECRET_MIN..MAX
@@ -101,8 +100,7 @@ int nis2_totp_base32_decode(const char *in, unsigned char **out,
                             size_t *len_out);
 
 /* Decode hex (pam_oath usersfiles); same size rules as base32. */
-int nis2_totp_hex_decode(const char *in, unsigned char **out,
-                         size_t *len_out);
+int nis2_totp_hex_decode(const char *in, unsigned char **out, size_t *len_out);
 
 /* Fresh random secret of NIS2_TOTP_SECRET_GEN bytes (getrandom). */
 int nis2_totp_secret_generate(unsigned char *buf, size_t len);
@@ -123,8 +121,8 @@ int nis2_totp_uri(const char *issuer, const char *user,
  * the normalised code.
  */
 #define NIS2_TOTP_RECOVERY_COUNT 8
-#define NIS2_TOTP_RECOVERY_LEN 14          /* with the two dashes */
-#define NIS2_TOTP_RECOVERY_HASH_LEN 97     /* salt ':' hash */
+#define NIS2_TOTP_RECOVERY_LEN 14      /* with the two dashes */
+#define NIS2_TOTP_RECOVERY_HASH_LEN 97 /* salt ':' hash */
 
 /* A fresh code into `out` (>= NIS2_TOTP_RECOVERY_LEN + 1 bytes). */
 int nis2_totp_recovery_generate(char *out, size_t outlen);
@@ -134,8 +132,7 @@ int nis2_totp_recovery_generate(char *out, size_t outlen);
  * into `out` (>= NIS2_TOTP_ANSWER_MAX + 1).  NIS2_ERR_INVAL when the
  * result is empty, too long, or holds anything but [a-z0-9].
  */
-int nis2_totp_recovery_normalize(const char *answer, char *out,
-                                 size_t outlen);
+int nis2_totp_recovery_normalize(const char *answer, char *out, size_t outlen);
 
 /* Salted hash of `code` (normalised here) into `out` (>= HASH_LEN + 1). */
 int nis2_totp_recovery_hash(const char *code, char *out, size_t outlen);

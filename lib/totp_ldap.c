@@ -28,9 +28,9 @@
 #define FAILS_MAX 1000
 
 static char *totp_attrs[] = {
-    "nis2TotpSecret",  "nis2TotpParams",     "nis2TotpRevision",
+    "nis2TotpSecret",   "nis2TotpParams",      "nis2TotpRevision",
     "nis2TotpLastStep", "nis2TotpLastSuccess", "nis2TotpFailures",
-    "nis2TotpLockedAt", "nis2TotpRecovery",   NULL};
+    "nis2TotpLockedAt", "nis2TotpRecovery",    NULL};
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -59,13 +59,12 @@ parse_i64(const char *s, size_t n, int64_t min, int64_t *out)
 
 /* One integer attribute; absent: 0. */
 static bool
-get_int(LDAP *ld, LDAPMessage *e, const char *attr, int64_t min,
-        int64_t *out)
+get_int(LDAP *ld, LDAPMessage *e, const char *attr, int64_t min, int64_t *out)
 {
     struct berval **bv = ldap_get_values_len(ld, e, attr);
     int n = bv != NULL ? ldap_count_values_len(bv) : 0;
-    bool ok = n == 0 || (n == 1 && parse_i64(bv[0]->bv_val, bv[0]->bv_len,
-                                             min, out));
+    bool ok =
+        n == 0 || (n == 1 && parse_i64(bv[0]->bv_val, bv[0]->bv_len, min, out));
 
     if (n == 0) {
         *out = 0;
@@ -83,8 +82,8 @@ parse_params(const char *s, struct nis2_totp_state *st)
     long long step = 0, created = 0;
     struct nis2_totp_params p;
 
-    if (sscanf(s, "alg=%15s digits=%d step=%lld window=%d created=%lld%n",
-               alg, &digits, &step, &window, &created, &used) != 5 ||
+    if (sscanf(s, "alg=%15s digits=%d step=%lld window=%d created=%lld%n", alg,
+               &digits, &step, &window, &created, &used) != 5 ||
         s[used] != '\0' || nis2_totp_alg_parse(alg, &st->alg) != 0) {
         return false;
     }
@@ -153,8 +152,8 @@ entry_secret(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
     char *text = NULL;
     int r = NIS2_ERR_PARSE;
 
-    if (bv == NULL || ldap_count_values_len(bv) != 1 ||
-        bv[0]->bv_len < 10 || bv[0]->bv_len > SECRET_MAX) {
+    if (bv == NULL || ldap_count_values_len(bv) != 1 || bv[0]->bv_len < 10 ||
+        bv[0]->bv_len > SECRET_MAX) {
         goto out;
     }
     if ((st->secret = malloc(bv[0]->bv_len)) == NULL) {
@@ -226,8 +225,7 @@ entry_recovery(LDAP *ld, LDAPMessage *e, struct nis2_totp_state *st)
     free(st->recovery); /* the empty list nis2_totp_state_new made */
     st->recovery = rec;
     for (int i = 0; i < n && r == NIS2_OK; i++) {
-        if ((st->recovery[i] = strndup(bv[i]->bv_val, bv[i]->bv_len)) ==
-            NULL) {
+        if ((st->recovery[i] = strndup(bv[i]->bv_val, bv[i]->bv_len)) == NULL) {
             r = NIS2_ERR_NOMEM;
             break;
         }
@@ -434,8 +432,7 @@ mods_tally(struct mods *m, const struct nis2_totp_state *st)
     if (st->n_fails > 0 && (fails = calloc(st->n_fails, 21)) != NULL) {
         for (size_t i = 0; i < st->n_fails; i++) {
             flen += (size_t)snprintf(fails + flen, 21, "%s%lld",
-                                     i > 0 ? " " : "",
-                                     (long long)st->fails[i]);
+                                     i > 0 ? " " : "", (long long)st->fails[i]);
         }
     }
     mod1(m, LDAP_MOD_REPLACE, "nis2TotpFailures", st->n_fails > 0, fails, NULL,
@@ -525,14 +522,14 @@ strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
 
     memset(&m, 0, sizeof(m));
     if (rev != 0) {
-        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true,
-             num((long long)rev), NULL, 0);
+        mod1(&m, LDAP_MOD_DELETE, "nis2TotpRevision", true, num((long long)rev),
+             NULL, 0);
     }
     for (size_t i = 0; totp_attrs[i] != NULL; i++) {
         mod1(&m, LDAP_MOD_REPLACE, totp_attrs[i], false, NULL, NULL, 0);
     }
-    mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"),
-         NULL, 0);
+    mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"), NULL,
+         0);
     r = modify_entry(l, dn, &m, "TOTP remove", false);
     mods_free(&m);
     return r;

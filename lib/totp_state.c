@@ -264,8 +264,8 @@ state_line(char *line, void *arg)
 }
 
 int
-nis2_totp_state_parse(const char *buf, size_t len,
-                      struct nis2_totp_state **out, int *line_out)
+nis2_totp_state_parse(const char *buf, size_t len, struct nis2_totp_state **out,
+                      int *line_out)
 {
     struct parse_state ps = {NULL, 0};
     int lineno = 0, r;
@@ -314,8 +314,7 @@ nis2_totp_state_format(const struct nis2_totp_state *st, char **out,
         st->window > NIS2_TOTP_WINDOW_MAX) {
         return NIS2_ERR_INVAL;
     }
-    if ((r = nis2_totp_base32_encode(st->secret, st->secret_len, &b32)) !=
-        0) {
+    if ((r = nis2_totp_base32_encode(st->secret, st->secret_len, &b32)) != 0) {
         goto out;
     }
     if ((f = open_memstream(&buf, &len)) == NULL) {
@@ -377,7 +376,7 @@ nis2_totp_state_locked(const struct nis2_totp_state *st,
         return false;
     }
     if (cfg->lockout_unlock_time == 0) {
-        return true;   /* until nis2ctl unlock */
+        return true; /* until nis2ctl unlock */
     }
     time_t until = (time_t)(st->locked_at + cfg->lockout_unlock_time);
     if (until_out != NULL) {
@@ -528,15 +527,15 @@ nis2_totp_state_decide(struct nis2_totp_state *st,
         res->outcome = NIS2_TOTP_LOCKED;
         return NIS2_OK;
     }
-    if (answer == NULL || strnlen(answer, NIS2_TOTP_ANSWER_MAX + 1) >
-                              NIS2_TOTP_ANSWER_MAX) {
+    if (answer == NULL ||
+        strnlen(answer, NIS2_TOTP_ANSWER_MAX + 1) > NIS2_TOTP_ANSWER_MAX) {
         res->outcome = NIS2_TOTP_MALFORMED;
     } else if (nis2_totp_is_code(answer, p.digits)) {
         r = nis2_totp_verify(st->secret, st->secret_len, &p, now, answer,
                              &step);
         if (r == NIS2_OK) {
-            res->outcome = step > st->last_step ? NIS2_TOTP_OK
-                                                : NIS2_TOTP_REPLAY;
+            res->outcome =
+                step > st->last_step ? NIS2_TOTP_OK : NIS2_TOTP_REPLAY;
         } else if (r == NIS2_ERR_DENIED) {
             res->outcome = NIS2_TOTP_WRONG;
         } else {
@@ -571,8 +570,8 @@ nis2_totp_state_decide(struct nis2_totp_state *st,
         nis2_totp_state_clear_failures(st);
         break;
     default:
-        if ((r = nis2_totp_state_add_failure(st, cfg, now,
-                                             &res->locked_now)) != 0) {
+        if ((r = nis2_totp_state_add_failure(st, cfg, now, &res->locked_now)) !=
+            0) {
             return r;
         }
         if (res->locked_now) {

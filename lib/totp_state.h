@@ -31,19 +31,19 @@
 #define NIS2_TOTP_STATE_MAX (64 * 1024)
 
 struct nis2_totp_state {
-    unsigned char *secret;   /* raw bytes, wiped on free */
+    unsigned char *secret; /* raw bytes, wiped on free */
     size_t secret_len;
     enum nis2_totp_alg alg;
     int digits;
     int64_t step;
-    int window;              /* -1: use [totp] window */
-    int64_t created;         /* unix time of enrollment */
-    uint64_t last_step;      /* last accepted time step; 0: none yet */
-    int64_t last_success;    /* unix time of the last accepted answer; 0 */
-    int64_t *fails;          /* times of counted failures, oldest first */
+    int window;           /* -1: use [totp] window */
+    int64_t created;      /* unix time of enrollment */
+    uint64_t last_step;   /* last accepted time step; 0: none yet */
+    int64_t last_success; /* unix time of the last accepted answer; 0 */
+    int64_t *fails;       /* times of counted failures, oldest first */
     size_t n_fails;
-    int64_t locked_at;       /* when the lockout began; 0: not locked */
-    char **recovery;         /* unused recovery hashes, NULL-terminated */
+    int64_t locked_at; /* when the lockout began; 0: not locked */
+    char **recovery;   /* unused recovery hashes, NULL-terminated */
     size_t n_recovery;
 };
 
@@ -101,13 +101,13 @@ void nis2_totp_state_params(const struct nis2_totp_state *st,
                             struct nis2_totp_params *p);
 
 enum nis2_totp_outcome {
-    NIS2_TOTP_OK = 0,        /* a fresh code: accepted */
-    NIS2_TOTP_RECOVERY,      /* an unused recovery code: accepted, used up */
-    NIS2_TOTP_WRONG,         /* no match (counted) */
-    NIS2_TOTP_REPLAY,        /* a step at or before the last one (counted) */
-    NIS2_TOTP_MALFORMED,     /* empty, not a code, too long (counted) */
-    NIS2_TOTP_LOCKED,        /* locked out: refused, not counted */
-    NIS2_TOTP_NOT_ENROLLED,  /* no state file */
+    NIS2_TOTP_OK = 0,       /* a fresh code: accepted */
+    NIS2_TOTP_RECOVERY,     /* an unused recovery code: accepted, used up */
+    NIS2_TOTP_WRONG,        /* no match (counted) */
+    NIS2_TOTP_REPLAY,       /* a step at or before the last one (counted) */
+    NIS2_TOTP_MALFORMED,    /* empty, not a code, too long (counted) */
+    NIS2_TOTP_LOCKED,       /* locked out: refused, not counted */
+    NIS2_TOTP_NOT_ENROLLED, /* no state file */
 };
 
 /* "ok", "recovery", "wrong", "replay", "malformed", "locked",
@@ -116,11 +116,11 @@ const char *nis2_totp_outcome_name(enum nis2_totp_outcome o);
 
 struct nis2_totp_result {
     enum nis2_totp_outcome outcome;
-    bool locked_now;         /* this answer's failure locked the user */
-    size_t failures;         /* counted failures after this answer */
-    time_t locked_until;     /* when locked: end, 0 = until unlock */
-    size_t recovery_left;    /* unused recovery codes after this answer */
-    uint64_t step;           /* accepted step (NIS2_TOTP_OK) */
+    bool locked_now;      /* this answer's failure locked the user */
+    size_t failures;      /* counted failures after this answer */
+    time_t locked_until;  /* when locked: end, 0 = until unlock */
+    size_t recovery_left; /* unused recovery codes after this answer */
+    uint64_t step;        /* accepted step (NIS2_TOTP_OK) */
 };
 
 /*

@@ -26,8 +26,8 @@ nis2_diag_init(struct nis2_diag *d)
 }
 
 void
-nis2_diag_add(struct nis2_diag *d, const char *file, int line,
-              const char *fmt, ...)
+nis2_diag_add(struct nis2_diag *d, const char *file, int line, const char *fmt,
+              ...)
 {
     char msg[1024];
     char *full = NULL;
@@ -102,11 +102,20 @@ nis2_parse_duration(const char *s, int64_t *secs_out)
         }
         int64_t mult;
         switch (*p) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        default: return NIS2_ERR_INVAL; /* bare number or unknown unit */
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return NIS2_ERR_INVAL; /* bare number or unknown unit */
         }
         p++;
         total += n * mult;
@@ -350,8 +359,7 @@ nis2_parse_time(const char *s, time_t *out)
             return NIS2_ERR_INVAL;
         }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60) {
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
         return NIS2_ERR_RANGE;
     }
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

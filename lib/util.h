@@ -23,8 +23,7 @@ struct nis2_diag {
 void nis2_diag_init(struct nis2_diag *d);
 /* Append one message; `file` may be NULL, `line` <= 0 means no line. */
 void nis2_diag_add(struct nis2_diag *d, const char *file, int line,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void nis2_diag_free(struct nis2_diag *d);
 
 /*

@@ -79,13 +79,11 @@ verify_json(struct nis2ctl *ctx, const char *path, int r,
         json_object_object_add(doc, "intact", json_object_new_boolean(r == 0));
         json_object_object_add(doc, "lines",
                                json_object_new_int64((int64_t)res->lines));
-        json_object_object_add(doc, "bad_line",
-                               r == 0 ? NULL
-                                      : json_object_new_int64(
-                                            (int64_t)res->bad_line));
-        json_object_object_add(doc, "reason",
-                               r == 0 ? NULL
-                                      : json_object_new_string(res->why));
+        json_object_object_add(
+            doc, "bad_line",
+            r == 0 ? NULL : json_object_new_int64((int64_t)res->bad_line));
+        json_object_object_add(
+            doc, "reason", r == 0 ? NULL : json_object_new_string(res->why));
         json_object_object_add(doc, "last_seq",
                                json_object_new_int64((int64_t)res->last_seq));
         json_object_object_add(doc, "last_hash",
@@ -150,8 +148,8 @@ audit_verify(struct nis2ctl *ctx, int argc, char **argv)
     }
     if (r == 0) {
         fprintf(ctx->out, "intact: %llu events, last seq %llu, last hash %s\n",
-                (unsigned long long)res.lines,
-                (unsigned long long)res.last_seq, res.last_hash);
+                (unsigned long long)res.lines, (unsigned long long)res.last_seq,
+                res.last_hash);
         return NIS2CTL_EXIT_OK;
     }
     if (r == NIS2_ERR_INTEGRITY) {

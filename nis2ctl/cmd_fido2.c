@@ -91,8 +91,8 @@ fido2_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
                                 json_object_new_string(detail)) != 0)) {
         goto out;
     }
-    r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, NULL, NULL, NULL,
-                          det);
+    r = nis2_audit_append(cfg->audit_log, event, ctx->actor.name, NULL, NULL,
+                          NULL, det);
 out:
     if (r != 0) {
         fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,

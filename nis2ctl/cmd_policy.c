@@ -23,65 +23,62 @@
 static void
 usage_policy(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl [--config FILE] policy check [--json]\n"
-            "       nis2ctl [--config FILE] policy explain USER TARGET "
-            "[--at TIME] [--json]\n"
-            "\n"
-            "  check    load the configuration and every included policy "
-            "file;\n"
-            "           print 'ok' and a summary, or every error with "
-            "file:line\n"
-            "  explain  the policy decision for USER on TARGET now or at "
-            "TIME\n"
-            "\n"
-            "nis2ctl policy VERB --help tells more about each.\n");
+    fprintf(f, "usage: nis2ctl [--config FILE] policy check [--json]\n"
+               "       nis2ctl [--config FILE] policy explain USER TARGET "
+               "[--at TIME] [--json]\n"
+               "\n"
+               "  check    load the configuration and every included policy "
+               "file;\n"
+               "           print 'ok' and a summary, or every error with "
+               "file:line\n"
+               "  explain  the policy decision for USER on TARGET now or at "
+               "TIME\n"
+               "\n"
+               "nis2ctl policy VERB --help tells more about each.\n");
 }
 
 static void
 usage_check(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl [--config FILE] policy check [--json]\n"
-            "\n"
-            "Loads the configuration, follows its include globs and checks\n"
-            "every section, key and cross reference.  Prints\n"
-            "'ok: N targets, N policies, N groups' and any warnings (exit "
-            "0),\n"
-            "or every error as file:line: what is wrong (exit 1).\n"
-            "\n"
-            "  --json   one document: {\"ok\":bool,\"errors\":[...],"
-            "\"warnings\":[...],\n"
-            "           \"targets\":N,\"policies\":N,\"groups\":N}\n");
+    fprintf(f, "usage: nis2ctl [--config FILE] policy check [--json]\n"
+               "\n"
+               "Loads the configuration, follows its include globs and checks\n"
+               "every section, key and cross reference.  Prints\n"
+               "'ok: N targets, N policies, N groups' and any warnings (exit "
+               "0),\n"
+               "or every error as file:line: what is wrong (exit 1).\n"
+               "\n"
+               "  --json   one document: {\"ok\":bool,\"errors\":[...],"
+               "\"warnings\":[...],\n"
+               "           \"targets\":N,\"policies\":N,\"groups\":N}\n");
 }
 
 static void
 usage_explain(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl [--config FILE] policy explain USER TARGET "
-            "[--at TIME] [--json]\n"
-            "\n"
-            "Shows whether policy lets USER reach TARGET, which rule "
-            "decides,\n"
-            "whether an approved request is needed, the MFA method, the "
-            "maximum\n"
-            "session length and why.  Whether an approval exists is not "
-            "part of\n"
-            "the decision.  An unknown user or target is a deny, not an "
-            "error.\n"
-            "\n"
-            "  --at TIME  'YYYY-MM-DD HH:MM[:SS]': local time of this "
-            "machine,\n"
-            "             unless it ends in Z or a UTC offset (+01:00); "
-            "default now\n"
-            "  --json     {\"decision\": \"allow\"|\"deny\", \"policy\": "
-            "NAME|null,\n"
-            "             \"needs_approval\": bool, \"mfa\": \"...\", "
-            "\"max_duration_s\": N,\n"
-            "             \"reason\": \"...\"}\n"
-            "\n"
-            "Exit 0 whether allowed or denied; 2 on errors.\n");
+    fprintf(f, "usage: nis2ctl [--config FILE] policy explain USER TARGET "
+               "[--at TIME] [--json]\n"
+               "\n"
+               "Shows whether policy lets USER reach TARGET, which rule "
+               "decides,\n"
+               "whether an approved request is needed, the MFA method, the "
+               "maximum\n"
+               "session length and why.  Whether an approval exists is not "
+               "part of\n"
+               "the decision.  An unknown user or target is a deny, not an "
+               "error.\n"
+               "\n"
+               "  --at TIME  'YYYY-MM-DD HH:MM[:SS]': local time of this "
+               "machine,\n"
+               "             unless it ends in Z or a UTC offset (+01:00); "
+               "default now\n"
+               "  --json     {\"decision\": \"allow\"|\"deny\", \"policy\": "
+               "NAME|null,\n"
+               "             \"needs_approval\": bool, \"mfa\": \"...\", "
+               "\"max_duration_s\": N,\n"
+               "             \"reason\": \"...\"}\n"
+               "\n"
+               "Exit 0 whether allowed or denied; 2 on errors.\n");
 }
 
 /* Print json `doc` on ctx->out; returns 0 or -1. */
@@ -90,7 +87,7 @@ print_json(struct nis2ctl *ctx, json_object *doc)
 {
     const char *s = json_object_to_json_string_ext(
         doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-              JSON_C_TO_STRING_NOSLASHESCAPE);
+                 JSON_C_TO_STRING_NOSLASHESCAPE);
 
     if (s == NULL || fprintf(ctx->out, "%s\n", s) < 0) {
         return -1;
@@ -127,8 +124,7 @@ policy_check(struct nis2ctl *ctx, int argc, char **argv)
     optind = 0;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         if (c != NIS2CTL_OPT_FAIL) {
-            fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n",
-                    bad);
+            fprintf(ctx->err, "nis2ctl: policy check: unexpected '%s'\n", bad);
             usage_check(ctx->err);
         }
         goto out;
@@ -154,15 +150,13 @@ policy_check(struct nis2ctl *ctx, int argc, char **argv)
         json_object_object_add(doc, "errors",
                                diag_array(r == 0 ? NULL : &diag));
         json_object_object_add(doc, "warnings",
-                               diag_array(cfg != NULL ? &cfg->warnings
-                                                      : NULL));
+                               diag_array(cfg != NULL ? &cfg->warnings : NULL));
         json_object_object_add(
             doc, "targets",
             json_object_new_int64(cfg != NULL ? (int64_t)cfg->n_targets : 0));
         json_object_object_add(
             doc, "policies",
-            json_object_new_int64(cfg != NULL ? (int64_t)cfg->n_policies
-                                              : 0));
+            json_object_new_int64(cfg != NULL ? (int64_t)cfg->n_policies : 0));
         json_object_object_add(
             doc, "groups",
             json_object_new_int64(cfg != NULL ? (int64_t)cfg->n_groups : 0));
@@ -179,8 +173,8 @@ policy_check(struct nis2ctl *ctx, int argc, char **argv)
         for (size_t i = 0; i < diag.n; i++) {
             fprintf(ctx->err, "error: %s\n", diag.msgs[i]);
         }
-        fprintf(ctx->err, "%zu error%s in %s\n", diag.n,
-                diag.n == 1 ? "" : "s", path);
+        fprintf(ctx->err, "%zu error%s in %s\n", diag.n, diag.n == 1 ? "" : "s",
+                path);
     }
     rc = r == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_NO;
 out:
@@ -277,20 +271,17 @@ explain_json(struct nis2ctl *ctx, const char *user,
     if (doc == NULL) {
         return -1;
     }
-    json_object_object_add(doc, "user",
-                           json_object_new_string(id != NULL ? id->name
-                                                             : user));
+    json_object_object_add(
+        doc, "user", json_object_new_string(id != NULL ? id->name : user));
     if (id != NULL && (nis2_identity_audit_details(id, doc) != 0)) {
         json_object_put(doc);
         return -1;
     }
     json_object_object_add(doc, "decision",
-                           json_object_new_string(d->allow ? "allow"
-                                                           : "deny"));
-    json_object_object_add(doc, "policy",
-                           d->policy != NULL
-                               ? json_object_new_string(d->policy->name)
-                               : NULL);
+                           json_object_new_string(d->allow ? "allow" : "deny"));
+    json_object_object_add(
+        doc, "policy",
+        d->policy != NULL ? json_object_new_string(d->policy->name) : NULL);
     json_object_object_add(doc, "needs_approval",
                            json_object_new_boolean(d->needs_approval));
     json_object_object_add(doc, "mfa", json_object_new_string(mfa_text(d)));
@@ -304,8 +295,8 @@ explain_json(struct nis2ctl *ctx, const char *user,
 
 /* Parse argv: USER TARGET [--at TIME].  0 or an exit status. */
 static int
-explain_parse(struct nis2ctl *ctx, int argc, char **argv,
-              const char *pos[2], time_t *at)
+explain_parse(struct nis2ctl *ctx, int argc, char **argv, const char *pos[2],
+              time_t *at)
 {
     static const struct option longopts[] = {
         {"at", required_argument, NULL, 'a'},
@@ -322,14 +313,14 @@ explain_parse(struct nis2ctl *ctx, int argc, char **argv,
         }
         if (c != 'a') {
             fprintf(ctx->err, "nis2ctl: policy explain: unknown option "
-                    "(see --help)\n");
+                              "(see --help)\n");
             return NIS2CTL_EXIT_ERR;
         }
         at_s = optarg;
     }
     if (argc - optind > 2) {
         fprintf(ctx->err, "nis2ctl: policy explain: too many "
-                "arguments\n");
+                          "arguments\n");
         usage_explain(ctx->err);
         return NIS2CTL_EXIT_ERR;
     }
@@ -341,9 +332,11 @@ explain_parse(struct nis2ctl *ctx, int argc, char **argv,
     pos[1] = argv[optind + 1];
     *at = time(NULL);
     if (at_s != NULL && (r = nis2_parse_time(at_s, at)) != 0) {
-        fprintf(ctx->err, "nis2ctl: policy explain: bad --at time: %s "
+        fprintf(ctx->err,
+                "nis2ctl: policy explain: bad --at time: %s "
                 "(expected 'YYYY-MM-DD HH:MM', optionally ending in Z or "
-                "+HH:MM)\n", nis2_strerror(r));
+                "+HH:MM)\n",
+                nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
     }
     return 0;
@@ -388,14 +381,14 @@ policy_explain(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_ERR;
     }
     if (ctx->json) {
-        if (explain_json(ctx, pos[0], id.name[0] != '\0' ? &id : NULL,
-                         &d) != 0) {
+        if (explain_json(ctx, pos[0], id.name[0] != '\0' ? &id : NULL, &d) !=
+            0) {
             fprintf(ctx->err, "nis2ctl: cannot write output\n");
             return NIS2CTL_EXIT_ERR;
         }
     } else {
-        explain_text(ctx, pos[0], id.name[0] != '\0' ? &id : NULL, pos[1],
-                     at, &d);
+        explain_text(ctx, pos[0], id.name[0] != '\0' ? &id : NULL, pos[1], at,
+                     &d);
     }
     return NIS2CTL_EXIT_OK;
 }

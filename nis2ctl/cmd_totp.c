@@ -44,30 +44,29 @@
 static void
 usage_totp(FILE *f)
 {
-    fprintf(f,
-            "usage: nis2ctl [--config FILE] [--json] totp enroll USER "
-            "[--secret BASE32] [--force]\n"
-            "       nis2ctl [--config FILE] [--json] totp import --pam-oath "
-            "FILE [--force]\n"
-            "       nis2ctl [--config FILE] [--json] totp import "
-            "--google-authenticator FILE USER [--force]\n"
-            "       nis2ctl [--config FILE] [--json] totp remove USER\n"
-            "       nis2ctl [--config FILE] [--json] totp status USER\n"
-            "       nis2ctl [--config FILE] [--json] unlock USER\n"
-            "\n"
-            "  enroll   new secret (or --secret), prints the otpauth:// URI,"
-            " a QR\n"
-            "           code and 8 single-use recovery codes; refuses to "
-            "replace an\n"
-            "           existing enrollment without --force\n"
-            "  import   pam_oath usersfile lines (HOTP/T30[/6] user - "
-            "hexsecret ...)\n"
-            "           or a ~/.google_authenticator file for USER\n"
-            "  remove   delete USER's TOTP state\n"
-            "  status   enrolled, locked, failures, recovery codes left "
-            "(never the\n"
-            "           secret)\n"
-            "  unlock   lift a lockout and clear the failure tally\n");
+    fprintf(f, "usage: nis2ctl [--config FILE] [--json] totp enroll USER "
+               "[--secret BASE32] [--force]\n"
+               "       nis2ctl [--config FILE] [--json] totp import --pam-oath "
+               "FILE [--force]\n"
+               "       nis2ctl [--config FILE] [--json] totp import "
+               "--google-authenticator FILE USER [--force]\n"
+               "       nis2ctl [--config FILE] [--json] totp remove USER\n"
+               "       nis2ctl [--config FILE] [--json] totp status USER\n"
+               "       nis2ctl [--config FILE] [--json] unlock USER\n"
+               "\n"
+               "  enroll   new secret (or --secret), prints the otpauth:// URI,"
+               " a QR\n"
+               "           code and 8 single-use recovery codes; refuses to "
+               "replace an\n"
+               "           existing enrollment without --force\n"
+               "  import   pam_oath usersfile lines (HOTP/T30[/6] user - "
+               "hexsecret ...)\n"
+               "           or a ~/.google_authenticator file for USER\n"
+               "  remove   delete USER's TOTP state\n"
+               "  status   enrolled, locked, failures, recovery codes left "
+               "(never the\n"
+               "           secret)\n"
+               "  unlock   lift a lockout and clear the failure tally\n");
 }
 
 /* The options of the totp verbs (each verb lists those it takes). */
@@ -183,8 +182,8 @@ print_qr(FILE *f, const char *text)
     int w = qr->width;
     for (int y = -margin; y < w + margin; y += 2) {
         for (int x = -margin; x < w + margin; x++) {
-            bool top = y >= 0 && y < w && x >= 0 && x < w &&
-                       (qr->data[y * w + x] & 1);
+            bool top =
+                y >= 0 && y < w && x >= 0 && x < w && (qr->data[y * w + x] & 1);
             bool bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
                        (qr->data[(y + 1) * w + x] & 1);
             /* Print the light (not dark) modules. */
@@ -207,8 +206,8 @@ print_qr(FILE *f, const char *text)
  */
 static int
 install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
-              const char *user, const struct nis2_totp_state *st,
-              bool force, const char *source, bool *replaced)
+              const char *user, const struct nis2_totp_state *st, bool force,
+              const char *source, bool *replaced)
 {
     int r;
 
@@ -254,8 +253,9 @@ enroll_secret(struct nis2ctl *ctx, const char *given, unsigned char **secret,
 
     if (given != NULL) {
         if ((r = nis2_totp_base32_decode(given, secret, len)) != 0) {
-            fprintf(ctx->err, "nis2ctl: --secret: %s (base32, %d to %d "
-                              "bytes)\n",
+            fprintf(ctx->err,
+                    "nis2ctl: --secret: %s (base32, %d to %d "
+                    "bytes)\n",
                     r == NIS2_ERR_RANGE ? "wrong length" : "not base32",
                     NIS2_TOTP_SECRET_MIN, NIS2_TOTP_SECRET_MAX);
             return r;
@@ -421,8 +421,9 @@ enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
     r = install_state(ctx, cfg, user, st, force,
                       given != NULL ? "given" : "generated", &e.replaced);
     if (r == NIS2_ERR_EXISTS) {
-        fprintf(ctx->err, "nis2ctl: %s is enrolled already (--force "
-                          "replaces the secret)\n",
+        fprintf(ctx->err,
+                "nis2ctl: %s is enrolled already (--force "
+                "replaces the secret)\n",
                 user);
         rc = NIS2CTL_EXIT_NO;
         goto out;
@@ -799,8 +800,8 @@ import_google(struct nis2ctl *ctx, const struct nis2_config *cfg,
     }
     st->window = g.window;
     google_note(&g, note, sizeof(note));
-    import_one(ctx, cfg, rep, file, 1, user, st, force,
-               "google-authenticator", note[0] != '\0' ? note : NULL);
+    import_one(ctx, cfg, rep, file, 1, user, st, force, "google-authenticator",
+               note[0] != '\0' ? note : NULL);
 out:
     nis2_totp_state_free(st);
     nis2_freezero(secret, len);
@@ -1135,8 +1136,9 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         goto out;
     }
     if (ctx->json) {
-        fprintf(ctx->out, "{\"user\": \"%s\", \"was_locked\": %s, "
-                          "\"failures_cleared\": %zu}\n",
+        fprintf(ctx->out,
+                "{\"user\": \"%s\", \"was_locked\": %s, "
+                "\"failures_cleared\": %zu}\n",
                 user, was_locked ? "true" : "false", had);
     } else {
         fprintf(ctx->out, "%s %s; %zu failure%s cleared\n", user,

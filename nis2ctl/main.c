@@ -23,7 +23,8 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-    {"policy", cmd_policy, "policy check | policy explain USER TARGET [--at T]"},
+    {"policy", cmd_policy,
+     "policy check | policy explain USER TARGET [--at T]"},
     {"audit", cmd_audit, "audit verify [FILE] [--json]"},
     {"init", cmd_init, "init"},
     {"request", cmd_request,
@@ -80,8 +81,7 @@ invoking_user(void)
     char buf[4096];
     char *name = NULL;
 
-    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 &&
-        res != NULL) {
+    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
         name = strdup(pw.pw_name);
     } else if (asprintf(&name, "uid-%u", (unsigned)getuid()) < 0) {
         name = NULL;
@@ -127,8 +127,7 @@ global_options(int argc, char **argv, struct nis2ctl *ctx, const char **as,
             *rc = NIS2CTL_EXIT_OK;
             return -1;
         } else {
-            fprintf(stderr, "nis2ctl: unknown option %s\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "nis2ctl: unknown option %s\n", argv[optind - 1]);
             usage(stderr);
             return -1;
         }
@@ -150,8 +149,10 @@ set_actor(struct nis2ctl *ctx, const char *self, const char *as)
 {
     if (getuid() == 0) {
         if (nis2_identity_local(self, 0, &ctx->actor.id) != 0) {
-            fprintf(stderr, "nis2ctl: root's account name '%s' is not a "
-                            "valid user name\n", self);
+            fprintf(stderr,
+                    "nis2ctl: root's account name '%s' is not a "
+                    "valid user name\n",
+                    self);
             return -1;
         }
         ctx->actor.name = ctx->actor.id.name;

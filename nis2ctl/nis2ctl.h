@@ -25,17 +25,17 @@
 #define NIS2CTL_EXIT_ERR 2
 
 struct nis2ctl {
-    const char *config_path;   /* as given (--config) or NULL */
-    struct nis2_config *cfg;   /* loaded lazily by nis2ctl_config() */
-    struct nis2_actor actor;   /* who acts (actor.h): the invoking user,
-                                  --as, or the SSH user; actor.name is NULL
-                                  until nis2ctl_config resolved it */
-    const char *actor_typed;   /* to resolve: the invoking user or --as
-                                  (set by nis2ctl's main), or NULL */
-    bool cli;                  /* nis2ctl's own main: the global options
-                                  (--config, --as, --json) are taken after
-                                  the verb too; never over the broker */
-    bool json;                 /* --json: one JSON document on stdout */
+    const char *config_path; /* as given (--config) or NULL */
+    struct nis2_config *cfg; /* loaded lazily by nis2ctl_config() */
+    struct nis2_actor actor; /* who acts (actor.h): the invoking user,
+                                --as, or the SSH user; actor.name is NULL
+                                until nis2ctl_config resolved it */
+    const char *actor_typed; /* to resolve: the invoking user or --as
+                                (set by nis2ctl's main), or NULL */
+    bool cli;                /* nis2ctl's own main: the global options
+                                (--config, --as, --json) are taken after
+                                the verb too; never over the broker */
+    bool json;               /* --json: one JSON document on stdout */
     FILE *out;
     FILE *err;
 };
@@ -75,9 +75,11 @@ enum {
     NIS2CTL_OPT_CONFIG,
 };
 #define NIS2CTL_GLOBAL_OPTIONS                                                 \
-    {"json", no_argument, NULL, NIS2CTL_OPT_JSON},                            \
+    {"json", no_argument, NULL, NIS2CTL_OPT_JSON},                             \
         {"as", required_argument, NULL, NIS2CTL_OPT_AS},                       \
-        {"config", required_argument, NULL, NIS2CTL_OPT_CONFIG}
+    {                                                                          \
+        "config", required_argument, NULL, NIS2CTL_OPT_CONFIG                  \
+    }
 
 /*
  * getopt_long() over argv[0..argc) (argv[0] the verb; set optind = 0

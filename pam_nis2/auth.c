@@ -42,27 +42,26 @@ audit_event(pam_handle_t *pamh, const struct nis2_config *cfg,
     if ((det = json_object_new_object()) == NULL) {
         goto out;
     }
-    if (json_object_object_add(det, "method",
-                               json_object_new_string("totp")) != 0 ||
+    if (json_object_object_add(det, "method", json_object_new_string("totp")) !=
+            0 ||
         (reason != NULL &&
          json_object_object_add(det, "reason",
                                 json_object_new_string(reason)) != 0) ||
         (rhost != NULL &&
-         json_object_object_add(det, "rhost",
-                                json_object_new_string(rhost)) != 0)) {
+         json_object_object_add(det, "rhost", json_object_new_string(rhost)) !=
+             0)) {
         goto out;
     }
     if (tr != NULL &&
         (json_object_object_add(det, "failures",
-                                json_object_new_int64(
-                                    (int64_t)tr->failures)) != 0 ||
-         json_object_object_add(det, "recovery_left",
-                                json_object_new_int64(
-                                    (int64_t)tr->recovery_left)) != 0)) {
+                                json_object_new_int64((int64_t)tr->failures)) !=
+             0 ||
+         json_object_object_add(
+             det, "recovery_left",
+             json_object_new_int64((int64_t)tr->recovery_left)) != 0)) {
         goto out;
     }
-    r = nis2_audit_append(cfg->audit_log, event, user, target, NULL, NULL,
-                          det);
+    r = nis2_audit_append(cfg->audit_log, event, user, target, NULL, NULL, det);
 out:
     if (r != 0) {
         pam_syslog(pamh, LOG_ERR, "audit log %s: %s (event %s for %s)",
@@ -78,14 +77,16 @@ say_locked(pam_handle_t *pamh, const struct pn_opts *o, time_t until,
            time_t now)
 {
     if (until == 0) {
-        pn_error(pamh, o, "Account locked after too many failed "
-                          "verification codes. Ask an administrator to "
-                          "unlock it.");
+        pn_error(pamh, o,
+                 "Account locked after too many failed "
+                 "verification codes. Ask an administrator to "
+                 "unlock it.");
     } else {
         long mins = (long)((until - now + 59) / 60);
-        pn_error(pamh, o, "Account locked after too many failed "
-                          "verification codes. Try again in %ld minute%s "
-                          "or ask an administrator to unlock it.",
+        pn_error(pamh, o,
+                 "Account locked after too many failed "
+                 "verification codes. Try again in %ld minute%s "
+                 "or ask an administrator to unlock it.",
                  mins < 1 ? 1 : mins, mins == 1 ? "" : "s");
     }
 }
@@ -95,8 +96,8 @@ say_locked(pam_handle_t *pamh, const struct pn_opts *o, time_t until,
 static const char *
 why_unavailable(const struct nis2_config *cfg, int r)
 {
-    bool ldap = cfg->store_backend != NULL &&
-                strcmp(cfg->store_backend, "ldap") == 0;
+    bool ldap =
+        cfg->store_backend != NULL && strcmp(cfg->store_backend, "ldap") == 0;
 
     if (ldap && (r == NIS2_ERR_IO || r == NIS2_ERR_TIMEOUT)) {
         return "the directory cannot be reached";
@@ -139,8 +140,8 @@ precheck(pam_handle_t *pamh, const struct pn_opts *o,
     }
     if (nis2_totp_state_locked(st, cfg, now, &until)) {
         pam_syslog(pamh, LOG_NOTICE, "TOTP for %s: locked out", user);
-        (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target,
-                          "locked", NULL);
+        (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target, "locked",
+                          NULL);
         say_locked(pamh, o, until, now);
         res = PN_MAXTRIES;
         goto out;
@@ -171,8 +172,8 @@ auth_totp(pam_handle_t *pamh, const struct pn_opts *o,
     if (r != PAM_SUCCESS || answer == NULL) {
         pam_syslog(pamh, LOG_NOTICE, "TOTP for %s: no answer (%s)", user,
                    pam_strerror(pamh, r));
-        (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target,
-                          "error", NULL);
+        (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target, "error",
+                          NULL);
         goto out;
     }
     now = time(NULL);
@@ -193,21 +194,24 @@ auth_totp(pam_handle_t *pamh, const struct pn_opts *o,
 
     switch (tr.outcome) {
     case NIS2_TOTP_OK:
-        if (audit_event(pamh, cfg, "auth.mfa.ok", user, target, NULL,
-                        &tr) != 0) {
+        if (audit_event(pamh, cfg, "auth.mfa.ok", user, target, NULL, &tr) !=
+            0) {
             goto out; /* not audited, not accepted */
         }
         res = PN_OK;
         break;
     case NIS2_TOTP_RECOVERY:
-        pam_syslog(pamh, LOG_NOTICE, "TOTP for %s: recovery code used, "
-                                     "%zu left", user, tr.recovery_left);
+        pam_syslog(pamh, LOG_NOTICE,
+                   "TOTP for %s: recovery code used, "
+                   "%zu left",
+                   user, tr.recovery_left);
         if (audit_event(pamh, cfg, "auth.mfa.recovery", user, target, NULL,
                         &tr) != 0) {
             goto out;
         }
-        pn_info(pamh, o, "Recovery code accepted; %zu left. Ask an "
-                         "administrator to enroll your new device.",
+        pn_info(pamh, o,
+                "Recovery code accepted; %zu left. Ask an "
+                "administrator to enroll your new device.",
                 tr.recovery_left);
         res = PN_OK;
         break;
@@ -234,16 +238,19 @@ auth_totp(pam_handle_t *pamh, const struct pn_opts *o,
         (void)audit_event(pamh, cfg, "auth.mfa.fail", user, target, reason,
                           &tr);
         if (tr.outcome == NIS2_TOTP_REPLAY) {
-            pn_error(pamh, o, "This code was used already. Wait for the "
-                              "next one.");
+            pn_error(pamh, o,
+                     "This code was used already. Wait for the "
+                     "next one.");
         } else {
             pn_error(pamh, o, "Verification code not accepted.");
         }
         if (tr.locked_now) {
-            pam_syslog(pamh, LOG_WARNING, "TOTP for %s: locked out after "
-                                          "%zu failures", user, tr.failures);
-            (void)audit_event(pamh, cfg, "auth.lockout", user, target,
-                              reason, &tr);
+            pam_syslog(pamh, LOG_WARNING,
+                       "TOTP for %s: locked out after "
+                       "%zu failures",
+                       user, tr.failures);
+            (void)audit_event(pamh, cfg, "auth.lockout", user, target, reason,
+                              &tr);
             say_locked(pamh, o, tr.locked_until, now);
         }
         res = PN_FAIL;
@@ -265,8 +272,8 @@ pn_auth(pam_handle_t *pamh, const struct pn_opts *o,
     enum pn_result res = PN_SYSTEM_ERR;
     bool totp = false, fido2 = false;
 
-    if ((res = pn_auth_methods(pamh, o, cfg, user, target, &totp,
-                               &fido2)) != PN_OK) {
+    if ((res = pn_auth_methods(pamh, o, cfg, user, target, &totp, &fido2)) !=
+        PN_OK) {
         return res;
     }
     res = PN_SYSTEM_ERR;

@@ -14,22 +14,22 @@
 #include "config.h"
 
 struct pn_opts {
-    const char *config;   /* config= (NULL: $NIS2_CONFIG or default) */
-    const char *target;   /* target= */
-    bool debug;           /* debug: more syslog, never codes or secrets */
-    bool silent;          /* PAM_SILENT was passed: no user messages */
-    const char *mfa;      /* mfa=totp|fido2|totp+fido2|policy (auth_fido2.c;
-                             NULL: totp) */
+    const char *config;       /* config= (NULL: $NIS2_CONFIG or default) */
+    const char *target;       /* target= */
+    bool debug;               /* debug: more syslog, never codes or secrets */
+    bool silent;              /* PAM_SILENT was passed: no user messages */
+    const char *mfa;          /* mfa=totp|fido2|totp+fido2|policy (auth_fido2.c;
+                                 NULL: totp) */
     const char *fido2_device; /* fido2_device=PATH (NULL: [fido2] device) */
 };
 
 /* Outcome of a step; only PN_OK maps to PAM_SUCCESS. */
 enum pn_result {
-    PN_FAIL = 0,          /* denied: PAM_AUTH_ERR / PAM_PERM_DENIED */
+    PN_FAIL = 0, /* denied: PAM_AUTH_ERR / PAM_PERM_DENIED */
     PN_OK = 1,
-    PN_USER_UNKNOWN = 2,  /* not enrolled / unknown: PAM_USER_UNKNOWN */
-    PN_MAXTRIES = 3,      /* locked out: PAM_MAXTRIES (auth) */
-    PN_SYSTEM_ERR = 4,    /* internal error: PAM_AUTH_ERR / PERM_DENIED */
+    PN_USER_UNKNOWN = 2, /* not enrolled / unknown: PAM_USER_UNKNOWN */
+    PN_MAXTRIES = 3,     /* locked out: PAM_MAXTRIES (auth) */
+    PN_SYSTEM_ERR = 4,   /* internal error: PAM_AUTH_ERR / PERM_DENIED */
 };
 
 /*
@@ -55,9 +55,8 @@ enum pn_result pn_auth_fido2(pam_handle_t *pamh, const struct pn_opts *o,
  * audited) to deny.
  */
 enum pn_result pn_auth_methods(pam_handle_t *pamh, const struct pn_opts *o,
-                               const struct nis2_config *cfg,
-                               const char *user, const char *target,
-                               bool *totp, bool *fido2);
+                               const struct nis2_config *cfg, const char *user,
+                               const char *target, bool *totp, bool *fido2);
 
 /*
  * account.c: may `user` log in to `target` (both validated) now?  Policy
@@ -68,12 +67,12 @@ enum pn_result pn_account(pam_handle_t *pamh, const struct pn_opts *o,
                           const char *target);
 
 /* Message to the user through the conversation, unless o->silent. */
-void pn_info(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt,
-             ...) __attribute__((format(printf, 3, 4)));
-void pn_error(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt,
-              ...) __attribute__((format(printf, 3, 4)));
+void pn_info(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pn_error(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Debug line to syslog when o->debug (never a code or a secret). */
-void pn_debug(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt,
-              ...) __attribute__((format(printf, 3, 4)));
+void pn_debug(pam_handle_t *pamh, const struct pn_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

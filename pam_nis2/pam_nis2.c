@@ -42,19 +42,18 @@ parse_opts(pam_handle_t *pamh, int flags, int argc, const char **argv,
         } else if (strcmp(argv[i], "debug") == 0) {
             o->debug = true;
         } else if (strncmp(argv[i], "mfa=", 4) == 0) {
-            o->mfa = argv[i] + 4;     /* checked where used: bad denies */
+            o->mfa = argv[i] + 4; /* checked where used: bad denies */
         } else if (strncmp(argv[i], "fido2_device=", 13) == 0) {
             o->fido2_device = argv[i] + 13;
         } else {
-            pam_syslog(pamh, LOG_ERR, "unknown option '%s' ignored",
-                       argv[i]);
+            pam_syslog(pamh, LOG_ERR, "unknown option '%s' ignored", argv[i]);
         }
     }
 }
 
 static void
-vmsg(pam_handle_t *pamh, const struct pn_opts *o, int style,
-     const char *fmt, va_list ap)
+vmsg(pam_handle_t *pamh, const struct pn_opts *o, int style, const char *fmt,
+     va_list ap)
 {
     if (o->silent) {
         return;
@@ -131,8 +130,8 @@ resolve_user(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
         json_object_object_add(d, "reason", json_object_new_string(why));
         pam_syslog(pamh, LOG_NOTICE, "user %s refused: %s", user, why);
     }
-    if (nis2_audit_append(cfg->audit_log, event, r == 0 ? id->name : NULL,
-                          NULL, NULL, NULL, d) != 0) {
+    if (nis2_audit_append(cfg->audit_log, event, r == 0 ? id->name : NULL, NULL,
+                          NULL, NULL, d) != 0) {
         pam_syslog(pamh, LOG_ERR, "audit log %s: cannot write %s: denying",
                    cfg->audit_log, event);
         goto out;
@@ -142,8 +141,10 @@ resolve_user(pam_handle_t *pamh, const struct pn_opts *o, int fail_code,
                  nis2_id_source_name(id->source));
         rv = 0;
     } else if (r == NIS2_ERR_CONFLICT) {
-        pn_error(pamh, o, "Access denied: your user name is ambiguous (%s). "
-                          "Ask the administrator.", why);
+        pn_error(pamh, o,
+                 "Access denied: your user name is ambiguous (%s). "
+                 "Ask the administrator.",
+                 why);
     }
 out:
     json_object_put(d);
@@ -229,8 +230,7 @@ resolve_target(pam_handle_t *pamh, const struct pn_opts *o, char *buf,
 }
 
 PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-                    const char **argv)
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     int rv = PAM_AUTH_ERR;
     struct pn_opts o;
@@ -293,8 +293,9 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     target = resolve_target(pamh, &o, host, sizeof(host));
     if (target == NULL) {
         pam_syslog(pamh, LOG_ERR, "no valid target name: denying");
-        pn_error(pamh, &o, "Access denied: this host has no valid "
-                           "target name.");
+        pn_error(pamh, &o,
+                 "Access denied: this host has no valid "
+                 "target name.");
         goto out;
     }
     switch (pn_account(pamh, &o, cfg, user, target)) {
@@ -357,15 +358,13 @@ out:
 }
 
 PAM_EXTERN int
-pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
-                    const char **argv)
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     return session_event(pamh, flags, argc, argv, "session.open");
 }
 
 PAM_EXTERN int
-pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
-                     const char **argv)
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     return session_event(pamh, flags, argc, argv, "session.close");
 }

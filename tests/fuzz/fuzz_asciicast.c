@@ -46,8 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* Fed in two pieces, so escapes get split. */
         nis2_textlines_feed(t, (const char *)data, size / 2);
-        nis2_textlines_feed(t, (const char *)data + size / 2,
-                            size - size / 2);
+        nis2_textlines_feed(t, (const char *)data + size / 2, size - size / 2);
         nis2_textlines_flush(t);
         nis2_textlines_free(t);
     }

@@ -36,8 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (r == 0) {
         if (res.bad_line != 0 || res.lines != newlines ||
-            res.last_seq != res.lines ||
-            (size > 0 && data[size - 1] != '\n') ||
+            res.last_seq != res.lines || (size > 0 && data[size - 1] != '\n') ||
             strlen(res.last_hash) != 64) {
             abort();
         }

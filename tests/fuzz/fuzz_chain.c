@@ -80,8 +80,8 @@ sign_line(const char *text, unsigned char prev[32])
         snprintf(hex + 2 * i, 3, "%02x", prev[i]);
     }
     if (ctx == NULL || (a = replace(text, "PREV", hex)) == NULL ||
-        (t = replace(a, "KEYFP", fp)) == NULL ||
-        (tl = strlen(t)) == 0 || t[tl - 1] != '}') {
+        (t = replace(a, "KEYFP", fp)) == NULL || (tl = strlen(t)) == 0 ||
+        t[tl - 1] != '}') {
         goto out;
     }
     if ((msg = malloc(strlen(pfx) + tl)) == NULL) {

@@ -77,10 +77,10 @@ hit(const char *c)
     return 1;
 }
 
-#define NEXT(type, name, args)                                               \
-    static type(*real) args;                                                 \
-    if (real == NULL) {                                                      \
-        real = (type(*) args)dlsym(RTLD_NEXT, name);                         \
+#define NEXT(type, name, args)                                                 \
+    static type(*real) args;                                                   \
+    if (real == NULL) {                                                        \
+        real = (type(*) args)dlsym(RTLD_NEXT, name);                           \
     }
 
 void *

@@ -56,8 +56,7 @@ main(int argc, char **argv)
     const char *verb = argv[2], *user = argv[3];
     rc = 3;
     if (strcmp(verb, "enroll") == 0 && argc == 5) {
-        if ((r = nis2_totp_base32_decode(argv[4], &secret, &secret_len)) !=
-                0 ||
+        if ((r = nis2_totp_base32_decode(argv[4], &secret, &secret_len)) != 0 ||
             (st = nis2_totp_state_new()) == NULL) {
             fprintf(stderr, "ldap_totp: bad secret\n");
             goto out;
@@ -74,18 +73,18 @@ main(int argc, char **argv)
         r = nis2_totp_install_ops(&nis2_totp_ldap_ops, cfg, user, st, false,
                                   &replaced);
     } else if (strcmp(verb, "attempt") == 0 && (argc == 5 || argc == 6)) {
-        time_t now = argc == 6 ? (time_t)strtoll(argv[5], NULL, 10)
-                               : time(NULL);
+        time_t now =
+            argc == 6 ? (time_t)strtoll(argv[5], NULL, 10) : time(NULL);
         r = nis2_totp_store_for(cfg) == &nis2_totp_ldap_ops
                 ? nis2_totp_attempt(cfg, user, argv[4], now, &res)
                 : nis2_totp_attempt_ops(&nis2_totp_ldap_ops, cfg, user, argv[4],
                                         now, &res);
         if (r == 0) {
             printf("%s\n", nis2_totp_outcome_name(res.outcome));
-            rc = res.outcome == NIS2_TOTP_OK ||
-                         res.outcome == NIS2_TOTP_RECOVERY
-                     ? 0
-                     : 1;
+            rc =
+                res.outcome == NIS2_TOTP_OK || res.outcome == NIS2_TOTP_RECOVERY
+                    ? 0
+                    : 1;
             goto out;
         }
     } else if (strcmp(verb, "show") == 0) {

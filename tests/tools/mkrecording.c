@@ -146,8 +146,8 @@ open_out(struct rec *rc, struct out *o, const char *name)
     if (asprintf(&path, "%s/%s", rc->dir, name) < 0) {
         die("path", NIS2_ERR_NOMEM);
     }
-    o->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0640);
+    o->fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (o->fd < 0) {
         die(name, NIS2_ERR_IO);
     }
@@ -189,8 +189,8 @@ type_command(struct rec *rc, const char *cmd, int lines, bool input)
     for (int i = 0; i < lines; i++) {
         rc->t += 0.01;
         if (asprintf(&line, "%s (%s #%d)\r\n",
-                     canned[i % (int)(sizeof(canned) / sizeof(*canned))],
-                     cmd, i + 1) < 0) {
+                     canned[i % (int)(sizeof(canned) / sizeof(*canned))], cmd,
+                     i + 1) < 0) {
             die("line", NIS2_ERR_NOMEM);
         }
         event(rc, "o", line);
@@ -373,9 +373,10 @@ main(int argc, char **argv)
 
     /* Channel 1: a pty shell. */
     open_out(&rc, &rc.cast, "pty-1.cast");
-    if (asprintf(&chan, "{\"version\":2,\"width\":80,\"height\":24,"
-                        "\"timestamp\":%lld,\"env\":{\"TERM\":\"xterm\"},"
-                        "\"title\":\"%s channel 1\"}\n",
+    if (asprintf(&chan,
+                 "{\"version\":2,\"width\":80,\"height\":24,"
+                 "\"timestamp\":%lld,\"env\":{\"TERM\":\"xterm\"},"
+                 "\"title\":\"%s channel 1\"}\n",
                  (long long)rc.start, id) < 0) {
         die("header", NIS2_ERR_NOMEM);
     }
@@ -430,8 +431,7 @@ main(int argc, char **argv)
     }
     event(&rc, "o", "logout\r\n");
     rc.t += 0.1;
-    json_object_object_add(rc.meta, "end",
-                           jtime(rc.start + (time_t)rc.t + 1));
+    json_object_object_add(rc.meta, "end", jtime(rc.start + (time_t)rc.t + 1));
     json_object_object_add(rc.meta, "end_reason",
                            json_object_new_string(end_reason));
     json_object_object_add(rc.meta, "exit_status", json_object_new_int(0));

@@ -198,8 +198,8 @@ parallel(const char *confdir, const char *service, const char *usersfile)
                 _exit(3);
             }
             (void)read(pfd[0], &c, 1);
-            _exit(auth_once(confdir, service, users[i], code, 0, &calls,
-                            &us) == PAM_SUCCESS
+            _exit(auth_once(confdir, service, users[i], code, 0, &calls, &us) ==
+                          PAM_SUCCESS
                       ? 0
                       : 1);
         }
@@ -231,16 +231,35 @@ main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "c:s:u:a:k:n:r:FP:")) != -1) {
         switch (opt) {
-        case 'c': confdir = optarg; break;
-        case 's': service = optarg; break;
-        case 'u': user = optarg; break;
-        case 'a': answer = optarg; break;
-        case 'k': b32 = optarg; break;
-        case 'n': runs = atoi(optarg); break;
-        case 'r': state = optarg; break;
-        case 'F': fault = 1; break;
-        case 'P': pfile = optarg; break;
-        default: return 2;
+        case 'c':
+            confdir = optarg;
+            break;
+        case 's':
+            service = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'a':
+            answer = optarg;
+            break;
+        case 'k':
+            b32 = optarg;
+            break;
+        case 'n':
+            runs = atoi(optarg);
+            break;
+        case 'r':
+            state = optarg;
+            break;
+        case 'F':
+            fault = 1;
+            break;
+        case 'P':
+            pfile = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     if (confdir == NULL || service == NULL) {

@@ -23,7 +23,10 @@ test_header(void **state)
     struct nis2_cast_header h;
     char err[200];
     static const char *const bad[] = {
-        "", "[]", "{}", "{\"version\":1,\"width\":80,\"height\":24}",
+        "",
+        "[]",
+        "{}",
+        "{\"version\":1,\"width\":80,\"height\":24}",
         "{\"version\":2,\"width\":0,\"height\":24}",
         "{\"version\":2,\"width\":80}",
         "{\"version\":2,\"width\":80,\"height\":24,\"title\":5}",
@@ -33,15 +36,14 @@ test_header(void **state)
                        "\"timestamp\":1700000000,\"title\":\"t\","
                        "\"env\":{\"TERM\":\"xterm\"}}";
 
-    assert_int_equal(nis2_cast_parse_header(good, strlen(good), &h, err,
-                                            sizeof(err)),
-                     0);
+    assert_int_equal(
+        nis2_cast_parse_header(good, strlen(good), &h, err, sizeof(err)), 0);
     assert_int_equal(h.width, 80);
     assert_int_equal(h.timestamp, 1700000000);
     assert_string_equal(h.term, "xterm");
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        assert_int_equal(nis2_cast_parse_header(bad[i], strlen(bad[i]), &h,
-                                                err, sizeof(err)),
+        assert_int_equal(nis2_cast_parse_header(bad[i], strlen(bad[i]), &h, err,
+                                                sizeof(err)),
                          NIS2_ERR_PARSE);
         assert_true(err[0] != '\0');
     }
@@ -56,9 +58,9 @@ test_events(void **state)
         "[0.5, \"o\", \"hi\\u001b[0m\"]", "[1, \"i\", \"ls\\r\"]",
         "[2.0, \"r\", \"100x30\"]", "[3.0, \"m\", \"\"]"};
     static const char *const bad[] = {
-        "[0.5, \"o\"]", "[-1, \"o\", \"x\"]", "[\"0\", \"o\", \"x\"]",
-        "[0, \"x\", \"y\"]", "[0, \"oo\", \"y\"]", "[0, \"o\", 5]",
-        "[0, \"r\", \"100\"]", "[0, \"r\", \"axb\"]", "{\"a\":1}",
+        "[0.5, \"o\"]",          "[-1, \"o\", \"x\"]",  "[\"0\", \"o\", \"x\"]",
+        "[0, \"x\", \"y\"]",     "[0, \"oo\", \"y\"]",  "[0, \"o\", 5]",
+        "[0, \"r\", \"100\"]",   "[0, \"r\", \"axb\"]", "{\"a\":1}",
         "[0, \"o\", \"x\"] [1]", "[0, 'o', 'x']"};
 
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
@@ -68,8 +70,8 @@ test_events(void **state)
         free(ev.data);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        assert_int_equal(nis2_cast_parse_event(bad[i], strlen(bad[i]), &ev,
-                                               err, sizeof(err)),
+        assert_int_equal(nis2_cast_parse_event(bad[i], strlen(bad[i]), &ev, err,
+                                               sizeof(err)),
                          NIS2_ERR_PARSE);
     }
 }
@@ -85,14 +87,11 @@ test_check_buf(void **state)
     const char *nonl = "{\"version\":2,\"width\":80,\"height\":24}\n"
                        "[0.3, \"o\", \"a\"]";
 
-    assert_int_equal(nis2_cast_check_buf(ok, strlen(ok), err, sizeof(err)),
-                     2);
-    assert_int_equal(nis2_cast_check_buf(back, strlen(back), err,
-                                         sizeof(err)),
+    assert_int_equal(nis2_cast_check_buf(ok, strlen(ok), err, sizeof(err)), 2);
+    assert_int_equal(nis2_cast_check_buf(back, strlen(back), err, sizeof(err)),
                      NIS2_ERR_PARSE);
     assert_string_equal(err, "line 3: event time goes backwards");
-    assert_int_equal(nis2_cast_check_buf(nonl, strlen(nonl), err,
-                                         sizeof(err)),
+    assert_int_equal(nis2_cast_check_buf(nonl, strlen(nonl), err, sizeof(err)),
                      NIS2_ERR_PARSE);
     assert_non_null(strstr(err, "line 2"));
 }
@@ -105,8 +104,9 @@ test_reader_grows(void **state)
     struct nis2_cast_event ev;
     FILE *f;
 
-    nis2_test_write(p, "{\"version\":2,\"width\":80,\"height\":24}\n"
-                       "[0.1, \"o\", \"one\"]\n[0.2, \"o\", \"tw",
+    nis2_test_write(p,
+                    "{\"version\":2,\"width\":80,\"height\":24}\n"
+                    "[0.1, \"o\", \"one\"]\n[0.2, \"o\", \"tw",
                     0644);
     assert_int_equal(nis2_cast_open(p, &rd, err, sizeof(err)), 0);
     assert_int_equal(nis2_cast_next(rd, &ev), 1);
@@ -122,8 +122,7 @@ test_reader_grows(void **state)
     assert_non_null(strstr(nis2_cast_error(rd), "line 4:"));
     nis2_cast_close(rd);
     nis2_test_write(p, "not json\n", 0644);
-    assert_int_equal(nis2_cast_open(p, &rd, err, sizeof(err)),
-                     NIS2_ERR_PARSE);
+    assert_int_equal(nis2_cast_open(p, &rd, err, sizeof(err)), NIS2_ERR_PARSE);
     assert_non_null(strstr(err, "line 1:"));
     free(p);
 }
@@ -177,10 +176,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header),
-        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_check_buf),
-        cmocka_unit_test(test_reader_grows),
+        cmocka_unit_test(test_header),    cmocka_unit_test(test_events),
+        cmocka_unit_test(test_check_buf), cmocka_unit_test(test_reader_grows),
         cmocka_unit_test(test_textlines),
     };
     return cmocka_run_group_tests_name("asciicast", tests, NULL, NULL);

@@ -48,8 +48,8 @@ fill(const char *path, int n)
         struct json_object *d = json_object_new_object();
         snprintf(actor, sizeof(actor), "actor-%d", i);
         json_object_object_add(d, "i", json_object_new_int(i));
-        assert_int_equal(nis2_audit_append(path, "test.event", actor,
-                                           "plc-1", "s1", NULL, d),
+        assert_int_equal(nis2_audit_append(path, "test.event", actor, "plc-1",
+                                           "s1", NULL, d),
                          0);
         json_object_put(d);
     }
@@ -134,16 +134,15 @@ rehash(const char *line)
     assert_non_null(canon);
     memcpy(canon, line, plen);
     canon[plen] = '}';
-    assert_int_equal(EVP_Digest(canon, plen + 1, md, &mdlen, EVP_sha256(),
-                                NULL),
-                     1);
+    assert_int_equal(
+        EVP_Digest(canon, plen + 1, md, &mdlen, EVP_sha256(), NULL), 1);
     for (int i = 0; i < 32; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
     hex[64] = '\0';
-    assert_true(asprintf(&out, "%.*s,\"hash\":\"%s\"}", (int)plen, line,
-                         hex) > 0);
+    assert_true(asprintf(&out, "%.*s,\"hash\":\"%s\"}", (int)plen, line, hex) >
+                0);
     free(canon);
     return out;
 }
@@ -156,8 +155,8 @@ replace(const char *s, const char *from, const char *to)
     char *out = NULL;
 
     assert_non_null(p);
-    assert_true(asprintf(&out, "%.*s%s%s", (int)(p - s), s, to,
-                         p + strlen(from)) > 0);
+    assert_true(
+        asprintf(&out, "%.*s%s%s", (int)(p - s), s, to, p + strlen(from)) > 0);
     return out;
 }
 
@@ -214,12 +213,13 @@ test_append_and_verify(void **state)
     assert_true(ls.trailing_nl);
     for (size_t i = 0; i < ls.n; i++) {
         static const char *const keys[] = {
-            "v", "ts", "seq", "event", "actor", "target", "session",
-            "request", "details", "prev", "hash"};
+            "v",       "ts",      "seq",     "event", "actor", "target",
+            "session", "request", "details", "prev",  "hash"};
         size_t k = 0;
         o = json_tokener_parse(ls.l[i]);
         assert_non_null(o);
-        json_object_object_foreach(o, key, val) {
+        json_object_object_foreach(o, key, val)
+        {
             (void)val;
             assert_true(k < 11);
             assert_string_equal(key, keys[k]);
@@ -267,9 +267,8 @@ test_missing_and_empty(void **state)
     expect_intact(path, 1);
     /* an empty details object is written as {} */
     struct json_object *d = json_object_new_object();
-    assert_int_equal(nis2_audit_append(path, "test.empty", NULL, NULL, NULL,
-                                       NULL, d),
-                     0);
+    assert_int_equal(
+        nis2_audit_append(path, "test.empty", NULL, NULL, NULL, NULL, d), 0);
     json_object_put(d);
     expect_intact(path, 2);
     char *text = nis2_test_read(path);
@@ -455,8 +454,8 @@ test_tampering(void **state)
         /* never chain onto a torn or failing last line */
         if (tc->what == T_TRUNCATE_LAST || tc->what == T_NO_FINAL_NL) {
             char *before = nis2_test_read(path);
-            assert_int_equal(nis2_audit_append(path, "test.after", NULL,
-                                               NULL, NULL, NULL, NULL),
+            assert_int_equal(nis2_audit_append(path, "test.after", NULL, NULL,
+                                               NULL, NULL, NULL),
                              NIS2_ERR_INTEGRITY);
             char *after = nis2_test_read(path);
             assert_string_equal(before, after);
@@ -472,8 +471,7 @@ static void
 test_append_onto_garbage(void **state)
 {
     static const char *const tails[] = {
-        "garbage\n",
-        "{\"v\":1}\n",
+        "garbage\n", "{\"v\":1}\n",
         "{\"v\":1,\"ts\":\"x\"", /* torn, no newline */
     };
     (void)state;
@@ -484,9 +482,9 @@ test_append_onto_garbage(void **state)
         before = nis2_test_read(path);
         assert_true(asprintf(&text, "%s%s", before, tails[i]) > 0);
         nis2_test_write(path, text, 0640);
-        assert_int_equal(nis2_audit_append(path, "test.after", "a", NULL,
-                                           NULL, NULL, NULL),
-                         NIS2_ERR_INTEGRITY);
+        assert_int_equal(
+            nis2_audit_append(path, "test.after", "a", NULL, NULL, NULL, NULL),
+            NIS2_ERR_INTEGRITY);
         after = nis2_test_read(path);
         assert_string_equal(after, text);
         expect_bad(path, 3, "");
@@ -525,8 +523,7 @@ test_roundtrip(void **state)
         json_object_object_add(d, "alpha", arr);
         json_object_object_add(d, "mid", json_object_new_string(values[i]));
         assert_int_equal(nis2_audit_append(path, "test.roundtrip", values[i],
-                                           values[i], values[i], values[i],
-                                           d),
+                                           values[i], values[i], values[i], d),
                          0);
         expect_intact(path, 1);
         read_lines(path, &ls);
@@ -675,20 +672,20 @@ test_refused_files(void **state)
     assert_int_equal(mkdir(dir, 0750), 0);
     fill(real, 2);
     assert_int_equal(symlink(real, link), 0);
-    assert_int_equal(nis2_audit_append(link, "test.link", NULL, NULL, NULL,
-                                       NULL, NULL),
-                     NIS2_ERR_UNTRUSTED);
+    assert_int_equal(
+        nis2_audit_append(link, "test.link", NULL, NULL, NULL, NULL, NULL),
+        NIS2_ERR_UNTRUSTED);
     assert_int_equal(nis2_audit_verify(link, &res), NIS2_ERR_UNTRUSTED);
     expect_intact(real, 2);
     assert_int_equal(mkdir(sub, 0750), 0);
-    assert_int_equal(nis2_audit_append(sub, "test.dir", NULL, NULL, NULL,
-                                       NULL, NULL),
-                     NIS2_ERR_UNTRUSTED);
+    assert_int_equal(
+        nis2_audit_append(sub, "test.dir", NULL, NULL, NULL, NULL, NULL),
+        NIS2_ERR_UNTRUSTED);
     nis2_test_write(ww, "", 0640);
     assert_int_equal(chmod(ww, 0666), 0);
-    assert_int_equal(nis2_audit_append(ww, "test.ww", NULL, NULL, NULL, NULL,
-                                       NULL),
-                     NIS2_ERR_UNTRUSTED);
+    assert_int_equal(
+        nis2_audit_append(ww, "test.ww", NULL, NULL, NULL, NULL, NULL),
+        NIS2_ERR_UNTRUSTED);
     text = nis2_test_read(ww);
     assert_string_equal(text, "");
     /* a missing directory is created 0750 */
@@ -721,8 +718,7 @@ test_verify_buf(void **state)
     assert_int_equal(res.lines, 5);
     assert_int_equal(nis2_audit_verify_buf("", 0, &res), 0);
     assert_int_equal(res.lines, 0);
-    assert_int_equal(nis2_audit_verify_buf("\n", 1, &res),
-                     NIS2_ERR_INTEGRITY);
+    assert_int_equal(nis2_audit_verify_buf("\n", 1, &res), NIS2_ERR_INTEGRITY);
     assert_int_equal(res.bad_line, 1);
     assert_int_equal(nis2_audit_verify_buf("{}\0x\n", 5, &res),
                      NIS2_ERR_INTEGRITY);

@@ -24,7 +24,8 @@
 #include "error.h"
 #include "testutil.h"
 
-/* ---- login names ---------------------------------------------------------- */
+/* ---- login names ----------------------------------------------------------
+ */
 
 static void
 test_login_names(void **state)
@@ -55,8 +56,8 @@ test_login_names(void **state)
     char user[65], target[65], why[128];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = broker_parse_login(cases[i].login, user, sizeof(user),
-                                    target, sizeof(target), why, sizeof(why));
+        int rc = broker_parse_login(cases[i].login, user, sizeof(user), target,
+                                    sizeof(target), why, sizeof(why));
         if (rc != cases[i].rc) {
             fail_msg("case %zu (%s): rc %d, want %d", i, cases[i].login, rc,
                      cases[i].rc);
@@ -93,15 +94,15 @@ test_login_lengths(void **state)
                      NIS2_ERR_INVAL);
 }
 
-/* ---- authorized_keys path -------------------------------------------------- */
+/* ---- authorized_keys path --------------------------------------------------
+ */
 
 static void
 test_authkeys_path(void **state)
 {
     char *p = NULL;
 
-    assert_int_equal(broker_authkeys_path("/etc/nis2/keys/%u", "alice", &p),
-                     0);
+    assert_int_equal(broker_authkeys_path("/etc/nis2/keys/%u", "alice", &p), 0);
     assert_string_equal(p, "/etc/nis2/keys/alice");
     free(p);
     p = NULL;
@@ -114,7 +115,8 @@ test_authkeys_path(void **state)
     free(p);
 }
 
-/* ---- authorized_keys lines ------------------------------------------------ */
+/* ---- authorized_keys lines ------------------------------------------------
+ */
 
 struct keys {
     ssh_key priv, pub;
@@ -193,22 +195,20 @@ test_authkeys_lines(void **state)
     const struct keys *k = *state;
     struct broker_key_opts o;
 
-    assert_int_equal(match(k, "ssh-ed25519 KEY alice@laptop\n", "127.0.0.1",
-                           &o),
-                     1);
+    assert_int_equal(
+        match(k, "ssh-ed25519 KEY alice@laptop\n", "127.0.0.1", &o), 1);
     assert_false(o.no_touch_required);
     assert_false(o.verify_required);
     /* comments and blank lines around it */
-    assert_int_equal(match(k, "# vendor keys\n\n  ssh-ed25519 KEY c\n",
-                           "127.0.0.1", &o),
-                     1);
-    /* another key only */
     assert_int_equal(
-        match(k,
-              "ssh-ed25519 "
-              "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x\n",
-              "127.0.0.1", &o),
-        0);
+        match(k, "# vendor keys\n\n  ssh-ed25519 KEY c\n", "127.0.0.1", &o), 1);
+    /* another key only */
+    assert_int_equal(match(k,
+                           "ssh-ed25519 "
+                           "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH"
+                           "5C9okWi0dh2l9GKJl x\n",
+                           "127.0.0.1", &o),
+                     0);
     /* the right key under the wrong type name does not match */
     assert_int_equal(match(k, "ssh-rsa KEY c\n", "127.0.0.1", &o), 0);
     /* garbage base64 is skipped, a later good line still counts */
@@ -223,15 +223,13 @@ test_authkeys_options(void **state)
     const struct keys *k = *state;
     struct broker_key_opts o;
 
-    assert_int_equal(match(k, "from=\"127.0.0.1\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     1);
-    assert_int_equal(match(k, "from=\"10.0.0.0/8\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
-    assert_int_equal(match(k, "from=\"!127.0.0.1,*\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
+    assert_int_equal(
+        match(k, "from=\"127.0.0.1\" ssh-ed25519 KEY\n", "127.0.0.1", &o), 1);
+    assert_int_equal(
+        match(k, "from=\"10.0.0.0/8\" ssh-ed25519 KEY\n", "127.0.0.1", &o), 0);
+    assert_int_equal(
+        match(k, "from=\"!127.0.0.1,*\" ssh-ed25519 KEY\n", "127.0.0.1", &o),
+        0);
     assert_int_equal(
         match(k, "no-touch-required ssh-ed25519 KEY\n", "127.0.0.1", &o), 1);
     assert_true(o.no_touch_required);
@@ -243,29 +241,26 @@ test_authkeys_options(void **state)
     assert_false(o.no_touch_required);
     /* options the broker cannot honour: the line is skipped, never
        half-honoured */
-    assert_int_equal(match(k, "command=\"/bin/true\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
-    assert_int_equal(match(k, "cert-authority ssh-ed25519 KEY\n", "127.0.0.1",
-                           &o),
-                     0);
+    assert_int_equal(
+        match(k, "command=\"/bin/true\" ssh-ed25519 KEY\n", "127.0.0.1", &o),
+        0);
+    assert_int_equal(
+        match(k, "cert-authority ssh-ed25519 KEY\n", "127.0.0.1", &o), 0);
     /* restrict would take away pty and forwarding, which the broker
        relays: skipped rather than half-honoured */
     assert_int_equal(match(k, "restrict ssh-ed25519 KEY\n", "127.0.0.1", &o),
                      0);
-    assert_int_equal(match(k, "expiry-time=\"20200101\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
-    assert_int_equal(match(k, "expiry-time=\"29990101\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     1);
-    assert_int_equal(match(k, "principals=\"x\" ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
+    assert_int_equal(
+        match(k, "expiry-time=\"20200101\" ssh-ed25519 KEY\n", "127.0.0.1", &o),
+        0);
+    assert_int_equal(
+        match(k, "expiry-time=\"29990101\" ssh-ed25519 KEY\n", "127.0.0.1", &o),
+        1);
+    assert_int_equal(
+        match(k, "principals=\"x\" ssh-ed25519 KEY\n", "127.0.0.1", &o), 0);
     /* an unterminated quote is a broken line */
-    assert_int_equal(match(k, "from=\"127.0.0.1 ssh-ed25519 KEY\n",
-                           "127.0.0.1", &o),
-                     0);
+    assert_int_equal(
+        match(k, "from=\"127.0.0.1 ssh-ed25519 KEY\n", "127.0.0.1", &o), 0);
 }
 
 static void
@@ -284,9 +279,8 @@ test_authkeys_file_trust(void **state)
     assert_int_equal(chmod(path, 0600), 0);
     /* a symlink is never followed */
     assert_int_equal(symlink(path, link), 0);
-    assert_true(broker_authkeys_match(pattern, "mallory", k->pub,
-                                      "127.0.0.1", NULL, why,
-                                      sizeof(why)) <= 0);
+    assert_true(broker_authkeys_match(pattern, "mallory", k->pub, "127.0.0.1",
+                                      NULL, why, sizeof(why)) <= 0);
     /* no file: no key */
     assert_true(broker_authkeys_match(pattern, "nobody-here", k->pub,
                                       "127.0.0.1", NULL, why,

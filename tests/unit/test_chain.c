@@ -31,16 +31,16 @@
 static char *key1, *key2;
 static int counter;
 
-#define META_OPEN \
-    "{\"session\":\"S-000000%02d\",\"user\":\"alice\",\"target\":{\"name\":" \
-    "\"plc-1\"},\"start\":\"2026-11-23T08:00:00Z\",\"request\":{\"id\":" \
-    "\"R-7\",\"approvers\":[\"bob\"],\"window_start\":null,\"window_end\":" \
+#define META_OPEN                                                              \
+    "{\"session\":\"S-000000%02d\",\"user\":\"alice\",\"target\":{\"name\":"   \
+    "\"plc-1\"},\"start\":\"2026-11-23T08:00:00Z\",\"request\":{\"id\":"       \
+    "\"R-7\",\"approvers\":[\"bob\"],\"window_start\":null,\"window_end\":"    \
     "null},\"end\":null,\"end_reason\":null}\n"
-#define META_CLOSE \
-    "{\"session\":\"S-000000%02d\",\"user\":\"alice\",\"target\":{\"name\":" \
-    "\"plc-1\"},\"start\":\"2026-11-23T08:00:00Z\",\"request\":{\"id\":" \
-    "\"R-7\",\"approvers\":[\"bob\"],\"window_start\":null,\"window_end\":" \
-    "null},\"end\":\"2026-11-23T08:01:00Z\",\"end_reason\":\"client-closed\"" \
+#define META_CLOSE                                                             \
+    "{\"session\":\"S-000000%02d\",\"user\":\"alice\",\"target\":{\"name\":"   \
+    "\"plc-1\"},\"start\":\"2026-11-23T08:00:00Z\",\"request\":{\"id\":"       \
+    "\"R-7\",\"approvers\":[\"bob\"],\"window_start\":null,\"window_end\":"    \
+    "null},\"end\":\"2026-11-23T08:01:00Z\",\"end_reason\":\"client-closed\""  \
     "}\n"
 
 static void
@@ -86,14 +86,12 @@ make_session(bool seal, int cps)
     assert_true(n < 100);
     dir = nis2_test_path("S-000000%02d", n);
     assert_int_equal(mkdir(dir, 0750), 0);
-    assert_int_equal(nis2_chain_open(dir, strrchr(dir, '/') + 1, key1, &c),
-                     0);
+    assert_int_equal(nis2_chain_open(dir, strrchr(dir, '/') + 1, key1, &c), 0);
     write_meta(c, dir, false, n);
     assert_int_equal(nis2_chain_checkpoint(c, NIS2_CHAIN_START, 1000), 0);
     assert_int_equal(nis2_chain_track(c, "pty-1.cast", &a), 0);
     assert_int_equal(nis2_chain_track(c, "exec-2.stdout", &b), 0);
-    assert_int_equal(nis2_chain_track(c, "pty-1.cast", &dup),
-                     NIS2_ERR_EXISTS);
+    assert_int_equal(nis2_chain_track(c, "pty-1.cast", &dup), NIS2_ERR_EXISTS);
     assert_int_equal(nis2_chain_is_live(dir), 1);
     for (int i = 0; i < cps; i++) {
         char line[64];
@@ -109,8 +107,7 @@ make_session(bool seal, int cps)
     }
     if (seal) {
         write_meta(c, dir, true, n);
-        assert_int_equal(nis2_chain_checkpoint(c, NIS2_CHAIN_CLOSE, 2000),
-                         0);
+        assert_int_equal(nis2_chain_checkpoint(c, NIS2_CHAIN_CLOSE, 2000), 0);
         /* Nothing after the end. */
         assert_int_equal(nis2_chain_checkpoint(c, NIS2_CHAIN_PERIODIC, 2001),
                          NIS2_ERR_INVAL);
@@ -317,7 +314,11 @@ test_verify_buf_garbage(void **state)
     struct nis2_chain_result res;
     unsigned char pub[NIS2_CHAIN_PUBLEN];
     static const char *const bad[] = {
-        "", "\n", "{}\n", "x\n", "{\"sig\":\"\"}\n",
+        "",
+        "\n",
+        "{}\n",
+        "x\n",
+        "{\"sig\":\"\"}\n",
         "{\"v\":1,\"sig\":\"=="
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
         "AAAAAAAAAAAAAAAAAA==\"}\n",
@@ -363,9 +364,10 @@ test_names(void **state)
 {
     static const char *const good[] = {"meta.json", "pty-1.cast",
                                        "exec-12.stdout", "a"};
-    static const char *const bad[] = {"",        ".hidden", "a/b",  "a..b",
-                                      "chain",   "-x",      "a b",  "é",
-                                      "0123456789012345678901234567890123"};
+    static const char *const bad[] = {
+        "",     ".hidden", "a/b",
+        "a..b", "chain",   "-x",
+        "a b",  "é",       "0123456789012345678901234567890123"};
 
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
         assert_true(nis2_chain_valid_name(good[i]));
@@ -431,14 +433,11 @@ test_with_writer(void **state)
     info.record = 3;
     assert_int_equal(nis2_rec_open(recdir, &info, &rec), 0);
     assert_int_equal(nis2_chain_open(nis2_rec_dir(rec), id, key1, &c), 0);
-    assert_int_equal(nis2_rec_set_checkpoint(rec, nis2_chain_rec_checkpoint,
-                                             c, 1),
-                     0);
-    assert_int_equal(nis2_rec_channel_open(rec, "shell", NULL, "xterm", 80,
-                                           24, &chan),
-                     0);
-    assert_int_equal(nis2_rec_data(rec, chan, NIS2_REC_STDOUT, "hello\r\n",
-                                   7),
+    assert_int_equal(
+        nis2_rec_set_checkpoint(rec, nis2_chain_rec_checkpoint, c, 1), 0);
+    assert_int_equal(
+        nis2_rec_channel_open(rec, "shell", NULL, "xterm", 80, 24, &chan), 0);
+    assert_int_equal(nis2_rec_data(rec, chan, NIS2_REC_STDOUT, "hello\r\n", 7),
                      0);
     usleep(5000);
     assert_int_equal(nis2_rec_flush(rec), 0);

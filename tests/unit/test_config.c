@@ -32,21 +32,35 @@ struct err_case {
 };
 
 static const struct err_case err_cases[] = {
-    {"unknown section", "[foo]\n", {{0}},
+    {"unknown section",
+     "[foo]\n",
+     {{0}},
      "@/nis2.conf:1: unknown section [foo]"},
-    {"unknown named section", "\n[zone x]\n", {{0}},
+    {"unknown named section",
+     "\n[zone x]\n",
+     {{0}},
      "@/nis2.conf:2: unknown section [zone x]"},
-    {"unknown key", "[paths]\nstatedir = /x\n", {{0}},
+    {"unknown key",
+     "[paths]\nstatedir = /x\n",
+     {{0}},
      "@/nis2.conf:2: [paths]: unknown key 'statedir'"},
-    {"key before section", "foo = 1\n", {{0}},
+    {"key before section",
+     "foo = 1\n",
+     {{0}},
      "@/nis2.conf:1: unknown key 'foo' before the first section"},
-    {"include inside a section", "[paths]\ninclude = x\n", {{0}},
+    {"include inside a section",
+     "[paths]\ninclude = x\n",
+     {{0}},
      "@/nis2.conf:2: [paths]: unknown key 'include'"},
-    {"duplicate key", "[totp]\ndigits = 6\n\ndigits = 7\n", {{0}},
+    {"duplicate key",
+     "[totp]\ndigits = 6\n\ndigits = 7\n",
+     {{0}},
      "@/nis2.conf:4: [totp]: duplicate key 'digits' (first at line 2)"},
-    {"duplicate target", "[target a]\nhost = h\n[target a]\nhost = h\n",
-     {{0}}, "@/nis2.conf:3: duplicate section [target a] (first at "
-            "@/nis2.conf:1)"},
+    {"duplicate target",
+     "[target a]\nhost = h\n[target a]\nhost = h\n",
+     {{0}},
+     "@/nis2.conf:3: duplicate section [target a] (first at "
+     "@/nis2.conf:1)"},
     {"duplicate target across files",
      "include = p/*.conf\n[target a]\nhost = h\n",
      {{"p/x.conf", "[target a]\nhost = h\n"}},
@@ -56,230 +70,379 @@ static const struct err_case err_cases[] = {
      {{"p/1.conf", "[target a]\nhost=h\n[policy p]\ngroups=g\ntargets=a\n"},
       {"p/2.conf", "\n[policy p]\ngroups=g\ntargets=a\n"}},
      "@/p/2.conf:2: duplicate section [policy p] (first at @/p/1.conf:3)"},
-    {"duplicate group", "[group g]\n[group g]\n", {{0}},
+    {"duplicate group",
+     "[group g]\n[group g]\n",
+     {{0}},
      "@/nis2.conf:2: duplicate section [group g] (first at @/nis2.conf:1)"},
-    {"duplicate broker", "[broker]\n[broker]\n", {{0}},
+    {"duplicate broker",
+     "[broker]\n[broker]\n",
+     {{0}},
      "@/nis2.conf:2: duplicate section [broker] (first at @/nis2.conf:1)"},
-    {"roles twice", "include = p/r.conf\n[roles]\napprovers = g\n",
+    {"roles twice",
+     "include = p/r.conf\n[roles]\napprovers = g\n",
      {{"p/r.conf", "[roles]\napprovers = g\n"}},
      "@/nis2.conf:2: duplicate section [roles] (first at @/p/r.conf:1)"},
-    {"paths in included file", "include = p/x.conf\n",
+    {"paths in included file",
+     "include = p/x.conf\n",
      {{"p/x.conf", "[paths]\nstate_dir = /x\n"}},
      "@/p/x.conf:1: section [paths] is allowed only in the main file"},
-    {"broker in included file", "include = p/x.conf\n",
+    {"broker in included file",
+     "include = p/x.conf\n",
      {{"p/x.conf", "; c\n[broker]\n"}},
      "@/p/x.conf:2: section [broker] is allowed only in the main file"},
-    {"singleton with a name", "[paths main]\n", {{0}},
+    {"singleton with a name",
+     "[paths main]\n",
+     {{0}},
      "@/nis2.conf:1: section [paths] takes no name"},
-    {"named section without a name", "[target]\n", {{0}},
+    {"named section without a name",
+     "[target]\n",
+     {{0}},
      "@/nis2.conf:1: section [target] needs a name"},
-    {"bad target name", "[target -x]\n", {{0}},
+    {"bad target name",
+     "[target -x]\n",
+     {{0}},
      "@/nis2.conf:1: invalid target name '-x'"},
-    {"bad group name", "[group a/b]\n", {{0}},
+    {"bad group name",
+     "[group a/b]\n",
+     {{0}},
      "@/nis2.conf:1: invalid group name 'a/b'"},
-    {"bad policy name", "[policy a..b]\n", {{0}},
+    {"bad policy name",
+     "[policy a..b]\n",
+     {{0}},
      "@/nis2.conf:1: invalid policy name 'a..b'"},
-    {"missing bracket", "[paths\n", {{0}},
+    {"missing bracket",
+     "[paths\n",
+     {{0}},
      "@/nis2.conf:1: missing ']' in section header"},
-    {"text after header", "[paths] x\n", {{0}},
+    {"text after header",
+     "[paths] x\n",
+     {{0}},
      "@/nis2.conf:1: unexpected text after section header"},
-    {"line without =", "[paths]\njust words\n", {{0}},
+    {"line without =",
+     "[paths]\njust words\n",
+     {{0}},
      "@/nis2.conf:2: expected 'key = value', '[section]' or a comment"},
-    {"empty key", "[paths]\n= /x\n", {{0}},
+    {"empty key",
+     "[paths]\n= /x\n",
+     {{0}},
      "@/nis2.conf:2: missing key name before '='"},
-    {"empty value", "[target a]\nhost =\n", {{0}},
+    {"empty value",
+     "[target a]\nhost =\n",
+     {{0}},
      "@/nis2.conf:2: [target a]: host has no value"},
-    {"bad duration", "[broker]\nwarn_before = 5x\n", {{0}},
+    {"bad duration",
+     "[broker]\nwarn_before = 5x\n",
+     {{0}},
      "@/nis2.conf:2: [broker]: bad duration '5x' for warn_before"},
-    {"bare number duration", "[lockout]\nfail_interval = 900\n", {{0}},
+    {"bare number duration",
+     "[lockout]\nfail_interval = 900\n",
+     {{0}},
      "@/nis2.conf:2: [lockout]: bad duration '900' for fail_interval"},
-    {"duration out of range", "[recording]\ncheckpoint_interval = 0s\n",
-     {{0}}, "@/nis2.conf:2: [recording]: checkpoint_interval = 0s is out "
-            "of range"},
-    {"bad number", "[totp]\ndigits = 9\n", {{0}},
+    {"duration out of range",
+     "[recording]\ncheckpoint_interval = 0s\n",
+     {{0}},
+     "@/nis2.conf:2: [recording]: checkpoint_interval = 0s is out "
+     "of range"},
+    {"bad number",
+     "[totp]\ndigits = 9\n",
+     {{0}},
      "@/nis2.conf:2: [totp]: bad number '9' for digits (expected an "
      "integer from 6 to 8)"},
-    {"not a number", "[lockout]\ndeny = five\n", {{0}},
+    {"not a number",
+     "[lockout]\ndeny = five\n",
+     {{0}},
      "@/nis2.conf:2: [lockout]: bad number 'five' for deny"},
-    {"window too big", "[totp]\nwindow = 11\n", {{0}},
+    {"window too big",
+     "[totp]\nwindow = 11\n",
+     {{0}},
      "@/nis2.conf:2: [totp]: bad number '11' for window"},
-    {"issuer with colon", "[totp]\nissuer = a:b\n", {{0}},
+    {"issuer with colon",
+     "[totp]\nissuer = a:b\n",
+     {{0}},
      "@/nis2.conf:2: [totp]: issuer 'a:b' must not contain ':'"},
-    {"bad listen", "[broker]\nlisten = 2222\n", {{0}},
+    {"bad listen",
+     "[broker]\nlisten = 2222\n",
+     {{0}},
      "@/nis2.conf:2: [broker]: bad listen '2222'"},
-    {"bad broker user", "[broker]\nuser = a b\n", {{0}},
+    {"bad broker user",
+     "[broker]\nuser = a b\n",
+     {{0}},
      "@/nis2.conf:2: [broker]: invalid user name 'a b'"},
-    {"bad %-escape", "[broker]\nauthorized_keys = keys/%h\n", {{0}},
+    {"bad %-escape",
+     "[broker]\nauthorized_keys = keys/%h\n",
+     {{0}},
      "@/nis2.conf:2: [broker]: authorized_keys: only %u"},
-    {"bad backend", "[store]\nbackend = sql\n", {{0}},
+    {"bad backend",
+     "[store]\nbackend = sql\n",
+     {{0}},
      "@/nis2.conf:2: [store]: bad backend 'sql' (file or ldap)"},
-    {"relative notify command", "[notify]\ncommand = notify.sh\n", {{0}},
+    {"relative notify command",
+     "[notify]\ncommand = notify.sh\n",
+     {{0}},
      "@/nis2.conf:2: [notify]: command 'notify.sh' must be an absolute "
      "path"},
-    {"bad roles group", "[roles]\napprovers = ok, a/b\n", {{0}},
+    {"bad roles group",
+     "[roles]\napprovers = ok, a/b\n",
+     {{0}},
      "@/nis2.conf:2: [roles]: approvers: invalid group name 'a/b'"},
-    {"empty list item", "[group g]\nmembers = alice,,bob\n", {{0}},
+    {"empty list item",
+     "[group g]\nmembers = alice,,bob\n",
+     {{0}},
      "@/nis2.conf:2: [group g]: members: empty item in list"},
-    {"bad member", "[group g]\nmembers = alice, bad/user\n", {{0}},
+    {"bad member",
+     "[group g]\nmembers = alice, bad/user\n",
+     {{0}},
      "@/nis2.conf:2: [group g]: members: invalid user name 'bad/user'"},
-    {"bad port", "[target a]\nhost = h\nport = 70000\n", {{0}},
+    {"bad port",
+     "[target a]\nhost = h\nport = 70000\n",
+     {{0}},
      "@/nis2.conf:3: [target a]: bad port '70000' (1 to 65535)"},
-    {"port zero", "[target a]\nhost = h\nport = 0\n", {{0}},
+    {"port zero",
+     "[target a]\nhost = h\nport = 0\n",
+     {{0}},
      "@/nis2.conf:3: [target a]: bad port '0'"},
-    {"bad host", "[target a]\nhost = a b\n", {{0}},
+    {"bad host",
+     "[target a]\nhost = a b\n",
+     {{0}},
      "@/nis2.conf:2: [target a]: invalid host 'a b'"},
-    {"bad host_key", "[target a]\nhost = h\nhost_key = AAAA\n", {{0}},
+    {"bad host_key",
+     "[target a]\nhost = h\nhost_key = AAAA\n",
+     {{0}},
      "@/nis2.conf:3: [target a]: bad host_key 'AAAA'"},
-    {"target without host", "[target a]\nport = 22\n", {{0}},
+    {"target without host",
+     "[target a]\nport = 22\n",
+     {{0}},
      "@/nis2.conf:1: [target a] has no host"},
-    {"bad boolean", "[policy p]\nrequire_approval = maybe\n", {{0}},
+    {"bad boolean",
+     "[policy p]\nrequire_approval = maybe\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad boolean 'maybe' for require_approval"},
-    {"bad mfa", "[policy p]\nmfa = sms\n", {{0}},
+    {"bad mfa",
+     "[policy p]\nmfa = sms\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad mfa 'sms' (totp, fido2, totp+fido2 "
      "or any)"},
-    {"bad min_approvals", "[policy p]\nmin_approvals = 0\n", {{0}},
+    {"bad min_approvals",
+     "[policy p]\nmin_approvals = 0\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad number '0' for min_approvals"},
-    {"bad record", "[policy p]\nrecord = output,video\n", {{0}},
+    {"bad record",
+     "[policy p]\nrecord = output,video\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad record 'output,video'"},
-    {"policy without groups", "[target a]\nhost = h\n[policy p]\ntargets = a\n",
-     {{0}}, "@/nis2.conf:3: [policy p] has no groups"},
-    {"policy without targets", "[policy p]\ngroups = g\n", {{0}},
+    {"policy without groups",
+     "[target a]\nhost = h\n[policy p]\ntargets = a\n",
+     {{0}},
+     "@/nis2.conf:3: [policy p] has no groups"},
+    {"policy without targets",
+     "[policy p]\ngroups = g\n",
+     {{0}},
      "@/nis2.conf:1: [policy p] has no targets"},
-    {"unknown target", "[policy p]\ngroups = g\ntargets = nope\n", {{0}},
+    {"unknown target",
+     "[policy p]\ngroups = g\ntargets = nope\n",
+     {{0}},
      "@/nis2.conf:3: [policy p]: unknown target 'nope' (no [target nope])"},
     {"pattern matches nothing",
      "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a, hmi-*\n",
-     {{0}}, "@/nis2.conf:5: [policy p]: target pattern 'hmi-*' matches no "
-            "[target]"},
-    {"bad pattern", "[policy p]\ntargets = a/b\n", {{0}},
+     {{0}},
+     "@/nis2.conf:5: [policy p]: target pattern 'hmi-*' matches no "
+     "[target]"},
+    {"bad pattern",
+     "[policy p]\ntargets = a/b\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: targets: invalid target pattern 'a/b'"},
     {"forward unknown target",
      "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
      "forward = a:502, other:22\n",
-     {{0}}, "@/nis2.conf:6: [policy p]: forward 'other:22' names an unknown "
-            "target"},
-    {"forward without port", "[policy p]\nforward = a\n", {{0}},
+     {{0}},
+     "@/nis2.conf:6: [policy p]: forward 'other:22' names an unknown "
+     "target"},
+    {"forward without port",
+     "[policy p]\nforward = a\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: forward: invalid forward entry (expected "
      "TARGET:PORT) 'a'"},
-    {"forward bad port", "[policy p]\nforward = a:0\n", {{0}},
+    {"forward bad port",
+     "[policy p]\nforward = a:0\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: forward: invalid forward entry"},
-    {"hours: no zone", "[policy p]\nhours = Mon-Fri 07:00-18:00\n", {{0}},
+    {"hours: no zone",
+     "[policy p]\nhours = Mon-Fri 07:00-18:00\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad hours 'Mon-Fri 07:00-18:00': the last "
      "word must be an IANA time zone"},
-    {"hours: bad day", "[policy p]\nhours = Mon-Xyz 07:00-18:00 UTC\n",
-     {{0}}, "@/nis2.conf:2: [policy p]: bad hours 'Mon-Xyz 07:00-18:00 UTC': "
-            "days must be"},
-    {"hours: bad time", "[policy p]\nhours = Mon 7:00-18:00 UTC\n", {{0}},
+    {"hours: bad day",
+     "[policy p]\nhours = Mon-Xyz 07:00-18:00 UTC\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours 'Mon-Xyz 07:00-18:00 UTC': "
+     "days must be"},
+    {"hours: bad time",
+     "[policy p]\nhours = Mon 7:00-18:00 UTC\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad hours 'Mon 7:00-18:00 UTC': times "
      "must be"},
-    {"hours: 25:00", "[policy p]\nhours = Mon 08:00-25:00 UTC\n", {{0}},
+    {"hours: 25:00",
+     "[policy p]\nhours = Mon 08:00-25:00 UTC\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad hours"},
-    {"hours: empty range", "[policy p]\nhours = Mon 08:00-08:00 UTC\n",
-     {{0}}, "must not start and end at the same time"},
-    {"hours: missing times", "[policy p]\nhours = Mon, Tue 08:00-09:00 UTC\n",
-     {{0}}, "@/nis2.conf:2: [policy p]: bad hours 'Mon, Tue 08:00-09:00 UTC': "
-            "expected 'DAYS HH:MM-HH:MM'"},
-    {"hours: only zone", "[policy p]\nhours = UTC\n", {{0}},
+    {"hours: empty range",
+     "[policy p]\nhours = Mon 08:00-08:00 UTC\n",
+     {{0}},
+     "must not start and end at the same time"},
+    {"hours: missing times",
+     "[policy p]\nhours = Mon, Tue 08:00-09:00 UTC\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad hours 'Mon, Tue 08:00-09:00 UTC': "
+     "expected 'DAYS HH:MM-HH:MM'"},
+    {"hours: only zone",
+     "[policy p]\nhours = UTC\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: bad hours 'UTC': expected ranges"},
     {"hours: unknown zone",
      "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
      "hours = Mon-Fri 07:00-18:00 Europe/Nowhere\n",
-     {{0}}, "@/nis2.conf:6: [policy p]: hours: unknown time zone "
-            "'Europe/Nowhere'"},
-    {"emergency > 1h", "[policy p]\nemergency = 2h\n", {{0}},
+     {{0}},
+     "@/nis2.conf:6: [policy p]: hours: unknown time zone "
+     "'Europe/Nowhere'"},
+    {"emergency > 1h",
+     "[policy p]\nemergency = 2h\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: emergency = 2h is longer than the 1h "
      "allowed"},
     {"emergency > max_duration",
      "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
      "emergency = 30m\nmax_duration = 20m\n",
-     {{0}}, "@/nis2.conf:6: [policy p]: emergency is longer than "
-            "max_duration"},
-    {"max_duration too short", "[policy p]\nmax_duration = 10s\n", {{0}},
+     {{0}},
+     "@/nis2.conf:6: [policy p]: emergency is longer than "
+     "max_duration"},
+    {"max_duration too short",
+     "[policy p]\nmax_duration = 10s\n",
+     {{0}},
      "@/nis2.conf:2: [policy p]: max_duration = 10s is out of range"},
-    {"include matches nothing", "\ninclude = none/*.conf\n", {{0}},
+    {"include matches nothing",
+     "\ninclude = none/*.conf\n",
+     {{0}},
      "@/nis2.conf:2: include 'none/*.conf' matches no file"},
-    {"include of a missing file", "include = nothere.conf\n", {{0}},
+    {"include of a missing file",
+     "include = nothere.conf\n",
+     {{0}},
      "@/nis2.conf:1: include 'nothere.conf' matches no file"},
-    {"include of a directory", "include = p\n", {{"p/x.conf", ""}},
+    {"include of a directory",
+     "include = p\n",
+     {{"p/x.conf", ""}},
      "@/nis2.conf:1: include '@/p': refused: a symbolic link or not a "
      "regular file"},
-    {"include cycle", "include = p/a.conf\n",
+    {"include cycle",
+     "include = p/a.conf\n",
      {{"p/a.conf", "include = b.conf\n"}, {"p/b.conf", "include = a.conf\n"}},
      "@/p/b.conf:1: include cycle: '@/p/a.conf' is already being read"},
-    {"include of the main file", "include = *.conf\n", {{0}},
+    {"include of the main file",
+     "include = *.conf\n",
+     {{0}},
      "@/nis2.conf:1: include cycle: '@/nis2.conf' is already being read"},
-    {"double include", "include = p/a.conf\ninclude = p/*.conf\n",
+    {"double include",
+     "include = p/a.conf\ninclude = p/*.conf\n",
      {{"p/a.conf", "[group g]\n"}},
      "@/nis2.conf:2: '@/p/a.conf' is already included (at @/nis2.conf:1)"},
-    {"error in included file", "include = p/*.conf\n",
+    {"error in included file",
+     "include = p/*.conf\n",
      {{"p/a.conf", "[group g]\n"}, {"p/b.conf", "[target t]\nport = x\n"}},
      "@/p/b.conf:2: [target t]: bad port 'x'"},
-    {"bad line in included file", "include = p/*.conf\n",
+    {"bad line in included file",
+     "include = p/*.conf\n",
      {{"p/a.conf", "[group g]\nmembers alice\n"}},
      "@/p/a.conf:2: expected 'key = value'"},
     /* [ldap] */
-    {"ldap: bad scheme", "[ldap]\nuri = http://dir\nbase = dc=x\n", {{0}},
+    {"ldap: bad scheme",
+     "[ldap]\nuri = http://dir\nbase = dc=x\n",
+     {{0}},
      "@/nis2.conf:2: [ldap]: bad uri 'http://dir': each URI must start "
      "with ldap:// or ldaps://"},
     {"ldap: mixed schemes",
-     "[ldap]\nuri = ldap://a ldaps://b\nbase = dc=x\n", {{0}},
+     "[ldap]\nuri = ldap://a ldaps://b\nbase = dc=x\n",
+     {{0}},
      "@/nis2.conf:2: [ldap]: bad uri 'ldap://a ldaps://b': all URIs must "
      "use the same scheme"},
-    {"ldap: uri with a DN", "[ldap]\nuri = ldap://a/dc=x\nbase = dc=x\n",
-     {{0}}, "@/nis2.conf:2: [ldap]: bad uri 'ldap://a/dc=x': expected"},
-    {"ldap: bad tls", "[ldap]\nuri = ldap://a\ntls = yes\nbase = dc=x\n",
-     {{0}}, "@/nis2.conf:3: [ldap]: bad tls 'yes' (starttls, ldaps or none)"},
+    {"ldap: uri with a DN",
+     "[ldap]\nuri = ldap://a/dc=x\nbase = dc=x\n",
+     {{0}},
+     "@/nis2.conf:2: [ldap]: bad uri 'ldap://a/dc=x': expected"},
+    {"ldap: bad tls",
+     "[ldap]\nuri = ldap://a\ntls = yes\nbase = dc=x\n",
+     {{0}},
+     "@/nis2.conf:3: [ldap]: bad tls 'yes' (starttls, ldaps or none)"},
     {"ldap: ldaps uri with starttls",
-     "[ldap]\nuri = ldaps://a\ntls = starttls\nbase = dc=x\n", {{0}},
+     "[ldap]\nuri = ldaps://a\ntls = starttls\nbase = dc=x\n",
+     {{0}},
      "@/nis2.conf:3: [ldap]: an ldaps:// uri needs tls = ldaps"},
     {"ldap: ldap uri with tls = ldaps",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\ntls = ldaps\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ntls = ldaps\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: tls = ldaps needs an ldaps:// uri"},
-    {"ldap: bad base", "[ldap]\nuri = ldap://a\nbase = not a dn\n", {{0}},
+    {"ldap: bad base",
+     "[ldap]\nuri = ldap://a\nbase = not a dn\n",
+     {{0}},
      "@/nis2.conf:3: [ldap]: base: 'not a dn' is not a valid DN"},
-    {"ldap: no base", "\n[ldap]\nuri = ldap://a\n", {{0}},
+    {"ldap: no base",
+     "\n[ldap]\nuri = ldap://a\n",
+     {{0}},
      "@/nis2.conf:2: [ldap] has no base"},
-    {"ldap: no uri", "[ldap]\nbase = dc=x\n", {{0}},
+    {"ldap: no uri",
+     "[ldap]\nbase = dc=x\n",
+     {{0}},
      "@/nis2.conf:1: [ldap] has no uri"},
     {"ldap: bind_dn without password file",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\nbind_dn = cn=b,dc=x\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nbind_dn = cn=b,dc=x\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: bind_dn and bind_pw_file go together"},
     {"ldap: filter without %s",
      "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (uid=bob)\n",
-     {{0}}, "@/nis2.conf:4: [ldap]: bad user_filter '(uid=bob)': must "
-            "contain %s (the user name) exactly once"},
+     {{0}},
+     "@/nis2.conf:4: [ldap]: bad user_filter '(uid=bob)': must "
+     "contain %s (the user name) exactly once"},
     {"ldap: filter unbalanced",
      "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (&(uid=%s)\n",
-     {{0}}, "@/nis2.conf:4: [ldap]: bad user_filter '(&(uid=%s)': "
-            "unbalanced parentheses"},
+     {{0}},
+     "@/nis2.conf:4: [ldap]: bad user_filter '(&(uid=%s)': "
+     "unbalanced parentheses"},
     {"ldap: filter with a stray %",
      "[ldap]\nuri = ldap://a\nbase = dc=x\nuser_filter = (uid=%d%s)\n",
-     {{0}}, "[ldap]: bad user_filter '(uid=%d%s)': '%' must be followed"},
+     {{0}},
+     "[ldap]: bad user_filter '(uid=%d%s)': '%' must be followed"},
     {"ldap: bad group_schema",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\ngroup_schema = ad\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ngroup_schema = ad\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: bad group_schema 'ad' (rfc2307bis or "
      "rfc2307)"},
     {"ldap: bad ssh_key_attr",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\nssh_key_attr = a b\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nssh_key_attr = a b\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: bad ssh_key_attr 'a b'"},
     {"ldap: cache_ttl too long",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\ncache_ttl = 2h\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ncache_ttl = 2h\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: cache_ttl = 2h is out of range (0s to 1h)"},
     {"ldap: bad timeout",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\ntimeout = 0s\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\ntimeout = 0s\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: timeout = 0s is out of range (1s to 5m)"},
     {"ldap: unknown key",
-     "[ldap]\nuri = ldap://a\nbase = dc=x\nhost = a\n", {{0}},
+     "[ldap]\nuri = ldap://a\nbase = dc=x\nhost = a\n",
+     {{0}},
      "@/nis2.conf:4: [ldap]: unknown key 'host'"},
-    {"ldap in an included file", "include = p/x.conf\n",
+    {"ldap in an included file",
+     "include = p/x.conf\n",
      {{"p/x.conf", "[ldap]\n"}},
      "@/p/x.conf:1: section [ldap] is allowed only in the main file"},
-    {"store ldap without [ldap]", "[store]\nbackend = ldap\n", {{0}},
+    {"store ldap without [ldap]",
+     "[store]\nbackend = ldap\n",
+     {{0}},
      "@/nis2.conf:2: [store] backend = ldap needs an [ldap] section"},
     {"store ldap without requests_base",
      "[store]\nbackend = ldap\n[ldap]\nuri = ldap://a\nbase = dc=x\n",
-     {{0}}, "@/nis2.conf:2: [store] backend = ldap needs [ldap] "
-            "requests_base"},
+     {{0}},
+     "@/nis2.conf:2: [store] backend = ldap needs [ldap] "
+     "requests_base"},
 };
 
 static char *
@@ -486,13 +649,12 @@ static const char FULL_POLICIES[] =
     "idle_timeout = 0s\n"
     "emergency = 30m\n";
 
-static const char FULL_EXTRA[] =
-    "[roles]\n"
-    "approvers = ot-admins\n"
-    "auditors = auditors, ot-admins\n"
-    "[policy defaults]\n"
-    "groups = ot-admins\n"
-    "targets = *\n";
+static const char FULL_EXTRA[] = "[roles]\n"
+                                 "approvers = ot-admins\n"
+                                 "auditors = auditors, ot-admins\n"
+                                 "[policy defaults]\n"
+                                 "groups = ot-admins\n"
+                                 "targets = *\n";
 
 static void
 test_full(void **state)
@@ -516,11 +678,11 @@ test_full(void **state)
     assert_non_null(cfg);
     assert_int_equal(d.n, 0);
 
-#define PATH_IS(got, rel)                                                   \
-    do {                                                                    \
-        free(exp);                                                          \
-        assert_true(asprintf(&exp, "%s/etc/%s", dir, rel) > 0);             \
-        assert_string_equal(got, exp);                                      \
+#define PATH_IS(got, rel)                                                      \
+    do {                                                                       \
+        free(exp);                                                             \
+        assert_true(asprintf(&exp, "%s/etc/%s", dir, rel) > 0);                \
+        assert_string_equal(got, exp);                                         \
     } while (0)
 
     assert_string_equal(cfg->path, path);
@@ -548,8 +710,7 @@ test_full(void **state)
     assert_int_equal(cfg->lockout_fail_interval, 600);
     assert_int_equal(cfg->lockout_unlock_time, 0);
     assert_string_equal(cfg->store_backend, "ldap");
-    assert_string_equal(cfg->notify_command,
-                        "/usr/local/libexec/nis2-notify");
+    assert_string_equal(cfg->notify_command, "/usr/local/libexec/nis2-notify");
     assert_int_equal(nis2_strv_len(cfg->role_approvers), 1);
     assert_string_equal(cfg->role_approvers[0], "ot-admins");
     assert_int_equal(nis2_strv_len(cfg->role_auditors), 2);
@@ -593,8 +754,8 @@ test_full(void **state)
     assert_int_equal(cfg->n_policies, 2);
     assert_string_equal(cfg->policies[0].name, "siemens-maintenance");
     assert_string_equal(cfg->policies[1].name, "defaults");
-    const struct nis2_policy *p = nis2_config_policy(cfg,
-                                                     "siemens-maintenance");
+    const struct nis2_policy *p =
+        nis2_config_policy(cfg, "siemens-maintenance");
     assert_ptr_equal(p, &cfg->policies[0]);
     assert_int_equal(nis2_strv_len(p->groups), 1);
     assert_int_equal(nis2_strv_len(p->targets), 2);
@@ -861,8 +1022,8 @@ test_syntax(void **state)
 
     /* a long line that is wrong still names its line */
     free(text);
-    assert_true(asprintf(&text, "[group g]\n\nmembers = %s, a/b\n",
-                         members) > 0);
+    assert_true(asprintf(&text, "[group g]\n\nmembers = %s, a/b\n", members) >
+                0);
     put(dir, "nis2.conf", text);
     assert_int_equal(nis2_config_load(path, &cfg, &d), NIS2_ERR_CONFIG);
     assert_true(diag_has(&d, "nis2.conf:3: [group g]: members: invalid "
@@ -871,9 +1032,9 @@ test_syntax(void **state)
 
     /* a NUL byte is refused with its line */
     static const char nul[] = "[paths]\nstate_dir = /x\0y\n";
-    assert_int_equal(nis2_config_load_buffer(path, nul, sizeof(nul) - 1, 0,
-                                             &cfg, &d),
-                     NIS2_ERR_CONFIG);
+    assert_int_equal(
+        nis2_config_load_buffer(path, nul, sizeof(nul) - 1, 0, &cfg, &d),
+        NIS2_ERR_CONFIG);
     assert_true(diag_has(&d, "nis2.conf:2: NUL byte"));
     free(text);
     free(path);
@@ -950,15 +1111,14 @@ test_buffer(void **state)
     nis2_diag_init(&d);
     assert_int_equal(nis2_config_load_buffer("/nonexistent/nis2.conf", text,
                                              strlen(text),
-                                             NIS2_CONFIG_NO_INCLUDE, &cfg,
-                                             &d),
+                                             NIS2_CONFIG_NO_INCLUDE, &cfg, &d),
                      NIS2_ERR_CONFIG);
     assert_true(diag_has(&d, "/nonexistent/nis2.conf:1: include is not "
                              "allowed here"));
     nis2_diag_free(&d);
     assert_int_equal(nis2_config_load_buffer("/nonexistent/nis2.conf",
-                                             text + 17, strlen(text + 17),
-                                             0, &cfg, &d),
+                                             text + 17, strlen(text + 17), 0,
+                                             &cfg, &d),
                      0);
     assert_int_equal(cfg->n_groups, 1);
     nis2_config_free(cfg);
@@ -1129,8 +1289,8 @@ test_broker_limits(void **state)
         int r = nis2_config_load(path, &cfg, &d);
         want = subst(bad[i].expect, dir);
         if (r != NIS2_ERR_CONFIG || cfg != NULL || !diag_has(&d, want)) {
-            fprintf(stderr, "limits case %zu: rc %d, want\n    %s\ngot:\n",
-                    i, r, want);
+            fprintf(stderr, "limits case %zu: rc %d, want\n    %s\ngot:\n", i,
+                    r, want);
             dump(&d);
             fail_msg("limits case %zu failed", i);
         }

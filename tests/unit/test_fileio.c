@@ -109,14 +109,12 @@ test_atomic_write(void **state)
     char *link = nis2_test_path("state-link");
     struct stat st;
 
-    assert_int_equal(nis2_file_write_atomic(p, "one", 3, 0600, (uid_t)-1,
-                                            (gid_t)-1),
-                     0);
+    assert_int_equal(
+        nis2_file_write_atomic(p, "one", 3, 0600, (uid_t)-1, (gid_t)-1), 0);
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    assert_int_equal(nis2_file_write_atomic(p, "second", 6, 0640, (uid_t)-1,
-                                            (gid_t)-1),
-                     0);
+    assert_int_equal(
+        nis2_file_write_atomic(p, "second", 6, 0640, (uid_t)-1, (gid_t)-1), 0);
     char *c = nis2_test_read(p);
     assert_string_equal(c, "second");
     free(c);
@@ -126,9 +124,9 @@ test_atomic_write(void **state)
     /* A symlink at the destination is refused, its target untouched. */
     nis2_test_write(other, "keep", 0600);
     assert_int_equal(symlink(other, link), 0);
-    assert_int_equal(nis2_file_write_atomic(link, "evil", 4, 0600,
-                                            (uid_t)-1, (gid_t)-1),
-                     NIS2_ERR_UNTRUSTED);
+    assert_int_equal(
+        nis2_file_write_atomic(link, "evil", 4, 0600, (uid_t)-1, (gid_t)-1),
+        NIS2_ERR_UNTRUSTED);
     c = nis2_test_read(other);
     assert_string_equal(c, "keep");
     free(c);
@@ -142,9 +140,9 @@ test_atomic_write(void **state)
 
     /* Missing directory. */
     char *nodir = nis2_test_path("no/such/dir/file");
-    assert_int_equal(nis2_file_write_atomic(nodir, "x", 1, 0600, (uid_t)-1,
-                                            (gid_t)-1),
-                     NIS2_ERR_NOTFOUND);
+    assert_int_equal(
+        nis2_file_write_atomic(nodir, "x", 1, 0600, (uid_t)-1, (gid_t)-1),
+        NIS2_ERR_NOTFOUND);
     free(nodir);
     free(p);
     free(other);

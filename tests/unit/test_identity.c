@@ -113,14 +113,12 @@ test_shared_uid(void **state)
     struct nis2_identity id;
     char why[512];
 
-    assert_int_equal(
-        nis2_identity_resolve(cfg, "adm1b", &id, why, sizeof(why)),
-        NIS2_ERR_CONFLICT);
+    assert_int_equal(nis2_identity_resolve(cfg, "adm1b", &id, why, sizeof(why)),
+                     NIS2_ERR_CONFLICT);
     assert_non_null(strstr(why, "shares UID 1001 with account adm1"));
     assert_string_equal(id.name, "");
-    assert_int_equal(
-        nis2_identity_resolve(cfg, "ADM1B", &id, why, sizeof(why)),
-        NIS2_ERR_CONFLICT);
+    assert_int_equal(nis2_identity_resolve(cfg, "ADM1B", &id, why, sizeof(why)),
+                     NIS2_ERR_CONFLICT);
     /* Group membership alone does not make adm1b anyone. */
     assert_true(nis2_same_person(cfg, "adm1b", "adm1", why, sizeof(why)) < 0);
 }
@@ -131,8 +129,8 @@ test_config_members(void **state)
     struct nis2_identity id;
     char why[512];
 
-    assert_int_equal(
-        nis2_identity_resolve(cfg, "carol", &id, why, sizeof(why)), 0);
+    assert_int_equal(nis2_identity_resolve(cfg, "carol", &id, why, sizeof(why)),
+                     0);
     assert_string_equal(id.name, "Carol");
     assert_int_equal(id.source, NIS2_ID_CONFIG);
     assert_false(id.has_uid);
@@ -142,8 +140,8 @@ test_config_members(void **state)
         nis2_identity_resolve(cfg, "nobody-here", &id, why, sizeof(why)),
         NIS2_ERR_NOTFOUND);
     assert_non_null(strstr(why, "unknown user nobody-here"));
-    static const char *const bad[] = {"",       " adm1", "adm1 ", "ad m1",
-                                      "adm1\n", "a/b",   "..",    "adm1+x",
+    static const char *const bad[] = {"",       " adm1",  "adm1 ", "ad m1",
+                                      "adm1\n", "a/b",    "..",    "adm1+x",
                                       "*",      "(uid=*)"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(
@@ -185,8 +183,7 @@ test_four_eyes_by_person(void **state)
     char msg[512];
     time_t now = time(NULL);
 
-    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)),
-                     0);
+    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)), 0);
     memcpy(q->id, "R-TEST0", 8);
     assert_int_equal(
         nis2_request_approve(cfg, q, "ADM1", NULL, now, msg, sizeof(msg)),
@@ -194,8 +191,7 @@ test_four_eyes_by_person(void **state)
     assert_non_null(strstr(msg, "the same person"));
     /* The second account with the same UID cannot approve either. */
     assert_true(
-        nis2_request_approve(cfg, q, "adm1b", NULL, now, msg, sizeof(msg)) <
-        0);
+        nis2_request_approve(cfg, q, "adm1b", NULL, now, msg, sizeof(msg)) < 0);
     assert_int_equal(q->n_approvals, 0);
     assert_int_equal(
         nis2_request_approve(cfg, q, "olga", NULL, now, msg, sizeof(msg)), 0);

@@ -85,8 +85,8 @@ test_template(void **state)
         if (!ok) {
             assert_non_null(why);
             if (strstr(why, c->why) == NULL) {
-                fail_msg("template '%s': reason '%s' lacks '%s'", c->tmpl,
-                         why, c->why);
+                fail_msg("template '%s': reason '%s' lacks '%s'", c->tmpl, why,
+                         c->why);
             }
         }
     }
@@ -117,8 +117,7 @@ static void
 test_build(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(build_cases) / sizeof(build_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(build_cases) / sizeof(build_cases[0]); i++) {
         char *out = NULL;
         assert_int_equal(nis2_ldap_filter_build(build_cases[i].tmpl,
                                                 build_cases[i].value, &out),

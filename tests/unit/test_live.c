@@ -120,7 +120,12 @@ static void
 test_bad_input(void **state)
 {
     static const char *const bad_ids[] = {
-        "../x", "S-7K2M9QX", "S-7K2M9QXAB", "s-7k2m9qxa", "S-7K2M9QX/", "",
+        "../x",
+        "S-7K2M9QX",
+        "S-7K2M9QXAB",
+        "s-7k2m9qxa",
+        "S-7K2M9QX/",
+        "",
         "S-7K2M9QXU" /* U is not in the alphabet */,
     };
     struct nis2_live *e = NULL;
@@ -173,8 +178,8 @@ test_request_kill(void **state)
     text = nis2_test_read(path);
     o = json_tokener_parse(text);
     assert_non_null(o);
-    assert_string_equal(
-        json_object_get_string(json_object_object_get(o, "by")), "omar");
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "by")),
+                        "omar");
     json_object_put(o);
     free(text);
     /* Again (already asked), and with no details. */

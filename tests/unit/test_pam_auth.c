@@ -33,21 +33,20 @@
 #include "totp_state.h"
 #include "util.h"
 
-static const char conf_fmt[] =
-    "[paths]\n"
-    "state_dir = %s/state\n"
-    "audit_log = %s\n"
-    "\n"
-    "[totp]\n"
-    "window = 1\n"
-    "\n"
-    "[lockout]\n"
-    "deny = %d\n"
-    "fail_interval = 15m\n"
-    "unlock_time = 10m\n";
+static const char conf_fmt[] = "[paths]\n"
+                               "state_dir = %s/state\n"
+                               "audit_log = %s\n"
+                               "\n"
+                               "[totp]\n"
+                               "window = 1\n"
+                               "\n"
+                               "[lockout]\n"
+                               "deny = %d\n"
+                               "fail_interval = 15m\n"
+                               "unlock_time = 10m\n";
 
-static const char *base;         /* $NIS2_PAMTEST_DIR */
-static struct nis2_config *cfg;  /* the "nis2-auth" service's config */
+static const char *base;        /* $NIS2_PAMTEST_DIR */
+static struct nis2_config *cfg; /* the "nis2-auth" service's config */
 static char err_buf[8][PAM_MAX_MSG_SIZE + 1];
 static char info_buf[8][PAM_MAX_MSG_SIZE + 1];
 static char *errs[8];
@@ -70,13 +69,14 @@ write_file(const char *dir, const char *name, const char *text)
 }
 
 static void
-add_service(const char *dir, const char *svc, const char *so,
-            const char *name, const char *conf)
+add_service(const char *dir, const char *svc, const char *so, const char *name,
+            const char *conf)
 {
     char line[4 * PATH_MAX];
 
-    snprintf(line, sizeof(line), "auth required %s config=%s/%s "
-                                 "target=plc-1\n",
+    snprintf(line, sizeof(line),
+             "auth required %s config=%s/%s "
+             "target=plc-1\n",
              so, dir, conf);
     write_file(svc, name, line);
 }
@@ -103,8 +103,7 @@ prepare(char **argv)
     }
     if (asprintf(&built, "%s/pam_nis2.so", nis2_test_build_dir()) < 0 ||
         realpath(built, so) == NULL) {
-        fprintf(stderr, "pam_nis2.so not found in %s\n",
-                nis2_test_build_dir());
+        fprintf(stderr, "pam_nis2.so not found in %s\n", nis2_test_build_dir());
         abort();
     }
     free(built);
@@ -176,9 +175,8 @@ enroll(const char *name, struct user *u, int n_rec,
     assert_non_null(st);
     assert_int_equal(nis2_totp_secret_generate(u->secret, sizeof(u->secret)),
                      0);
-    assert_int_equal(nis2_totp_base32_encode(u->secret, sizeof(u->secret),
-                                             &b32),
-                     0);
+    assert_int_equal(
+        nis2_totp_base32_encode(u->secret, sizeof(u->secret), &b32), 0);
     snprintf(u->b32, sizeof(u->b32), "%s", b32);
     free(b32);
     st->secret = malloc(sizeof(u->secret));
@@ -194,8 +192,8 @@ enroll(const char *name, struct user *u, int n_rec,
                          0);
         assert_int_equal(nis2_totp_recovery_hash(rec[i], hash, sizeof(hash)),
                          0);
-        st->recovery = realloc(st->recovery,
-                               (st->n_recovery + 2) * sizeof(char *));
+        st->recovery =
+            realloc(st->recovery, (st->n_recovery + 2) * sizeof(char *));
         st->recovery[st->n_recovery++] = strdup(hash);
         st->recovery[st->n_recovery] = NULL;
     }
@@ -238,8 +236,7 @@ reset_msgs(void)
 
 /* pam_authenticate(`service`, `user`) answering `answer`; returns its rc. */
 static int
-auth_flags(const char *service, const char *user, const char *answer,
-           int flags)
+auth_flags(const char *service, const char *user, const char *answer, int flags)
 {
     const char *answers[] = {answer, NULL};
     struct pamtest_conv_data conv = {
@@ -313,7 +310,8 @@ test_fresh_code_oathtool(void **state)
 
     enroll("fresh", &u, 0, NULL);
     wait_safe();
-    snprintf(cmd, sizeof(cmd), "env -u LD_PRELOAD oathtool --totp -b %s", u.b32);
+    snprintf(cmd, sizeof(cmd), "env -u LD_PRELOAD oathtool --totp -b %s",
+             u.b32);
     assert_non_null(p = popen(cmd, "r"));
     assert_non_null(fgets(theirs, sizeof(theirs), p));
     assert_int_equal(pclose(p), 0);
@@ -359,9 +357,9 @@ test_wrong_and_malformed(void **state)
     struct user u;
     char cur[16], wrong[16];
     char longer[200];
-    static const char *bad[] = {"", "abcdef", "12345", "1234567",
-                                "\b\n\r\177INCORRECT", "12 456",
-                                "123456\n", "-12345", "aaaa-bbbb-cccc"};
+    static const char *bad[] = {
+        "",       "abcdef",   "12345",  "1234567",       "\b\n\r\177INCORRECT",
+        "12 456", "123456\n", "-12345", "aaaa-bbbb-cccc"};
 
     enroll("bad", &u, 0, NULL);
     memset(longer, '7', sizeof(longer) - 1);
@@ -370,13 +368,11 @@ test_wrong_and_malformed(void **state)
         assert_int_equal(auth_flags("nis2-nolock", "bad", bad[i], 0),
                          PAM_AUTH_ERR);
     }
-    assert_int_equal(auth_flags("nis2-nolock", "bad", longer, 0),
-                     PAM_AUTH_ERR);
+    assert_int_equal(auth_flags("nis2-nolock", "bad", longer, 0), PAM_AUTH_ERR);
     wait_safe();
     code_of(&u, 0, cur);
     snprintf(wrong, sizeof(wrong), "%06d", (atoi(cur) + 1) % 1000000);
-    assert_int_equal(auth_flags("nis2-nolock", "bad", wrong, 0),
-                     PAM_AUTH_ERR);
+    assert_int_equal(auth_flags("nis2-nolock", "bad", wrong, 0), PAM_AUTH_ERR);
     assert_non_null(strstr(errs[0], "not accepted"));
     assert_true(audit_mentions("\"malformed\""));
     assert_true(audit_mentions("\"wrong\""));
@@ -623,10 +619,10 @@ race(int n, char users[][16], char codes[][16])
             (void)read(pfd[0], &c, 1);
             rc = pam_authenticate(ph, 0);
             pam_end(ph, rc);
-            _exit(rc == PAM_SUCCESS     ? 0
-                  : rc == PAM_AUTH_ERR  ? 1
-                  : rc == PAM_MAXTRIES  ? 2
-                                        : 3);
+            _exit(rc == PAM_SUCCESS    ? 0
+                  : rc == PAM_AUTH_ERR ? 1
+                  : rc == PAM_MAXTRIES ? 2
+                                       : 3);
         }
     }
     close(pfd[0]);

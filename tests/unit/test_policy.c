@@ -40,58 +40,55 @@ static const char nss_passwd[] =
 
 /* dave: vendor-abb as a supplementary group; erin: as her primary group;
    carol: in ot-ops; frank: only his own group. */
-static const char nss_group[] =
-    "carol:x:2001:\n"
-    "dave:x:2002:\n"
-    "frank:x:2004:\n"
-    "vendor-abb:x:3003:dave\n"
-    "ot-ops:x:3004:carol\n"
-    "unused:x:3005:frank\n";
+static const char nss_group[] = "carol:x:2001:\n"
+                                "dave:x:2002:\n"
+                                "frank:x:2004:\n"
+                                "vendor-abb:x:3003:dave\n"
+                                "ot-ops:x:3004:carol\n"
+                                "unused:x:3005:frank\n";
 
-static const char main_conf[] =
-    "; main file of the policy test\n"
-    "include = policies.d/*.conf\n"
-    "\n"
-    "[roles]\n"
-    "approvers = ot-admins\n"
-    "auditors = auditors\n"
-    "\n"
-    "[group ot-admins]\n"
-    "members = olga\n"
-    "\n"
-    "[group auditors]\n"
-    "members = audrey\n";
+static const char main_conf[] = "; main file of the policy test\n"
+                                "include = policies.d/*.conf\n"
+                                "\n"
+                                "[roles]\n"
+                                "approvers = ot-admins\n"
+                                "auditors = auditors\n"
+                                "\n"
+                                "[group ot-admins]\n"
+                                "members = olga\n"
+                                "\n"
+                                "[group auditors]\n"
+                                "members = audrey\n";
 
-static const char targets_conf[] =
-    "[target plc-line1]\n"
-    "host = 10.20.1.15\n"
-    "user = maint\n"
-    "key = keys/plc-line1\n"
-    "\n"
-    "[target hmi-line1]\n"
-    "host = 10.20.1.20\n"
-    "user = maint\n"
-    "key = keys/hmi-line1\n"
-    "\n"
-    "[target hmi-line2]\n"
-    "host = 10.20.2.20\n"
-    "user = maint\n"
-    "key = keys/hmi-line2\n"
-    "\n"
-    "[target gw-cell1]\n"
-    "host = 10.20.1.1\n"
-    "user = maint\n"
-    "key = keys/gw-cell1\n"
-    "\n"
-    "[target gw-cell2]\n"
-    "host = 10.20.2.1\n"
-    "user = maint\n"
-    "key = keys/gw-cell2\n"
-    "\n"
-    "[target ews-1]\n"
-    "host = 10.20.0.10\n"
-    "user = maint\n"
-    "key = keys/ews-1\n";
+static const char targets_conf[] = "[target plc-line1]\n"
+                                   "host = 10.20.1.15\n"
+                                   "user = maint\n"
+                                   "key = keys/plc-line1\n"
+                                   "\n"
+                                   "[target hmi-line1]\n"
+                                   "host = 10.20.1.20\n"
+                                   "user = maint\n"
+                                   "key = keys/hmi-line1\n"
+                                   "\n"
+                                   "[target hmi-line2]\n"
+                                   "host = 10.20.2.20\n"
+                                   "user = maint\n"
+                                   "key = keys/hmi-line2\n"
+                                   "\n"
+                                   "[target gw-cell1]\n"
+                                   "host = 10.20.1.1\n"
+                                   "user = maint\n"
+                                   "key = keys/gw-cell1\n"
+                                   "\n"
+                                   "[target gw-cell2]\n"
+                                   "host = 10.20.2.1\n"
+                                   "user = maint\n"
+                                   "key = keys/gw-cell2\n"
+                                   "\n"
+                                   "[target ews-1]\n"
+                                   "host = 10.20.0.10\n"
+                                   "user = maint\n"
+                                   "key = keys/ews-1\n";
 
 static const char policies_conf[] =
     "[group vendor-siemens]\n"
@@ -268,8 +265,7 @@ test_target_match(void **state)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (nis2_target_match(cases[i].pat, cases[i].name) !=
-            cases[i].match) {
+        if (nis2_target_match(cases[i].pat, cases[i].name) != cases[i].match) {
             fail_msg("case %zu: '%s' vs '%s': expected %s", i,
                      cases[i].pat ? cases[i].pat : "(null)",
                      cases[i].name ? cases[i].name : "(null)",
@@ -287,20 +283,20 @@ test_user_in_group(void **state)
         const char *user, *group;
         int want; /* 1, 0, or -1 for "an error" */
     } cases[] = {
-        {"alice", "vendor-siemens", 1},     /* static */
+        {"alice", "vendor-siemens", 1}, /* static */
         {"bob", "vendor-siemens", 1},
         {"carol", "vendor-siemens", 0},
-        {"dave", "vendor-abb", 1},          /* NSS supplementary */
-        {"erin", "vendor-abb", 1},          /* NSS primary group */
-        {"zoe", "vendor-abb", 1},           /* static, no account */
+        {"dave", "vendor-abb", 1}, /* NSS supplementary */
+        {"erin", "vendor-abb", 1}, /* NSS primary group */
+        {"zoe", "vendor-abb", 1},  /* static, no account */
         {"carol", "vendor-abb", 0},
-        {"carol", "ot-ops", 1},             /* NSS only, no [group] */
+        {"carol", "ot-ops", 1}, /* NSS only, no [group] */
         {"frank", "vendor-abb", 0},
         {"frank", "unused", 1},
         {"frank", "no-such-group", 0},
-        {"nobody-here", "vendor-abb", 0},   /* no account: no NSS groups */
+        {"nobody-here", "vendor-abb", 0}, /* no account: no NSS groups */
         {"nobody-here", "no-such-group", 0},
-        {"bad/user", "vendor-abb", -1},     /* never reaches NSS */
+        {"bad/user", "vendor-abb", -1}, /* never reaches NSS */
         {"", "vendor-abb", -1},
         {"alice", "", -1},
         {NULL, "vendor-abb", -1},
@@ -310,8 +306,8 @@ test_user_in_group(void **state)
         int r = nis2_user_in_group(cfg, cases[i].user, cases[i].group);
         if (cases[i].want < 0 ? r >= 0 : r != cases[i].want) {
             fail_msg("case %zu: %s in %s: got %d, want %d", i,
-                     cases[i].user ? cases[i].user : "(null)",
-                     cases[i].group, r, cases[i].want);
+                     cases[i].user ? cases[i].user : "(null)", cases[i].group,
+                     r, cases[i].want);
         }
     }
     char *groups[] = {"no-such-group", "vendor-siemens", NULL};
@@ -375,8 +371,7 @@ static const struct hours_case hours_cases[] = {
        range is two hours long (00:00Z-02:00Z) */
     {"night-cell2", "2026-03-29 00:59+01:00", 0, NULL},
     {"night-cell2", "2026-03-29 01:00+01:00", 1, "2026-03-29 04:00+02:00"},
-    {"night-cell2", "2026-03-29 01:59:59+01:00", 1,
-     "2026-03-29 04:00+02:00"},
+    {"night-cell2", "2026-03-29 01:59:59+01:00", 1, "2026-03-29 04:00+02:00"},
     {"night-cell2", "2026-03-29 03:00+02:00", 1, "2026-03-29 04:00+02:00"},
     {"night-cell2", "2026-03-29 04:00+02:00", 0, NULL},
     /* 01:00-04:00 on the autumn night: 02:00-03:00 happens twice, the
@@ -385,8 +380,7 @@ static const struct hours_case hours_cases[] = {
     {"night-cell2", "2026-10-25 01:00+02:00", 1, "2026-10-25 04:00+01:00"},
     {"night-cell2", "2026-10-25 02:30+02:00", 1, "2026-10-25 04:00+01:00"},
     {"night-cell2", "2026-10-25 02:30+01:00", 1, "2026-10-25 04:00+01:00"},
-    {"night-cell2", "2026-10-25 03:59:59+01:00", 1,
-     "2026-10-25 04:00+01:00"},
+    {"night-cell2", "2026-10-25 03:59:59+01:00", 1, "2026-10-25 04:00+01:00"},
     {"night-cell2", "2026-10-25 04:00+01:00", 0, NULL},
     /* adjoining ranges end at the end of the last one */
     {"evening-chain", "2026-11-23 09:00+01:00", 1, "2026-11-23 20:00+01:00"},
@@ -397,15 +391,13 @@ static const struct hours_case hours_cases[] = {
 static void
 test_hours_contains(void **state)
 {
-    for (size_t i = 0; i < sizeof(hours_cases) / sizeof(hours_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(hours_cases) / sizeof(hours_cases[0]); i++) {
         const struct hours_case *c = &hours_cases[i];
         time_t end = 12345;
-        int r = nis2_hours_contains(policy(c->policy)->hours, at(c->t),
-                                    &end);
+        int r = nis2_hours_contains(policy(c->policy)->hours, at(c->t), &end);
         if (r != c->inside) {
-            fail_msg("case %zu: %s at %s: got %d, want %d", i, c->policy,
-                     c->t, r, c->inside);
+            fail_msg("case %zu: %s at %s: got %d, want %d", i, c->policy, c->t,
+                     r, c->inside);
         }
         if (c->inside && end != at(c->end)) {
             fail_msg("case %zu: %s at %s: end %lld, want %s (%lld)", i,
@@ -466,13 +458,13 @@ test_hours_next(void **state)
     time_t s, e;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int r = nis2_hours_next(policy(cases[i].policy)->hours,
-                                at(cases[i].t), &s, &e);
+        int r = nis2_hours_next(policy(cases[i].policy)->hours, at(cases[i].t),
+                                &s, &e);
         if (r != 0 || s != at(cases[i].start) || e != at(cases[i].end)) {
             fail_msg("case %zu: %s from %s: r=%d start %lld end %lld, "
-                     "want %s .. %s", i, cases[i].policy, cases[i].t, r,
-                     (long long)s, (long long)e, cases[i].start,
-                     cases[i].end);
+                     "want %s .. %s",
+                     i, cases[i].policy, cases[i].t, r, (long long)s,
+                     (long long)e, cases[i].start, cases[i].end);
         }
     }
 }
@@ -489,8 +481,7 @@ test_hours_bad(void **state)
     assert_true(nis2_hours_contains(&h, 0, NULL) < 0);
     /* no ranges: never inside, and no next */
     h.tz = policy("siemens-maintenance")->hours->tz;
-    assert_int_equal(nis2_hours_contains(&h, at("2026-11-23 09:00Z"), NULL),
-                     0);
+    assert_int_equal(nis2_hours_contains(&h, at("2026-11-23 09:00Z"), NULL), 0);
     assert_int_equal(nis2_hours_next(&h, at("2026-11-23 09:00Z"), NULL, NULL),
                      NIS2_ERR_NOTFOUND);
 }
@@ -500,16 +491,16 @@ test_hours_bad(void **state)
 struct decide_case {
     const char *user, *target, *t;
     bool allow;
-    const char *policy;     /* NULL: none */
-    const char *reason;     /* exact */
+    const char *policy; /* NULL: none */
+    const char *reason; /* exact */
     bool needs_approval;
     enum nis2_mfa mfa;
     int64_t max_duration;
-    const char *hours_end;  /* NULL: 0 */
+    const char *hours_end; /* NULL: 0 */
 };
 
-#define MAINT_IN_HOURS                                                     \
-    "policy siemens-maintenance allows alice on plc-line1 within "         \
+#define MAINT_IN_HOURS                                                         \
+    "policy siemens-maintenance allows alice on plc-line1 within "             \
     "Mon-Fri 07:00-18:00 Europe/Vienna; an approved request is needed"
 
 static const struct decide_case decide_cases[] = {
@@ -529,15 +520,15 @@ static const struct decide_case decide_cases[] = {
      "07:00-18:00 Europe/Vienna",
      false, 0, 0, NULL},
     /* pattern hmi-*; the first matching policy wins */
-    {"bob", "hmi-line2", "2026-11-23 09:00+01:00", true,
-     "siemens-maintenance",
+    {"bob", "hmi-line2", "2026-11-23 09:00+01:00", true, "siemens-maintenance",
      "policy siemens-maintenance allows bob on hmi-line2 within Mon-Fri "
      "07:00-18:00 Europe/Vienna; an approved request is needed",
      true, NIS2_MFA_TOTP, 4 * 3600, "2026-11-23 18:00+01:00"},
     /* ... and out of its hours the next applicable one does */
-    {"bob", "hmi-line2", "2026-11-21 10:00+01:00", true,
-     "siemens-hmi-anytime", "policy siemens-hmi-anytime allows bob on "
-     "hmi-line2", false, NIS2_MFA_FIDO2, 30 * 60, NULL},
+    {"bob", "hmi-line2", "2026-11-21 10:00+01:00", true, "siemens-hmi-anytime",
+     "policy siemens-hmi-anytime allows bob on "
+     "hmi-line2",
+     false, NIS2_MFA_FIDO2, 30 * 60, NULL},
     /* deny by default: a known user, a target no policy of theirs names */
     {"alice", "gw-cell1", "2026-11-23 09:00+01:00", false, NULL,
      "no policy allows alice on gw-cell1", false, 0, 0, NULL},
@@ -587,12 +578,12 @@ static const struct decide_case decide_cases[] = {
      "policy abb-engineering allows dave on ews-1; an approved request is "
      "needed",
      true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
-    {"erin", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering",
-     NULL, true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
-    {"carol", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering",
-     NULL, true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
-    {"zoe", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering",
-     NULL, true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
+    {"erin", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering", NULL,
+     true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
+    {"carol", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering", NULL,
+     true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
+    {"zoe", "ews-1", "2026-11-23 09:00+01:00", true, "abb-engineering", NULL,
+     true, NIS2_MFA_TOTP_FIDO2, 2 * 3600, NULL},
     {"frank", "ews-1", "2026-11-23 09:00+01:00", false, NULL,
      "no policy allows frank on ews-1", false, 0, 0, NULL},
     {"dave", "plc-line1", "2026-11-23 09:00+01:00", false, NULL,
@@ -614,8 +605,8 @@ test_decide(void **state)
             fail_msg("case %zu: returned %d (%s)", i, r, d.reason);
         }
         if (d.allow != c->allow) {
-            fail_msg("case %zu: %s on %s at %s: %s, want %s (%s)", i,
-                     c->user, c->target, c->t, d.allow ? "allow" : "deny",
+            fail_msg("case %zu: %s on %s at %s: %s, want %s (%s)", i, c->user,
+                     c->target, c->t, d.allow ? "allow" : "deny",
                      c->allow ? "allow" : "deny", d.reason);
         }
         if ((c->policy == NULL) != (d.policy == NULL) ||
@@ -635,8 +626,7 @@ test_decide(void **state)
         }
         if (d.hours_end != (c->hours_end ? at(c->hours_end) : 0)) {
             fail_msg("case %zu: hours_end %lld, want %s", i,
-                     (long long)d.hours_end,
-                     c->hours_end ? c->hours_end : "0");
+                     (long long)d.hours_end, c->hours_end ? c->hours_end : "0");
         }
     }
 }
@@ -762,8 +752,7 @@ test_ctl_check(void **state)
     assert_non_null(strstr(out, "ok: 6 targets, 9 policies, 8 groups"));
     free(out);
 
-    char *json_args[] = {"--config", conf, "policy", "check", "--json",
-                         NULL};
+    char *json_args[] = {"--config", conf, "policy", "check", "--json", NULL};
     assert_int_equal(run_ctl(json_args, &out), 0);
     assert_non_null(doc = json_tokener_parse(out));
     assert_true(json_object_object_get_ex(doc, "ok", &v));
@@ -787,8 +776,7 @@ test_ctl_check(void **state)
     assert_true(json_object_array_length(v) >= 2);
     /* every error names file:line */
     for (size_t i = 0; i < json_object_array_length(v); i++) {
-        const char *m = json_object_get_string(
-            json_object_array_get_idx(v, i));
+        const char *m = json_object_get_string(json_object_array_get_idx(v, i));
         assert_non_null(strstr(m, "bad.conf:"));
     }
     json_object_put(doc);
@@ -815,19 +803,25 @@ test_ctl_explain(void **state)
          "siemens-maintenance", "totp", true, 14400, "alice"},
         {"alice", "plc-line1", "2026-11-23T19:00:00Z", 0, "deny",
          "siemens-maintenance", "none", false, 0, NULL},
-        {"mallory", "plc-line1", "2026-11-23 09:00Z", 0, "deny", NULL,
-         "none", false, 0, NULL},
+        {"mallory", "plc-line1", "2026-11-23 09:00Z", 0, "deny", NULL, "none",
+         false, 0, NULL},
         {"alice", "nowhere", "2026-11-23 09:00Z", 0, "deny", NULL, "none",
          false, 0, NULL},
-        {"alice", "plc-line1", "tomorrow", 2, NULL, NULL, NULL, false, 0,
-         NULL},
+        {"alice", "plc-line1", "tomorrow", 2, NULL, NULL, NULL, false, 0, NULL},
     };
     char *conf = nis2_test_path("nis2.conf");
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *args[] = {"--config", conf, "policy", "explain",
-                        (char *)cases[i].user, (char *)cases[i].target,
-                        "--at", (char *)cases[i].at, "--json", NULL};
+        char *args[] = {"--config",
+                        conf,
+                        "policy",
+                        "explain",
+                        (char *)cases[i].user,
+                        (char *)cases[i].target,
+                        "--at",
+                        (char *)cases[i].at,
+                        "--json",
+                        NULL};
         char *out = NULL;
         json_object *doc = NULL, *v = NULL;
         int rc = run_ctl(args, &out);
@@ -846,9 +840,9 @@ test_ctl_explain(void **state)
         assert_int_equal(json_object_object_length(doc),
                          cases[i].canon != NULL ? 9 : 7);
         assert_true(json_object_object_get_ex(doc, "user", &v));
-        assert_string_equal(json_object_get_string(v),
-                            cases[i].canon != NULL ? cases[i].canon
-                                                   : cases[i].user);
+        assert_string_equal(json_object_get_string(v), cases[i].canon != NULL
+                                                           ? cases[i].canon
+                                                           : cases[i].user);
         if (cases[i].canon != NULL) {
             assert_true(json_object_object_get_ex(doc, "login_name", &v));
             assert_string_equal(json_object_get_string(v), cases[i].user);
@@ -874,9 +868,10 @@ test_ctl_explain(void **state)
     }
 
     /* plain text names the decision and the reason */
-    char *text_args[] = {"--config", conf, "policy", "explain", "alice",
-                         "plc-line1", "--at", "2026-11-23 19:00+01:00",
-                         NULL};
+    char *text_args[] = {
+        "--config", conf,        "policy", "explain",
+        "alice",    "plc-line1", "--at",   "2026-11-23 19:00+01:00",
+        NULL};
     char *out = NULL;
     assert_int_equal(run_ctl(text_args, &out), 0);
     assert_non_null(strstr(out, "decision:       deny"));

@@ -199,12 +199,12 @@ test_alias_self_approval(void **state)
                                               msg, sizeof(msg)),
                          NIS2_ERR_DENIED);
         assert_non_null(strstr(msg, "own request"));
-        assert_int_equal(nis2_request_deny(cfg, q, aliases[i], "no", now,
-                                           msg, sizeof(msg)),
-                         NIS2_ERR_DENIED);
-        assert_int_equal(nis2_request_extend(cfg, q, aliases[i], 600, now,
-                                             msg, sizeof(msg)),
-                         NIS2_ERR_DENIED);
+        assert_int_equal(
+            nis2_request_deny(cfg, q, aliases[i], "no", now, msg, sizeof(msg)),
+            NIS2_ERR_DENIED);
+        assert_int_equal(
+            nis2_request_extend(cfg, q, aliases[i], 600, now, msg, sizeof(msg)),
+            NIS2_ERR_DENIED);
     }
     assert_int_equal(q->n_approvals, 0);
     assert_int_equal(q->state, NIS2_REQ_PENDING);
@@ -237,10 +237,10 @@ test_alias_counts_once(void **state)
         nis2_request_approve(cfg, q, "Hilde", NULL, now, msg, sizeof(msg)), 0);
     assert_int_equal(q->state, NIS2_REQ_APPROVED);
     /* A request covers its requester under any spelling, no one else. */
-    assert_true(nis2_request_covers(q, "VERA", "hmi-1",
-                                    at("2026-01-15T08:30:00Z")));
-    assert_false(nis2_request_covers(q, "hans", "hmi-1",
-                                     at("2026-01-15T08:30:00Z")));
+    assert_true(
+        nis2_request_covers(q, "VERA", "hmi-1", at("2026-01-15T08:30:00Z")));
+    assert_false(
+        nis2_request_covers(q, "hans", "hmi-1", at("2026-01-15T08:30:00Z")));
     nis2_request_free(q);
 }
 
@@ -903,10 +903,8 @@ test_json_corrupt(void **state)
     assert_int_equal(parse_edited(q, "\"hilde\"", "\"vera\""),
                      NIS2_ERR_PARSE); /* the requester approving */
     /* ... also in another case: one person, one name (identity.h). */
-    assert_int_equal(parse_edited(q, "\"hilde\"", "\"HANS\""),
-                     NIS2_ERR_PARSE);
-    assert_int_equal(parse_edited(q, "\"hilde\"", "\"Vera\""),
-                     NIS2_ERR_PARSE);
+    assert_int_equal(parse_edited(q, "\"hilde\"", "\"HANS\""), NIS2_ERR_PARSE);
+    assert_int_equal(parse_edited(q, "\"hilde\"", "\"Vera\""), NIS2_ERR_PARSE);
     assert_int_equal(parse_edited(q, "\"approved\"", "\"granted\""),
                      NIS2_ERR_PARSE);
     assert_int_equal(parse_edited(q, "\"R-TEST0\"", "\"R-../..\""),

@@ -38,16 +38,14 @@ check_vector(enum nis2_totp_alg alg, const char *seed, long long t,
     char code[16];
     uint64_t step = 0;
 
-    assert_int_equal(nis2_totp_code((const unsigned char *)seed,
-                                    strlen(seed), &p,
-                                    nis2_totp_step_of((time_t)t, 30), code,
+    assert_int_equal(nis2_totp_code((const unsigned char *)seed, strlen(seed),
+                                    &p, nis2_totp_step_of((time_t)t, 30), code,
                                     sizeof(code)),
                      0);
     assert_string_equal(code, want);
     /* Verification with window 0 finds exactly that step. */
-    assert_int_equal(nis2_totp_verify((const unsigned char *)seed,
-                                      strlen(seed), &p, (time_t)t, want,
-                                      &step),
+    assert_int_equal(nis2_totp_verify((const unsigned char *)seed, strlen(seed),
+                                      &p, (time_t)t, want, &step),
                      0);
     assert_int_equal(step, (uint64_t)(t / 30));
 }
@@ -55,8 +53,7 @@ check_vector(enum nis2_totp_alg alg, const char *seed, long long t,
 static void
 test_rfc6238_vectors(void **state)
 {
-    for (size_t i = 0; i < sizeof(rfc_vectors) / sizeof(rfc_vectors[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(rfc_vectors) / sizeof(rfc_vectors[0]); i++) {
         check_vector(NIS2_TOTP_SHA1, seed1, rfc_vectors[i].t,
                      rfc_vectors[i].sha1);
         check_vector(NIS2_TOTP_SHA256, seed256, rfc_vectors[i].t,
@@ -82,9 +79,9 @@ test_six_digits(void **state)
                                       1111111109, "081804", &step),
                      0);
     /* Too small an output buffer is refused. */
-    assert_int_equal(nis2_totp_code((const unsigned char *)seed1, 20, &p, 1,
-                                    code, 6),
-                     NIS2_ERR_INVAL);
+    assert_int_equal(
+        nis2_totp_code((const unsigned char *)seed1, 20, &p, 1, code, 6),
+        NIS2_ERR_INVAL);
 }
 
 static void
@@ -98,7 +95,7 @@ test_window_edges(void **state)
 
     for (int d = -3; d <= 3; d++) {
         assert_int_equal(nis2_totp_code(s, 20, &p, t + (uint64_t)(int64_t)d,
-                                         code, sizeof(code)),
+                                        code, sizeof(code)),
                          0);
         int r = nis2_totp_verify(s, 20, &p, now, code, &step);
         if (d >= -1 && d <= 1) {
@@ -116,15 +113,13 @@ test_window_edges(void **state)
                      NIS2_ERR_DENIED);
     /* The first and last second of a step belong to it. */
     assert_int_equal(nis2_totp_code(s, 20, &p, t, code, sizeof(code)), 0);
-    assert_int_equal(nis2_totp_verify(s, 20, &p, (time_t)(t * 30), code,
-                                      &step),
+    assert_int_equal(nis2_totp_verify(s, 20, &p, (time_t)(t * 30), code, &step),
                      0);
-    assert_int_equal(nis2_totp_verify(s, 20, &p, (time_t)(t * 30 + 29), code,
-                                      &step),
-                     0);
-    assert_int_equal(nis2_totp_verify(s, 20, &p, (time_t)(t * 30 + 30), code,
-                                      &step),
-                     NIS2_ERR_DENIED);
+    assert_int_equal(
+        nis2_totp_verify(s, 20, &p, (time_t)(t * 30 + 29), code, &step), 0);
+    assert_int_equal(
+        nis2_totp_verify(s, 20, &p, (time_t)(t * 30 + 30), code, &step),
+        NIS2_ERR_DENIED);
     /* Near the epoch the window does not reach before step 0. */
     p.window = 2;
     assert_int_equal(nis2_totp_code(s, 20, &p, 0, code, sizeof(code)), 0);
@@ -132,8 +127,7 @@ test_window_edges(void **state)
     assert_int_equal(step, 0);
     /* Largest window. */
     p.window = NIS2_TOTP_WINDOW_MAX;
-    assert_int_equal(nis2_totp_code(s, 20, &p, t + 10, code, sizeof(code)),
-                     0);
+    assert_int_equal(nis2_totp_code(s, 20, &p, t + 10, code, sizeof(code)), 0);
     assert_int_equal(nis2_totp_verify(s, 20, &p, now, code, &step), 0);
     p.window = NIS2_TOTP_WINDOW_MAX + 1;
     assert_int_equal(nis2_totp_verify(s, 20, &p, now, code, &step),
@@ -147,9 +141,19 @@ test_code_shape(void **state)
     struct nis2_totp_params p = {NIS2_TOTP_SHA1, 6, 30, 1};
     uint64_t step;
     static const char *bad[] = {
-        "", "12345", "1234567", "12345a", " 123456", "123456 ", "+12345",
-        "-12345", "12 456", "\b\n\r\177INCORRECT", "１２３４５６",
-        "123456\n", "0x1234",
+        "",
+        "12345",
+        "1234567",
+        "12345a",
+        " 123456",
+        "123456 ",
+        "+12345",
+        "-12345",
+        "12 456",
+        "\b\n\r\177INCORRECT",
+        "１２３４５６",
+        "123456\n",
+        "0x1234",
     };
 
     assert_true(nis2_totp_is_code("000000", 6));
@@ -158,8 +162,7 @@ test_code_shape(void **state)
     assert_false(nis2_totp_is_code(NULL, 6));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_false(nis2_totp_is_code(bad[i], 6));
-        assert_int_equal(nis2_totp_verify(s, 20, &p, 1700000000, bad[i],
-                                          &step),
+        assert_int_equal(nis2_totp_verify(s, 20, &p, 1700000000, bad[i], &step),
                          NIS2_ERR_INVAL);
     }
 }
@@ -196,15 +199,14 @@ test_base32(void **state)
     size_t len = 0;
     char *enc = NULL;
 
-    assert_int_equal(nis2_totp_base32_encode((const unsigned char *)seed1, 20,
-                                             &enc),
-                     0);
+    assert_int_equal(
+        nis2_totp_base32_encode((const unsigned char *)seed1, 20, &enc), 0);
     assert_string_equal(enc, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     free(enc);
     /* Unpadded output for lengths that need padding. */
-    assert_int_equal(nis2_totp_base32_encode(
-                         (const unsigned char *)"1234567890a", 11, &enc),
-                     0);
+    assert_int_equal(
+        nis2_totp_base32_encode((const unsigned char *)"1234567890a", 11, &enc),
+        0);
     assert_null(strchr(enc, '='));
     assert_int_equal(nis2_totp_base32_decode(enc, &dec, &len), 0);
     assert_int_equal(len, 11);
@@ -214,8 +216,7 @@ test_base32(void **state)
 
     /* As people type it. */
     assert_int_equal(nis2_totp_base32_decode(
-                         "gezd gnbv-gy3t qojq gezd gnbv gy3t qojq", &dec,
-                         &len),
+                         "gezd gnbv-gy3t qojq gezd gnbv gy3t qojq", &dec, &len),
                      0);
     assert_int_equal(len, 20);
     assert_memory_equal(dec, seed1, 20);
@@ -247,19 +248,17 @@ test_hex(void **state)
     unsigned char *dec = NULL;
     size_t len = 0;
 
-    assert_int_equal(nis2_totp_hex_decode(
-                         "3132333435363738393031323334353637383930", &dec,
-                         &len),
-                     0);
+    assert_int_equal(
+        nis2_totp_hex_decode("3132333435363738393031323334353637383930", &dec,
+                             &len),
+        0);
     assert_int_equal(len, 20);
     assert_memory_equal(dec, seed1, 20);
     nis2_freezero(dec, len);
     assert_int_equal(nis2_totp_hex_decode("313", &dec, &len), NIS2_ERR_INVAL);
-    assert_int_equal(nis2_totp_hex_decode("31323334353637383930zz", &dec,
-                                          &len),
+    assert_int_equal(nis2_totp_hex_decode("31323334353637383930zz", &dec, &len),
                      NIS2_ERR_INVAL);
-    assert_int_equal(nis2_totp_hex_decode("3132", &dec, &len),
-                     NIS2_ERR_RANGE);
+    assert_int_equal(nis2_totp_hex_decode("3132", &dec, &len), NIS2_ERR_RANGE);
 }
 
 static void
@@ -269,8 +268,7 @@ test_uri(void **state)
     char *uri = NULL;
 
     assert_int_equal(nis2_totp_uri("NIS2 Gate", "alice",
-                                   (const unsigned char *)seed1, 20, &p,
-                                   &uri),
+                                   (const unsigned char *)seed1, 20, &p, &uri),
                      0);
     assert_string_equal(uri, "otpauth://totp/NIS2%20Gate:alice?secret="
                              "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer="
@@ -280,8 +278,7 @@ test_uri(void **state)
     p.digits = 8;
     p.step = 60;
     assert_int_equal(nis2_totp_uri("Plant & Co", "bob@site",
-                                   (const unsigned char *)seed1, 20, &p,
-                                   &uri),
+                                   (const unsigned char *)seed1, 20, &p, &uri),
                      0);
     assert_string_equal(uri, "otpauth://totp/Plant%20%26%20Co:bob%40site?"
                              "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&"
@@ -298,9 +295,8 @@ test_recovery(void **state)
     char norm[NIS2_TOTP_ANSWER_MAX + 1];
 
     for (int i = 0; i < NIS2_TOTP_RECOVERY_COUNT; i++) {
-        assert_int_equal(nis2_totp_recovery_generate(codes[i],
-                                                     sizeof(codes[i])),
-                         0);
+        assert_int_equal(
+            nis2_totp_recovery_generate(codes[i], sizeof(codes[i])), 0);
         assert_int_equal(strlen(codes[i]), NIS2_TOTP_RECOVERY_LEN);
         assert_int_equal(codes[i][4], '-');
         assert_int_equal(codes[i][9], '-');
@@ -309,8 +305,7 @@ test_recovery(void **state)
             assert_string_not_equal(codes[i], codes[j]);
         }
     }
-    assert_int_equal(nis2_totp_recovery_hash(codes[0], hash, sizeof(hash)),
-                     0);
+    assert_int_equal(nis2_totp_recovery_hash(codes[0], hash, sizeof(hash)), 0);
     assert_true(nis2_totp_recovery_hash_valid(hash));
     assert_null(strstr(hash, codes[0]));
     /* Salted: the same code hashes differently each time. */
@@ -319,12 +314,11 @@ test_recovery(void **state)
     assert_string_not_equal(hash, hash2);
     assert_int_equal(nis2_totp_recovery_check(codes[0], hash), 0);
     assert_int_equal(nis2_totp_recovery_check(codes[0], hash2), 0);
-    assert_int_equal(nis2_totp_recovery_check(codes[1], hash),
-                     NIS2_ERR_DENIED);
+    assert_int_equal(nis2_totp_recovery_check(codes[1], hash), NIS2_ERR_DENIED);
     /* Typed in upper case, without dashes, with blanks. */
     char typed[64];
-    snprintf(typed, sizeof(typed), " %.4s %.4s%.4s ", codes[0],
-             codes[0] + 5, codes[0] + 10);
+    snprintf(typed, sizeof(typed), " %.4s %.4s%.4s ", codes[0], codes[0] + 5,
+             codes[0] + 10);
     for (char *c = typed; *c; c++) {
         if (*c >= 'a' && *c <= 'z') {
             *c = (char)(*c - 'a' + 'A');
@@ -333,16 +327,14 @@ test_recovery(void **state)
     assert_int_equal(nis2_totp_recovery_check(typed, hash), 0);
     /* Malformed input and hashes. */
     assert_int_equal(nis2_totp_recovery_check("", hash), NIS2_ERR_INVAL);
-    assert_int_equal(nis2_totp_recovery_check("abc!def", hash),
-                     NIS2_ERR_INVAL);
+    assert_int_equal(nis2_totp_recovery_check("abc!def", hash), NIS2_ERR_INVAL);
     assert_int_equal(nis2_totp_recovery_check(codes[0], "00:11"),
                      NIS2_ERR_INVAL);
     assert_false(nis2_totp_recovery_hash_valid(""));
     hash[32] = 'x';
     assert_false(nis2_totp_recovery_hash_valid(hash));
-    assert_int_equal(nis2_totp_recovery_normalize("AB-cd 12", norm,
-                                                  sizeof(norm)),
-                     0);
+    assert_int_equal(
+        nis2_totp_recovery_normalize("AB-cd 12", norm, sizeof(norm)), 0);
     assert_string_equal(norm, "abcd12");
     char longer[NIS2_TOTP_ANSWER_MAX + 8];
     memset(longer, 'a', sizeof(longer) - 1);

@@ -78,8 +78,8 @@ enroll(const struct nis2_config *cfg, const char *user, int n_rec,
                          0);
         assert_int_equal(nis2_totp_recovery_hash(rec[i], hash, sizeof(hash)),
                          0);
-        st->recovery = realloc(st->recovery,
-                               (st->n_recovery + 2) * sizeof(char *));
+        st->recovery =
+            realloc(st->recovery, (st->n_recovery + 2) * sizeof(char *));
         st->recovery[st->n_recovery++] = strdup(hash);
         st->recovery[st->n_recovery] = NULL;
     }
@@ -93,9 +93,8 @@ static void
 code_at(uint64_t step, char *out)
 {
     struct nis2_totp_params p = {NIS2_TOTP_SHA1, 6, 30, 1};
-    assert_int_equal(nis2_totp_code((const unsigned char *)seed1, 20, &p,
-                                    step, out, 16),
-                     0);
+    assert_int_equal(
+        nis2_totp_code((const unsigned char *)seed1, 20, &p, step, out, 16), 0);
 }
 
 static void
@@ -114,9 +113,8 @@ test_roundtrip(void **state)
     st->fails[0] = 1700000050;
     st->fails[1] = 1700000060;
     st->n_fails = 2;
-    assert_int_equal(nis2_totp_recovery_hash("abcd-efgh-jkmn", hash,
-                                             sizeof(hash)),
-                     0);
+    assert_int_equal(
+        nis2_totp_recovery_hash("abcd-efgh-jkmn", hash, sizeof(hash)), 0);
     st->recovery = realloc(st->recovery, 2 * sizeof(char *));
     st->recovery[0] = strdup(hash);
     st->recovery[1] = NULL;
@@ -147,8 +145,8 @@ test_roundtrip(void **state)
 }
 
 #define HDR "nis2-totp 1\n"
-#define BODY                                                                 \
-    "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nalgorithm SHA1\ndigits 6\n"   \
+#define BODY                                                                   \
+    "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nalgorithm SHA1\ndigits 6\n"      \
     "period 30\ncreated 1\nlast_step 0\nlast_success 0\nlocked_at 0\n"
 
 static void
@@ -160,23 +158,23 @@ test_parse_errors(void **state)
     } bad[] = {
         {"", 1},
         {"nis2-totp 2\n" BODY, 1},
-        {"nis2-totp 1", 1},                     /* no newline */
-        {BODY, 1},                              /* no version line */
-        {HDR BODY "colour blue\n", 10},         /* unknown key */
-        {HDR BODY "digits 6\n", 10},            /* duplicate */
+        {"nis2-totp 1", 1},             /* no newline */
+        {BODY, 1},                      /* no version line */
+        {HDR BODY "colour blue\n", 10}, /* unknown key */
+        {HDR BODY "digits 6\n", 10},    /* duplicate */
         {HDR BODY "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", 10},
-        {HDR BODY "window 11\n", 10},           /* out of range */
+        {HDR BODY "window 11\n", 10}, /* out of range */
         {HDR BODY "window -1\n", 10},
-        {HDR BODY "window 01\n", 10},           /* leading zero */
-        {HDR BODY "window  1\n", 10},           /* two blanks */
+        {HDR BODY "window 01\n", 10}, /* leading zero */
+        {HDR BODY "window  1\n", 10}, /* two blanks */
         {HDR BODY "window 1 \n", 10},
         {HDR BODY "window\n", 10},
         {HDR BODY "failure 20\nfailure 10\n", 11}, /* out of order */
         {HDR BODY "failure 99999999999999999999\n", 10},
         {HDR BODY "recovery 00:11\n", 10},
-        {HDR BODY "last_step", 10},             /* last line unterminated */
-        {HDR "secret GEZDGNBVGY3TQOJ1\n", 2},   /* bad base32 */
-        {HDR "secret MZXW6YTBOI\n", 2},         /* too short a secret */
+        {HDR BODY "last_step", 10},           /* last line unterminated */
+        {HDR "secret GEZDGNBVGY3TQOJ1\n", 2}, /* bad base32 */
+        {HDR "secret MZXW6YTBOI\n", 2},       /* too short a secret */
         {HDR "digits 5\n", 2},
         {HDR "digits 9\n", 2},
         {HDR "period 5\n", 2},
@@ -187,8 +185,8 @@ test_parse_errors(void **state)
     int line = -1;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int r = nis2_totp_state_parse(bad[i].text, strlen(bad[i].text), &st,
-                                      &line);
+        int r =
+            nis2_totp_state_parse(bad[i].text, strlen(bad[i].text), &st, &line);
         if (r != NIS2_ERR_PARSE || line != bad[i].line) {
             fail_msg("case %zu: r=%d line=%d (want line %d)", i, r, line,
                      bad[i].line);
@@ -201,8 +199,7 @@ test_parse_errors(void **state)
                      NIS2_ERR_PARSE);
     /* The good one parses, comments allowed. */
     static const char good[] = HDR "# note\n" BODY;
-    assert_int_equal(nis2_totp_state_parse(good, strlen(good), &st, &line),
-                     0);
+    assert_int_equal(nis2_totp_state_parse(good, strlen(good), &st, &line), 0);
     assert_int_equal(line, 0);
     assert_int_equal(st->window, -1);
     nis2_totp_state_free(st);
@@ -248,8 +245,7 @@ test_load_trust(void **state)
     /* A symlink to a good state file: refused. */
     assert_int_equal(nis2_totp_state_paths(cfg, "bob", &other, NULL), 0);
     assert_int_equal(symlink(path, other), 0);
-    assert_int_equal(nis2_totp_state_load(cfg, "bob", &st),
-                     NIS2_ERR_UNTRUSTED);
+    assert_int_equal(nis2_totp_state_load(cfg, "bob", &st), NIS2_ERR_UNTRUSTED);
 
     /* A group-writable or symlinked totp directory: refused. */
     assert_int_equal(asprintf(&dir, "%s/totp", cfg->state_dir) > 0, 1);
@@ -317,15 +313,19 @@ test_attempt_malformed(void **state)
     struct nis2_config *cfg = make_cfg("malformed");
     struct nis2_totp_result res;
     static const char *bad[] = {
-        "", "12345", "1234567", "abcdef", "\b\n\r\177INCORRECT", "12 34 56",
+        "",
+        "12345",
+        "1234567",
+        "abcdef",
+        "\b\n\r\177INCORRECT",
+        "12 34 56",
         "9999999999999999999999999999999999999999999999999999999999999999999",
     };
 
     cfg->lockout_deny = 0; /* count, never lock */
     enroll(cfg, "alice", 0, NULL);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(nis2_totp_attempt(cfg, "alice", bad[i], NOW, &res),
-                         0);
+        assert_int_equal(nis2_totp_attempt(cfg, "alice", bad[i], NOW, &res), 0);
         assert_true(res.outcome == NIS2_TOTP_MALFORMED ||
                     res.outcome == NIS2_TOTP_WRONG);
         assert_int_equal(res.failures, i + 1);
@@ -349,16 +349,14 @@ test_lockout(void **state)
     code_at(t, code);
     /* deny = 3: the third failure locks. */
     for (int i = 1; i <= 3; i++) {
-        assert_int_equal(nis2_totp_attempt(cfg, "alice", "000000", NOW + i,
-                                           &res),
-                         0);
+        assert_int_equal(
+            nis2_totp_attempt(cfg, "alice", "000000", NOW + i, &res), 0);
         assert_int_equal(res.outcome, NIS2_TOTP_WRONG);
         assert_int_equal(res.locked_now, i == 3);
     }
     assert_int_equal(res.locked_until, NOW + 3 + 600);
     /* Locked: even the right code is refused, and not counted. */
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 10, &res),
-                     0);
+    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 10, &res), 0);
     assert_int_equal(res.outcome, NIS2_TOTP_LOCKED);
     assert_int_equal(res.locked_until, NOW + 3 + 600);
     assert_int_equal(nis2_totp_state_load(cfg, "alice", &st), 0);
@@ -371,22 +369,19 @@ test_lockout(void **state)
 
     /* After unlock_time: a fresh tally; one failure does not lock. */
     uint64_t t2 = nis2_totp_step_of(NOW + 700, 30);
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", "000000", NOW + 700,
-                                       &res),
+    assert_int_equal(nis2_totp_attempt(cfg, "alice", "000000", NOW + 700, &res),
                      0);
     assert_int_equal(res.outcome, NIS2_TOTP_WRONG);
     assert_int_equal(res.failures, 1);
     assert_false(res.locked_now);
     code_at(t2, code);
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 700, &res),
-                     0);
+    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 700, &res), 0);
     assert_int_equal(res.outcome, NIS2_TOTP_OK);
 
     /* Failures spread wider than fail_interval do not lock. */
     for (int i = 0; i < 6; i++) {
         time_t when = NOW + 1000 + i * 500;
-        assert_int_equal(nis2_totp_attempt(cfg, "alice", "000000", when,
-                                           &res),
+        assert_int_equal(nis2_totp_attempt(cfg, "alice", "000000", when, &res),
                          0);
         assert_false(res.locked_now);
         assert_true(res.failures <= 2);
@@ -395,12 +390,10 @@ test_lockout(void **state)
     /* unlock_time 0: locked until an administrator unlocks. */
     cfg->lockout_unlock_time = 0;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(nis2_totp_attempt(cfg, "alice", "x", NOW + 5000,
-                                           &res),
+        assert_int_equal(nis2_totp_attempt(cfg, "alice", "x", NOW + 5000, &res),
                          0);
     }
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 999999,
-                                       &res),
+    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 999999, &res),
                      0);
     assert_int_equal(res.outcome, NIS2_TOTP_LOCKED);
     assert_int_equal(res.locked_until, 0);
@@ -413,8 +406,7 @@ test_lockout(void **state)
     nis2_totp_state_free(st);
     uint64_t t3 = nis2_totp_step_of(NOW + 999999, 30);
     code_at(t3, code);
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 999999,
-                                       &res),
+    assert_int_equal(nis2_totp_attempt(cfg, "alice", code, NOW + 999999, &res),
                      0);
     assert_int_equal(res.outcome, NIS2_TOTP_OK);
     free_cfg(cfg);
@@ -456,9 +448,8 @@ test_recovery_codes(void **state)
     assert_int_equal(res.outcome, NIS2_TOTP_RECOVERY);
     assert_int_equal(res.recovery_left, 1);
     /* A wrong code of the right shape is counted as wrong. */
-    assert_int_equal(nis2_totp_attempt(cfg, "alice", "aaaa-bbbb-cccc", NOW,
-                                       &res),
-                     0);
+    assert_int_equal(
+        nis2_totp_attempt(cfg, "alice", "aaaa-bbbb-cccc", NOW, &res), 0);
     assert_int_equal(res.outcome, NIS2_TOTP_WRONG);
     free(path);
     free_cfg(cfg);

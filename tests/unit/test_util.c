@@ -16,11 +16,18 @@ test_durations(void **state)
         int rc;
         int64_t secs;
     } cases[] = {
-        {"0s", 0, 0},         {"90s", 0, 90},          {"15m", 0, 900},
-        {"4h", 0, 14400},     {"2d", 0, 172800},       {"1h30m", 0, 5400},
-        {"", NIS2_ERR_INVAL, 0}, {"15", NIS2_ERR_INVAL, 0},
-        {"m", NIS2_ERR_INVAL, 0}, {"15x", NIS2_ERR_INVAL, 0},
-        {"-5m", NIS2_ERR_INVAL, 0}, {"1h ", NIS2_ERR_INVAL, 0},
+        {"0s", 0, 0},
+        {"90s", 0, 90},
+        {"15m", 0, 900},
+        {"4h", 0, 14400},
+        {"2d", 0, 172800},
+        {"1h30m", 0, 5400},
+        {"", NIS2_ERR_INVAL, 0},
+        {"15", NIS2_ERR_INVAL, 0},
+        {"m", NIS2_ERR_INVAL, 0},
+        {"15x", NIS2_ERR_INVAL, 0},
+        {"-5m", NIS2_ERR_INVAL, 0},
+        {"1h ", NIS2_ERR_INVAL, 0},
         {"400d", NIS2_ERR_RANGE, 0},
         {"99999999999999999999s", NIS2_ERR_RANGE, 0},
     };

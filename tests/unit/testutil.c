@@ -106,16 +106,15 @@ nis2_test_read(const char *path)
 }
 
 void
-nis2_test_reexec_preload(char **argv, const char *libs,
-                         const char *const *env)
+nis2_test_reexec_preload(char **argv, const char *libs, const char *const *env)
 {
     if (getenv("NIS2_TEST_REEXECED") != NULL) {
         return;
     }
     const char *first = getenv("NIS2_TEST_PRELOAD_FIRST");
     char preload[4096];
-    snprintf(preload, sizeof(preload), "%s%s%s",
-             first != NULL ? first : "", first != NULL ? " " : "", libs);
+    snprintf(preload, sizeof(preload), "%s%s%s", first != NULL ? first : "",
+             first != NULL ? " " : "", libs);
     setenv("LD_PRELOAD", preload, 1);
     setenv("NIS2_TEST_REEXECED", "1", 1);
     for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
