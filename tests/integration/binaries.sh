@@ -26,4 +26,38 @@ for verb in cmd_request cmd_approve cmd_sessions cmd_verify cmd_kill \
     check "nis2-broker contains $verb" \
         bash -c 'grep -qx "$1" <<<"$2"' _ "$verb" "$syms"
 done
+
+# No include cycle among the headers of one program (lib, broker, nis2ctl,
+# pam_nis2): each header names only headers below it.
+cycle=$(/usr/bin/python3 - <<'PY'
+import glob, os, re, sys
+inc = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+heads = {}
+for d in ("lib", "broker", "nis2ctl", "pam_nis2"):
+    for h in glob.glob(d + "/*.h"):
+        deps = []
+        for name in inc.findall(open(h).read()):
+            for cand in (os.path.normpath(os.path.join(d, name)),
+                         os.path.join("lib", name)):
+                if os.path.exists(cand):
+                    deps.append(cand)
+                    break
+        heads[h] = deps
+state = {}
+def visit(h, path):
+    if state.get(h) == 1:
+        print(" -> ".join(path[path.index(h):] + [h]))
+        sys.exit(0)
+    if state.get(h) == 2:
+        return
+    state[h] = 1
+    for d in heads.get(h, []):
+        visit(d, path + [h])
+    state[h] = 2
+for h in sorted(heads):
+    visit(h, [])
+PY
+)
+check "no include cycle among the project's headers${cycle:+: $cycle}" \
+    test -z "$cycle"
 finish
