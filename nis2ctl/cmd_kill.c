@@ -3,7 +3,7 @@
  * live broker session.
  *
  * The broker's session process polls state_dir/sessions/ID.kill every
- * second (broker/conn.c); when it sees the file it tells the user, closes
+ * second (broker/session.c); when it sees the file it tells the user, closes
  * the channels, seals the recording with end reason "killed", audits
  * session.end and removes its registry entry.  This verb checks that the
  * session is live (its registry entry names a process that still runs:
