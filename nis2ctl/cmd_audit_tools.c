@@ -1286,6 +1286,45 @@ watch_wait_pty(struct nis2ctl *ctx, const struct nis2_session *s)
     }
 }
 
+/* True while `path` holds no complete first line: the recording writer
+   flushes the header a moment after the pty channel opened. */
+static bool
+watch_header_pending(const char *path)
+{
+    char buf[4096];
+    ssize_t n;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        return false;
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    return n >= 0 && (size_t)n < sizeof(buf) && memchr(buf, '\n', n) == NULL;
+}
+
+/* Open the pty recording, waiting for its header while the session lives.
+   0, or -1 after printing why. */
+static int
+watch_open(struct nis2ctl *ctx, const struct nis2_session *s, const char *path,
+           struct nis2_cast_reader **rd)
+{
+    char err[256];
+    int r;
+
+    for (;;) {
+        if ((r = nis2_cast_open(path, rd, err, sizeof(err))) == 0) {
+            return 0;
+        }
+        if (r != NIS2_ERR_PARSE || !watch_header_pending(path) ||
+            nis2_chain_is_live(s->dir) != 1) {
+            fprintf(ctx->err, "nis2ctl: watch: %s: %s\n", path, err);
+            return -1;
+        }
+        poll(NULL, 0, 200);
+    }
+}
+
 /* Copy the recording's output as it grows until the session ends.  0,
    or -1 (said when it is the recording's fault). */
 static int
@@ -1327,7 +1366,7 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_session *s = NULL;
     struct nis2_cast_reader *rd = NULL;
     const char *arg = NULL;
-    char *path = NULL, err[256];
+    char *path = NULL;
     bool live_only = false;
     int rc = NIS2CTL_EXIT_ERR;
 
@@ -1356,8 +1395,7 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
     if (watch_wait_pty(ctx, s) != 0 || pty_file(ctx, s, 0, &path) != 0) {
         goto out;
     }
-    if (nis2_cast_open(path, &rd, err, sizeof(err)) != 0) {
-        fprintf(ctx->err, "nis2ctl: watch: %s: %s\n", path, err);
+    if (watch_open(ctx, s, path, &rd) != 0) {
         goto out;
     }
     if (!nis2_chain_is_live(s->dir)) {

@@ -242,7 +242,9 @@ check "--json after the verb over SSH: one JSON document" \
 # ---- live session B: sessions --live and watch --------------------------------
 known "$T/known"
 BSSH_OPTS=(-tt)
-vendor 'echo live-start; for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done' \
+# B prints its ticks only once watch is attached (the target runs as this
+# user: it sees $T/release-b), so that slow logins cannot make watch late.
+vendor "echo live-start; i=0; while [ ! -e $T/release-b ] && [ \$i -lt 300 ]; do sleep 0.2; i=\$((i + 1)); done; for i in 1 2 3 4 5 6; do echo tick-\$i; sleep 0.3; done" \
     </dev/null >"$T/b.out" 2>&1 &
 VB=$!
 BSSH_OPTS=()
@@ -258,13 +260,23 @@ as omar sessions </dev/null >"$T/live3.out" 2>&1
 check "ssh omar@broker sessions (approver: live only) lists B, not A" \
     bash -c "grep -q '^$SID_B ' '$T/live3.out' && ! grep -q '^$SID_A ' '$T/live3.out'"
 BSSH_OPTS=(-tt)
-bounded 60 as aud watch "$SID_B" </dev/null >"$T/watch.out" 2>&1
-rc=$?
+bounded 90 as aud watch "$SID_B" </dev/null >"$T/watch.out" 2>&1 &
+WB=$!
 BSSH_OPTS=()
+for _ in $(seq 1 300); do
+    grep -q live-start "$T/watch.out" 2>/dev/null && break
+    sleep 0.1
+done
+touch "$T/release-b"
+wait $WB
+rc=$?
 check "ssh -tt aud@broker watch ends when the session ends (exit $rc)" \
     test $rc = 0
-check "watch showed the live output" grep -q "tick-6" "$T/watch.out" ||
-    sed 's/^/# watch: /' "$T/watch.out" | head -n 20
+check "watch showed the live output" grep -q "tick-6" "$T/watch.out"
+if [ "$rc" != 0 ] || ! grep -q "tick-6" "$T/watch.out"; then
+    diag "watch: $(head -c 2000 "$T/watch.out")"
+    diag "broker: $(tail -n 30 "$T/broker.log")"
+fi
 check "watch says the session ended" grep -q "$SID_B ended" "$T/watch.out"
 wait_gone $VB 30
 check "session B's client is done" test $? = 0
