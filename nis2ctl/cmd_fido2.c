@@ -300,8 +300,7 @@ out:
 
 /* The options of the fido2 verbs (each verb lists those it takes). */
 enum {
-    FOPT_JSON = 256,
-    FOPT_UV,
+    FOPT_UV = 256,
     FOPT_DEVICE,
     FOPT_ALG,
     FOPT_PAM_U2F,
@@ -329,16 +328,16 @@ fido2_opts_parse(struct nis2ctl *ctx, int argc, char **argv,
                  const struct option *longopts, struct fido2_opts *o,
                  const char **pos, int maxpos)
 {
+    const char *bad;
     int c, n = 0;
 
     memset(o, 0, sizeof(*o));
     o->alg = NIS2_FIDO2_ES256;
     optind = 0; /* a fresh parse of this argv */
-    opterr = 0; /* the usage text says what is wrong */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == FOPT_JSON) {
-            ctx->json = true;
-        } else if (c == FOPT_UV) {
+    /* nis2ctl_getopt: no abbreviations, and the global options (--json,
+       --as, --config) also after the verb. */
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == FOPT_UV) {
             o->uv = true;
         } else if (c == FOPT_DEVICE) {
             o->device = optarg;
@@ -371,6 +370,7 @@ fido2_enroll(struct nis2ctl *ctx, int argc, char **argv)
         {"uv", no_argument, NULL, FOPT_UV},
         {"device", required_argument, NULL, FOPT_DEVICE},
         {"alg", required_argument, NULL, FOPT_ALG},
+        NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     const struct nis2_fido2_dev_ops *ops = NULL;
@@ -705,7 +705,7 @@ static int
 fido2_import(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, FOPT_JSON},
+        NIS2CTL_GLOBAL_OPTIONS,
         {"pam-u2f", required_argument, NULL, FOPT_PAM_U2F},
         {"rp-id", required_argument, NULL, FOPT_RP_ID},
         {NULL, 0, NULL, 0},
@@ -765,7 +765,7 @@ static const char *
 fido2_one_user(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, FOPT_JSON},
+        NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct fido2_opts o;

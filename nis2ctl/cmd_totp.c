@@ -72,7 +72,6 @@ usage_totp(FILE *f)
 /* The options of the totp verbs (each verb lists those it takes). */
 enum {
     OPT_FORCE = 256,
-    OPT_JSON,
     OPT_SECRET,
     OPT_PAM_OATH,
     OPT_GOOGLE,
@@ -97,18 +96,17 @@ parse_opts(struct nis2ctl *ctx, int argc, char **argv,
            const struct option *longopts, struct totp_opts *o, const char **pos,
            int maxpos)
 {
+    const char *bad;
     int c, n = 0;
 
     memset(o, 0, sizeof(*o));
     optind = 0; /* a fresh parse of this argv */
-    opterr = 0; /* the usage text says what is wrong */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    /* nis2ctl_getopt: no abbreviations, and the global options (--json,
+       --as, --config) also after the verb. */
+    while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
         switch (c) {
         case OPT_FORCE:
             o->force = true;
-            break;
-        case OPT_JSON:
-            ctx->json = true;
             break;
         case OPT_SECRET:
             o->secret = optarg;
@@ -456,7 +454,7 @@ totp_enroll(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"force", no_argument, NULL, OPT_FORCE},
-        {"json", no_argument, NULL, OPT_JSON},
+        NIS2CTL_GLOBAL_OPTIONS,
         {"secret", required_argument, NULL, OPT_SECRET},
         {NULL, 0, NULL, 0},
     };
@@ -812,7 +810,7 @@ totp_import(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"force", no_argument, NULL, OPT_FORCE},
-        {"json", no_argument, NULL, OPT_JSON},
+        NIS2CTL_GLOBAL_OPTIONS,
         {"pam-oath", required_argument, NULL, OPT_PAM_OATH},
         {"google-authenticator", required_argument, NULL, OPT_GOOGLE},
         {NULL, 0, NULL, 0},
@@ -881,7 +879,7 @@ static const char *
 one_user(struct nis2ctl *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
+        NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct totp_opts o;

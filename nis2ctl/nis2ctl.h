@@ -74,12 +74,12 @@ enum {
     NIS2CTL_OPT_AS,
     NIS2CTL_OPT_CONFIG,
 };
+/* clang-format off */
 #define NIS2CTL_GLOBAL_OPTIONS                                                 \
     {"json", no_argument, NULL, NIS2CTL_OPT_JSON},                             \
-        {"as", required_argument, NULL, NIS2CTL_OPT_AS},                       \
-    {                                                                          \
-        "config", required_argument, NULL, NIS2CTL_OPT_CONFIG                  \
-    }
+    {"as", required_argument, NULL, NIS2CTL_OPT_AS},                           \
+    {"config", required_argument, NULL, NIS2CTL_OPT_CONFIG}
+/* clang-format on */
 
 /*
  * getopt_long() over argv[0..argc) (argv[0] the verb; set optind = 0

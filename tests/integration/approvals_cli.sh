@@ -261,6 +261,12 @@ check "requests --json --as vera: one JSON document of vera's requests" \
 grep '"request.approve"' "$T/audit.log" | grep "\"$GID\"" >"$T/ga" || true
 check "--as after the verb is audited as --as before it" \
     sh -c "grep -q '\"actor\": *\"olga\"' '$T/ga' && grep -q '\"as_root\": *true' '$T/ga'"
+"$CTL" totp status vera --json --config "$T/nis2.conf" >"$T/out" 2>"$T/err"
+check "totp status USER --json --config FILE: global options after totp" \
+    test "$(jget "$T/out" "d['user'], d['enrolled']")" = "vera False"
+"$CTL" fido2 status vera --config "$T/nis2.conf" --json >"$T/out" 2>"$T/err"
+check "fido2 status USER --config FILE --json: ... and after fido2" \
+    test "$(jget "$T/out" "d['user'], d['enrolled']")" = "vera False"
 ctl vera show --now "$NOW" -- --json
 check "-- ends the options (--json is then an id)" \
     sh -c "[ $rc = 2 ] && grep -q 'invalid request id' '$T/err'"
