@@ -8,45 +8,25 @@
 
 #include "audit.h"
 #include "error.h"
+#include "nis2_json.h"
 #include "sess_audit.h"
-
-/* Hand `v` to `d` under `key`; `v` is consumed either way. */
-static int
-add(struct json_object *d, const char *key, struct json_object *v)
-{
-    if (d == NULL || v == NULL) {
-        json_object_put(v);
-        return NIS2_ERR_NOMEM;
-    }
-    if (json_object_object_add(d, key, v) != 0) {
-        json_object_put(v);
-        return NIS2_ERR_NOMEM;
-    }
-    return 0;
-}
 
 int
 sess_detail_str(struct json_object *d, const char *key, const char *value)
 {
-    if (value == NULL) {
-        return sess_detail_null(d, key);
-    }
-    return add(d, key, json_object_new_string(value));
+    return nis2_json_str(d, key, value);
 }
 
 int
 sess_detail_int(struct json_object *d, const char *key, int64_t value)
 {
-    return add(d, key, json_object_new_int64(value));
+    return nis2_json_int(d, key, value);
 }
 
 int
 sess_detail_null(struct json_object *d, const char *key)
 {
-    if (d == NULL || json_object_object_add(d, key, NULL) != 0) {
-        return NIS2_ERR_NOMEM;
-    }
-    return 0;
+    return nis2_json_null(d, key);
 }
 
 int

@@ -16,6 +16,7 @@
 #include "approval.h"
 #include "audit.h"
 #include "error.h"
+#include "nis2_json.h"
 #include "notify.h"
 #include "policy.h"
 
@@ -81,24 +82,6 @@ store_why(const struct nis2_store *st, char *buf, size_t len)
     return buf;
 }
 
-/* Add `val` (consumed) as `key`; NIS2_ERR_NOMEM when it is NULL or
-   cannot be added. */
-static int
-add(struct json_object *d, const char *key, struct json_object *val)
-{
-    if (val == NULL || json_object_object_add(d, key, val) != 0) {
-        json_object_put(val);
-        return NIS2_ERR_NOMEM;
-    }
-    return 0;
-}
-
-static int
-add_str(struct json_object *d, const char *key, const char *s)
-{
-    return add(d, key, json_object_new_string(s));
-}
-
 int
 nis2_approval_open(struct nis2_approval *ap, const struct nis2_config *cfg,
                    const struct nis2_actor *actor, time_t now, bool clock_set)
@@ -141,13 +124,13 @@ audit_details(struct nis2_approval *ap, const struct nis2_request *req,
     char t[64];
     int r;
 
-    if ((r = add_str(d, "state", nis2_req_state_name(req->state))) != 0 ||
+    if ((r = nis2_json_str(d, "state", nis2_req_state_name(req->state))) != 0 ||
         (r = nis2_actor_audit_details(ap->actor, d)) != 0) {
         return r;
     }
     if (ap->clock_set) {
         nis2_format_time_utc(ap->now, t, sizeof(t));
-        return add_str(d, "clock", t);
+        return nis2_json_str(d, "clock", t);
     }
     return 0;
 }
@@ -272,11 +255,11 @@ audit_filed(struct nis2_approval *ap, const struct nis2_request *q)
 
     nis2_format_time_utc(q->start, a, sizeof(a));
     nis2_format_time_utc(q->end, b, sizeof(b));
-    if (d != NULL && (r = add_str(d, "window_start", a)) == 0 &&
-        (r = add_str(d, "window_end", b)) == 0 &&
-        (r = add_str(d, "policy", q->policy)) == 0 &&
-        (r = add_str(d, "reason", q->reason)) == 0) {
-        r = add(d, "clipped", json_object_new_boolean(q->clipped));
+    if (d != NULL && (r = nis2_json_str(d, "window_start", a)) == 0 &&
+        (r = nis2_json_str(d, "window_end", b)) == 0 &&
+        (r = nis2_json_str(d, "policy", q->policy)) == 0 &&
+        (r = nis2_json_str(d, "reason", q->reason)) == 0) {
+        r = nis2_json_put(d, "clipped", json_object_new_boolean(q->clipped));
     }
     if (r != 0) {
         json_object_put(d);
@@ -488,8 +471,8 @@ audit_refusal(struct nis2_approval *ap, const struct act_arg *a,
 {
     struct json_object *d = json_object_new_object();
 
-    if (d == NULL || add_str(d, "action", act_name[a->act->what]) != 0 ||
-        add_str(d, "why", a->msg) != 0) {
+    if (d == NULL || nis2_json_str(d, "action", act_name[a->act->what]) != 0 ||
+        nis2_json_str(d, "why", a->msg) != 0) {
         json_object_put(d);
         nis2_diag_add(&ap->msgs, NULL, 0,
                       "the refusal on %s could not be written to the audit "
@@ -510,19 +493,21 @@ act_details(const struct nis2_appr_act *act, const struct nis2_request *q)
     int r = d != NULL ? 0 : NIS2_ERR_NOMEM;
 
     if (r == 0 && act->text != NULL) {
-        r = add_str(d, act->what == NIS2_APPR_APPROVE ? "comment" : "reason",
-                    act->text);
+        r = nis2_json_str(d,
+                          act->what == NIS2_APPR_APPROVE ? "comment" : "reason",
+                          act->text);
     }
     if (r == 0 && act->what == NIS2_APPR_APPROVE) {
-        r = add(d, "approvals", json_object_new_int((int)q->n_approvals));
+        r = nis2_json_put(d, "approvals",
+                          json_object_new_int((int)q->n_approvals));
     }
     if (r == 0 && act->what == NIS2_APPR_EXTEND) {
         nis2_format_time_utc(q->end, t, sizeof(t));
-        r = add(
+        r = nis2_json_put(
             d, "seconds",
             json_object_new_int64(q->extensions[q->n_extensions - 1].seconds));
         if (r == 0) {
-            r = add_str(d, "window_end", t);
+            r = nis2_json_str(d, "window_end", t);
         }
     }
     if (r != 0) {

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
+#include "nis2_json.h"
 #include "nis2ctl.h"
 #include "policy.h"
 #include "sessions.h"
@@ -99,40 +100,21 @@ at_print_json(struct nis2ctl *ctx, struct json_object *doc)
 int
 at_jstr(struct json_object *o, const char *k, const char *v)
 {
-    struct json_object *j = NULL;
-
-    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
-        json_object_object_add(o, k, j) != 0) {
-        json_object_put(j);
-        return -1;
-    }
-    return 0;
+    return nis2_json_str(o, k, v) == 0 ? 0 : -1;
 }
 
 int
 at_jnum(struct json_object *o, const char *k, bool present, int64_t v)
 {
-    struct json_object *j = NULL;
-
-    if (o == NULL || (present && (j = json_object_new_int64(v)) == NULL) ||
-        json_object_object_add(o, k, j) != 0) {
-        json_object_put(j);
-        return -1;
-    }
-    return 0;
+    return (present ? nis2_json_int(o, k, v) : nis2_json_null(o, k)) == 0 ? 0
+                                                                          : -1;
 }
 
 int
 at_jbool(struct json_object *o, const char *k, bool present, bool v)
 {
-    struct json_object *j = NULL;
-
-    if (o == NULL || (present && (j = json_object_new_boolean(v)) == NULL) ||
-        json_object_object_add(o, k, j) != 0) {
-        json_object_put(j);
-        return -1;
-    }
-    return 0;
+    return (present ? nis2_json_bool(o, k, v) : nis2_json_null(o, k)) == 0 ? 0
+                                                                           : -1;
 }
 
 int

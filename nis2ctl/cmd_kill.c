@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_tools.h"
 #include "error.h"
 #include "live.h"
 #include "nis2ctl.h"
@@ -108,20 +109,6 @@ wait_end(const char *state_dir, const char *id, int ms)
     }
 }
 
-/* Add `k` to `o` as a string (v NULL: null); 0 or -1 (out of memory). */
-static int
-jstr(struct json_object *o, const char *k, const char *v)
-{
-    struct json_object *j = NULL;
-
-    if (o == NULL || (v != NULL && (j = json_object_new_string(v)) == NULL) ||
-        json_object_object_add(o, k, j) != 0) {
-        json_object_put(j);
-        return -1;
-    }
-    return 0;
-}
-
 static int
 print_result(struct nis2ctl *ctx, const char *id, const char *state,
              const struct nis2_live *e)
@@ -130,9 +117,9 @@ print_result(struct nis2ctl *ctx, const char *id, const char *state,
         struct json_object *o = json_object_new_object();
         const char *text = NULL;
         int rc = NIS2CTL_EXIT_ERR;
-        if (jstr(o, "session", id) == 0 && jstr(o, "state", state) == 0 &&
-            jstr(o, "user", e->user) == 0 &&
-            jstr(o, "target", e->target) == 0) {
+        if (at_jstr(o, "session", id) == 0 && at_jstr(o, "state", state) == 0 &&
+            at_jstr(o, "user", e->user) == 0 &&
+            at_jstr(o, "target", e->target) == 0) {
             text = json_object_to_json_string_ext(
                 o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
         }
@@ -269,8 +256,8 @@ kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
 
     *audited = false;
     nis2_format_time_utc(time(NULL), ts, sizeof(ts));
-    if (jstr(d, "by", ctx->actor.name) != 0 || jstr(d, "at", ts) != 0 ||
-        jstr(d, "reason", reason) != 0) {
+    if (at_jstr(d, "by", ctx->actor.name) != 0 || at_jstr(d, "at", ts) != 0 ||
+        at_jstr(d, "reason", reason) != 0) {
         goto out;
     }
     if ((r = nis2_live_request_kill(cfg->state_dir, id, d)) != 0) {
@@ -282,7 +269,7 @@ kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
     }
     rc = NIS2CTL_EXIT_OK;
     r = NIS2_ERR_NOMEM;
-    if (jstr(d, "killed_session", id) == 0 &&
+    if (at_jstr(d, "killed_session", id) == 0 &&
         nis2_actor_audit_details(&ctx->actor, d) == 0) {
         r = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor.name,
                               e->target, id, e->request, d);

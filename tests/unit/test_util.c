@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json.h>
+
 #include "error.h"
+#include "nis2_json.h"
 #include "util.h"
 
 static void
@@ -297,6 +300,32 @@ test_base64_hostile(void **state)
     }
 }
 
+/* nis2_json_*: a failed allocation is an error, never a silent null. */
+static void
+test_json_add(void **state)
+{
+    struct json_object *o = json_object_new_object(), *v;
+
+    (void)state;
+    assert_non_null(o);
+    assert_int_equal(nis2_json_str(o, "s", "x"), 0);
+    assert_int_equal(nis2_json_str(o, "n", NULL), 0);
+    assert_int_equal(nis2_json_int(o, "i", -5), 0);
+    assert_int_equal(nis2_json_bool(o, "b", true), 0);
+    assert_string_equal(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+        "{\"s\":\"x\",\"n\":null,\"i\":-5,\"b\":true}");
+    /* what an allocation failure hands over: NULL, refused, nothing added */
+    assert_int_equal(nis2_json_put(o, "lost", NULL), NIS2_ERR_NOMEM);
+    assert_false(json_object_object_get_ex(o, "lost", NULL));
+    /* no object: refused, the value freed (ASan would see a leak) */
+    v = json_object_new_string("y");
+    assert_int_equal(nis2_json_put(NULL, "k", v), NIS2_ERR_NOMEM);
+    assert_int_equal(nis2_json_str(NULL, "k", "y"), NIS2_ERR_NOMEM);
+    assert_int_equal(nis2_json_null(NULL, "k"), NIS2_ERR_NOMEM);
+    json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -308,6 +337,7 @@ main(void)
         cmocka_unit_test(test_diag),
         cmocka_unit_test(test_base64_cases),
         cmocka_unit_test(test_base64_hostile),
+        cmocka_unit_test(test_json_add),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
