@@ -72,6 +72,8 @@ done
 cat >"$T/askpass" <<EOF
 #!/bin/sh
 f=\${NIS2_TEST_TOTP_LAST:-$T/totp.last}
+exec 9>>"\$f.lock"
+flock 9
 now=\$(date +%s)
 min=\$((now / 10 - 9))
 last=\$(cat "\$f" 2>/dev/null || echo 0)
