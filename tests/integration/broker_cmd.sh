@@ -150,6 +150,13 @@ SID_A=$(ls -d "$T"/state/recordings/*/*/*/S-* 2>/dev/null | head -n1)
 SID_A=${SID_A##*/}
 check "session A recorded" test -n "$SID_A"
 check "session A output reached the vendor" grep -q marker-cmd-A "$T/a.out"
+# The client is done; the session process may still be sealing the
+# recording (slow under ASan): wait until it is no longer live, so that the
+# listings below compare the same state.
+for _ in $(seq 1 100); do
+    ctl sessions 2>/dev/null | grep -q "^$SID_A .*(live)" || break
+    sleep 0.1
+done
 
 # ---- auditor verbs over SSH = nis2ctl locally ----------------------------------
 same() { # desc, then the verb and its arguments
