@@ -170,7 +170,7 @@ if [ $ROOT = 1 ]; then
     fi
 fi
 check "refusals are audited with a reason" \
-    grep -q '"event":"auth.fail"' "$T/state/audit.log"
+    wait_for 10 grep -q '"event":"auth.fail"' "$T/state/audit.log"
 
 # The recordings.
 rec=$(grep -l 'pty-marker-42' "$T"/state/recordings/*/*/*/*/pty-*.cast \

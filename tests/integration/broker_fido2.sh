@@ -128,6 +128,8 @@ else:
 EOF
 }
 nlines() { wc -l <"$T/state/audit.log"; }
+auth_fails() { grep -c '"event":"auth.fail"' "$T/state/audit.log"; }
+auth_fails_above() { [ "$(auth_fails)" -gt "$1" ]; }
 
 # expect_ok DESC KEY TARGET PROMPTS [SK_FLAGS]: login runs `echo reached`
 # on the target with PROMPTS TOTP prompts; session.start records the
@@ -152,8 +154,12 @@ expect_denied() {
     local d=$1 key=$2 target=$3 re=$4
     local out rc why before
     before=$(nlines)
+    local fails
+    fails=$(auth_fails)
     out=$(fssh "$key" "$target" 'echo reached' 2>"$T/err")
     rc=$?
+    # auth.fail may be written after the client is gone
+    wait_for 10 auth_fails_above "$fails"
     why=$(last_detail auth.fail reason)
     if [ $rc = 255 ] && [ -z "$out" ] && [ "$(nlines)" -gt "$before" ] &&
         echo "$why" | grep -Eq "$re" && ! grep -Eq "$re" "$T/err"; then

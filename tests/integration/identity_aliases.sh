@@ -243,7 +243,7 @@ check "ssh ADM1@broker approve (own request under an alias) is refused" \
 out=$(bssh adm1 amb1+gw2 'echo no' </dev/null 2>/dev/null)
 check "amb1+gw2 is refused at the broker" test -z "$out"
 check "  audited: ambiguous identity" \
-    grep -q '"event":"auth.fail".*ambiguous identity refused' "$AUDIT"
+    wait_for 10 grep -q '"event":"auth.fail".*ambiguous identity refused' "$AUDIT"
 
 # ---- local accounts sharing a UID (nss_wrapper) -----------------------------
 NSSW=$(find /usr/lib -name 'libnss_wrapper.so' 2>/dev/null | head -n1)

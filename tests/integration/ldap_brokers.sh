@@ -194,7 +194,7 @@ via "$PORT_B"
 bssh vera-wrong vera help </dev/null >"$T/vera2.out" 2>/dev/null
 check "another key for vera is refused at B" test ! -s "$T/vera2.out"
 check "  audited: key not in the directory" \
-    grep -q '"event":"auth.fail".*key not in the directory (sshPublicKey) for vera' \
+    wait_for 10 grep -q '"event":"auth.fail".*key not in the directory (sshPublicKey) for vera' \
     "$AUDIT_B"
 
 # ---- request through A, approve through B, work through B ---------------
@@ -347,7 +347,7 @@ check "vera's directory key is not accepted while it is down" \
 # vera is in no static group: who she is cannot be told without the
 # directory (docs/identity.md), so the login ends there, with the reason.
 check "  B audits auth.fail: the directory cannot say who vera is, with the reason" \
-    grep -q '"event":"auth.fail".*"reason":"the directory cannot be asked who vera is: .*Can.t contact LDAP server' \
+    wait_for 10 grep -q '"event":"auth.fail".*"reason":"the directory cannot be asked who vera is: .*Can.t contact LDAP server' \
     "$AUDIT_B"
 check "slapd starts again" ldap_start d
 via "$PORT_B"
