@@ -217,12 +217,35 @@ usage_sessions(FILE *f)
                "--live only sessions being\nrecorded now.\n");
 }
 
+/*
+ * The listing's coverage hint (nis2_chain_peek: no signature checked;
+ * verify gives the verdict): "full" sealed with nothing after the last
+ * checkpoint, "partial" not sealed (crash, full disk) or bytes after it,
+ * "live" being recorded, NULL when the chain cannot be read.
+ */
+static const char *
+session_coverage(const struct nis2_session *s, uint64_t *unverified)
+{
+    struct nis2_chain_peek pk;
+
+    *unverified = 0;
+    if (nis2_chain_peek(s->dir, &pk) != 0) {
+        return NULL;
+    }
+    *unverified = pk.unverified_bytes;
+    if (s->live && !pk.sealed) {
+        return "live";
+    }
+    return pk.sealed && pk.unverified_bytes == 0 ? "full" : "partial";
+}
+
 /* One session as a JSON object; NULL when out of memory. */
 static struct json_object *
 session_json(const struct nis2_session *s)
 {
     struct json_object *o = json_object_new_object(), *a = NULL, *v = NULL;
     char t1[32], t2[32];
+    uint64_t unverified = 0;
     int r = 0;
 
     nis2_format_time_utc(s->start, t1, sizeof(t1));
@@ -254,6 +277,8 @@ session_json(const struct nis2_session *s)
     }
     r |= at_jbool(o, "emergency", true, s->emergency);
     r |= at_jbool(o, "live", true, s->live);
+    r |= at_jstr(o, "coverage", session_coverage(s, &unverified));
+    r |= at_jnum(o, "unverified_bytes", true, (int64_t)unverified);
     json_object_put(a);
     if (r != 0) {
         json_object_put(o);
@@ -346,6 +371,8 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
             "USER", "TARGET", "START", "DURATION", "END", "REQUEST");
     for (size_t i = 0; i < n; i++) {
         const struct nis2_session *s = v[i];
+        uint64_t unv = 0;
+        const char *cov = session_coverage(s, &unv);
         char t[32], d[32];
         nis2_format_time_utc(s->start, t, sizeof(t));
         if (s->end != 0 && s->start != 0) {
@@ -358,7 +385,9 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
                 s->start ? t : "?", d,
                 s->end_reason ? s->end_reason
                 : s->live     ? "(live)"
-                              : "(not closed)",
+                : cov != NULL && strcmp(cov, "partial") == 0
+                    ? "partial (not closed)"
+                    : "(not closed)",
                 s->request ? s->request : "-");
     }
     nis2_sessions_free(v, n);
