@@ -12,7 +12,8 @@
  * members of [roles] auditors may run them (approvers too for sessions and
  * watch, live sessions only); verify, export and report are audit events. Exit:
  * 0 ok, 1 a negative answer (a broken recording, not an auditor, nothing found
- * by grep), 2 usage or I/O errors.
+ * by grep), 2 usage or I/O errors, 3 (verify) a recording verified only up
+ * to its last checkpoint (not sealed or bytes after it: a crash, a full disk).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -261,7 +261,7 @@ n=0
 while read -r cmd; do
     n=$((n + 1))
     out=$(cd "$work/laptop/bundle" &&
-        env -i PATH="$work/bin:/usr/bin:/bin" \
+        env -i PATH="$work/bin:/usr/bin:/bin" NIS2_CONFIG="$work/no-such-dir/nis2.conf" \
         sh -c "$cmd" 2>&1)
     rc=$?
     want_rc=0
