@@ -1049,6 +1049,10 @@ check_line(const char *line, size_t len, size_t i, const char *session,
                    ci, ci - 1);
         goto out;
     }
+    if (i == 0 && str_field(o, "session", &s)) {
+        snprintf(res->session, sizeof(res->session), "%.*s",
+                 (int)sizeof(res->session) - 1, s);
+    }
     if (!str_field(o, "session", &s) || strcmp(s, session) != 0) {
         r = broken(res, ci, NULL,
                    "checkpoint %d belongs to another session (%.32s)", ci,
@@ -1517,15 +1521,24 @@ int
 nis2_chain_verify(const char *dir, const unsigned char pub[NIS2_CHAIN_PUBLEN],
                   struct nis2_chain_result *res)
 {
+    const char *base = strrchr(dir, '/');
+
+    base = base != NULL ? base + 1 : dir;
+    return nis2_chain_verify_id(dir, base, pub, res);
+}
+
+int
+nis2_chain_verify_id(const char *dir, const char *session_id,
+                     const unsigned char pub[NIS2_CHAIN_PUBLEN],
+                     struct nis2_chain_result *res)
+{
     struct cps s = {0};
-    const char *base;
+    const char *base = session_id;
     char *path = NULL, *buf = NULL;
     size_t len = 0;
     int r;
 
     result_init(res, pub);
-    base = strrchr(dir, '/');
-    base = base != NULL ? base + 1 : dir;
     if (!nis2_chain_valid_name(base)) {
         return NIS2_ERR_INVAL;
     }
@@ -1554,6 +1567,8 @@ nis2_chain_verify(const char *dir, const unsigned char pub[NIS2_CHAIN_PUBLEN],
     if ((r = verify_extra(dir, &s, res)) != 0) {
         goto out;
     }
+    res->full = res->sealed && res->uncovered_bytes == 0 &&
+                !res->meta_uncovered && !res->torn_tail;
     if (!res->sealed) {
         snprintf(res->note, sizeof(res->note),
                  "%llu bytes written after the last checkpoint are not "
@@ -1572,5 +1587,81 @@ out:
     cps_free(&s);
     free(buf);
     free(path);
+    return r;
+}
+
+/* ---- coverage at a glance ----------------------------------------------- */
+
+int
+nis2_chain_peek(const char *dir, struct nis2_chain_peek *out)
+{
+    struct json_tokener *tok = NULL;
+    struct json_object *o = NULL;
+    struct cp cp = {0};
+    unsigned char sig[NIS2_CHAIN_SIGLEN];
+    char *path = NULL, *buf = NULL, *text = NULL;
+    const char *line, *end, *s;
+    size_t len = 0;
+    int64_t seq;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (asprintf(&path, "%s/%s", dir, NIS2_CHAIN_NAME) < 0) {
+        return NIS2_ERR_NOMEM;
+    }
+    r = nis2_file_read_all(path, NIS2_CHAIN_MAX_SIZE, NULL, &buf, &len);
+    free(path);
+    path = NULL;
+    if (r != 0) {
+        return r;
+    }
+    /* The last complete line; a torn tail after it is not covered. */
+    end = buf + len;
+    while (end > buf && end[-1] != '\n') {
+        end--;
+    }
+    out->unverified_bytes += (uint64_t)(buf + len - end);
+    if (end == buf) {
+        r = NIS2_ERR_PARSE;
+        goto out;
+    }
+    end--; /* its newline */
+    line = end;
+    while (line > buf && line[-1] != '\n') {
+        line--;
+    }
+    r = NIS2_ERR_PARSE;
+    if (split_line(line, (size_t)(end - line), &text, sig) != 0 ||
+        (tok = json_tokener_new_ex(8)) == NULL ||
+        (o = json_tokener_parse_ex(tok, text, (int)strlen(text))) == NULL ||
+        !json_object_is_type(o, json_type_object) ||
+        !str_field(o, "kind", &s) || kind_parse(s, &cp.kind) != 0 ||
+        !int_field(o, "seq", &seq) || parse_files(get(o, "files"), &cp) != 0) {
+        goto out;
+    }
+    out->checkpoints = (uint64_t)seq + 1;
+    out->sealed = cp.kind == NIS2_CHAIN_CLOSE;
+    for (size_t i = 1; i < cp.n; i++) {
+        struct stat st;
+        if (asprintf(&path, "%s/%s", dir, cp.files[i].name) < 0) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_size > cp.files[i].size) {
+            out->unverified_bytes += (uint64_t)st.st_size - cp.files[i].size;
+        }
+        free(path);
+        path = NULL;
+    }
+    r = 0;
+out:
+    if (tok != NULL) {
+        json_tokener_free(tok);
+    }
+    json_object_put(o);
+    free(cp.files);
+    free(text);
+    free(buf);
     return r;
 }

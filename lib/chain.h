@@ -187,19 +187,45 @@ struct nis2_chain_result {
     bool meta_uncovered;      /* meta.json rewritten after the last one */
     bool torn_tail;           /* a partial last line was ignored */
     char note[256];           /* those notes as one sentence, or "" */
+    /* Every byte on disk covered by a good closing checkpoint: sealed, no
+       uncovered bytes, meta.json as signed, no torn chain line.  Only
+       such a recording is fully verified (verify's exit 0). */
+    bool full;
+    char session[16]; /* the session id checkpoint 0 names ("" if none) */
 };
 
 /*
  * Verify the session directory `dir` (its last component is the session
  * id) against the trusted public key `pub`.  Returns 0 when every
  * checkpoint is authentic and in order and every file matches the last
- * checkpoint (res->sealed tells whether the session was closed);
+ * checkpoint (res->sealed tells whether the session was closed, res->full
+ * whether every byte is covered; res->uncovered_bytes how many are not);
  * NIS2_ERR_INTEGRITY with res->why (and file/offset/bad_checkpoint) for
  * the first thing wrong; other codes when the directory cannot be read.
  */
 int nis2_chain_verify(const char *dir,
                       const unsigned char pub[NIS2_CHAIN_PUBLEN],
                       struct nis2_chain_result *res);
+
+/*
+ * The same for a directory of any name (a copy on an auditor's laptop):
+ * `session_id` is the id the chain must name (from meta.json).
+ */
+int nis2_chain_verify_id(const char *dir, const char *session_id,
+                         const unsigned char pub[NIS2_CHAIN_PUBLEN],
+                         struct nis2_chain_result *res);
+
+/*
+ * Coverage at a glance for listings (nis2ctl sessions), from the last
+ * complete chain line and the sizes on disk: no signature or hash is
+ * checked, so this is a hint, never a verdict (verify gives that).
+ */
+struct nis2_chain_peek {
+    uint64_t checkpoints;      /* the last line's seq + 1 */
+    bool sealed;               /* the last line is a CLOSE */
+    uint64_t unverified_bytes; /* bytes on disk past the last line's sizes */
+};
+int nis2_chain_peek(const char *dir, struct nis2_chain_peek *out);
 
 /*
  * Check only the checkpoint lines of a chain held in `buf` (for the fuzz

@@ -42,6 +42,35 @@ int nis2_evidence_trusted_key(const struct nis2_config *cfg,
                               unsigned char pub[NIS2_CHAIN_PUBLEN],
                               char **from_out, char *why, size_t whylen);
 
+/*
+ * verify's verdict for `r` / `res` (docs/recording-integrity.md):
+ *   INTACT   every byte covered by a good closing checkpoint (exit 0)
+ *   PARTIAL  good up to the last checkpoint, but not sealed or with bytes
+ *            after it that no checkpoint covers (a crash, a full disk)
+ *   LIVE     a session still being recorded (good so far)
+ *   BROKEN   NIS2_ERR_INTEGRITY; ERROR anything else
+ */
+enum nis2_evidence_verdict {
+    NIS2_VERDICT_INTACT = 0,
+    NIS2_VERDICT_PARTIAL,
+    NIS2_VERDICT_LIVE,
+    NIS2_VERDICT_BROKEN,
+    NIS2_VERDICT_ERROR,
+};
+enum nis2_evidence_verdict
+nis2_evidence_verdict(const struct nis2_session *s, int r,
+                      const struct nis2_chain_result *res);
+/* "intact", "partial", "live", "broken", "error". */
+const char *nis2_evidence_verdict_name(enum nis2_evidence_verdict v);
+
+/*
+ * Load a session directory `dir` of any name (a copy on an auditor's
+ * laptop): the id is meta.json's "session", which must be a valid id.
+ * Needs no configuration.  0, or an error with a sentence in `why`.
+ */
+int nis2_evidence_load_dir(const char *dir, struct nis2_session **out,
+                           char *why, size_t whylen);
+
 /* verify's one-line answer for `r` / `res` ("intact, ...", "BROKEN: ..."). */
 void nis2_evidence_verify_text(const struct nis2_session *s, int r,
                                const struct nis2_chain_result *res, char *buf,

@@ -12,7 +12,8 @@
  * members of [roles] auditors may run them (approvers too for sessions and
  * watch, live sessions only); verify, export and report are audit events. Exit:
  * 0 ok, 1 a negative answer (a broken recording, not an auditor, nothing found
- * by grep), 2 usage or I/O errors.
+ * by grep), 2 usage or I/O errors, 3 (verify) a recording verified only up
+ * to its last checkpoint (not sealed or bytes after it: a crash, a full disk).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -217,12 +218,35 @@ usage_sessions(FILE *f)
                "--live only sessions being\nrecorded now.\n");
 }
 
+/*
+ * The listing's coverage hint (nis2_chain_peek: no signature checked;
+ * verify gives the verdict): "full" sealed with nothing after the last
+ * checkpoint, "partial" not sealed (crash, full disk) or bytes after it,
+ * "live" being recorded, NULL when the chain cannot be read.
+ */
+static const char *
+session_coverage(const struct nis2_session *s, uint64_t *unverified)
+{
+    struct nis2_chain_peek pk;
+
+    *unverified = 0;
+    if (nis2_chain_peek(s->dir, &pk) != 0) {
+        return NULL;
+    }
+    *unverified = pk.unverified_bytes;
+    if (s->live && !pk.sealed) {
+        return "live";
+    }
+    return pk.sealed && pk.unverified_bytes == 0 ? "full" : "partial";
+}
+
 /* One session as a JSON object; NULL when out of memory. */
 static struct json_object *
 session_json(const struct nis2_session *s)
 {
     struct json_object *o = json_object_new_object(), *a = NULL, *v = NULL;
     char t1[32], t2[32];
+    uint64_t unverified = 0;
     int r = 0;
 
     nis2_format_time_utc(s->start, t1, sizeof(t1));
@@ -254,6 +278,8 @@ session_json(const struct nis2_session *s)
     }
     r |= at_jbool(o, "emergency", true, s->emergency);
     r |= at_jbool(o, "live", true, s->live);
+    r |= at_jstr(o, "coverage", session_coverage(s, &unverified));
+    r |= at_jnum(o, "unverified_bytes", true, (int64_t)unverified);
     json_object_put(a);
     if (r != 0) {
         json_object_put(o);
@@ -346,6 +372,8 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
             "USER", "TARGET", "START", "DURATION", "END", "REQUEST");
     for (size_t i = 0; i < n; i++) {
         const struct nis2_session *s = v[i];
+        uint64_t unv = 0;
+        const char *cov = session_coverage(s, &unv);
         char t[32], d[32];
         nis2_format_time_utc(s->start, t, sizeof(t));
         if (s->end != 0 && s->start != 0) {
@@ -358,7 +386,9 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
                 s->start ? t : "?", d,
                 s->end_reason ? s->end_reason
                 : s->live     ? "(live)"
-                              : "(not closed)",
+                : cov != NULL && strcmp(cov, "partial") == 0
+                    ? "partial (not closed)"
+                    : "(not closed)",
                 s->request ? s->request : "-");
     }
     nis2_sessions_free(v, n);
@@ -377,10 +407,17 @@ usage_verify(FILE *f)
                "Checks a recording's signed chain (docs/recording-integrity.md)"
                ":\nevery checkpoint's Ed25519 signature, their order, and every"
                " file\nagainst the sizes and SHA-256 hashes they signed.  Exit "
-               "0 with\n'intact, N checkpoints, sealed at close' or 'intact up "
-               "to checkpoint\nN at TIME; session not closed (crash?)'; exit 1 "
-               "with 'BROKEN: ...'\nnaming the file and the first byte that "
-               "differs, or the broken\ncheckpoint.\n"
+               "0 with\n'intact, N checkpoints, sealed at close' (every byte "
+               "covered) or,\nfor a live session, 'intact up to checkpoint N "
+               "at TIME; session not\nclosed (still live)'; exit 3 with "
+               "'PARTIAL: intact up to checkpoint N\nat TIME; M bytes after it "
+               "unverified; ...' (not sealed: a crash, a\nfull disk); exit 1 "
+               "with 'BROKEN: ...' naming the file and the first\nbyte that "
+               "differs, or the broken checkpoint.\n"
+               "\n"
+               "DIR may have any name (the id is read from its meta.json); "
+               "with --key,\nverify DIR reads no configuration (offline, on a "
+               "copy).\n"
                "\n"
                "  --key PUBKEY   trust this public key (PEM); default: the key "
                "of\n                 [recording] signing_key when readable, "
@@ -425,18 +462,29 @@ print_key(struct nis2ctl *ctx, const struct nis2_config *cfg,
     return r;
 }
 
+/* verify's exit status for a partially verified recording. */
+#define VERIFY_EXIT_PARTIAL 3
+
 static int
 verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
             const struct nis2_chain_result *res, const char *text)
 {
     struct json_object *o = json_object_new_object();
+    enum nis2_evidence_verdict v = nis2_evidence_verdict(s, r, res);
+    const char *coverage = v == NIS2_VERDICT_INTACT    ? "full"
+                           : v == NIS2_VERDICT_PARTIAL ? "partial"
+                           : v == NIS2_VERDICT_LIVE    ? "live"
+                                                       : NULL;
     char t[32];
     int rc = 0;
 
     nis2_format_time_utc(res->last_time, t, sizeof(t));
     rc |= at_jstr(o, "session", s->id);
     rc |= at_jstr(o, "dir", s->dir);
-    rc |= at_jbool(o, "intact", r == 0 || r == NIS2_ERR_INTEGRITY, r == 0);
+    rc |= at_jstr(o, "verdict", nis2_evidence_verdict_name(v));
+    rc |= at_jstr(o, "coverage", coverage);
+    rc |= at_jbool(o, "intact", r == 0 || r == NIS2_ERR_INTEGRITY,
+                   v == NIS2_VERDICT_INTACT || v == NIS2_VERDICT_LIVE);
     rc |= at_jbool(o, "sealed", true, res->sealed);
     rc |= at_jbool(o, "live", true, s->live);
     rc |= at_jnum(o, "checkpoints", true, (int64_t)res->checkpoints);
@@ -449,6 +497,9 @@ verify_json(struct nis2ctl *ctx, const struct nis2_session *s, int r,
     rc |= at_jnum(o, "bad_checkpoint", res->bad_checkpoint >= 0 && r != 0,
                   res->bad_checkpoint);
     rc |= at_jnum(o, "uncovered_bytes", true, (int64_t)res->uncovered_bytes);
+    rc |= at_jnum(o, "unverified_bytes", r == 0, (int64_t)res->uncovered_bytes);
+    rc |= at_jnum(o, "last_checkpoint_seq", r == 0 && res->checkpoints > 0,
+                  (int64_t)res->checkpoints - 1);
     if (rc != 0) {
         json_object_put(o);
         return NIS2CTL_EXIT_ERR;
@@ -545,9 +596,8 @@ verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
              const struct nis2_chain_result *res, const char *text)
 {
     struct json_object *d = json_object_new_object();
-    const char *result = r == 0 ? (res->sealed ? "intact" : "intact-unsealed")
-                         : r == NIS2_ERR_INTEGRITY ? "broken"
-                                                   : "error";
+    const char *result =
+        nis2_evidence_verdict_name(nis2_evidence_verdict(s, r, res));
 
     if (at_jstr(d, "result", result) != 0 || at_jstr(d, "message", text) != 0 ||
         at_jstr(d, "key", res->key_fp) != 0) {
@@ -560,26 +610,41 @@ verify_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
     json_object_put(d);
 }
 
-/* Verify session `arg` with the trusted key; the exit status. */
+/*
+ * Verify session `arg` with the trusted key; the exit status.  `cfg` is
+ * NULL offline (a directory and --key): nothing is audited then.
+ */
 static int
 verify_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
                const char *arg, const char *key)
 {
     struct nis2_session *s = NULL;
     struct nis2_chain_result res;
+    enum nis2_evidence_verdict v;
     unsigned char pub[NIS2_CHAIN_PUBLEN];
     char text[768], *from = NULL;
     int r, rc = NIS2CTL_EXIT_ERR;
 
-    if (at_find(ctx, cfg, "verify", arg, &s) != 0) {
+    if (strchr(arg, '/') != NULL) {
+        /* A directory of any name: the id is in its meta.json. */
+        r = nis2_evidence_load_dir(arg, &s, text, sizeof(text));
+        if (r != 0) {
+            fprintf(ctx->err, "nis2ctl: verify: %s\n",
+                    text[0] != '\0' ? text : nis2_strerror(r));
+            return NIS2CTL_EXIT_ERR;
+        }
+    } else if (cfg == NULL || at_find(ctx, cfg, "verify", arg, &s) != 0) {
         return NIS2CTL_EXIT_ERR;
     }
     if (trusted_key(ctx, cfg, key, pub, &from) != 0) {
         goto out;
     }
-    r = nis2_chain_verify(s->dir, pub, &res);
+    r = nis2_chain_verify_id(s->dir, s->id, pub, &res);
+    v = nis2_evidence_verdict(s, r, &res);
     nis2_evidence_verify_text(s, r, &res, text, sizeof(text));
-    verify_audit(ctx, cfg, s, r, &res, text);
+    if (cfg != NULL) {
+        verify_audit(ctx, cfg, s, r, &res, text);
+    }
     if (ctx->json) {
         rc = verify_json(ctx, s, r, &res, text);
     } else {
@@ -591,9 +656,11 @@ verify_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
         rc = NIS2CTL_EXIT_OK;
     }
     if (rc == NIS2CTL_EXIT_OK) {
-        rc = r == 0                    ? NIS2CTL_EXIT_OK
-             : r == NIS2_ERR_INTEGRITY ? NIS2CTL_EXIT_NO
-                                       : NIS2CTL_EXIT_ERR;
+        rc = v == NIS2_VERDICT_INTACT || v == NIS2_VERDICT_LIVE
+                 ? NIS2CTL_EXIT_OK
+             : v == NIS2_VERDICT_PARTIAL ? VERIFY_EXIT_PARTIAL
+             : v == NIS2_VERDICT_BROKEN  ? NIS2CTL_EXIT_NO
+                                         : NIS2CTL_EXIT_ERR;
     }
 out:
     free(from);
@@ -614,6 +681,14 @@ cmd_verify(struct nis2ctl *ctx, int argc, char **argv)
     }
     if ((rc = verify_parse(ctx, argc, argv, &o)) != 0) {
         return rc;
+    }
+    if (ctx->cli && o.key != NULL && o.printk) {
+        return print_key(ctx, NULL, o.key); /* offline: no configuration */
+    }
+    if (ctx->cli && o.key != NULL && o.arg != NULL && strchr(o.arg, '/')) {
+        /* Offline: a copied directory and a key need no configuration
+           (whoever can read the files may check them). */
+        return verify_session(ctx, NULL, o.arg, o.key);
     }
     if ((cfg = at_auditor_config(ctx, "verify")) == NULL) {
         return nis2ctl_config(ctx) == NULL ? NIS2CTL_EXIT_ERR : NIS2CTL_EXIT_NO;

@@ -160,7 +160,7 @@ row(FILE *f, const char *k, const char *v)
 static int
 write_page(FILE *f, const struct nis2_session *s, const char *cast,
            const char *js, const char *css, const char *verdict,
-           const char *key_fp, bool intact)
+           const char *key_fp, const char *vclass)
 {
     char t1[32], t2[32], buf[512];
     size_t used = 0;
@@ -177,7 +177,8 @@ write_page(FILE *f, const struct nis2_session *s, const char *cast,
     fputs(css, f);
     fputs("\nbody{font-family:sans-serif;margin:1em}"
           "table.meta th{text-align:left;padding-right:1em}"
-          ".intact{color:#060}.broken{color:#b00;font-weight:bold}\n"
+          ".intact{color:#060}.broken{color:#b00;font-weight:bold}"
+          ".partial{color:#a50;font-weight:bold}\n"
           "</style>\n</head>\n<body>\n<h1>Session ",
           f);
     html_escape(f, s->id);
@@ -202,7 +203,7 @@ write_page(FILE *f, const struct nis2_session *s, const char *cast,
     row(f, "Approved window", s->window_start ? buf : NULL);
     row(f, "Emergency access", s->emergency ? "yes" : "no");
     fputs("<tr><th>Verification</th><td class=\"", f);
-    fputs(intact ? "intact" : "broken", f);
+    fputs(vclass, f); /* intact, partial or broken */
     fputs("\" id=\"verdict\">", f);
     html_escape(f, verdict);
     fputs("</td></tr>\n", f);
@@ -242,7 +243,7 @@ struct export_job {
     char *js, *css, *cast;
     char verdict[768];
     char key_fp[NIS2_CHAIN_FPLEN];
-    bool intact;
+    const char *vclass; /* the verdict's CSS class */
 };
 
 static void
@@ -361,7 +362,17 @@ export_session(struct nis2ctl *ctx, const struct nis2_config *cfg,
     r = nis2_chain_verify(j->s->dir, pub, &res);
     nis2_evidence_verify_text(j->s, r, &res, j->verdict, sizeof(j->verdict));
     snprintf(j->key_fp, sizeof(j->key_fp), "%s", res.key_fp);
-    j->intact = r == 0;
+    switch (nis2_evidence_verdict(j->s, r, &res)) {
+    case NIS2_VERDICT_INTACT:
+    case NIS2_VERDICT_LIVE:
+        j->vclass = "intact";
+        break;
+    case NIS2_VERDICT_PARTIAL:
+        j->vclass = "partial"; /* bytes no checkpoint covers */
+        break;
+    default:
+        j->vclass = "broken";
+    }
     return 0;
 }
 
@@ -383,7 +394,7 @@ export_write(struct nis2ctl *ctx, const struct export_job *j)
     }
     fd = -1;
     if (write_page(f, j->s, j->cast, j->js, j->css, j->verdict, j->key_fp,
-                   j->intact) != 0 ||
+                   j->vclass) != 0 ||
         fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
         f = NULL;
         fprintf(ctx->err, "nis2ctl: export: writing %s failed\n", j->html);

@@ -8,6 +8,9 @@
  * DIR/events.jsonl    the audit log lines in the window, as written
  * DIR/sessions.csv    sessions overlapping the window, with verification
  * DIR/recordings/ID/  copies of those sessions' files
+ * DIR/signing-key.pub the public key the recordings were verified with
+ *                     (PEM; its SHA-256 fingerprint in summary.md), so that
+ *                     the bundle verifies offline (summary.md says how)
  * DIR/SHA256SUMS      of every file above (sha256sum -c in DIR)
  */
 #include <dirent.h>
@@ -413,8 +416,10 @@ struct report {
     struct ev *all, *win; /* win borrows from all */
     size_t nall, nwin;
     struct nis2_session **ss;
-    size_t ns, broken;
-    char *from; /* where the trusted key came from */
+    size_t ns, broken, partial;
+    char *from;                           /* where the trusted key came from */
+    unsigned char pub[NIS2_CHAIN_PUBLEN]; /* that key */
+    char fp[NIS2_CHAIN_FPLEN];            /* its fingerprint */
 };
 
 /* A step failed and has said why (or has nothing to add). */
@@ -568,8 +573,8 @@ csv_row(FILE *csv, const struct nis2_session *s, const char *verdict)
 static int
 report_sessions(struct bundle *b, struct report *rp)
 {
-    unsigned char pub[NIS2_CHAIN_PUBLEN];
-    char *mbuf = NULL, why[768];
+    unsigned char *pub = rp->pub;
+    char *mbuf = NULL, why[768], *pem = NULL;
     size_t mlen = 0;
     FILE *csv = NULL;
     int r;
@@ -585,6 +590,16 @@ report_sessions(struct bundle *b, struct report *rp)
         }
         return r;
     }
+    /* The key travels with the bundle (offline verification). */
+    nis2_chain_fingerprint(pub, rp->fp);
+    if ((r = nis2_chain_pubkey_pem(pub, &pem)) != 0) {
+        return r;
+    }
+    r = put_file(b, NIS2_CHAIN_PUBKEY_NAME, pem, strlen(pem));
+    free(pem);
+    if (r != 0) {
+        return r;
+    }
     if ((csv = open_memstream(&mbuf, &mlen)) == NULL) {
         return REPORT_SAID;
     }
@@ -598,6 +613,8 @@ report_sessions(struct bundle *b, struct report *rp)
         nis2_evidence_verify_text(rp->ss[i], vr, &res, verdict,
                                   sizeof(verdict));
         rp->broken += vr != 0;
+        rp->partial +=
+            nis2_evidence_verdict(rp->ss[i], vr, &res) == NIS2_VERDICT_PARTIAL;
         csv_row(csv, rp->ss[i], verdict);
         if ((r = copy_session(b, rp->ss[i])) != 0) {
             fclose(csv);
@@ -625,13 +642,16 @@ summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
             "hash `%s`)%s%s\n"
             "- Events in the window: %zu (events.jsonl)\n"
             "- Sessions overlapping the window: %zu (sessions.csv, "
-            "recordings/), %zu failing verification; signing key %s\n",
+            "recordings/), %zu failing verification, %zu only partially "
+            "verified (bytes no checkpoint covers); signing key %s, "
+            "fingerprint %s (%s)\n",
             t1, t2, now, ctx->actor.name, rp->cfg->audit_log,
             rp->log_ok ? "intact" : "BROKEN",
             (unsigned long long)rp->ares.lines,
             (unsigned long long)rp->ares.last_seq, rp->ares.last_hash,
             rp->log_ok ? "" : ": ", rp->log_ok ? "" : rp->ares.why, rp->nwin,
-            rp->ns, rp->broken, rp->from);
+            rp->ns, rp->broken, rp->partial, rp->from, rp->fp,
+            NIS2_CHAIN_PUBKEY_NAME);
     fprintf(m, "\n## Sessions: who reached which asset, when, on whose "
                "approval\n\n");
     if (rp->ns == 0) {
@@ -658,6 +678,38 @@ summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
     }
 }
 
+/* summary.md: how to check the bundle offline, commands to run as
+   written in the bundle's directory (tests/integration/verify_offline.sh
+   runs them). */
+static void
+summary_verify(FILE *m, const struct report *rp)
+{
+    fprintf(m,
+            "\n## Verifying this bundle offline\n\n"
+            "No configuration and no access to the broker are needed: "
+            "copy the bundle, install nis2ctl, and run in the bundle's "
+            "directory:\n\n"
+            "```sh\n"
+            "sha256sum -c SHA256SUMS\n"
+            "nis2ctl verify --print-key --key %s\n",
+            NIS2_CHAIN_PUBKEY_NAME);
+    for (size_t i = 0; i < rp->ns; i++) {
+        fprintf(m, "nis2ctl verify recordings/%s --key %s\n", rp->ss[i]->id,
+                NIS2_CHAIN_PUBKEY_NAME);
+    }
+    fprintf(m,
+            "```\n\n"
+            "The key printed must have the fingerprint %s; compare it with "
+            "the one the operator publishes independently (`nis2ctl verify "
+            "--print-key` on the broker host), since a bundle could carry "
+            "a forged key along with forged recordings.  `verify` exits 0 "
+            "for a sealed recording whose every byte a signed checkpoint "
+            "covers, 3 for one intact only up to its last checkpoint (a "
+            "crash or a full disk: the bytes after it are unverified), 1 "
+            "for a broken one (docs/recording-integrity.md).\n",
+            rp->fp);
+}
+
 /* summary.md: head, findings, timeline, reporting stages.  0,
    REPORT_SAID, or an error for the bundle. */
 static int
@@ -672,6 +724,7 @@ report_summary(struct bundle *b, const struct report *rp)
         return REPORT_SAID;
     }
     summary_head(m, b->ctx, rp);
+    summary_verify(m, rp);
     fprintf(m, "\n## Findings\n");
     section(m, "Requests and approvals", rp->win, rp->nwin, pick_approve);
     n_fail =
@@ -773,8 +826,9 @@ cmd_report(struct nis2ctl *ctx, int argc, char **argv)
     }
     fprintf(ctx->out,
             "report in %s: %zu events, %zu sessions (%zu failing "
-            "verification), audit log %s\n",
-            rp.out, rp.nwin, rp.ns, rp.broken, rp.log_ok ? "intact" : "BROKEN");
+            "verification, %zu partially verified), audit log %s\n",
+            rp.out, rp.nwin, rp.ns, rp.broken, rp.partial,
+            rp.log_ok ? "intact" : "BROKEN");
     rc = NIS2CTL_EXIT_OK;
 out:
     if (b.sums != NULL) {

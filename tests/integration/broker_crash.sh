@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # broker_crash.sh - a broker session process killed with SIGKILL in the
 # middle of output (issue 6): the recording it leaves behind verifies as
-# "intact up to checkpoint N ...; session not closed (crash?)", still plays
+# "PARTIAL: intact up to checkpoint N ...; M bytes after it unverified;
+# session not closed (crash?)" (exit 3), still plays
 # (nis2ctl replay --cat, asciinema cat) up to there, shows up in
 # `nis2ctl sessions` as not closed, and a byte flipped afterwards is still
 # caught.  Real ssh -> nis2-broker -> real sshd on 127.0.0.1.
@@ -68,9 +69,9 @@ wait $SP 2>/dev/null
 out=$(ctl verify "$sid" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/# /'
-check "verify exits 0 for a crashed but untouched recording" test $rc = 0
-check "verify: intact up to checkpoint N; session not closed (crash?)" \
-    grep -Eq "intact up to checkpoint [0-9]+ at .*session not closed \(crash\?\)" \
+check "verify exits 3 (partial) for a crashed but untouched recording" test $rc = 3
+check "verify: PARTIAL: intact up to checkpoint N; M bytes after it unverified; session not closed (crash?)" \
+    grep -Eq "PARTIAL: intact up to checkpoint [0-9]+ at .*; [0-9]+ bytes after it unverified; session not closed \(crash\?\)" \
     <<<"$out"
 check "the broker is still serving" wait_port "$BROKER_PORT"
 

@@ -378,11 +378,30 @@ test_evidence_verdicts(void **state)
     assert_string_equal(buf, "BROKEN: pty-0.cast byte 12 differs");
     nis2_evidence_verify_text(NULL, NIS2_ERR_IO, &res, buf, sizeof(buf));
     assert_non_null(strstr(buf, "cannot verify: "));
+    assert_int_equal(nis2_evidence_verdict(NULL, NIS2_ERR_INTEGRITY, &res),
+                     NIS2_VERDICT_BROKEN);
+    assert_int_equal(nis2_evidence_verdict(NULL, NIS2_ERR_IO, &res),
+                     NIS2_VERDICT_ERROR);
     res.checkpoints = 3;
+    /* Not sealed, 42 bytes after the last checkpoint: partial. */
+    res.uncovered_bytes = 42;
+    nis2_evidence_verify_text(NULL, 0, &res, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "PARTIAL: intact up to checkpoint 2 at "));
+    assert_non_null(strstr(buf, "; 42 bytes after it unverified; session "
+                                "not closed (crash?)"));
+    assert_int_equal(nis2_evidence_verdict(NULL, 0, &res),
+                     NIS2_VERDICT_PARTIAL);
+    assert_string_equal(nis2_evidence_verdict_name(NIS2_VERDICT_PARTIAL),
+                        "partial");
+    /* Sealed with every byte covered (res.full, as nis2_chain_verify sets
+       it): intact. */
+    res.uncovered_bytes = 0;
     res.sealed = true;
+    res.full = true;
     snprintf(res.end_reason, sizeof(res.end_reason), "exit");
     nis2_evidence_verify_text(NULL, 0, &res, buf, sizeof(buf));
     assert_non_null(strstr(buf, "intact, 3 checkpoints, sealed at close"));
+    assert_int_equal(nis2_evidence_verdict(NULL, 0, &res), NIS2_VERDICT_INTACT);
 }
 
 static void

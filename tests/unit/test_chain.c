@@ -149,6 +149,14 @@ test_sealed_intact(void **state)
     assert_string_equal(res.request, "R-7");
     assert_int_equal(res.first_time, 1000);
     assert_int_equal(res.last_time, 2000);
+    assert_true(res.full); /* every byte covered: verify's exit 0 */
+    {
+        struct nis2_chain_peek pk;
+        assert_int_equal(nis2_chain_peek(dir, &pk), 0);
+        assert_true(pk.sealed);
+        assert_int_equal(pk.checkpoints, 7);
+        assert_int_equal(pk.unverified_bytes, 0);
+    }
     free(dir);
 }
 
@@ -163,6 +171,26 @@ test_unsealed_intact(void **state)
     assert_int_equal(res.checkpoints, 4);
     assert_int_equal(res.uncovered_bytes, strlen("[99.0, \"o\", \"late\"]\n"));
     assert_non_null(strstr(res.note, "not covered"));
+    assert_false(res.full); /* partially verified: verify's exit 3 */
+    {
+        struct nis2_chain_peek pk;
+        unsigned char pub[NIS2_CHAIN_PUBLEN];
+        const char *id = strrchr(dir, '/') + 1;
+        assert_int_equal(nis2_chain_peek(dir, &pk), 0);
+        assert_false(pk.sealed);
+        assert_int_equal(pk.checkpoints, 4);
+        assert_int_equal(pk.unverified_bytes,
+                         strlen("[99.0, \"o\", \"late\"]\n"));
+        /* The id given apart from the directory's name. */
+        pub_of(key1, pub);
+        assert_int_equal(nis2_chain_verify_id(dir, id, pub, &res), 0);
+        assert_string_equal(res.session, id);
+        assert_int_equal(nis2_chain_verify_id(dir, "S-00000000", pub, &res),
+                         NIS2_ERR_INTEGRITY);
+        assert_string_equal(res.session, id);
+        assert_int_equal(nis2_chain_verify_id(dir, "../x", pub, &res),
+                         NIS2_ERR_INVAL);
+    }
     free(dir);
 }
 
