@@ -651,7 +651,10 @@ safe_walk(const char *s, bool json,
 
     while (i < n) {
         k = utf8_char(p + i, n - i, &c);
-        if (k != 0 && !text_control(c) && !text_bidi(c)) {
+        /* JSON: a raw LF, CR or TAB is whitespace between tokens (json-c
+           escapes every control character inside a string) */
+        if (k != 0 && ((!text_control(c) && !text_bidi(c)) ||
+                       (json && (c == '\n' || c == '\r' || c == '\t')))) {
             i += k;
             continue;
         }

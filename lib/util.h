@@ -127,8 +127,8 @@ int nis2_fput_safe(const char *s, FILE *f);
  * The same for a serialised JSON document (json-c escapes C0 but passes
  * DEL, C1 and bad bytes through): DEL, C1 and bidi characters become
  * "\u007f", "\u009b", "\u202e" (the same value, now in ASCII), a bad
- * byte the text "\\x9b" (a backslash, 'x', two hex digits).  The result
- * stays valid JSON.
+ * byte the text "\\x9b" (a backslash, 'x', two hex digits); LF, CR and
+ * TAB are the layout's whitespace and stay.  The result stays valid JSON.
  */
 int nis2_fput_json_safe(const char *json, FILE *f);
 
