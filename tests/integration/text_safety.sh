@@ -262,4 +262,10 @@ check "kill --reason with a C1 byte refused" \
     bash -c "[ $rc = 2 ] && grep -qF -- '--reason: invalid UTF-8 (byte 0x9B) at byte 4' '$T/err'"
 test ! -e "$T/state/sessions/$kid.kill"
 check_rc $? "kill: nothing asked of the broker"
+ctl olga kill "$kid" --no-wait --reason "planted entry"
+check "kill of the planted entry: asked" test "$rc" = 0 -a -e "$T/state/sessions/$kid.kill"
+check "kill: no control byte" clean "$T/out" "$T/err"
+check "kill: shown as \\x escapes" grep -qF 'al\x9bice on plc\x1b[2J' "$T/out"
+ctl olga --json kill "$kid" --no-wait --reason "planted entry"
+check "kill --json: no control byte" clean "$T/out" "$T/err"
 finish
