@@ -571,8 +571,7 @@ csv_row(FILE *csv, const struct nis2_session *s, const char *verdict)
     }
     nis2_format_time_utc(s->start, t1, sizeof(t1));
     nis2_format_time_utc(s->end, t2, sizeof(t2));
-    csv_field(csv, s->id);
-    fputc(',', csv);
+    fprintf(csv, "%s,", s->id); /* a checked id: the directory's name */
     csv_field(csv, s->user);
     fputc(',', csv);
     csv_field(csv, s->target);
