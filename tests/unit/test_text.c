@@ -9,6 +9,9 @@
 
 #include <json.h>
 
+#include "config.h"
+#include "error.h"
+#include "request.h"
 #include "util.h"
 
 static bool
@@ -263,6 +266,116 @@ test_fput_json_safe(void **state)
     json_object_put(o);
 }
 
+/* ---- the request rules (lib/request.c) use nis2_valid_text ---------- */
+
+static const char conf[] = "[paths]\n"
+                           "state_dir = state\n"
+                           "audit_log = audit.log\n"
+                           "[roles]\n"
+                           "approvers = ot-admins\n"
+                           "[group ot-admins]\n"
+                           "members = olga\n"
+                           "[group vendors]\n"
+                           "members = vera\n"
+                           "[target plc-gw1]\n"
+                           "host = 10.0.0.1\n"
+                           "user = maint\n"
+                           "key = keys/k\n"
+                           "[policy gw-maint]\n"
+                           "groups = vendors\n"
+                           "targets = plc-gw1\n"
+                           "max_duration = 4h\n";
+
+static struct nis2_config *
+load_conf(void)
+{
+    struct nis2_config *cfg = NULL;
+    struct nis2_diag diag;
+    char *path = nis2_test_path("text.conf");
+
+    nis2_test_write(path, conf, 0);
+    nis2_diag_init(&diag);
+    assert_int_equal(nis2_config_load(path, &cfg, &diag), 0);
+    nis2_diag_free(&diag);
+    free(path);
+    return cfg;
+}
+
+static void
+test_rules(void **state)
+{
+    struct nis2_config *cfg = load_conf();
+    struct nis2_request_params p = {
+        .requester = "vera", .target = "plc-gw1", .duration = 3600};
+    struct nis2_request *q = NULL;
+    time_t now = 1768456800; /* 2026-01-15T06:00:00Z */
+    char msg[640], *json = NULL;
+
+    (void)state;
+    p.reason = "x\x9b"
+               "2Jy";
+    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_null(q);
+    assert_string_equal(msg, "--reason: invalid UTF-8 (byte 0x9B) at byte 1");
+    p.reason = "x\xc2\x9b"
+               "2Jy";
+    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(msg, "--reason: control character U+009B at byte 1");
+    p.reason = "   ";
+    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(msg, "--reason: only blanks");
+
+    p.reason = "firmware \xc3\xa4";
+    assert_int_equal(nis2_request_build(cfg, &p, now, &q, msg, sizeof(msg)), 0);
+    assert_non_null(q);
+    assert_int_equal(nis2_request_id_generate(q->id), 0);
+    /* approve, deny, revoke: refused, the request untouched */
+    assert_int_equal(nis2_request_approve(cfg, q, "olga", "ok\x1b[2J", now, msg,
+                                          sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(msg, "--comment: control character U+001B at byte 2");
+    assert_int_equal(nis2_request_deny(cfg, q, "olga", "no\xe2\x80\xae", now,
+                                       msg, sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(
+        msg, "--reason: bidirectional formatting character U+202E at byte 2");
+    assert_int_equal(
+        nis2_request_deny(cfg, q, "olga", "", now, msg, sizeof(msg)),
+        NIS2_ERR_INVAL);
+    assert_string_equal(msg, "a reason is required to deny");
+    assert_int_equal(q->state, NIS2_REQ_PENDING);
+    assert_int_equal(q->n_approvals, 0);
+    assert_null(q->denial.by);
+    assert_int_equal(
+        nis2_request_approve(cfg, q, "olga", "ok", now, msg, sizeof(msg)), 0);
+    assert_int_equal(q->state, NIS2_REQ_APPROVED);
+    assert_int_equal(nis2_request_revoke(cfg, q, "olga", "stop\xc2\x85", now,
+                                         msg, sizeof(msg)),
+                     NIS2_ERR_INVAL);
+    assert_string_equal(msg, "--reason: control character U+0085 at byte 4");
+    assert_int_equal(q->state, NIS2_REQ_APPROVED);
+    assert_null(q->revocation.by);
+
+    /* A file written before the check, with a C1 byte in the reason,
+       still loads (and is neutralised on output). */
+    free(q->reason);
+    q->reason = strdup("x\x9b"
+                       "2Jy");
+    assert_non_null(q->reason);
+    assert_int_equal(nis2_request_to_string(q, &json), 0);
+    nis2_request_free(q);
+    q = NULL;
+    assert_int_equal(nis2_request_from_string(json, strlen(json), &q), 0);
+    assert_string_equal(q->reason, "x\x9b"
+                                   "2Jy");
+    free(json);
+    nis2_request_free(q);
+    nis2_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -274,6 +387,7 @@ main(void)
         cmocka_unit_test(test_safe_text),
         cmocka_unit_test(test_fput_safe),
         cmocka_unit_test(test_fput_json_safe),
+        cmocka_unit_test(test_rules),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
