@@ -2,7 +2,10 @@
  * notify.c - run the [notify] command for request events (see notify.h).
  *
  * No shell is involved: values from requesters (the reason) reach the
- * command only as environment strings, never as something to parse.
+ * command only as environment strings, never as something to parse, and
+ * with their control characters neutralised (nis2_safe_text: "\x9b"), also
+ * for a request stored before reasons were checked: a command that mails
+ * or logs them passes nothing a terminal would act on.
  */
 #include "notify.h"
 
@@ -132,7 +135,7 @@ nis2_notify(const struct nis2_config *cfg, const char *event, const char *actor,
 {
     char *env[ENV_N + 1] = {NULL};
     char s[64], e[64];
-    char *argv[4];
+    char *argv[4], *reason = NULL, *who = NULL;
     pid_t pid;
     int r = NIS2_ERR_NOMEM, n = 0;
 
@@ -144,6 +147,12 @@ nis2_notify(const struct nis2_config *cfg, const char *event, const char *actor,
     }
     nis2_format_time_utc(req->start, s, sizeof(s));
     nis2_format_time_utc(req->end, e, sizeof(e));
+    if ((reason = nis2_safe_dup(req->reason != NULL ? req->reason : "")) ==
+            NULL ||
+        (who = nis2_safe_dup(actor != NULL ? actor : "")) == NULL) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
     if ((env[n++] = strdup(NOTIFY_PATH)) == NULL ||
         asprintf(&env[n++], "NIS2_EVENT=%s", event) < 0 ||
         asprintf(&env[n++], "NIS2_REQUEST=%s", req->id) < 0 ||
@@ -152,9 +161,8 @@ nis2_notify(const struct nis2_config *cfg, const char *event, const char *actor,
         asprintf(&env[n++], "NIS2_WINDOW=%s/%s", s, e) < 0 ||
         asprintf(&env[n++], "NIS2_STATE=%s", nis2_req_state_name(req->state)) <
             0 ||
-        asprintf(&env[n++], "NIS2_ACTOR=%s", actor != NULL ? actor : "") < 0 ||
-        asprintf(&env[n++], "NIS2_REASON=%s",
-                 req->reason != NULL ? req->reason : "") < 0 ||
+        asprintf(&env[n++], "NIS2_ACTOR=%s", who) < 0 ||
+        asprintf(&env[n++], "NIS2_REASON=%s", reason) < 0 ||
         asprintf(&env[n++], "NIS2_EMERGENCY=%d", req->emergency ? 1 : 0) < 0) {
         env[n - 1] = NULL; /* asprintf leaves it undefined on failure */
         snprintf(msg, msglen, "out of memory");
@@ -183,5 +191,7 @@ out:
     for (int i = 0; i < ENV_N; i++) {
         free(env[i]);
     }
+    free(reason);
+    free(who);
     return r;
 }

@@ -457,6 +457,34 @@ nis2_request_to_string(const struct nis2_request *req, char **out)
     return r;
 }
 
+/*
+ * A reason or comment as given by a person (nis2_valid_text): the rules
+ * refuse it with the option's name ("--reason: control character U+009B
+ * at byte 1").  Stored requests are read with nis2_request_text_ok(),
+ * which is more lenient so that files written before this check still
+ * load; everything that prints them neutralises what they hold.
+ */
+static int
+check_text(const char *opt, const char *s, char *msg, size_t msglen)
+{
+    char why[128];
+
+    if (s == NULL || s[0] == '\0') {
+        say(msg, msglen, "%s: a text is required (1-%d bytes)", opt,
+            NIS2_REQUEST_TEXT_MAX);
+        return NIS2_ERR_INVAL;
+    }
+    if (!nis2_valid_text(s, NIS2_REQUEST_TEXT_MAX, why, sizeof(why))) {
+        say(msg, msglen, "%s: %s", opt, why);
+        return NIS2_ERR_INVAL;
+    }
+    if (!nis2_request_text_ok(s)) {
+        say(msg, msglen, "%s: only blanks", opt);
+        return NIS2_ERR_INVAL;
+    }
+    return NIS2_OK;
+}
+
 /* ---- JSON in ------------------------------------------------------------ */
 
 bool
@@ -992,11 +1020,7 @@ nis2_request_build(const struct nis2_config *cfg,
         say(msg, msglen, "invalid target name");
         return NIS2_ERR_INVAL;
     }
-    if (!nis2_request_text_ok(p->reason)) {
-        say(msg, msglen,
-            "a reason is required (1-%d characters, no "
-            "control characters)",
-            NIS2_REQUEST_TEXT_MAX);
+    if (check_text("--reason", p->reason, msg, msglen) != 0) {
         return NIS2_ERR_INVAL;
     }
     if (nis2_config_target(cfg, p->target) == NULL) {
@@ -1210,11 +1234,7 @@ nis2_request_approve(const struct nis2_config *cfg, struct nis2_request *req,
     int r, need;
 
     say(msg, msglen, "%s", "");
-    if (comment != NULL && !nis2_request_text_ok(comment)) {
-        say(msg, msglen,
-            "the comment must be 1-%d characters without "
-            "control characters",
-            NIS2_REQUEST_TEXT_MAX);
+    if (comment != NULL && check_text("--comment", comment, msg, msglen) != 0) {
         return NIS2_ERR_INVAL;
     }
     if ((r = check_state(req, now, true, false, msg, msglen)) != 0 ||
@@ -1289,8 +1309,11 @@ nis2_request_deny(const struct nis2_config *cfg, struct nis2_request *req,
     int r;
 
     say(msg, msglen, "%s", "");
-    if (!nis2_request_text_ok(reason)) {
+    if (reason == NULL || reason[0] == '\0') {
         say(msg, msglen, "a reason is required to deny");
+        return NIS2_ERR_INVAL;
+    }
+    if (check_text("--reason", reason, msg, msglen) != 0) {
         return NIS2_ERR_INVAL;
     }
     if ((r = check_state(req, now, true, false, msg, msglen)) != 0 ||
@@ -1313,8 +1336,11 @@ nis2_request_revoke(const struct nis2_config *cfg, struct nis2_request *req,
     int r;
 
     say(msg, msglen, "%s", "");
-    if (!nis2_request_text_ok(reason)) {
+    if (reason == NULL || reason[0] == '\0') {
         say(msg, msglen, "a reason is required to revoke");
+        return NIS2_ERR_INVAL;
+    }
+    if (check_text("--reason", reason, msg, msglen) != 0) {
         return NIS2_ERR_INVAL;
     }
     if ((r = check_state(req, now, false, true, msg, msglen)) != 0 ||

@@ -531,3 +531,230 @@ nis2_base64_decode(const char *s, bool url, unsigned char **out,
 {
     return nis2_base64_decode_n(s, strlen(s), url, out, len_out);
 }
+
+/* ---- free text in, text out ---------------------------------------------- */
+
+/*
+ * Decode one UTF-8 character at p (n bytes left): its length, or 0 when
+ * the bytes there are not a character (stray continuation byte, overlong
+ * form, surrogate, beyond U+10FFFF, truncated).  *cp gets the code point.
+ */
+static size_t
+utf8_char(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    uint32_t c, min;
+    size_t len;
+
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        c = p[0] & 0x1fu;
+        min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        c = p[0] & 0x0fu;
+        min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        c = p[0] & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0; /* continuation byte, 0xc0/0xc1, 0xf5..0xff */
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+    *cp = c;
+    return len;
+}
+
+/* A code point that may act on a terminal or reorder what it shows. */
+static bool
+text_control(uint32_t c)
+{
+    return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f);
+}
+
+static bool
+text_bidi(uint32_t c)
+{
+    return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+bool
+nis2_valid_text(const char *s, size_t max, char *why, size_t whylen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n, i = 0, k;
+    uint32_t c = 0;
+
+    if (whylen > 0) {
+        why[0] = '\0';
+    }
+    if (s == NULL || (n = strlen(s)) == 0) {
+        snprintf(why, whylen, "empty");
+        return false;
+    }
+    if (n > max) {
+        snprintf(why, whylen, "too long: %zu bytes, at most %zu", n, max);
+        return false;
+    }
+    while (i < n) {
+        if ((k = utf8_char(p + i, n - i, &c)) == 0) {
+            snprintf(why, whylen, "invalid UTF-8 (byte 0x%02X) at byte %zu",
+                     p[i], i);
+            return false;
+        }
+        if (text_control(c)) {
+            snprintf(why, whylen, "control character U+%04X at byte %zu",
+                     (unsigned)c, i);
+            return false;
+        }
+        if (text_bidi(c)) {
+            snprintf(why, whylen,
+                     "bidirectional formatting character U+%04X at byte %zu",
+                     (unsigned)c, i);
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+/*
+ * Walk `s` and hand each piece to `put`: runs of harmless text as they
+ * are, and for a control character, a bidi override or a byte that is not
+ * part of a valid UTF-8 character its escape ("\x9b", "\u202e").  `json`:
+ * the text is JSON already, escape so that it stays JSON (C1 and DEL as
+ * "\u0080".."\u009f", "\u007f"; a bad byte as the six characters "\\x9b").
+ */
+static void
+safe_walk(const char *s, bool json,
+          void (*put)(void *arg, const char *p, size_t n), void *arg)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, run = 0, k;
+    char esc[16];
+    uint32_t c = 0;
+
+    while (i < n) {
+        k = utf8_char(p + i, n - i, &c);
+        /* JSON: a raw LF, CR or TAB is whitespace between tokens (json-c
+           escapes every control character inside a string) */
+        if (k != 0 && ((!text_control(c) && !text_bidi(c)) ||
+                       (json && (c == '\n' || c == '\r' || c == '\t')))) {
+            i += k;
+            continue;
+        }
+        if (i > run) {
+            put(arg, s + run, i - run);
+        }
+        if (k == 0) {
+            snprintf(esc, sizeof(esc), json ? "\\\\x%02x" : "\\x%02x", p[i]);
+            k = 1;
+        } else if (c < 0x100 && !json) {
+            snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)c);
+        } else {
+            snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)c);
+        }
+        put(arg, esc, strlen(esc));
+        i += k;
+        run = i;
+    }
+    if (n > run) {
+        put(arg, s + run, n - run);
+    }
+}
+
+struct safe_buf {
+    char *buf;
+    size_t len, used; /* used: what the whole text needs */
+};
+
+static void
+put_buf(void *arg, const char *p, size_t n)
+{
+    struct safe_buf *b = arg;
+
+    for (size_t i = 0; i < n; i++, b->used++) {
+        if (b->used + 1 < b->len) {
+            b->buf[b->used] = p[i];
+        }
+    }
+}
+
+size_t
+nis2_safe_text(const char *s, char *buf, size_t buflen)
+{
+    struct safe_buf b = {.buf = buf, .len = buflen};
+
+    if (s != NULL) {
+        safe_walk(s, false, put_buf, &b);
+    }
+    if (buflen > 0) {
+        buf[b.used < buflen ? b.used : buflen - 1] = '\0';
+    }
+    return b.used;
+}
+
+char *
+nis2_safe_dup(const char *s)
+{
+    size_t n;
+    char *d;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    n = nis2_safe_text(s, NULL, 0);
+    if ((d = malloc(n + 1)) == NULL) {
+        return NULL;
+    }
+    nis2_safe_text(s, d, n + 1);
+    return d;
+}
+
+struct safe_file {
+    FILE *f;
+    int err;
+};
+
+static void
+put_file(void *arg, const char *p, size_t n)
+{
+    struct safe_file *w = arg;
+
+    if (n > 0 && fwrite(p, 1, n, w->f) != n) {
+        w->err = EOF;
+    }
+}
+
+int
+nis2_fput_safe(const char *s, FILE *f)
+{
+    struct safe_file w = {.f = f};
+
+    safe_walk(s != NULL ? s : "", false, put_file, &w);
+    return w.err;
+}
+
+int
+nis2_fput_json_safe(const char *json, FILE *f)
+{
+    struct safe_file w = {.f = f};
+
+    safe_walk(json != NULL ? json : "", true, put_file, &w);
+    return w.err;
+}

@@ -92,4 +92,44 @@ int nis2_base64_decode(const char *s, bool url, unsigned char **out,
 int nis2_base64_decode_n(const char *s, size_t n, bool url, unsigned char **out,
                          size_t *len_out);
 
+#include <stdio.h>
+
+/*
+ * Free text a person gives (reasons, comments): 1..`max` bytes of valid
+ * UTF-8 (shortest forms, no surrogates, at most U+10FFFF) without control
+ * characters -- no C0 (not even TAB or LF: every text is one line in a
+ * listing and in the audit log), no DEL, no C1 (U+0080-U+009F) -- and
+ * without the bidirectional overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069) that make a text show other than it reads.  false with
+ * `why` for the user ("control character U+009B at byte 1"; bytes count
+ * from 0) when not.
+ */
+bool nis2_valid_text(const char *s, size_t max, char *why, size_t whylen);
+
+/*
+ * Text on its way out (a terminal, a report) that may come from anyone,
+ * also from files written before the input was checked: every C0 and C1
+ * control character and DEL shows as "\xNN" (its code point), a bidi
+ * override or isolate as "\u202e", a byte that is not part of a valid
+ * UTF-8 character as "\xNN" (the byte); everything else is unchanged.
+ * A backslash stays as it is.
+ *
+ * nis2_safe_text() writes it into buf like snprintf (truncated, always
+ * NUL-terminated when buflen > 0) and returns the length of the whole;
+ * nis2_safe_dup() returns a copy for the caller to free (NULL for NULL or
+ * when out of memory); nis2_fput_safe() writes it to f (0, or EOF on a
+ * write error).  NULL is the empty text.
+ */
+size_t nis2_safe_text(const char *s, char *buf, size_t buflen);
+char *nis2_safe_dup(const char *s);
+int nis2_fput_safe(const char *s, FILE *f);
+/*
+ * The same for a serialised JSON document (json-c escapes C0 but passes
+ * DEL, C1 and bad bytes through): DEL, C1 and bidi characters become
+ * "\u007f", "\u009b", "\u202e" (the same value, now in ASCII), a bad
+ * byte the text "\\x9b" (a backslash, 'x', two hex digits); LF, CR and
+ * TAB are the layout's whitespace and stay.  The result stays valid JSON.
+ */
+int nis2_fput_json_safe(const char *json, FILE *f);
+
 #endif

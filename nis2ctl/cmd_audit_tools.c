@@ -324,6 +324,53 @@ sessions_parse(struct nis2ctl *ctx, int argc, char **argv,
     return 0;
 }
 
+/* The listing as JSON, nothing raw: meta.json is the broker's, but a
+   directory may hold one written by anyone (or before names were
+   checked). */
+static int
+sessions_print_json(struct nis2ctl *ctx, struct json_object *doc)
+{
+    const char *s = json_object_to_json_string_ext(
+        doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                 JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    if (s == NULL || nis2_fput_json_safe(s, ctx->out) != 0 ||
+        fputc('\n', ctx->out) == EOF) {
+        return NIS2CTL_EXIT_ERR;
+    }
+    return NIS2CTL_EXIT_OK;
+}
+
+/* One line of the human listing, every field neutralised
+   (nis2_safe_text) before it is padded. */
+static void
+sessions_print_line(struct nis2ctl *ctx, const struct nis2_session *s)
+{
+    char t[32], d[32], id[64], user[256], target[256], end[256], req[64];
+
+    nis2_format_time_utc(s->start, t, sizeof(t));
+    if (s->end != 0 && s->start != 0) {
+        nis2_format_duration((int64_t)(s->end - s->start), d, sizeof(d));
+    } else {
+        snprintf(d, sizeof(d), "%s", s->live ? "live" : "-");
+    }
+    nis2_safe_text(s->id, id, sizeof(id));
+    nis2_safe_text(s->user ? s->user : "?", user, sizeof(user));
+    nis2_safe_text(s->target ? s->target : "?", target, sizeof(target));
+    uint64_t unv = 0;
+    const char *cov = session_coverage(s, &unv);
+
+    nis2_safe_text(s->end_reason ? s->end_reason
+                   : s->live     ? "(live)"
+                   : cov != NULL && strcmp(cov, "partial") == 0
+                       ? "partial (not closed)"
+                       : "(not closed)",
+                   end, sizeof(end));
+    nis2_safe_text(s->request ? s->request : "-", req, sizeof(req));
+    fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n", id, user,
+            target, s->start ? t : "?", d, end, req);
+}
+
 int
 cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
 {
@@ -363,7 +410,7 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
                 a = NULL;
             }
         }
-        rc = a != NULL ? at_print_json(ctx, a) : NIS2CTL_EXIT_ERR;
+        rc = a != NULL ? sessions_print_json(ctx, a) : NIS2CTL_EXIT_ERR;
         json_object_put(a);
         nis2_sessions_free(v, n);
         return rc;
@@ -371,25 +418,7 @@ cmd_sessions(struct nis2ctl *ctx, int argc, char **argv)
     fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n", "ID",
             "USER", "TARGET", "START", "DURATION", "END", "REQUEST");
     for (size_t i = 0; i < n; i++) {
-        const struct nis2_session *s = v[i];
-        uint64_t unv = 0;
-        const char *cov = session_coverage(s, &unv);
-        char t[32], d[32];
-        nis2_format_time_utc(s->start, t, sizeof(t));
-        if (s->end != 0 && s->start != 0) {
-            nis2_format_duration((int64_t)(s->end - s->start), d, sizeof(d));
-        } else {
-            snprintf(d, sizeof(d), "%s", s->live ? "live" : "-");
-        }
-        fprintf(ctx->out, "%-10s  %-12s  %-14s  %-20s  %-8s  %-14s  %s\n",
-                s->id, s->user ? s->user : "?", s->target ? s->target : "?",
-                s->start ? t : "?", d,
-                s->end_reason ? s->end_reason
-                : s->live     ? "(live)"
-                : cov != NULL && strcmp(cov, "partial") == 0
-                    ? "partial (not closed)"
-                    : "(not closed)",
-                s->request ? s->request : "-");
+        sessions_print_line(ctx, v[i]);
     }
     nis2_sessions_free(v, n);
     return NIS2CTL_EXIT_OK;

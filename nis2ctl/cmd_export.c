@@ -103,10 +103,18 @@ read_file(const char *dir, const char *name, size_t max, char **out)
     return r;
 }
 
+/* Text for the page: control characters and bad UTF-8 neutralised
+   (nis2_safe_text, "\x9b"), then the HTML specials escaped. */
 static void
-html_escape(FILE *f, const char *s)
+html_escape(FILE *f, const char *raw)
 {
-    for (; s != NULL && *s != '\0'; s++) {
+    char buf[1024], *big = NULL;
+    const char *s = buf;
+
+    if (nis2_safe_text(raw, buf, sizeof(buf)) >= sizeof(buf)) {
+        s = (big = nis2_safe_dup(raw)) != NULL ? big : "(out of memory)";
+    }
+    for (; *s != '\0'; s++) {
         switch (*s) {
         case '<':
             fputs("&lt;", f);
@@ -124,6 +132,7 @@ html_escape(FILE *f, const char *s)
             fputc(*s, f);
         }
     }
+    free(big);
 }
 
 /*

@@ -65,19 +65,18 @@ may_kill(struct nis2ctl *ctx, const struct nis2_config *cfg)
            nis2_user_in_any(cfg, ctx->actor.name, cfg->role_approvers) == 1;
 }
 
-/* Printable text of bounded length for --reason. */
+/* --reason: free text (nis2_valid_text) of at most KILL_REASON_MAX bytes;
+   "" is no reason, as before.  false after saying why. */
 static bool
-reason_ok(const char *s)
+reason_ok(struct nis2ctl *ctx, const char *s)
 {
-    size_t n = 0;
+    char why[128];
 
-    for (; s[n] != '\0'; n++) {
-        if (n >= KILL_REASON_MAX || (unsigned char)s[n] < 0x20 ||
-            s[n] == 0x7f) {
-            return false;
-        }
+    if (s[0] == '\0' || nis2_valid_text(s, KILL_REASON_MAX, why, sizeof(why))) {
+        return true;
     }
-    return true;
+    fprintf(ctx->err, "nis2ctl: kill: --reason: %s\n", why);
+    return false;
 }
 
 /*
@@ -123,20 +122,24 @@ print_result(struct nis2ctl *ctx, const char *id, const char *state,
             text = json_object_to_json_string_ext(
                 o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
         }
-        if (text != NULL && fprintf(ctx->out, "%s\n", text) >= 0) {
+        if (text != NULL && nis2_fput_json_safe(text, ctx->out) == 0 &&
+            fputc('\n', ctx->out) != EOF) {
             rc = NIS2CTL_EXIT_OK;
         }
         json_object_put(o);
         return rc;
     }
+    /* The registry entry is the broker's, but say nothing raw. */
+    nis2_fput_safe(id, ctx->out);
+    fputs(" (", ctx->out);
+    nis2_fput_safe(e->user != NULL ? e->user : "?", ctx->out);
+    fputs(" on ", ctx->out);
+    nis2_fput_safe(e->target, ctx->out);
     if (strcmp(state, "ended") == 0) {
-        fprintf(ctx->out, "%s (%s on %s): ended\n", id,
-                e->user != NULL ? e->user : "?", e->target);
+        fputs("): ended\n", ctx->out);
     } else {
-        fprintf(ctx->out,
-                "%s (%s on %s): asked to end; the broker closes it within "
-                "a second or two\n",
-                id, e->user != NULL ? e->user : "?", e->target);
+        fputs("): asked to end; the broker closes it within a second or two\n",
+              ctx->out);
     }
     return NIS2CTL_EXIT_OK;
 }
@@ -187,11 +190,7 @@ kill_parse(struct nis2ctl *ctx, int argc, char **argv, struct kill_args *k)
         return NIS2CTL_EXIT_ERR;
     }
     k->arg = argv[optind];
-    if (k->reason != NULL && !reason_ok(k->reason)) {
-        fprintf(ctx->err,
-                "nis2ctl: kill: --reason: at most %d printable "
-                "characters\n",
-                KILL_REASON_MAX);
+    if (k->reason != NULL && !reason_ok(ctx, k->reason)) {
         return NIS2CTL_EXIT_ERR;
     }
     return 0;

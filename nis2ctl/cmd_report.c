@@ -201,24 +201,38 @@ is_prefix(const struct ev *e, const char *prefix)
     return n != NULL && strncmp(n, prefix, strlen(prefix)) == 0;
 }
 
+/* One cell of a summary.md table and its closing bar: text from the log
+   or a recording's meta.json, with control characters neutralised
+   (nis2_safe_text) so that a reader's terminal or viewer gets none. */
+static void
+md_cell(FILE *f, const char *s, const char *none)
+{
+    nis2_fput_safe(s != NULL ? s : none, f);
+    fputs(" | ", f);
+}
+
 static void
 ev_row(FILE *f, const struct ev *e)
 {
     struct json_object *d = NULL;
     const char *ds = "";
+    char dsafe[201];
 
     if (json_object_object_get_ex(e->o, "details", &d) && d != NULL &&
         json_object_object_length(d) > 0) {
         ds = json_object_to_json_string_ext(
             d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     }
-    fprintf(f, "| %s | %s | %s | %s | %s | %s | `%.200s` |\n",
-            jget(e->o, "ts") ? jget(e->o, "ts") : "?",
-            jget(e->o, "event") ? jget(e->o, "event") : "?",
-            jget(e->o, "actor") ? jget(e->o, "actor") : "-",
-            jget(e->o, "target") ? jget(e->o, "target") : "-",
-            jget(e->o, "request") ? jget(e->o, "request") : "-",
-            jget(e->o, "session") ? jget(e->o, "session") : "-", ds);
+    fprintf(f, "| ");
+    md_cell(f, jget(e->o, "ts"), "?");
+    md_cell(f, jget(e->o, "event"), "?");
+    md_cell(f, jget(e->o, "actor"), "-");
+    md_cell(f, jget(e->o, "target"), "-");
+    md_cell(f, jget(e->o, "request"), "-");
+    md_cell(f, jget(e->o, "session"), "-");
+    /* the details as the log has them, neutralised, at most 200 bytes */
+    nis2_safe_text(ds, dsafe, sizeof(dsafe));
+    fprintf(f, "`%s` |\n", dsafe);
 }
 
 static size_t
@@ -392,17 +406,26 @@ read_log(struct nis2ctl *ctx, const char *path, char **buf, struct ev **out,
     return r;
 }
 
+/* A quoted CSV field, control characters neutralised (nis2_safe_text). */
 static void
-csv_field(FILE *f, const char *s)
+csv_field(FILE *f, const char *raw)
 {
+    char buf[1024], *big = NULL;
+    const char *s = buf;
+
+    if (nis2_safe_text(raw, buf, sizeof(buf)) >= sizeof(buf)) {
+        /* out of memory: the field says so rather than go raw */
+        s = (big = nis2_safe_dup(raw)) != NULL ? big : "(out of memory)";
+    }
     fputc('"', f);
-    for (; s != NULL && *s; s++) {
+    for (; *s; s++) {
         if (*s == '"') {
             fputc('"', f);
         }
         fputc(*s, f);
     }
     fputc('"', f);
+    free(big);
 }
 
 /* A report being written: what was asked, then what was read. */
@@ -553,7 +576,7 @@ csv_row(FILE *csv, const struct nis2_session *s, const char *verdict)
     }
     nis2_format_time_utc(s->start, t1, sizeof(t1));
     nis2_format_time_utc(s->end, t2, sizeof(t2));
-    fprintf(csv, "%s,", s->id);
+    fprintf(csv, "%s,", s->id); /* a checked id: the directory's name */
     csv_field(csv, s->user);
     fputc(',', csv);
     csv_field(csv, s->target);
@@ -629,8 +652,12 @@ report_sessions(struct bundle *b, struct report *rp)
 static void
 summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
 {
-    char t1[32], t2[32], now[32];
+    char t1[32], t2[32], now[32], log[1024], why[1024], from[1024];
 
+    /* paths and the verifier's words, neutralised like the rest */
+    nis2_safe_text(rp->cfg->audit_log, log, sizeof(log));
+    nis2_safe_text(rp->log_ok ? "" : rp->ares.why, why, sizeof(why));
+    nis2_safe_text(rp->from, from, sizeof(from));
     nis2_format_time_utc(rp->flt.since, t1, sizeof(t1));
     nis2_format_time_utc(rp->flt.until, t2, sizeof(t2));
     nis2_format_time_utc(time(NULL), now, sizeof(now));
@@ -645,13 +672,11 @@ summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
             "recordings/), %zu failing verification, %zu only partially "
             "verified (bytes no checkpoint covers); signing key %s, "
             "fingerprint %s (%s)\n",
-            t1, t2, now, ctx->actor.name, rp->cfg->audit_log,
-            rp->log_ok ? "intact" : "BROKEN",
+            t1, t2, now, ctx->actor.name, log, rp->log_ok ? "intact" : "BROKEN",
             (unsigned long long)rp->ares.lines,
             (unsigned long long)rp->ares.last_seq, rp->ares.last_hash,
-            rp->log_ok ? "" : ": ", rp->log_ok ? "" : rp->ares.why, rp->nwin,
-            rp->ns, rp->broken, rp->partial, rp->from, rp->fp,
-            NIS2_CHAIN_PUBKEY_NAME);
+            rp->log_ok ? "" : ": ", why, rp->nwin, rp->ns, rp->broken,
+            rp->partial, from, rp->fp, NIS2_CHAIN_PUBKEY_NAME);
     fprintf(m, "\n## Sessions: who reached which asset, when, on whose "
                "approval\n\n");
     if (rp->ns == 0) {
@@ -666,13 +691,17 @@ summary_head(FILE *m, struct nis2ctl *ctx, const struct report *rp)
 
         nis2_format_time_utc(s->start, t1, sizeof(t1));
         nis2_format_time_utc(s->end, t2, sizeof(t2));
-        fprintf(m, "| %s | %s | %s | %s | %s | %s | %s | ", s->id,
-                s->user ? s->user : "?", s->target ? s->target : "?", t1,
-                s->end ? t2 : "(not closed)",
-                s->end_reason ? s->end_reason : "-",
-                s->request ? s->request : "-");
+        fputs("| ", m);
+        md_cell(m, s->id, "?");
+        md_cell(m, s->user, "?");
+        md_cell(m, s->target, "?");
+        md_cell(m, t1, "?");
+        md_cell(m, s->end ? t2 : "(not closed)", "?");
+        md_cell(m, s->end_reason, "-");
+        md_cell(m, s->request, "-");
         for (size_t k = 0; s->approvers[k] != NULL; k++) {
-            fprintf(m, "%s%s", k ? ", " : "", s->approvers[k]);
+            fputs(k ? ", " : "", m);
+            nis2_fput_safe(s->approvers[k], m);
         }
         fprintf(m, " | %s |\n", s->emergency ? "yes" : "no");
     }

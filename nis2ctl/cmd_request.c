@@ -190,7 +190,9 @@ static void
 close_service(struct nis2ctl *ctx, struct nis2_approval *ap)
 {
     for (size_t i = 0; i < ap->msgs.n; i++) {
-        fprintf(ctx->err, "nis2ctl: %s\n", ap->msgs.msgs[i]);
+        fputs("nis2ctl: ", ctx->err);
+        nis2_fput_safe(ap->msgs.msgs[i], ctx->err);
+        fputc('\n', ctx->err);
     }
     nis2_approval_close(ap);
 }
@@ -201,7 +203,7 @@ print_json(struct nis2ctl *ctx, const struct nis2_request *req)
     char *s = NULL;
 
     if (nis2_request_to_string(req, &s) == 0) {
-        fputs(s, ctx->out);
+        nis2_fput_json_safe(s, ctx->out);
     }
     free(s);
 }
@@ -220,18 +222,24 @@ print_human(struct nis2ctl *ctx, const struct nis2_request *q)
                                                 : "  break-glass, reviewed")
                 : "");
     fprintf(ctx->out, "  requester  %s\n", q->requester);
-    fprintf(ctx->out, "  target     %s (policy %s)\n", q->target, q->policy);
-    fprintf(ctx->out, "  reason     %s\n", q->reason);
+    fprintf(ctx->out, "  target     %s (policy ", q->target);
+    nis2_fput_safe(q->policy, ctx->out);
+    fputs(")\n  reason     ", ctx->out);
+    nis2_fput_safe(q->reason, ctx->out);
+    fputc('\n', ctx->out);
     fprintf(ctx->out, "  window     %s .. %s (%s)%s\n", a, b, d,
             q->clipped ? ", clipped" : "");
     fprintf(ctx->out, "  approvals  %zu of %d\n", q->n_approvals,
             q->min_approvals);
     for (size_t i = 0; i < q->n_approvals; i++) {
         nis2_format_time_utc(q->approvals[i].at, a, sizeof(a));
-        fprintf(ctx->out, "    %s at %s%s%s%s\n", q->approvals[i].approver, a,
-                q->approvals[i].comment != NULL ? ": \"" : "",
-                q->approvals[i].comment != NULL ? q->approvals[i].comment : "",
-                q->approvals[i].comment != NULL ? "\"" : "");
+        fprintf(ctx->out, "    %s at %s", q->approvals[i].approver, a);
+        if (q->approvals[i].comment != NULL) {
+            fputs(": \"", ctx->out);
+            nis2_fput_safe(q->approvals[i].comment, ctx->out);
+            fputc('"', ctx->out);
+        }
+        fputc('\n', ctx->out);
     }
     for (size_t i = 0; i < q->n_extensions; i++) {
         nis2_format_time_utc(q->extensions[i].at, a, sizeof(a));
@@ -250,9 +258,13 @@ print_human(struct nis2ctl *ctx, const struct nis2_request *q)
             continue;
         }
         nis2_format_time_utc(marks[i].m->at, a, sizeof(a));
-        fprintf(ctx->out, "  %-10s by %s at %s%s%s\n", marks[i].label,
-                marks[i].m->by, a, marks[i].m->reason != NULL ? ": " : "",
-                marks[i].m->reason != NULL ? marks[i].m->reason : "");
+        fprintf(ctx->out, "  %-10s by %s at %s", marks[i].label, marks[i].m->by,
+                a);
+        if (marks[i].m->reason != NULL) {
+            fputs(": ", ctx->out);
+            nis2_fput_safe(marks[i].m->reason, ctx->out);
+        }
+        fputc('\n', ctx->out);
     }
     if (q->reviewed_by != NULL) {
         nis2_format_time_utc(q->reviewed_at, a, sizeof(a));
@@ -310,7 +322,9 @@ print_filed(struct nis2ctl *ctx, const struct nis2_request *q, const char *note)
     fprintf(ctx->out, "%s %s %s %s .. %s (%s)\n", q->id,
             nis2_req_state_name(q->state), q->target, a, b, dur);
     if (note[0] != '\0') {
-        fprintf(ctx->out, "note: %s\n", note);
+        fputs("note: ", ctx->out);
+        nis2_fput_safe(note, ctx->out);
+        fputc('\n', ctx->out);
     }
     if (q->emergency) {
         fprintf(ctx->out,
@@ -391,10 +405,12 @@ print_list_json(struct nis2ctl *ctx, struct nis2_request **list, size_t n)
         goto out;
     }
     arr = NULL;
-    fprintf(ctx->out, "%s\n",
-            json_object_to_json_string_ext(
-                doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    nis2_fput_json_safe(
+        json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                JSON_C_TO_STRING_SPACED |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE),
+        ctx->out);
+    fputc('\n', ctx->out);
     rc = NIS2CTL_EXIT_OK;
 out:
     json_object_put(arr);
@@ -549,7 +565,9 @@ print_decided(struct nis2ctl *ctx, enum nis2_appr_action what,
     }
     fprintf(ctx->out, "\n");
     if (note[0] != '\0') {
-        fprintf(ctx->out, "note: %s\n", note);
+        fputs("note: ", ctx->out);
+        nis2_fput_safe(note, ctx->out);
+        fputc('\n', ctx->out);
     }
 }
 
