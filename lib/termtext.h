@@ -1,0 +1,86 @@
+/*
+ * termtext.h - what a terminal shows, as text lines (grep), and the vendor's
+ * output stream with the sequences that act outside the screen removed
+ * (replay, watch).  Both are pure functions over bytes: state is carried
+ * between calls, so an escape sequence split across events is handled.
+ *
+ * The parser follows ECMA-48 and the DEC/xterm/VTE state machine:
+ *  - CAN (0x18) and SUB (0x1a) abort any sequence or control string;
+ *  - ESC starts a new sequence wherever it appears (ESC \ is ST);
+ *  - OSC ends at BEL or ST; DCS, SOS, PM and APC end at ST only; inside a
+ *    control string every other C0 (LF too) is part of the string, as on a
+ *    real terminal, so the text it swallows is not shown and not searched;
+ *  - the stream is UTF-8 (asciicast data is UTF-8): the C1 controls
+ *    U+0080..U+009F, encoded as UTF-8, act as their 7-bit ESC equivalents
+ *    (CSI, OSC, DCS, SOS, PM, APC, ST, IND, NEL, RI, HTS); a byte that is
+ *    not part of a valid UTF-8 sequence (a raw 0x9b, say) is shown as
+ *    U+FFFD, as UTF-8 terminals do, and is never a control.
+ */
+#ifndef NIS2_TERMTEXT_H
+#define NIS2_TERMTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Text lines.  Output (input == false) is drawn on a model screen of
+ * cols x rows cells (80x24 unless nis2_textlines_set_size() says
+ * otherwise): printable characters overwrite cells, CR, BS, HT, LF/VT/FF,
+ * IND/NEL/RI, DECSC/DECRC, tab stops and the CSI cursor, erase, insert,
+ * delete and scroll-region functions move and edit as a terminal does;
+ * autowrap continues a line on the next row.  A row is handed to the
+ * callback when the cursor leaves it, when it is about to leave the screen
+ * (scrolled out, erased by ED, deleted, reset) and at flush, if it changed
+ * since it was last handed over; rows joined by autowrap are handed over
+ * as one line.  So every word a terminal showed on a row that was left or
+ * is still on the screen is in a line.  Characters are one cell wide
+ * (wide and combining characters are not measured); DEC line-drawing
+ * character sets are not translated.
+ *
+ * Input (typed keys, input == true): "\r" or "\n" ends a line, backspace
+ * and DEL remove the last character, escape sequences (arrow keys) are
+ * dropped.
+ */
+struct nis2_textlines;
+
+/* Called for each completed line (NUL-terminated, without newline). */
+typedef int (*nis2_textline_fn)(const char *line, size_t len, void *arg);
+
+int nis2_textlines_new(bool input, nis2_textline_fn fn, void *arg,
+                       struct nis2_textlines **out);
+/*
+ * Screen size for output (the recording's header); call before the first
+ * feed.  Values are clamped to 2..1000 columns and 2..500 rows.
+ */
+void nis2_textlines_set_size(struct nis2_textlines *t, int cols, int rows);
+int nis2_textlines_feed(struct nis2_textlines *t, const char *buf, size_t len);
+/* Emit what is pending (rows changed since handed over, an input line). */
+int nis2_textlines_flush(struct nis2_textlines *t);
+void nis2_textlines_free(struct nis2_textlines *t);
+
+/*
+ * Filter for showing the vendor's stream on the auditor's terminal.  Drops
+ * every control string (OSC of any number: the safe list is empty, so no
+ * title, clipboard (52), hyperlink (8), colour query; DCS, including
+ * DECRQSS; SOS, PM, APC), the CSI functions that make the terminal report
+ * or act on its window (CSI ... t window operations, n DSR, c DA, x
+ * DECREQTPARM, i media copy, any CSI with the '$' or '\'' intermediate:
+ * DECRQM and the rectangle operations, ' ' intermediate q/t/u excepted? no:
+ * all CSI with an intermediate other than ' ' (cursor style) and '"'
+ * (DECSCA) and '!' (DECSTR) are dropped), a string aborted by CAN/SUB, C1
+ * controls that start such strings, and stray bytes that are not valid
+ * UTF-8 (written as U+FFFD).  Everything else (text, C0, ESC sequences,
+ * other CSI such as colours, cursor movement, the alternate screen) passes
+ * unchanged.
+ */
+struct nis2_termfilter;
+
+typedef int (*nis2_termfilter_fn)(const char *buf, size_t len, void *arg);
+
+int nis2_termfilter_new(nis2_termfilter_fn fn, void *arg,
+                        struct nis2_termfilter **out);
+int nis2_termfilter_feed(struct nis2_termfilter *f, const char *buf,
+                         size_t len);
+void nis2_termfilter_free(struct nis2_termfilter *f);
+
+#endif
