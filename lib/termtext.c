@@ -473,12 +473,16 @@ csi_dispatch(struct nis2_textlines *t, uint32_t f)
         break;
     case 'K': /* EL */
         clamp_x(t);
-        n = par(t, 0, 0);
+        if ((n = par(t, 0, 0)) > 2) {
+            break;
+        }
         row_clear(t, t->cy, n == 0 ? t->cx : 0, n == 1 ? t->cx + 1 : t->cols);
         break;
     case 'J': /* ED */
         clamp_x(t);
-        r = erase_display(t, par(t, 0, 0));
+        if (par(t, 0, 0) <= 2) { /* 3 is the scrollback: not the screen */
+            r = erase_display(t, par(t, 0, 0));
+        }
         break;
     case 'A': /* CUU */
         clamp_x(t);
@@ -846,11 +850,16 @@ nis2_textlines_flush(struct nis2_textlines *t)
 {
     int r = 0;
 
-    if (t->input) {
-        return t->len > 0 ? in_emit(t) : 0;
+    if (t->dec.need > 0) {
+        /* An incomplete UTF-8 sequence at the end: shown as U+FFFD. */
+        t->dec.need = 0;
+        r = t->input ? in_cp(t, REPL) : out_cp(t, REPL);
     }
-    if (t->screen == NULL) {
-        return 0;
+    if (t->input) {
+        return r == 0 && t->len > 0 ? in_emit(t) : r;
+    }
+    if (t->screen == NULL || r != 0) {
+        return r;
     }
     for (int y = 0; y < t->rows && r == 0; y++) {
         /* Nothing written on a row the cursor only entered: no line. */
