@@ -148,6 +148,7 @@ struct nis2_textlines {
     bool inter; /* an intermediate byte */
     /* output: the screen */
     int cols, rows;
+    bool lnm; /* LF also returns the carriage (not a pty's output) */
     struct row *screen;
     int cx, cy;    /* cx == cols: a wrap is pending */
     int sx, sy;    /* DECSC */
@@ -187,6 +188,12 @@ nis2_textlines_set_size(struct nis2_textlines *t, int cols, int rows)
     }
     t->cols = cols < 2 ? 2 : cols > 1000 ? 1000 : cols;
     t->rows = rows < 2 ? 2 : rows > 500 ? 500 : rows;
+}
+
+void
+nis2_textlines_set_newline(struct nis2_textlines *t, bool lf_returns)
+{
+    t->lnm = lf_returns;
 }
 
 static int
@@ -638,6 +645,9 @@ c0_execute(struct nis2_textlines *t, uint32_t c)
     case '\n':
     case 0x0b:
     case 0x0c:
+        if (t->lnm) {
+            t->cx = 0;
+        }
         return linefeed(t);
     case '\r':
         t->cx = 0;

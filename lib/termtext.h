@@ -53,6 +53,11 @@ int nis2_textlines_new(bool input, nis2_textline_fn fn, void *arg,
  * feed.  Values are clamped to 2..1000 columns and 2..500 rows.
  */
 void nis2_textlines_set_size(struct nis2_textlines *t, int cols, int rows);
+/*
+ * For a stream that did not go through a pty (a command's stdout): "\n"
+ * also returns the carriage, as the pty's onlcr would have.
+ */
+void nis2_textlines_set_newline(struct nis2_textlines *t, bool lf_returns);
 int nis2_textlines_feed(struct nis2_textlines *t, const char *buf, size_t len);
 /* Emit what is pending (rows changed since handed over, an input line). */
 int nis2_textlines_flush(struct nis2_textlines *t);
