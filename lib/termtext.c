@@ -1018,7 +1018,8 @@ filt_cp(struct nis2_termfilter *f, uint32_t c, const char *raw, size_t rawn)
             return 0;
         }
         f->st = P_GROUND;
-        return f->drop ? 0 : f->fn(f->seq, f->seqlen, f->arg);
+        /* ESC Z (DECID) makes the terminal answer like DA. */
+        return f->drop || c == 'Z' ? 0 : f->fn(f->seq, f->seqlen, f->arg);
     case P_ESC_INT:
     case P_CSI:
         if (c < 0x20) {

@@ -64,19 +64,23 @@ int nis2_textlines_flush(struct nis2_textlines *t);
 void nis2_textlines_free(struct nis2_textlines *t);
 
 /*
- * Filter for showing the vendor's stream on the auditor's terminal.  Drops
- * every control string (OSC of any number: the safe list is empty, so no
- * title, clipboard (52), hyperlink (8), colour query; DCS, including
- * DECRQSS; SOS, PM, APC), the CSI functions that make the terminal report
- * or act on its window (CSI ... t window operations, n DSR, c DA, x
- * DECREQTPARM, i media copy, any CSI with the '$' or '\'' intermediate:
- * DECRQM and the rectangle operations, ' ' intermediate q/t/u excepted? no:
- * all CSI with an intermediate other than ' ' (cursor style) and '"'
- * (DECSCA) and '!' (DECSTR) are dropped), a string aborted by CAN/SUB, C1
- * controls that start such strings, and stray bytes that are not valid
- * UTF-8 (written as U+FFFD).  Everything else (text, C0, ESC sequences,
- * other CSI such as colours, cursor movement, the alternate screen) passes
- * unchanged.
+ * Filter for showing the vendor's stream on the auditor's terminal
+ * (replay, watch).  Dropped, with their content:
+ *  - every control string: OSC of any number (the safe list is empty: no
+ *    title 0/1/2, hyperlink 8, clipboard 52, colour set or query), DCS
+ *    (DECRQSS, sixel, ...), SOS, PM, APC, and a string aborted by CAN/SUB;
+ *  - CSI that makes the terminal report or act on its window or a
+ *    printer: final t (window operations), n (DSR), c (DA), x
+ *    (DECREQTPARM), i (media copy), and any CSI with an intermediate byte
+ *    other than ' ' (cursor style), '"' (DECSCA, DECSCL) and '!' (DECSTR):
+ *    '$' (DECRQM, rectangle operations), '\'', '*', ...;
+ *  - ESC Z (DECID, answered like DA), a CSI longer than 128 bytes, CAN
+ *    and SUB themselves.
+ * C1 controls (U+0080..U+009F) are passed, if at all, in their 7-bit ESC
+ * form; bytes that are not valid UTF-8 become U+FFFD.  Everything else
+ * (text, C0, ESC sequences, other CSI: colours, cursor movement, erase,
+ * modes such as the alternate screen) passes unchanged.  A sequence is
+ * written in one call of `fn`.
  */
 struct nis2_termfilter;
 
