@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """termtext_pyte.py - differential test of the terminal text engine
-(lib/termtext.c, run by build/tools/termtext) against pyte, a terminal
+(lib/termtext.c, run by build/tools/termtext_lines) against pyte, a terminal
 emulator: every word pyte shows on its screen must be in a line the engine
 printed.  Prints one TAP-style verdict line per case group; exit 1 on a
 difference.

@@ -9,7 +9,7 @@ set -u
 . "$(dirname "$0")/tap.inc"
 cd "$(dirname "$0")/../.."
 BUILD=${NIS2_BUILD_DIR:-build}
-TOOL="$BUILD/tools/termtext"
+TOOL="$BUILD/tools/termtext_lines"
 
 [ -x "$TOOL" ] || bail "$TOOL is not built (make tests)"
 

@@ -1,9 +1,9 @@
 /*
- * termtext.c - runs the terminal text engine (lib/termtext.h) over stdin,
- * for the differential test against pyte (termtext_pyte.sh).
+ * termtext_lines.c - runs the terminal text engine (lib/termtext.h) over
+ * stdin, for the differential test against pyte (termtext_pyte.sh).
  *
- *   termtext [-i] [-s COLSxROWS]   one line of text a line on stdout
- *   termtext -f                     the replay filter: filtered bytes
+ *   termtext_lines [-i] [-s COLSxROWS]   one line of text a line on stdout
+ *   termtext_lines -f                     the replay filter: filtered bytes
  *
  * stdin is fed in chunks of 1 to 7 bytes so that every sequence is also
  * seen split across calls.
@@ -49,7 +49,7 @@ main(int argc, char **argv)
         } else if (opt == 's' && sscanf(optarg, "%dx%d", &cols, &rows) == 2) {
             continue;
         } else {
-            fprintf(stderr, "usage: termtext [-i] [-f] [-s COLSxROWS]\n");
+            fprintf(stderr, "usage: termtext_lines [-i] [-f] [-s COLSxROWS]\n");
             return 2;
         }
     }
