@@ -25,8 +25,6 @@ struct u8dec {
     uint32_t cp;
     int need;
     unsigned char lo, hi; /* allowed range of the next continuation byte */
-    unsigned char raw[4];
-    int nraw;
 };
 
 /*
@@ -41,18 +39,15 @@ u8_byte(struct u8dec *d, unsigned char b, uint32_t cps[2])
     if (d->need > 0) {
         if (b >= d->lo && b <= d->hi) {
             d->cp = (d->cp << 6) | (b & 0x3f);
-            d->raw[d->nraw++] = b;
             d->lo = 0x80;
             d->hi = 0xbf;
             if (--d->need == 0) {
                 cps[n++] = d->cp;
-                d->nraw = 0;
             }
             return n;
         }
         cps[n++] = REPL;
         d->need = 0;
-        d->nraw = 0;
     }
     d->lo = 0x80;
     d->hi = 0xbf;
@@ -73,10 +68,6 @@ u8_byte(struct u8dec *d, unsigned char b, uint32_t cps[2])
         d->hi = b == 0xf4 ? 0x8f : 0xbf;
     } else {
         cps[n++] = REPL;
-    }
-    if (d->need > 0) {
-        d->raw[0] = b;
-        d->nraw = 1;
     }
     return n;
 }
