@@ -31,6 +31,7 @@ openssh-client
 openssh-server
 tzdata
 python3
+python3-pyte
 procps
 iproute2
 bsdutils

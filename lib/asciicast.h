@@ -1,6 +1,6 @@
 /*
  * asciicast.h - reading asciicast v2 recordings (pty-N.cast) for replay,
- * grep, watch and export; turning terminal output into plain text lines.
+ * grep, watch and export.
  *
  * asciicast v2: a header line (a JSON object with version 2, width,
  * height, optional timestamp, title, env) and then one event a line,
@@ -78,25 +78,7 @@ void nis2_cast_close(struct nis2_cast_reader *rd);
  */
 int nis2_cast_check_buf(const char *buf, size_t len, char *err, size_t errlen);
 
-/* ---- plain text from a terminal stream ---------------------------------- */
-
-/*
- * Turns a byte stream written to a terminal (output) or typed into it
- * (input) into lines of plain text: ANSI escape sequences (CSI, OSC, DCS,
- * two-byte ESC) are dropped, "\r\n" and "\n" end a line; on output a lone
- * "\r" starts the line over, on input "\r" ends it and backspace/DEL
- * remove the last character.  Escapes split across calls are handled.
- */
-struct nis2_textlines;
-
-/* Called for each completed line (NUL-terminated, without newline). */
-typedef int (*nis2_textline_fn)(const char *line, size_t len, void *arg);
-
-int nis2_textlines_new(bool input, nis2_textline_fn fn, void *arg,
-                       struct nis2_textlines **out);
-int nis2_textlines_feed(struct nis2_textlines *t, const char *buf, size_t len);
-/* Emit a pending unterminated line, if any. */
-int nis2_textlines_flush(struct nis2_textlines *t);
-void nis2_textlines_free(struct nis2_textlines *t);
+/* Plain text from a terminal stream (nis2_textlines_*): termtext.h. */
+#include "termtext.h"
 
 #endif

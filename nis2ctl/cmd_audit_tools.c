@@ -738,7 +738,7 @@ usage_replay(FILE *f)
 {
     fprintf(f, "usage: nis2ctl replay SESSION [--channel N] [--speed X] "
                "[--idle-limit S]\n"
-               "                      [--from MM:SS] [--cat]\n"
+               "                      [--from MM:SS] [--cat] [--raw]\n"
                "\n"
                "Plays a pty recording in the terminal with its real timing.\n"
                "Keys: space pause/resume, + / - speed, right arrow skip 5 s, "
@@ -748,7 +748,11 @@ usage_replay(FILE *f)
                "  --channel N   which pty channel (default: the first)\n"
                "  --speed X     play X times faster (default 1)\n"
                "  --idle-limit S  cap pauses at S seconds\n"
-               "  --from MM:SS  start at that offset\n");
+               "  --from MM:SS  start at that offset\n"
+               "  --raw         the recorded bytes unfiltered (by default the\n"
+               "                sequences that act outside the screen are\n"
+               "                dropped: OSC, DCS, APC, PM, SOS, reports,\n"
+               "                window operations; see nis2ctl(1))\n");
 }
 
 struct tty {
@@ -838,16 +842,41 @@ pty_file(struct nis2ctl *ctx, const struct nis2_session *s, int channel,
     return r;
 }
 
+/* nis2_termfilter_fn: the filtered vendor output to the auditor's
+   terminal. */
+static int
+screen_write(const char *buf, size_t len, void *arg)
+{
+    return fwrite(buf, 1, len, arg) == len ? 0 : NIS2_ERR_IO;
+}
+
+/* One output event to the auditor's terminal: through the filter `f`
+   (termtext.h), or as recorded when f is NULL (--raw). */
+static int
+screen_out(struct nis2ctl *ctx, struct nis2_termfilter *f, const char *data,
+           size_t len)
+{
+    if (f == NULL) {
+        return fwrite(data, 1, len, ctx->out) == len ? 0 : NIS2_ERR_IO;
+    }
+    return nis2_termfilter_feed(f, data, len);
+}
+
 static int
 play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat, double speed,
-     double idle, double from)
+     double idle, double from, bool raw)
 {
     struct nis2_cast_event ev;
+    struct nis2_termfilter *f = NULL;
     struct tty t = {0};
     double pos = 0, skip_to = from;
     bool paused = false, quit = false;
     int r;
 
+    if (!raw && (r = nis2_termfilter_new(screen_write, ctx->out, &f)) != 0) {
+        fprintf(ctx->err, "nis2ctl: replay: %s\n", nis2_strerror(r));
+        return NIS2CTL_EXIT_ERR;
+    }
     if (!cat) {
         tty_raw(&t);
     }
@@ -893,13 +922,14 @@ play(struct nis2ctl *ctx, struct nis2_cast_reader *rd, bool cat, double speed,
             break;
         }
         pos = ev.time;
-        if (ev.code == 'o' && (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
+        if (ev.code == 'o' && (screen_out(ctx, f, ev.data, ev.len) != 0 ||
                                (!cat && fflush(ctx->out) != 0))) {
             r = NIS2_ERR_IO;
             break;
         }
     }
     tty_restore(&t);
+    nis2_termfilter_free(f);
     if (r < 0) {
         fprintf(ctx->err, "\nnis2ctl: replay: %s\n",
                 nis2_cast_error(rd)[0] ? nis2_cast_error(rd)
@@ -919,6 +949,7 @@ struct replay_opts {
     const char *arg; /* SESSION */
     double speed, idle, from;
     bool cat;
+    bool raw; /* --raw: no filter */
     int channel;
 };
 
@@ -965,6 +996,7 @@ replay_parse(struct nis2ctl *ctx, int argc, char **argv, struct replay_opts *o)
 {
     static const struct option longopts[] = {
         {"cat", no_argument, NULL, 'c'},
+        {"raw", no_argument, NULL, 'R'},
         {"speed", required_argument, NULL, 's'},
         {"idle-limit", required_argument, NULL, 'I'},
         {"from", required_argument, NULL, 'f'},
@@ -989,6 +1021,8 @@ replay_parse(struct nis2ctl *ctx, int argc, char **argv, struct replay_opts *o)
         }
         if (c == 'c') {
             o->cat = true;
+        } else if (c == 'R') {
+            o->raw = true;
         } else if ((rc = replay_value(ctx, c, optarg, o)) != 0) {
             return rc;
         }
@@ -1038,7 +1072,7 @@ cmd_replay(struct nis2ctl *ctx, int argc, char **argv)
         fprintf(ctx->err, "nis2ctl: replay: %s: %s\n", path, err);
         goto out;
     }
-    rc = play(ctx, rd, o.cat, o.speed, o.idle, o.from);
+    rc = play(ctx, rd, o.cat, o.speed, o.idle, o.from, o.raw);
 out:
     nis2_cast_close(rd);
     free(path);
@@ -1056,10 +1090,11 @@ usage_grep(FILE *f)
                "                    [--until T] [--json]\n"
                "\n"
                "Searches what was typed (in) and shown (out) in the matching\n"
-               "sessions, with terminal escape sequences removed.  PATTERN is "
-               "a\nPOSIX extended regular expression.  Prints\n"
-               "'SESSION  +MM:SS  in|out  line' (non-pty streams have no time:"
-               "\n'+--:--').  Exit 1 when nothing matched.\n");
+               "sessions: the text a terminal showed, escape sequences\n"
+               "applied.  PATTERN is a POSIX extended regular expression.  "
+               "Prints\n'SESSION  +MM:SS  in|out  line' (non-pty streams have "
+               "no time:\n'+--:--'); a control character in a line is "
+               "printed as \\xNN.\nExit 1 when nothing matched.\n");
 }
 
 struct grep_ctx {
@@ -1073,15 +1108,87 @@ struct grep_ctx {
     uint64_t n;
 };
 
+/* Length of the valid UTF-8 sequence at u (at most n bytes), 0 if none. */
+static size_t
+utf8_len(const unsigned char *u, size_t n)
+{
+    size_t k;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (u[0] < 0x80) {
+        return 1;
+    }
+    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+        k = 2;
+    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+        k = 3;
+        lo = u[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = u[0] == 0xed ? 0x9f : 0xbf;
+    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+        k = 4;
+        lo = u[0] == 0xf0 ? 0x90 : 0x80;
+        hi = u[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (n < k || u[1] < lo || u[1] > hi) {
+        return 0;
+    }
+    for (size_t j = 2; j < k; j++) {
+        if ((u[j] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    return k;
+}
+
+/*
+ * The line as it may reach the auditor's terminal: C0 (tab too), DEL, C1
+ * (U+0080..U+009F) and bytes that are not valid UTF-8 become "\xNN" (each
+ * byte), so that no control character of the vendor's stream acts there.
+ * NULL when out of memory.
+ */
+static char *
+grep_safe(const char *line, size_t len)
+{
+    char *o = malloc(len * 4 + 1);
+    size_t n = 0;
+
+    if (o == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        const unsigned char *u = (const unsigned char *)line + i;
+        size_t k = utf8_len(u, len - i);
+        if (k == 0 || u[0] < 0x20 || u[0] == 0x7f ||
+            (u[0] == 0xc2 && u[1] <= 0x9f)) {
+            k = k == 0 ? 1 : k;
+            for (size_t j = 0; j < k; j++) {
+                n += (size_t)snprintf(o + n, 5, "\\x%02x", u[j]);
+            }
+        } else {
+            memcpy(o + n, u, k);
+            n += k;
+        }
+        i += k;
+    }
+    o[n] = '\0';
+    return o;
+}
+
 static int
-grep_line(const char *line, size_t len, void *arg)
+grep_line(const char *raw, size_t len, void *arg)
 {
     struct grep_ctx *g = arg;
-    char t[32];
+    char t[32], *line = NULL;
+    int rc = 0;
 
-    (void)len;
-    if (regexec(&g->re, line, 0, NULL, 0) != 0) {
+    if (regexec(&g->re, raw, 0, NULL, 0) != 0) {
         return 0;
+    }
+    if ((line = grep_safe(raw, len)) == NULL) {
+        g->oom = true;
+        return NIS2_ERR_NOMEM;
     }
     g->n++;
     if (g->time >= 0) {
@@ -1105,11 +1212,13 @@ grep_line(const char *line, size_t len, void *arg)
             json_object_array_add(g->hits, o) != 0) {
             json_object_put(o);
             g->oom = true; /* an incomplete list is no answer */
-            return NIS2_ERR_NOMEM;
+            rc = NIS2_ERR_NOMEM;
         }
-        return 0;
+        free(line);
+        return rc;
     }
     fprintf(g->ctx->out, "%s  +%s  %-3s  %s\n", g->id, t, g->dir, line);
+    free(line);
     return 0;
 }
 
@@ -1130,6 +1239,9 @@ grep_cast(struct grep_ctx *g, const char *path)
         (r = nis2_textlines_new(false, grep_line, g, &out)) != 0) {
         goto out;
     }
+    /* The vendor's screen: cursor addressing and wrapping as they saw it. */
+    nis2_textlines_set_size(out, nis2_cast_header(rd)->width,
+                            nis2_cast_header(rd)->height);
     while ((r = nis2_cast_next(rd, &ev)) == 1) {
         g->time = ev.time;
         if (ev.code == 'o') {
@@ -1173,6 +1285,7 @@ grep_raw(struct grep_ctx *g, const char *path, bool input)
     g->time = -1;
     g->dir = input ? "in" : "out";
     if ((r = nis2_textlines_new(input, grep_line, g, &t)) == 0) {
+        nis2_textlines_set_newline(t, true); /* no pty: no onlcr */
         while ((n = read(fd, buf, sizeof(buf))) > 0 &&
                (r = nis2_textlines_feed(t, buf, (size_t)n)) == 0) {
         }
@@ -1314,19 +1427,23 @@ out:
 static void
 usage_watch(FILE *f)
 {
-    fprintf(f, "usage: nis2ctl watch SESSION\n"
+    fprintf(f, "usage: nis2ctl watch SESSION [--raw]\n"
                "\n"
                "Follows a live session read-only, like tail -f: prints what "
                "the\nsession's terminal shows (from its start), then new "
                "output as it\nis recorded, until the session ends.  Ctrl-C "
-               "stops watching.\n");
+               "stops watching.\nThe sequences that act outside the screen "
+               "are dropped as in replay;\n--raw shows the recorded bytes "
+               "unfiltered.\n");
 }
 
 /* Parse argv: SESSION and nothing else.  0 or an exit status. */
 static int
-watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg)
+watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg,
+            bool *raw)
 {
     static const struct option longopts[] = {
+        {"raw", no_argument, NULL, 'R'},
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -1334,7 +1451,12 @@ watch_parse(struct nis2ctl *ctx, int argc, char **argv, const char **arg)
     int c;
 
     optind = 0;
+    *raw = false;
     while ((c = nis2ctl_getopt(ctx, argc, argv, "", longopts, &bad)) != -1) {
+        if (c == 'R') {
+            *raw = true;
+            continue;
+        }
         if (c != NIS2CTL_OPT_FAIL) {
             fprintf(ctx->err, "nis2ctl: watch: unexpected '%s'\n", bad);
         }
@@ -1415,34 +1537,41 @@ watch_open(struct nis2ctl *ctx, const struct nis2_session *s, const char *path,
    or -1 (said when it is the recording's fault). */
 static int
 watch_follow(struct nis2ctl *ctx, const struct nis2_session *s,
-             struct nis2_cast_reader *rd)
+             struct nis2_cast_reader *rd, bool raw)
 {
     struct nis2_cast_event ev;
-    int r, waited = 0;
+    struct nis2_termfilter *f = NULL;
+    int r, rc = -1, waited = 0;
 
+    if (!raw && (r = nis2_termfilter_new(screen_write, ctx->out, &f)) != 0) {
+        fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_strerror(r));
+        return -1;
+    }
     for (;;) {
         r = nis2_cast_next(rd, &ev);
         if (r < 0) {
             fprintf(ctx->err, "nis2ctl: watch: %s\n", nis2_cast_error(rd));
-            return -1;
+            break;
         }
         if (r == 1) {
             waited = 0;
-            if (ev.code == 'o' &&
-                (fwrite(ev.data, 1, ev.len, ctx->out) != ev.len ||
-                 fflush(ctx->out) != 0)) {
-                return -1;
+            if (ev.code == 'o' && (screen_out(ctx, f, ev.data, ev.len) != 0 ||
+                                   fflush(ctx->out) != 0)) {
+                break;
             }
             continue;
         }
         /* At the end of what is written: the session still live? One
            more read after it ended catches the last bytes. */
         if (nis2_chain_is_live(s->dir) != 1 && waited > 0) {
-            return 0;
+            rc = 0;
+            break;
         }
         waited++;
         poll(NULL, 0, 200);
     }
+    nis2_termfilter_free(f);
+    return rc;
 }
 
 int
@@ -1453,14 +1582,14 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_cast_reader *rd = NULL;
     const char *arg = NULL;
     char *path = NULL;
-    bool live_only = false;
+    bool live_only = false, raw = false;
     int rc = NIS2CTL_EXIT_ERR;
 
     if (nis2ctl_wants_help(argc, argv)) {
         usage_watch(ctx->out);
         return NIS2CTL_EXIT_OK;
     }
-    if ((rc = watch_parse(ctx, argc, argv, &arg)) != 0) {
+    if ((rc = watch_parse(ctx, argc, argv, &arg, &raw)) != 0) {
         return rc;
     }
     if ((cfg = live_viewer_config(ctx, "watch", &live_only)) == NULL) {
@@ -1490,7 +1619,7 @@ cmd_watch(struct nis2ctl *ctx, int argc, char **argv)
                 "was recorded\n",
                 s->id);
     }
-    if (watch_follow(ctx, s, rd) != 0) {
+    if (watch_follow(ctx, s, rd, raw) != 0) {
         goto out;
     }
     fprintf(ctx->err, "\nnis2ctl: watch: %s ended\n", s->id);
