@@ -92,7 +92,7 @@ static const struct keydef broker_keys[] = {{"listen", 0},
                                             {"login_grace_time", 0},
                                             {NULL, 0}};
 static const struct keydef recording_keys[] = {
-    {"signing_key", 0}, {"checkpoint_interval", 0}, {NULL, 0}};
+    {"signing_key", 0}, {"checkpoint_interval", 0}, {"min_free", 0}, {NULL, 0}};
 static const struct keydef totp_keys[] = {
     {"digits", 0}, {"step", 0}, {"window", 0}, {"issuer", 0}, {NULL, 0}};
 static const struct keydef lockout_keys[] = {
@@ -755,6 +755,58 @@ set_broker(struct file_ctx *fc, const char *key, const char *v)
     }
 }
 
+/*
+ * A free-space floor: bytes with an optional K, M, G or T (powers of
+ * 1024), or a percentage of the file system ("5%", 0 to 100).
+ */
+static void
+set_min_free(struct file_ctx *fc, const char *key, const char *v)
+{
+    struct nis2_config *cfg = fc->ld->cfg;
+    const char *units = "KMGT", *u;
+    uint64_t n = 0;
+    const char *p = v;
+    int shift = 0;
+
+    for (; isdigit((unsigned char)*p); p++) {
+        if (n > (UINT64_MAX - 9) / 10) {
+            goto bad;
+        }
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == v || p - v > 20) {
+        goto bad;
+    }
+    if (p[0] == '%' && p[1] == '\0') {
+        if (n > 100) {
+            err(fc, "%s: %s = %s is out of range (0%% to 100%%)", fc->label,
+                key, VIS(v));
+            return;
+        }
+        cfg->min_free = 0;
+        cfg->min_free_pct = (int)n;
+        return;
+    }
+    if (p[0] != '\0') {
+        if (p[1] != '\0' ||
+            (u = strchr(units, toupper((unsigned char)p[0]))) == NULL) {
+            goto bad;
+        }
+        shift = 10 * (int)(u - units + 1);
+        if (n > (UINT64_MAX >> shift)) {
+            goto bad;
+        }
+    }
+    cfg->min_free = n << shift;
+    cfg->min_free_pct = 0;
+    return;
+bad:
+    err(fc,
+        "%s: bad size '%s' for %s (use bytes with K, M, G or T, e.g. 2G, "
+        "or a percentage, e.g. 5%%)",
+        fc->label, VIS(v), key);
+}
+
 static void
 set_recording(struct file_ctx *fc, const char *key, const char *v)
 {
@@ -764,6 +816,8 @@ set_recording(struct file_ctx *fc, const char *key, const char *v)
         set_path(fc, &cfg->signing_key, v);
     } else if (strcmp(key, "checkpoint_interval") == 0) {
         set_duration(fc, key, &cfg->checkpoint_interval, v, 1, 3600);
+    } else if (strcmp(key, "min_free") == 0) {
+        set_min_free(fc, key, v);
     }
 }
 
@@ -2265,6 +2319,7 @@ load_common(const char *path, const char *data, size_t len, unsigned flags,
     cfg->max_startups = 10;
     cfg->login_grace_time = 60;
     cfg->checkpoint_interval = 5;
+    cfg->min_free_pct = 5;
     cfg->totp_digits = 6;
     cfg->totp_step = 30;
     cfg->totp_window = 1;

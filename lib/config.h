@@ -135,6 +135,11 @@ struct nis2_config {
     /* [recording] */
     char *signing_key;
     int64_t checkpoint_interval; /* 5s */
+    /* min_free: the free space the recordings need; a size in bytes
+       (min_free_pct 0) or a percentage of the file system (1..100).
+       Default 5%; "0": no guard. */
+    uint64_t min_free;
+    int min_free_pct;
 
     /* [totp] */
     int totp_digits;   /* 6 (6..8) */

@@ -1301,6 +1301,88 @@ test_broker_limits(void **state)
     }
 }
 
+/* [recording] min_free: sizes with K/M/G/T, percentages, bad values. */
+static void
+test_min_free(void **state)
+{
+    static const struct {
+        const char *value;
+        uint64_t bytes;
+        int pct;
+    } good[] = {
+        {"5%", 0, 5},
+        {"100%", 0, 100},
+        {"0%", 0, 0},
+        {"0", 0, 0},
+        {"4096", 4096, 0},
+        {"512K", 512ULL << 10, 0},
+        {"64M", 64ULL << 20, 0},
+        {"2g", 2ULL << 30, 0},
+        {"1T", 1ULL << 40, 0},
+    };
+    static const struct {
+        const char *text;
+        const char *expect;
+    } bad[] = {
+        {"[recording]\nmin_free = 5x\n",
+         "@/nis2.conf:2: [recording]: bad size '5x' for min_free"},
+        {"[recording]\n\nmin_free = 101%\n",
+         "@/nis2.conf:3: [recording]: min_free = 101% is out of range "
+         "(0% to 100%)"},
+        {"[recording]\nmin_free = G\n",
+         "@/nis2.conf:2: [recording]: bad size 'G' for min_free"},
+        {"[recording]\nmin_free = -1G\n",
+         "@/nis2.conf:2: [recording]: bad size '-1G' for min_free"},
+        {"[recording]\nmin_free = 2GB\n",
+         "@/nis2.conf:2: [recording]: bad size '2GB' for min_free"},
+        {"[recording]\nmin_free = 99999999999999999999T\n",
+         "@/nis2.conf:2: [recording]: bad size '99999999999999999999T'"},
+        {"[recording]\nmin_free = 16777216T\n",
+         "@/nis2.conf:2: [recording]: bad size '16777216T' for min_free"},
+        {"[recording]\nmin_free = 5 %\n",
+         "@/nis2.conf:2: [recording]: bad size '5 %' for min_free"},
+    };
+    struct nis2_config *cfg;
+
+    (void)state;
+    cfg = load_text("minfree0", "[roles]\n");
+    assert_int_equal(cfg->min_free, 0);
+    assert_int_equal(cfg->min_free_pct, 5);
+    nis2_config_free(cfg);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char name[32], text[128];
+
+        snprintf(name, sizeof(name), "minfree_ok%zu", i);
+        snprintf(text, sizeof(text), "[roles]\n[recording]\nmin_free = %s\n",
+                 good[i].value);
+        cfg = load_text(name, text);
+        assert_true(cfg->min_free == good[i].bytes);
+        assert_int_equal(cfg->min_free_pct, good[i].pct);
+        nis2_config_free(cfg);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *dir = case_dir("minfree", i), *path = NULL, *want;
+        struct nis2_diag d;
+
+        cfg = NULL;
+        nis2_diag_init(&d);
+        put(dir, "nis2.conf", bad[i].text);
+        assert_true(asprintf(&path, "%s/nis2.conf", dir) > 0);
+        int r = nis2_config_load(path, &cfg, &d);
+        want = subst(bad[i].expect, dir);
+        if (r != NIS2_ERR_CONFIG || cfg != NULL || !diag_has(&d, want)) {
+            fprintf(stderr, "min_free case %zu: rc %d, want\n    %s\ngot:\n", i,
+                    r, want);
+            dump(&d);
+            fail_msg("min_free case %zu failed", i);
+        }
+        free(want);
+        free(path);
+        free(dir);
+        nis2_diag_free(&d);
+    }
+}
+
 int
 main(void)
 {
@@ -1319,6 +1401,7 @@ main(void)
         cmocka_unit_test(test_config_path),
         cmocka_unit_test(test_mfa_name),
         cmocka_unit_test(test_broker_limits),
+        cmocka_unit_test(test_min_free),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
