@@ -250,8 +250,12 @@ login_decide(struct conn *c, ssh_message msg, bool ok, const char *info)
         snprintf(c->deny_why, sizeof(c->deny_why),
                  "PAM denied (MFA, policy or approval)");
     } else if (!session_begin(c, setup_msg, sizeof(setup_msg))) {
+        /* PAM said yes (the code is spent): a new try could only be
+           refused as a replay.  The user is told why, once, and this
+           answer ends the connection. */
         ok = false;
         refusal = setup_msg;
+        c->auth_failures = BROKER_MAX_AUTH_TRIES;
     }
     if (refusal != NULL) {
         size_t l = strlen(text);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <json.h>
@@ -158,6 +159,72 @@ session_connect(struct conn *c, char *msg, size_t msglen)
     return false;
 }
 
+/*
+ * The recordings disk: free bytes (for an unprivileged user) and the
+ * [recording] min_free floor, from statvfs() of recordings_dir or, while
+ * it does not exist yet, of its nearest existing parent.  -1: unknown.
+ */
+static int
+disk_space(const struct nis2_config *cfg, uint64_t *avail, uint64_t *need)
+{
+    struct statvfs vfs;
+    char path[4096];
+    char *slash;
+
+    if (snprintf(path, sizeof(path), "%s", cfg->recordings_dir) >=
+        (int)sizeof(path)) {
+        return -1;
+    }
+    while (statvfs(path, &vfs) != 0) {
+        if (errno != ENOENT || (slash = strrchr(path, '/')) == NULL) {
+            return -1;
+        }
+        if (slash == path) {
+            slash[1] = '\0';
+        } else {
+            *slash = '\0';
+        }
+    }
+    *avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    *need = cfg->min_free_pct > 0 ? (uint64_t)vfs.f_blocks * vfs.f_frsize /
+                                        100 * (uint64_t)cfg->min_free_pct
+                                  : cfg->min_free;
+    return 0;
+}
+
+static unsigned long long
+mib(uint64_t bytes)
+{
+    return (unsigned long long)(bytes >> 20);
+}
+
+/* No new session on an almost full recordings disk (fail closed). */
+static bool
+session_disk(struct conn *c, char *msg, size_t msglen)
+{
+    uint64_t avail = 0, need = 0;
+
+    if (disk_space(c->au.cfg, &avail, &need) != 0) {
+        snprintf(c->deny_why, sizeof(c->deny_why),
+                 "recordings disk: free space unknown (%s)", strerror(errno));
+        snprintf(msg, msglen,
+                 "Session refused: the session cannot be recorded.");
+        return false;
+    }
+    if (avail >= need) {
+        return true;
+    }
+    snprintf(c->deny_why, sizeof(c->deny_why),
+             "recordings disk almost full: %llu bytes free, %llu bytes "
+             "required (min_free)",
+             (unsigned long long)avail, (unsigned long long)need);
+    snprintf(msg, msglen,
+             "Session refused: the recordings disk is almost full (%llu MiB "
+             "free, %llu MiB required).",
+             mib(avail), mib(need));
+    return false;
+}
+
 /* The recording's header: who, where, under which approval. */
 static void
 rec_info(struct conn *c, struct nis2_rec_info *ri, char **approvers)
@@ -258,7 +325,8 @@ session_setup(struct conn *c, char *msg, size_t msglen)
         return false;
     }
     session_deadline(c, c->req != NULL ? c->req->end : 0);
-    return session_connect(c, msg, msglen) && session_record(c, msg, msglen);
+    return session_disk(c, msg, msglen) && session_connect(c, msg, msglen) &&
+           session_record(c, msg, msglen);
 }
 
 static int
@@ -434,6 +502,68 @@ check_request(struct conn *c, time_t now)
     nis2_store_close(st);
 }
 
+/* The live disk check's state: one connection per process (main.c forks
+   a child for each), so one per session. */
+static struct {
+    int64_t next_ms; /* next statvfs() */
+    bool warned;
+} disk;
+
+/*
+ * The recordings disk of a live session, at most once a second: below
+ * min_free the user is warned once (session.disk.low); below half of it
+ * the session ends (disk-full) before the recording fails on a full disk.
+ */
+static bool
+check_disk(struct conn *c)
+{
+    struct json_object *d = NULL;
+    uint64_t avail = 0, need = 0;
+    char buf[512];
+    int built;
+
+    if (now_ms() < disk.next_ms) {
+        return false;
+    }
+    disk.next_ms = now_ms() + 1000;
+    if (disk_space(c->au.cfg, &avail, &need) != 0 || avail >= need) {
+        /* Unknown: the recording's own write errors end the session. */
+        return false;
+    }
+    if (avail < need / 2) {
+        snprintf(buf, sizeof(buf),
+                 "\r\n[nis2-broker] The recordings disk is full (%llu MiB "
+                 "free): the session is closed.\r\n",
+                 mib(avail));
+        d = json_object_new_object();
+        built = sess_detail_int(d, "free", (int64_t)avail);
+        built |= sess_detail_int(d, "required", (int64_t)need);
+        sess_audit_built(&c->au, "session.disk.full", d, built);
+        json_object_put(d);
+        end_session(c, "disk-full", buf);
+        return true;
+    }
+    if (disk.warned) {
+        return false;
+    }
+    disk.warned = true;
+    snprintf(buf, sizeof(buf),
+             "\r\n[nis2-broker] The recordings disk is almost full (%llu MiB "
+             "free, %llu MiB required); this session ends when less than "
+             "%llu MiB are free.\r\n",
+             mib(avail), mib(need), mib(need / 2));
+    relay_broadcast(&c->rl, buf);
+    d = json_object_new_object();
+    built = sess_detail_int(d, "free", (int64_t)avail);
+    built |= sess_detail_int(d, "required", (int64_t)need);
+    sess_audit_built(&c->au, "session.disk.low", d, built);
+    if (d != NULL && built == 0) {
+        nis2_rec_note(c->rec, "session.disk.low", d);
+    }
+    json_object_put(d);
+    return false;
+}
+
 /* Deadline, warnings, revocation, kill, idle: once per loop round. */
 static void
 time_checks(struct conn *c)
@@ -456,6 +586,9 @@ time_checks(struct conn *c)
         return;
     }
     check_warning(c, now);
+    if (check_disk(c)) {
+        return;
+    }
     if (c->dec.policy != NULL && c->dec.policy->idle_timeout > 0 &&
         now - c->rl.last_activity >= c->dec.policy->idle_timeout) {
         end_session(c, "idle",
