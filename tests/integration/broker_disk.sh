@@ -35,14 +35,16 @@ ctl() { "$B/nis2ctl" --config "$T/nis2.conf" "$@"; }
 RID=$(ctl --json --as alice request gw1 --duration 1h --reason "disk test" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 ctl --as omar approve "$RID" >/dev/null
-# vssh LOGIN [command...]: bssh as alice with the client's default log
-# level, which shows the broker's keyboard-interactive text (bssh's
-# LogLevel=ERROR hides it).
+# vssh LOGIN [command...]: bssh as alice with the client's defaults for
+# the log level, which shows the broker's keyboard-interactive text
+# (bssh's LogLevel=ERROR hides it), and for the keyboard-interactive tries
+# (3: a refused setup that let the client try again would ask again).
 vssh() {
     local login=$1
     shift
     client_opts alice
     CLIENT_OPTS=("${CLIENT_OPTS[@]/LogLevel=ERROR/LogLevel=INFO}")
+    CLIENT_OPTS=("${CLIENT_OPTS[@]/NumberOfPasswordPrompts=1/NumberOfPasswordPrompts=3}")
     SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=: \
         ssh "${CLIENT_OPTS[@]}" -p "$BROKER_PORT" "$login@127.0.0.1" "$@"
 }
