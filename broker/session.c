@@ -173,6 +173,7 @@ disk_space(const struct nis2_config *cfg, uint64_t *avail, uint64_t *need)
 
     if (snprintf(path, sizeof(path), "%s", cfg->recordings_dir) >=
         (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
         return -1;
     }
     while (statvfs(path, &vfs) != 0) {
@@ -205,8 +206,10 @@ session_disk(struct conn *c, char *msg, size_t msglen)
     uint64_t avail = 0, need = 0;
 
     if (disk_space(c->au.cfg, &avail, &need) != 0) {
+        int e = errno;
+
         snprintf(c->deny_why, sizeof(c->deny_why),
-                 "recordings disk: free space unknown (%s)", strerror(errno));
+                 "recordings disk: free space unknown (%s)", strerror(e));
         snprintf(msg, msglen,
                  "Session refused: the session cannot be recorded.");
         return false;
