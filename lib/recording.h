@@ -168,6 +168,7 @@ int nis2_rec_flush(struct nis2_rec *rec);
  * End the recording: close open channels (no exit status), flush and fsync
  * every file, write the final meta.json with `end_reason` ("client-closed",
  * "window-closed", "revoked", "killed", "idle", "recording-failed",
+ * "disk-full",
  * "error", ...) and `exit_status` (< 0: none), run the last checkpoint.
  * Idempotent; returns the first error seen over the recording's life.
  */

@@ -18,7 +18,7 @@ shim=$(readlink -f "$B/tools/statvfs_fake.so")
 setup_keys
 start_target
 write_config
-sed -i 's/^\[recording\]$/[recording]\nmin_free = 1G/' "$T/nis2.conf"
+sed -i 's/^min_free = .*/min_free = 1G/' "$T/nis2.conf"
 init_state || bail "nis2ctl init"
 for u in alice omar; do
     "$B/nis2ctl" --config "$T/nis2.conf" totp enroll "$u" \
@@ -89,7 +89,7 @@ PIDS+=($BROKER_PID)
 check "broker listens" wait_port "$BROKER_PORT"
 real_free=$(df -B1 --output=avail "$T/state/recordings" | tail -n1 | tr -d ' ')
 if [ "${real_free:-0}" -lt $((2 * 1024 * 1024 * 1024)) ]; then
-    bail "less than 2 GiB free for the recordings: the test needs more"
+    skip_all "less than 2 GiB free for the recordings: the test needs more"
 fi
 
 # 2. A recording that cannot be started (a file where the year's
