@@ -517,13 +517,28 @@ static struct {
  * min_free the user is warned once (session.disk.low); below half of it
  * the session ends (disk-full) before the recording fails on a full disk.
  */
+/* Audit a disk event with the free and the required bytes (and note it in
+   the recording when `note`). */
+static void
+disk_event(struct conn *c, const char *event, uint64_t avail, uint64_t need,
+           bool note)
+{
+    struct json_object *d = json_object_new_object();
+    int built = sess_detail_int(d, "free", (int64_t)avail);
+
+    built |= sess_detail_int(d, "required", (int64_t)need);
+    sess_audit_built(&c->au, event, d, built);
+    if (note && d != NULL && built == 0) {
+        nis2_rec_note(c->rec, event, d);
+    }
+    json_object_put(d);
+}
+
 static bool
 check_disk(struct conn *c)
 {
-    struct json_object *d = NULL;
     uint64_t avail = 0, need = 0;
     char buf[512];
-    int built;
 
     if (now_ms() < disk.next_ms) {
         return false;
@@ -538,11 +553,7 @@ check_disk(struct conn *c)
                  "\r\n[nis2-broker] The recordings disk is full (%llu MiB "
                  "free): the session is closed.\r\n",
                  mib(avail));
-        d = json_object_new_object();
-        built = sess_detail_int(d, "free", (int64_t)avail);
-        built |= sess_detail_int(d, "required", (int64_t)need);
-        sess_audit_built(&c->au, "session.disk.full", d, built);
-        json_object_put(d);
+        disk_event(c, "session.disk.full", avail, need, false);
         end_session(c, "disk-full", buf);
         return true;
     }
@@ -556,14 +567,7 @@ check_disk(struct conn *c)
              "%llu MiB are free.\r\n",
              mib(avail), mib(need), mib(need / 2));
     relay_broadcast(&c->rl, buf);
-    d = json_object_new_object();
-    built = sess_detail_int(d, "free", (int64_t)avail);
-    built |= sess_detail_int(d, "required", (int64_t)need);
-    sess_audit_built(&c->au, "session.disk.low", d, built);
-    if (d != NULL && built == 0) {
-        nis2_rec_note(c->rec, "session.disk.low", d);
-    }
-    json_object_put(d);
+    disk_event(c, "session.disk.low", avail, need, true);
     return false;
 }
 
