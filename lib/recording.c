@@ -30,6 +30,7 @@
 #include <json.h>
 #include <openssl/evp.h>
 
+#include "chain.h"
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
@@ -191,6 +192,8 @@ nis2_rec_id_normalize(const char *in, char out[NIS2_REC_ID_LEN + 1])
 
 /* ---- files -------------------------------------------------------------- */
 
+static int reserve_grow(struct nis2_rec *rec);
+
 static void
 file_free(struct rec_file *f)
 {
@@ -246,7 +249,7 @@ file_create(struct nis2_rec *rec, const char *name, struct rec_file **out)
     rec->files[rec->n_files++] = f;
     *out = f;
     f = NULL;
-    r = 0;
+    r = reserve_grow(rec); /* the close checkpoint names one more file */
 out:
     if (f != NULL) {
         if (f->fd >= 0) {
@@ -1009,6 +1012,49 @@ nis2_rec_note(struct nis2_rec *rec, const char *event,
                            details != NULL ? json_object_get(details) : NULL);
     json_object_array_add(rec->events, e);
     return 0;
+}
+
+/* ---- extra files ------------------------------------------------------- */
+
+int
+nis2_rec_file_open(struct nis2_rec *rec, const char *name, int *file_out)
+{
+    struct rec_file *f = NULL;
+    int r;
+
+    *file_out = 0;
+    if (rec->err != 0 || rec->closed) {
+        return rec->err != 0 ? rec->err : NIS2_ERR_INVAL;
+    }
+    if (name == NULL || !nis2_chain_valid_name(name) ||
+        strcmp(name, "meta.json") == 0) {
+        return NIS2_ERR_INVAL;
+    }
+    if (rec->n_files >= NIS2_REC_MAX_FILES) {
+        return NIS2_ERR_TOOBIG; /* refuse the stream, keep the session */
+    }
+    for (size_t i = 0; i < rec->n_files; i++) {
+        if (strcmp(rec->files[i]->name, name) == 0) {
+            return NIS2_ERR_EXISTS; /* a caller's mistake, not a failure */
+        }
+    }
+    if ((r = file_create(rec, name, &f)) != 0) {
+        return r;
+    }
+    *file_out = (int)rec->n_files; /* 1-based: files[n - 1] */
+    return 0;
+}
+
+int
+nis2_rec_file_write(struct nis2_rec *rec, int file, const void *buf, size_t len)
+{
+    if (rec->err != 0) {
+        return rec->err;
+    }
+    if (rec->closed || file <= 0 || (size_t)file > rec->n_files) {
+        return NIS2_ERR_INVAL;
+    }
+    return file_write(rec, rec->files[file - 1], buf, len);
 }
 
 /* ---- flushing and checkpoints ------------------------------------------- */

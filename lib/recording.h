@@ -71,6 +71,8 @@ struct nis2_rec;
 #define NIS2_REC_RESERVE_MIN (64 * 1024)
 /* Channels one session may open (ControlMaster multiplexing included). */
 #define NIS2_REC_MAX_CHANNELS 1024
+/* Files one session may hold (below the chain's NIS2_CHAIN_MAX_FILES). */
+#define NIS2_REC_MAX_FILES 4000
 
 /* A fresh random session id from getrandom(2). */
 int nis2_rec_id_generate(char out[NIS2_REC_ID_LEN + 1]);
@@ -169,6 +171,20 @@ int nis2_rec_note(struct nis2_rec *rec, const char *event,
                   struct json_object *details);
 
 /*
+ * An extra file of the session, for a stream that is not a channel's
+ * terminal or raw bytes: the capture of a port forward, an operation log.
+ * `name` is a file name nis2_chain_valid_name() accepts, not "meta.json"
+ * and not used yet in this session (NIS2_ERR_EXISTS).  Written through
+ * like channel data (nis2_rec_file_write: one write(2) before it returns,
+ * cut back on failure), hashed, covered by every later checkpoint, fsynced
+ * at close.  *file_out is a handle > 0.  More than NIS2_REC_MAX_FILES
+ * files: NIS2_ERR_TOOBIG, and the recording goes on (refuse the stream).
+ */
+int nis2_rec_file_open(struct nis2_rec *rec, const char *name, int *file_out);
+int nis2_rec_file_write(struct nis2_rec *rec, int file, const void *buf,
+                        size_t len);
+
+/*
  * Housekeeping from the event loop, at least every 250 ms: runs a periodic
  * checkpoint when due.
  * `*next_ms`, when non-NULL, is set to how long the caller may sleep before
@@ -182,11 +198,11 @@ int nis2_rec_flush(struct nis2_rec *rec);
 
 /*
  * End the recording: close open channels (no exit status), fsync every
- * file, release the reserve, write the final meta.json with `end_reason` ("client-closed",
- * "window-closed", "revoked", "killed", "idle", "recording-failed",
- * "disk-full",
- * "error", ...) and `exit_status` (< 0: none), run the last checkpoint.
- * Idempotent; returns the first error seen over the recording's life.
+ * file, release the reserve, write the final meta.json with `end_reason`
+ * ("client-closed", "window-closed", "revoked", "killed", "idle",
+ * "recording-failed", "disk-full", "error", ...) and `exit_status` (< 0: none),
+ * run the last checkpoint. Idempotent; returns the first error seen over the
+ * recording's life.
  */
 int nis2_rec_close(struct nis2_rec *rec, const char *end_reason,
                    int exit_status);

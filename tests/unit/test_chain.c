@@ -560,6 +560,57 @@ test_sealed_after_write_failure(void **state)
     free(recdir);
 }
 
+/* Extra files (a forward's capture, an operation log): checked names,
+   written through, covered by the chain like every other file. */
+static void
+test_extra_file(void **state)
+{
+    struct nis2_rec_info info = {0};
+    struct nis2_rec *rec = NULL;
+    struct nis2_chain *c = NULL;
+    struct nis2_chain_result res;
+    struct stat st;
+    char *recdir = nis2_test_path("recordings-extra");
+    char id[NIS2_REC_ID_LEN + 1], *p = NULL;
+    int f = 0, g = 0;
+
+    assert_int_equal(nis2_rec_id_generate(id), 0);
+    info.id = id;
+    info.user = "alice";
+    info.target = "plc-1";
+    info.record = 1;
+    assert_int_equal(nis2_rec_open(recdir, &info, &rec), 0);
+    assert_int_equal(nis2_chain_open(nis2_rec_dir(rec), id, key1, &c), 0);
+    assert_int_equal(
+        nis2_rec_set_checkpoint(rec, nis2_chain_rec_checkpoint, c, 3600000), 0);
+    assert_int_equal(nis2_rec_file_open(rec, "../x", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "meta.json", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "chain", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, ".reserve", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "fwd-1.pcap", &f), 0);
+    assert_true(f > 0);
+    assert_int_equal(nis2_rec_file_open(rec, "fwd-1.pcap", &g),
+                     NIS2_ERR_EXISTS);
+    assert_int_equal(nis2_rec_file_write(rec, f + 1, "x", 1), NIS2_ERR_INVAL);
+    /* Bad calls do not fail the recording. */
+    assert_false(nis2_rec_failed(rec));
+    assert_int_equal(nis2_rec_file_write(rec, f, "capture", 7), 0);
+    assert_true(asprintf(&p, "%s/fwd-1.pcap", nis2_rec_dir(rec)) > 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 7);
+    assert_int_equal(nis2_rec_close(rec, "client-closed", 0), 0);
+    assert_int_equal(verify(nis2_rec_dir(rec), key1, &res), 0);
+    assert_true(res.full);
+    /* One flipped byte in the extra file breaks the chain. */
+    nis2_test_write(p, "captur3", 0640);
+    assert_int_equal(verify(nis2_rec_dir(rec), key1, &res), NIS2_ERR_INTEGRITY);
+    assert_string_equal(res.file, "fwd-1.pcap");
+    nis2_rec_free(rec);
+    nis2_chain_free(c);
+    free(p);
+    free(recdir);
+}
+
 int
 main(void)
 {
@@ -577,6 +628,7 @@ main(void)
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_with_writer),
         cmocka_unit_test(test_sealed_after_write_failure),
+        cmocka_unit_test(test_extra_file),
     };
 
     key1 = nis2_test_path("key1.pem");
