@@ -17,7 +17,7 @@
 #include "config.h"
 #include "error.h"
 
-#define RELAY_BUF (64 * 1024)
+#define RELAY_BUF (256 * 1024)
 #define RELAY_BUDGET (1024 * 1024) /* per pair and direction per round */
 
 static const struct chan_ops chan_forward_ops;
@@ -221,7 +221,9 @@ drained(ssh_channel ch)
 
 /*
  * Move what `src` holds on stream `is_stderr` to `dst`, as far as dst's
- * window goes.  Returns bytes moved, or -1 when the session must end.
+ * window goes.  What one round reads (up to RELAY_BUF) is recorded with
+ * one write(2) and only then forwarded: record before forward.  Returns
+ * bytes moved, or -1 when the session must end.
  */
 static long
 move(struct pair *p, ssh_channel src, ssh_channel dst, int is_stderr,
@@ -232,31 +234,35 @@ move(struct pair *p, ssh_channel src, ssh_channel dst, int is_stderr,
     long total = 0;
 
     while (total < RELAY_BUDGET) {
-        uint32_t w = ssh_channel_window_size(dst);
+        uint32_t w = ssh_channel_window_size(dst), fill = 0;
         int n, wr;
 
-        if (w == 0) {
-            break;
-        }
         if (w > sizeof(buf)) {
             w = sizeof(buf);
         }
-        n = ssh_channel_read_nonblocking(src, buf, w, is_stderr);
-        if (n <= 0) {
-            break; /* nothing now, EOF, or a closed channel */
+        while (fill < w) {
+            n = ssh_channel_read_nonblocking(src, buf + fill, w - fill,
+                                             is_stderr);
+            if (n <= 0) {
+                break; /* nothing now, EOF, or a closed channel */
+            }
+            fill += (uint32_t)n;
+        }
+        if (fill == 0) {
+            break;
         }
         if (u->rec_chan > 0 &&
-            nis2_rec_data(p->rl->rec, u->rec_chan, rs, buf, (size_t)n) != 0) {
+            nis2_rec_data(p->rl->rec, u->rec_chan, rs, buf, fill) != 0) {
             p->rl->end_reason = "recording-failed";
             return -1;
         }
-        wr = is_stderr ? ssh_channel_write_stderr(dst, buf, (uint32_t)n)
-                       : ssh_channel_write(dst, buf, (uint32_t)n);
-        if (wr != n) {
+        wr = is_stderr ? ssh_channel_write_stderr(dst, buf, fill)
+                       : ssh_channel_write(dst, buf, fill);
+        if (wr != (int)fill) {
             break; /* the destination went away; close handles it */
         }
-        *count += (uint64_t)n;
-        total += n;
+        *count += fill;
+        total += (long)fill;
     }
     return total;
 }

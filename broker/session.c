@@ -671,11 +671,15 @@ session_serve(struct conn *c)
         }
     }
     if (strcmp(c->rl.end_reason, "recording-failed") == 0) {
-        relay_close_all(&c->rl,
-                        "\r\n[nis2-broker] The session cannot be "
-                        "recorded any more (disk full or I/O error): "
-                        "it is closed.\r\n",
-                        BROKER_EXIT_ENDED);
+        char msg[256];
+        int e = c->rec != NULL ? nis2_rec_errno(c->rec) : 0;
+        /* The chunk that failed was not forwarded (record before
+           forward); say why, then end. */
+        snprintf(msg, sizeof(msg),
+                 "\r\n[nis2-broker] The session cannot be recorded any "
+                 "more (%s): it is closed.\r\n",
+                 e != 0 ? strerror(e) : "disk full or I/O error");
+        relay_close_all(&c->rl, msg, BROKER_EXIT_ENDED);
     } else if (strcmp(c->rl.end_reason, "target-closed") == 0) {
         relay_close_all(&c->rl,
                         "\r\n[nis2-broker] The target closed the "
@@ -699,6 +703,10 @@ audit_end(struct conn *c)
     built |= sess_detail_int(d, "duration", (int64_t)(time(NULL) - c->start));
     if (c->rec != NULL) {
         built |= sess_detail_str(d, "recording", nis2_rec_dir(c->rec));
+        if (nis2_rec_errno(c->rec) != 0) {
+            built |= sess_detail_str(d, "recording_error",
+                                     strerror(nis2_rec_errno(c->rec)));
+        }
     }
     if (c->dl.end != 0) {
         nis2_format_time_utc(c->dl.end, ts, sizeof(ts));

@@ -25,6 +25,7 @@
 #include "chain.h"
 #include "error.h"
 #include "fileio.h"
+#include "recording.h"
 #include "util.h"
 
 #define KEYFILE_MAX (16 * 1024)
@@ -350,7 +351,9 @@ struct nis2_chain {
     bool have_meta;
     unsigned char prev[32];
     uint64_t seq;
+    uint64_t size; /* bytes of whole checkpoint lines written */
     bool closed;
+    bool torn; /* a failed write could not be cut back */
     int err;
 };
 
@@ -660,15 +663,19 @@ write_checkpoint(struct nis2_chain *c, enum nis2_chain_kind kind, time_t now,
         r = NIS2_ERR_TOOBIG;
         goto out;
     }
-    /* One write(2), then on disk before anyone relies on it. */
-    if ((r = nis2_write_all(c->fd, line, (size_t)len)) != 0) {
-        goto out;
-    }
-    if (fdatasync(c->fd) != 0 ||
+    /* One write(2), then on disk before anyone relies on it.  A line that
+       fails is cut off again, so that a later checkpoint (the one at
+       close, once the recording's reserve is free) can still follow. */
+    if ((r = nis2_write_all(c->fd, line, (size_t)len)) != 0 ||
+        fdatasync(c->fd) != 0 ||
         (c->seq == 0 && nis2_fsync_parent(c->path) != 0)) {
+        if (ftruncate(c->fd, (off_t)c->size) != 0) {
+            c->torn = true;
+        }
         r = NIS2_ERR_IO;
         goto out;
     }
+    c->size += (uint64_t)len;
     if (EVP_Digest(line, (size_t)len - 1, c->prev, &mdlen, EVP_sha256(),
                    NULL) != 1) {
         r = NIS2_ERR_CRYPTO;
@@ -695,8 +702,9 @@ nis2_chain_checkpoint_files(struct nis2_chain *c, enum nis2_chain_kind kind,
     if (c->err != 0) {
         return c->err;
     }
-    if ((r = write_checkpoint(c, kind, now, files, n, meta)) != 0) {
-        c->err = r;
+    if ((r = write_checkpoint(c, kind, now, files, n, meta)) != 0 &&
+        (r != NIS2_ERR_IO || c->torn)) {
+        c->err = r; /* else the chain is whole: a later one may follow */
     }
     return r;
 }
@@ -1424,10 +1432,12 @@ verify_extra(const char *dir, const struct cps *s,
         }
         if (last->kind != NIS2_CHAIN_CLOSE) {
             /* Opened after the last checkpoint, or a temp file of an
-               interrupted meta.json write: not covered, not an error. */
+               interrupted meta.json write, or the writer's reserve (space,
+               not data): not covered, not an error. */
             struct stat st;
             char *p = NULL;
             if (!leftover_temp(e->d_name) &&
+                strcmp(e->d_name, NIS2_REC_RESERVE_NAME) != 0 &&
                 asprintf(&p, "%s/%s", dir, e->d_name) >= 0) {
                 if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
                     res->uncovered_bytes += (uint64_t)st.st_size;

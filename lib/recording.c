@@ -2,10 +2,18 @@
  * recording.c - the session recording writer (see recording.h and
  * docs/recording-format.md).
  *
- * Every file of a session goes through one rec_file: a write buffer, the
- * count of bytes on disk and an incremental SHA-256 of exactly those bytes,
- * so that checkpoints of the signing chain never re-read a file.  The
- * first failure is kept in rec->err and returned by every later call.
+ * Every file of a session goes through one rec_file: the count of bytes
+ * on disk and an incremental SHA-256 of exactly those bytes, so that
+ * checkpoints of the signing chain never re-read a file.  Each call that
+ * records data issues one write(2) of it before it returns (record before
+ * forward); a write that fails is cut back to the last whole one, so that
+ * the file always equals its hash.  The first failure is kept in rec->err
+ * and returned by every later call.
+ *
+ * The session directory holds a reserve file (NIS2_REC_RESERVE_NAME),
+ * allocated with posix_fallocate(3) at open and grown with meta.json; close
+ * removes it before the final meta.json and the last checkpoint, so that
+ * those always find room even when data filled the disk.
  */
 #include "recording.h"
 
@@ -22,6 +30,7 @@
 #include <json.h>
 #include <openssl/evp.h>
 
+#include "chain.h"
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
@@ -32,11 +41,9 @@ static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 struct rec_file {
     char name[32];
     int fd;
-    unsigned char *buf;
-    size_t len;
-    uint64_t size;    /* bytes written to the fd */
-    EVP_MD_CTX *sha;  /* over those bytes */
-    int64_t first_ms; /* when the oldest buffered byte came */
+    unsigned char *buf; /* NIS2_REC_BUFSIZE: where an event line is built */
+    uint64_t size;      /* bytes written to the fd */
+    EVP_MD_CTX *sha;    /* over those bytes */
 };
 
 struct rec_chan {
@@ -72,7 +79,11 @@ struct nis2_rec {
     size_t n_files;
     time_t start;
     int err;
+    int sys_errno; /* errno of the first failed system call, or 0 */
+    bool torn;     /* a failed write could not be cut back */
     bool closed;
+    int reserve_fd; /* NIS2_REC_RESERVE_NAME; -1 once released */
+    uint64_t reserve_size;
     nis2_rec_checkpoint_fn cp_fn;
     void *cp_arg;
     int64_t cp_interval_ms;
@@ -103,6 +114,16 @@ fail(struct nis2_rec *rec, int r)
         rec->err = r;
     }
     return rec->err;
+}
+
+/* fail() for a system call that set errno. */
+static int
+fail_sys(struct nis2_rec *rec, int r, int e)
+{
+    if (rec->err == 0) {
+        rec->sys_errno = e;
+    }
+    return fail(rec, r);
 }
 
 static struct json_object *
@@ -171,6 +192,8 @@ nis2_rec_id_normalize(const char *in, char out[NIS2_REC_ID_LEN + 1])
 
 /* ---- files -------------------------------------------------------------- */
 
+static int reserve_grow(struct nis2_rec *rec);
+
 static void
 file_free(struct rec_file *f)
 {
@@ -213,6 +236,9 @@ file_create(struct nis2_rec *rec, const char *name, struct rec_file **out)
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (f->fd < 0) {
         r = errno == EEXIST ? NIS2_ERR_EXISTS : NIS2_ERR_IO;
+        if (rec->err == 0) {
+            rec->sys_errno = errno;
+        }
         goto out;
     }
     nf = realloc(rec->files, (rec->n_files + 1) * sizeof(*nf));
@@ -223,7 +249,7 @@ file_create(struct nis2_rec *rec, const char *name, struct rec_file **out)
     rec->files[rec->n_files++] = f;
     *out = f;
     f = NULL;
-    r = 0;
+    r = reserve_grow(rec); /* the close checkpoint names one more file */
 out:
     if (f != NULL) {
         if (f->fd >= 0) {
@@ -234,15 +260,30 @@ out:
     return r != 0 ? fail(rec, r) : 0;
 }
 
+/*
+ * Append `len` bytes to `f` with one write(2) (looping only on short
+ * writes).  On failure the file is cut back to its last whole write, so
+ * that size and hash still describe it; if even that fails, rec->torn.
+ */
 static int
 file_write(struct nis2_rec *rec, struct rec_file *f, const void *data,
            size_t len)
 {
+    int e;
+
+    if (rec->err != 0) {
+        return rec->err;
+    }
     if (len == 0) {
         return 0;
     }
     if (nis2_write_all(f->fd, data, len) != 0) {
-        return fail(rec, NIS2_ERR_IO);
+        e = errno;
+        if (ftruncate(f->fd, (off_t)f->size) != 0 ||
+            lseek(f->fd, (off_t)f->size, SEEK_SET) < 0) {
+            rec->torn = true;
+        }
+        return fail_sys(rec, NIS2_ERR_IO, e);
     }
     if (EVP_DigestUpdate(f->sha, data, len) != 1) {
         return fail(rec, NIS2_ERR_CRYPTO);
@@ -252,41 +293,86 @@ file_write(struct nis2_rec *rec, struct rec_file *f, const void *data,
     return 0;
 }
 
+/* One line made of up to three parts, written with one file_write(). */
 static int
-file_flush(struct nis2_rec *rec, struct rec_file *f)
+file_line(struct nis2_rec *rec, struct rec_file *f, const char *a, size_t alen,
+          const char *b, size_t blen, const char *c, size_t clen)
 {
+    unsigned char *line = f->buf;
+    size_t len;
     int r;
 
-    if (f->len == 0) {
-        return 0;
+    if (alen > SIZE_MAX - blen || alen + blen > SIZE_MAX - clen) {
+        return fail(rec, NIS2_ERR_TOOBIG);
     }
-    r = file_write(rec, f, f->buf, f->len);
-    f->len = 0;
-    f->first_ms = 0;
+    len = alen + blen + clen;
+    if (len > NIS2_REC_BUFSIZE && (line = malloc(len)) == NULL) {
+        return fail(rec, NIS2_ERR_NOMEM);
+    }
+    memcpy(line, a, alen);
+    memcpy(line + alen, b, blen);
+    memcpy(line + alen + blen, c, clen);
+    r = file_write(rec, f, line, len);
+    if (line != f->buf) {
+        free(line);
+    }
     return r;
 }
 
-/* Buffer `len` bytes for `f`; large writes bypass the buffer. */
-static int
-file_put(struct nis2_rec *rec, struct rec_file *f, const void *data, size_t len)
-{
-    int r;
+/* ---- the reserve -------------------------------------------------------- */
 
-    if (rec->err != 0) {
-        return rec->err;
+/* What the close needs: the final meta.json (written beside the old one,
+   then renamed) and a checkpoint line naming every file. */
+static uint64_t
+reserve_need(const struct nis2_rec *rec)
+{
+    return NIS2_REC_RESERVE_MIN + 2 * rec->meta_state.size +
+           (uint64_t)(rec->n_files + 1) * 256;
+}
+
+/* Grow the reserve to what close needs now (never shrink it). */
+static int
+reserve_grow(struct nis2_rec *rec)
+{
+    uint64_t need = reserve_need(rec);
+    int e;
+
+    if (rec->reserve_fd < 0 || need <= rec->reserve_size) {
+        return 0;
     }
-    if (f->len + len > NIS2_REC_BUFSIZE && (r = file_flush(rec, f)) != 0) {
-        return r;
+    need += need / 2; /* fewer calls as meta.json grows */
+    if ((e = posix_fallocate(rec->reserve_fd, 0, (off_t)need)) != 0) {
+        return fail_sys(rec, NIS2_ERR_IO, e);
     }
-    if (len >= NIS2_REC_BUFSIZE) {
-        return file_write(rec, f, data, len);
-    }
-    if (f->len == 0) {
-        f->first_ms = mono_ms();
-    }
-    memcpy(f->buf + f->len, data, len);
-    f->len += len;
+    rec->reserve_size = need;
     return 0;
+}
+
+static int
+reserve_open(struct nis2_rec *rec)
+{
+    rec->reserve_fd =
+        openat(rec->dirfd, NIS2_REC_RESERVE_NAME,
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (rec->reserve_fd < 0) {
+        return fail_sys(rec, NIS2_ERR_IO, errno);
+    }
+    return reserve_grow(rec);
+}
+
+/* Give the reserved space back (close, or free after a failed open). */
+static void
+reserve_release(struct nis2_rec *rec)
+{
+    if (rec->reserve_fd < 0) {
+        return;
+    }
+    close(rec->reserve_fd);
+    rec->reserve_fd = -1;
+    rec->reserve_size = 0;
+    if (rec->dirfd >= 0) {
+        (void)unlinkat(rec->dirfd, NIS2_REC_RESERVE_NAME, 0);
+    }
 }
 
 /* ---- meta.json ---------------------------------------------------------- */
@@ -370,6 +456,9 @@ meta_write(struct nis2_rec *rec, time_t end, const char *end_reason,
         goto out;
     }
     r = nis2_file_write_atomic(path, nl, len + 1, 0640, (uid_t)-1, (gid_t)-1);
+    if (r != 0 && rec->err == 0) {
+        rec->sys_errno = errno;
+    }
     if (r == 0) {
         rec->meta_state.size = len + 1;
         if (EVP_Digest(nl, len + 1, rec->meta_state.sha256, &mdlen,
@@ -385,6 +474,7 @@ meta_write(struct nis2_rec *rec, time_t end, const char *end_reason,
     json_object_put(rec->meta);
     rec->meta = m;
     m = NULL;
+    r = reserve_grow(rec);
 out:
     json_object_put(m);
     free(path);
@@ -469,6 +559,7 @@ nis2_rec_open(const char *recordings_dir, const struct nis2_rec_info *info,
         return NIS2_ERR_NOMEM;
     }
     rec->dirfd = -1;
+    rec->reserve_fd = -1;
     memcpy(rec->id, id, sizeof(id));
     rec->record = info->record | NIS2_RECORD_OUTPUT;
     rec->start = time(NULL);
@@ -498,6 +589,9 @@ nis2_rec_open(const char *recordings_dir, const struct nis2_rec_info *info,
         open(rec->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (rec->dirfd < 0) {
         r = NIS2_ERR_IO;
+        goto out;
+    }
+    if ((r = reserve_open(rec)) != 0) {
         goto out;
     }
     r = NIS2_ERR_NOMEM;
@@ -530,6 +624,12 @@ const char *
 nis2_rec_id(const struct nis2_rec *rec)
 {
     return rec->id;
+}
+
+int
+nis2_rec_errno(const struct nis2_rec *rec)
+{
+    return rec->err != 0 ? rec->sys_errno : 0;
 }
 
 bool
@@ -660,11 +760,8 @@ cast_event(struct nis2_rec *rec, struct rec_chan *c, const char *type,
         goto out;
     }
     hl = snprintf(head, sizeof(head), "[%.6f, \"%s\", ", t < 0 ? 0.0 : t, type);
-    if ((r = file_put(rec, c->files[0], head, (size_t)hl)) != 0 ||
-        (r = file_put(rec, c->files[0], esc, strlen(esc))) != 0 ||
-        (r = file_put(rec, c->files[0], "]\n", 2)) != 0) {
-        goto out;
-    }
+    r = file_line(rec, c->files[0], head, (size_t)hl, esc, strlen(esc), "]\n",
+                  2);
 out:
     json_object_put(s);
     return r;
@@ -728,9 +825,8 @@ cast_header(struct nis2_rec *rec, struct rec_chan *c)
     json_object_object_add(h, "title", jstr(title));
     text = json_object_to_json_string_ext(
         h, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text != NULL &&
-        (r = file_put(rec, c->files[0], text, strlen(text))) == 0) {
-        r = file_put(rec, c->files[0], "\n", 1);
+    if (text != NULL) {
+        r = file_line(rec, c->files[0], text, strlen(text), "\n", 1, "", 0);
     }
     json_object_put(h);
     return r != 0 ? fail(rec, r) : 0;
@@ -822,7 +918,7 @@ nis2_rec_data(struct nis2_rec *rec, int chan, enum nis2_rec_stream s,
             return r;
         }
     }
-    return file_put(rec, c->files[s], buf, len);
+    return file_write(rec, c->files[s], buf, len);
 }
 
 int
@@ -847,7 +943,7 @@ nis2_rec_resize(struct nis2_rec *rec, int chan, int cols, int rows)
     return cast_event(rec, c, "r", buf, (size_t)n);
 }
 
-/* Flush what a channel holds; mark it closed (no meta write). */
+/* Write what a channel still holds; mark it closed (no meta write). */
 static int
 chan_finish(struct nis2_rec *rec, struct rec_chan *c, int exit_status,
             const char *exit_signal)
@@ -868,11 +964,6 @@ chan_finish(struct nis2_rec *rec, struct rec_chan *c, int exit_status,
             if (c->carry_len[idx] > 0) {
                 r = cast_text(rec, c, idx, (const unsigned char *)"", 0, true);
             }
-        }
-    }
-    for (size_t i = 0; i < 3 && r == 0; i++) {
-        if (c->files[i] != NULL) {
-            r = file_flush(rec, c->files[i]);
         }
     }
     return r;
@@ -923,22 +1014,55 @@ nis2_rec_note(struct nis2_rec *rec, const char *event,
     return 0;
 }
 
+/* ---- extra files ------------------------------------------------------- */
+
+int
+nis2_rec_file_open(struct nis2_rec *rec, const char *name, int *file_out)
+{
+    struct rec_file *f = NULL;
+    int r;
+
+    *file_out = 0;
+    if (rec->err != 0 || rec->closed) {
+        return rec->err != 0 ? rec->err : NIS2_ERR_INVAL;
+    }
+    if (name == NULL || !nis2_chain_valid_name(name) ||
+        strcmp(name, "meta.json") == 0) {
+        return NIS2_ERR_INVAL;
+    }
+    if (rec->n_files >= NIS2_REC_MAX_FILES) {
+        return NIS2_ERR_TOOBIG; /* refuse the stream, keep the session */
+    }
+    for (size_t i = 0; i < rec->n_files; i++) {
+        if (strcmp(rec->files[i]->name, name) == 0) {
+            return NIS2_ERR_EXISTS; /* a caller's mistake, not a failure */
+        }
+    }
+    if ((r = file_create(rec, name, &f)) != 0) {
+        return r;
+    }
+    *file_out = (int)rec->n_files; /* 1-based: files[n - 1] */
+    return 0;
+}
+
+int
+nis2_rec_file_write(struct nis2_rec *rec, int file, const void *buf, size_t len)
+{
+    if (rec->err != 0) {
+        return rec->err;
+    }
+    if (rec->closed || file <= 0 || (size_t)file > rec->n_files) {
+        return NIS2_ERR_INVAL;
+    }
+    return file_write(rec, rec->files[file - 1], buf, len);
+}
+
 /* ---- flushing and checkpoints ------------------------------------------- */
 
 int
 nis2_rec_flush(struct nis2_rec *rec)
 {
-    int r;
-
-    if (rec->err != 0) {
-        return rec->err;
-    }
-    for (size_t i = 0; i < rec->n_files; i++) {
-        if ((r = file_flush(rec, rec->files[i])) != 0) {
-            return r;
-        }
-    }
-    return 0;
+    return rec->err; /* every call writes through; nothing waits */
 }
 
 static int
@@ -961,7 +1085,6 @@ int
 nis2_rec_tick(struct nis2_rec *rec, int *next_ms)
 {
     int64_t now = mono_ms(), next = -1;
-    bool buffered = false;
     int r;
 
     if (next_ms != NULL) {
@@ -970,31 +1093,13 @@ nis2_rec_tick(struct nis2_rec *rec, int *next_ms)
     if (rec->err != 0 || rec->closed) {
         return rec->err;
     }
-    for (size_t i = 0; i < rec->n_files; i++) {
-        struct rec_file *f = rec->files[i];
-        if (f->len == 0) {
-            continue;
-        }
-        int64_t due = f->first_ms + NIS2_REC_FLUSH_MS;
+    if (rec->cp_fn != NULL && rec->cp_dirty) {
+        int64_t due = rec->cp_last_ms + rec->cp_interval_ms;
         if (due <= now) {
-            if ((r = file_flush(rec, f)) != 0) {
+            if ((r = checkpoint(rec, NIS2_REC_CP_PERIODIC)) != 0) {
                 return r;
             }
         } else {
-            buffered = true;
-            if (next < 0 || due - now < next) {
-                next = due - now;
-            }
-        }
-    }
-    if (rec->cp_fn != NULL && (rec->cp_dirty || buffered)) {
-        int64_t due = rec->cp_last_ms + rec->cp_interval_ms;
-        if (due <= now) {
-            if ((r = nis2_rec_flush(rec)) != 0 ||
-                (r = checkpoint(rec, NIS2_REC_CP_PERIODIC)) != 0) {
-                return r;
-            }
-        } else if (next < 0 || due - now < next) {
             next = due - now;
         }
     }
@@ -1069,26 +1174,25 @@ nis2_rec_close(struct nis2_rec *rec, const char *end_reason, int exit_status)
     for (size_t i = 0; i < rec->n_chans; i++) {
         chan_finish(rec, rec->chans[i], -1, NULL);
     }
-    /* Even after a failure, keep what can be kept: flush what we still
-       can, and record why the session ended. */
     for (size_t i = 0; i < rec->n_files; i++) {
-        struct rec_file *f = rec->files[i];
-        if (rec->err == 0) {
-            file_flush(rec, f);
-        }
-        if (fsync(f->fd) != 0) {
-            fail(rec, NIS2_ERR_IO);
+        if (fsync(rec->files[i]->fd) != 0) {
+            fail_sys(rec, NIS2_ERR_IO, errno);
         }
     }
     if (rec->err != 0 && end_reason != NULL &&
         strcmp(end_reason, "error") != 0) {
         end_reason = "recording-failed";
     }
+    /* The room kept for this moment: even when data filled the disk, the
+       final meta.json and the last checkpoint get written. */
+    reserve_release(rec);
     r = rec->err;
     rec->err = 0; /* let the final meta through to say what happened */
     meta_write(rec, time(NULL), end_reason != NULL ? end_reason : "error",
                exit_status);
-    if (rec->err == 0 && r == 0) {
+    /* Seal what is on disk, also after a failure: every file equals its
+       hash (failed writes were cut back) unless one is torn. */
+    if (rec->err == 0 && !rec->torn) {
         checkpoint(rec, NIS2_REC_CP_CLOSE);
     }
     if (r != 0) {
@@ -1114,6 +1218,7 @@ nis2_rec_free(struct nis2_rec *rec)
         chan_free(rec->chans[i]);
     }
     free(rec->chans);
+    reserve_release(rec);
     if (rec->dirfd >= 0) {
         close(rec->dirfd);
     }

@@ -17,14 +17,24 @@
  *
  * N counts the session's channels from 1 in the order they opened.
  *
- * Writes are buffered per file (NIS2_REC_BUFSIZE) and reach the kernel when
- * a buffer fills, when nis2_rec_tick() finds data older than
- * NIS2_REC_FLUSH_MS (the caller ticks at least every 250 ms), and at close;
- * so a crash loses at most about a second.  Close fsyncs every file.  Any
- * failure to write (disk full, I/O error, file size limit) puts the
- * recording into a failed state: the call returns NIS2_ERR_IO and every
- * later call fails too, so the caller ends the session ("nothing passes
- * unrecorded").
+ * Record before forward: nis2_rec_data() returns only after write(2) of
+ * the data (one asciicast event line, or the raw bytes) succeeded, so a
+ * caller that forwards a chunk after it returned 0 never shows anyone a
+ * byte that is not in the page cache.  No fsync per chunk; close fsyncs
+ * every file.  Any failure to write (disk full, I/O error, file size
+ * limit) cuts the file back to its last whole write and puts the
+ * recording into a failed state: the call returns NIS2_ERR_IO (the errno
+ * in nis2_rec_errno()) and every later call fails too, so the caller ends
+ * the session without forwarding that chunk ("nothing passes unrecorded").
+ * One exception, by the asciicast format: a UTF-8 sequence cut by the end
+ * of a chunk (at most 3 bytes) is written with the next chunk.
+ *
+ * The last checkpoint can always be written: the session directory holds
+ * a reserve file (NIS2_REC_RESERVE_NAME, never a file of the session)
+ * allocated at open and grown with meta.json; close removes it first, then
+ * writes the final meta.json and the CLOSE checkpoint, also after a
+ * failure, so a session ended by a full disk is sealed over every byte it
+ * forwarded.
  *
  * Integrity hooks (the signing chain of the next issue): the writer keeps,
  * for every file, its size and an incremental SHA-256 of exactly the bytes
@@ -54,11 +64,15 @@ struct nis2_rec;
 #define NIS2_REC_FORMAT 1
 /* Session ids: "S-" + 8 Crockford base32 characters. */
 #define NIS2_REC_ID_LEN 10
-/* Per-file write buffer, and how old buffered data may get. */
+/* Per-file scratch space for building an event line. */
 #define NIS2_REC_BUFSIZE (256 * 1024)
-#define NIS2_REC_FLUSH_MS 500
+/* The reserve file, and its size beyond twice meta.json's. */
+#define NIS2_REC_RESERVE_NAME ".reserve"
+#define NIS2_REC_RESERVE_MIN (64 * 1024)
 /* Channels one session may open (ControlMaster multiplexing included). */
 #define NIS2_REC_MAX_CHANNELS 1024
+/* Files one session may hold (below the chain's NIS2_CHAIN_MAX_FILES). */
+#define NIS2_REC_MAX_FILES 4000
 
 /* A fresh random session id from getrandom(2). */
 int nis2_rec_id_generate(char out[NIS2_REC_ID_LEN + 1]);
@@ -109,6 +123,9 @@ const char *nis2_rec_dir(const struct nis2_rec *rec);
 const char *nis2_rec_id(const struct nis2_rec *rec);
 /* True once a write or checkpoint failed (the session must end). */
 bool nis2_rec_failed(const struct nis2_rec *rec);
+/* The errno of the system call that failed the recording (ENOSPC, EIO,
+   EFBIG, ...), or 0 when it has not failed or no system call failed. */
+int nis2_rec_errno(const struct nis2_rec *rec);
 
 /*
  * A new channel.  With a pty (`term` non-NULL, cols/rows > 0) it gets
@@ -154,23 +171,38 @@ int nis2_rec_note(struct nis2_rec *rec, const char *event,
                   struct json_object *details);
 
 /*
- * Housekeeping from the event loop, at least every 250 ms: flushes data
- * older than NIS2_REC_FLUSH_MS, runs a periodic checkpoint when due.
+ * An extra file of the session, for a stream that is not a channel's
+ * terminal or raw bytes: the capture of a port forward, an operation log.
+ * `name` is a file name nis2_chain_valid_name() accepts, not "meta.json"
+ * and not used yet in this session (NIS2_ERR_EXISTS).  Written through
+ * like channel data (nis2_rec_file_write: one write(2) before it returns,
+ * cut back on failure), hashed, covered by every later checkpoint, fsynced
+ * at close.  *file_out is a handle > 0.  More than NIS2_REC_MAX_FILES
+ * files: NIS2_ERR_TOOBIG, and the recording goes on (refuse the stream).
+ */
+int nis2_rec_file_open(struct nis2_rec *rec, const char *name, int *file_out);
+int nis2_rec_file_write(struct nis2_rec *rec, int file, const void *buf,
+                        size_t len);
+
+/*
+ * Housekeeping from the event loop, at least every 250 ms: runs a periodic
+ * checkpoint when due.
  * `*next_ms`, when non-NULL, is set to how long the caller may sleep before
  * the next tick is needed (-1: nothing pending).
  */
 int nis2_rec_tick(struct nis2_rec *rec, int *next_ms);
 
-/* Write every buffer to its file now. */
+/* Nothing waits in memory any more (every call writes through); kept for
+   callers: returns the recording's error, or 0. */
 int nis2_rec_flush(struct nis2_rec *rec);
 
 /*
- * End the recording: close open channels (no exit status), flush and fsync
- * every file, write the final meta.json with `end_reason` ("client-closed",
- * "window-closed", "revoked", "killed", "idle", "recording-failed",
- * "disk-full",
- * "error", ...) and `exit_status` (< 0: none), run the last checkpoint.
- * Idempotent; returns the first error seen over the recording's life.
+ * End the recording: close open channels (no exit status), fsync every
+ * file, release the reserve, write the final meta.json with `end_reason`
+ * ("client-closed", "window-closed", "revoked", "killed", "idle",
+ * "recording-failed", "disk-full", "error", ...) and `exit_status` (< 0: none),
+ * run the last checkpoint. Idempotent; returns the first error seen over the
+ * recording's life.
  */
 int nis2_rec_close(struct nis2_rec *rec, const char *end_reason,
                    int exit_status);

@@ -13,11 +13,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -481,6 +484,133 @@ test_with_writer(void **state)
     free(recdir);
 }
 
+/*
+ * Record before forward and the reserve: every nis2_rec_data() is on disk
+ * when it returns; a write that fails (a file size limit stands in for a
+ * full disk) leaves the file equal to its hash, and close still seals the
+ * session over everything written, with the reserve gone.
+ */
+static void
+test_sealed_after_write_failure(void **state)
+{
+    struct nis2_rec_info info = {0};
+    struct nis2_rec *rec = NULL;
+    struct nis2_chain *c = NULL;
+    struct nis2_chain_result res;
+    struct rlimit old, lim;
+    struct stat st;
+    char *recdir = nis2_test_path("recordings-full");
+    char id[NIS2_REC_ID_LEN + 1], *p = NULL, *reserve = NULL;
+    static char chunk[40000];
+    uint64_t written = 0;
+    int chan, r = 0;
+
+    memset(chunk, 'z', sizeof(chunk));
+    assert_int_equal(nis2_rec_id_generate(id), 0);
+    info.id = id;
+    info.user = "alice";
+    info.target = "plc-1";
+    info.record = 3;
+    assert_int_equal(nis2_rec_open(recdir, &info, &rec), 0);
+    assert_true(asprintf(&reserve, "%s/%s", nis2_rec_dir(rec),
+                         NIS2_REC_RESERVE_NAME) > 0);
+    assert_int_equal(stat(reserve, &st), 0);
+    assert_true(st.st_blocks * 512 >= NIS2_REC_RESERVE_MIN);
+    assert_int_equal(nis2_chain_open(nis2_rec_dir(rec), id, key1, &c), 0);
+    assert_int_equal(
+        nis2_rec_set_checkpoint(rec, nis2_chain_rec_checkpoint, c, 3600000), 0);
+    assert_int_equal(
+        nis2_rec_channel_open(rec, "exec", "cat fw.bin", NULL, 0, 0, &chan), 0);
+    assert_true(asprintf(&p, "%s/exec-%d.stdout", nis2_rec_dir(rec), chan) > 0);
+    /* Written through: the bytes are in the file when the call returns. */
+    assert_int_equal(nis2_rec_data(rec, chan, NIS2_REC_STDOUT, chunk, 1000), 0);
+    written = 1000;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 1000);
+    /* The disk fills in the middle of a chunk. */
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 100000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (int i = 0; i < 10 && r == 0; i++) {
+        r = nis2_rec_data(rec, chan, NIS2_REC_STDOUT, chunk, sizeof(chunk));
+        if (r == 0) {
+            written += sizeof(chunk);
+        }
+    }
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(r, NIS2_ERR_IO);
+    assert_int_equal(nis2_rec_errno(rec), EFBIG);
+    /* Cut back to the last whole write: exactly what was accepted. */
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, written);
+    assert_int_equal(nis2_rec_close(rec, "client-closed", 0), NIS2_ERR_IO);
+    assert_int_equal(stat(reserve, &st), -1);
+    assert_int_equal(verify(nis2_rec_dir(rec), key1, &res), 0);
+    assert_true(res.sealed);
+    assert_true(res.full);
+    assert_int_equal(res.uncovered_bytes, 0);
+    assert_string_equal(res.end_reason, "recording-failed");
+    nis2_rec_free(rec);
+    nis2_chain_free(c);
+    free(p);
+    free(reserve);
+    free(recdir);
+}
+
+/* Extra files (a forward's capture, an operation log): checked names,
+   written through, covered by the chain like every other file. */
+static void
+test_extra_file(void **state)
+{
+    struct nis2_rec_info info = {0};
+    struct nis2_rec *rec = NULL;
+    struct nis2_chain *c = NULL;
+    struct nis2_chain_result res;
+    struct stat st;
+    char *recdir = nis2_test_path("recordings-extra");
+    char id[NIS2_REC_ID_LEN + 1], *p = NULL;
+    int f = 0, g = 0;
+
+    assert_int_equal(nis2_rec_id_generate(id), 0);
+    info.id = id;
+    info.user = "alice";
+    info.target = "plc-1";
+    info.record = 1;
+    assert_int_equal(nis2_rec_open(recdir, &info, &rec), 0);
+    assert_int_equal(nis2_chain_open(nis2_rec_dir(rec), id, key1, &c), 0);
+    assert_int_equal(
+        nis2_rec_set_checkpoint(rec, nis2_chain_rec_checkpoint, c, 3600000), 0);
+    assert_int_equal(nis2_rec_file_open(rec, "../x", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "meta.json", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "chain", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, ".reserve", &g), NIS2_ERR_INVAL);
+    assert_int_equal(nis2_rec_file_open(rec, "fwd-1.pcap", &f), 0);
+    assert_true(f > 0);
+    assert_int_equal(nis2_rec_file_open(rec, "fwd-1.pcap", &g),
+                     NIS2_ERR_EXISTS);
+    assert_int_equal(nis2_rec_file_write(rec, f + 1, "x", 1), NIS2_ERR_INVAL);
+    /* Bad calls do not fail the recording. */
+    assert_false(nis2_rec_failed(rec));
+    assert_int_equal(nis2_rec_file_write(rec, f, "capture", 7), 0);
+    assert_true(asprintf(&p, "%s/fwd-1.pcap", nis2_rec_dir(rec)) > 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 7);
+    assert_int_equal(nis2_rec_close(rec, "client-closed", 0), 0);
+    assert_int_equal(verify(nis2_rec_dir(rec), key1, &res), 0);
+    assert_true(res.full);
+    /* One flipped byte in the extra file breaks the chain. */
+    nis2_test_write(p, "captur3", 0640);
+    assert_int_equal(verify(nis2_rec_dir(rec), key1, &res), NIS2_ERR_INTEGRITY);
+    assert_string_equal(res.file, "fwd-1.pcap");
+    nis2_rec_free(rec);
+    nis2_chain_free(c);
+    free(p);
+    free(recdir);
+}
+
 int
 main(void)
 {
@@ -497,6 +627,8 @@ main(void)
         cmocka_unit_test(test_verify_buf_garbage),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_with_writer),
+        cmocka_unit_test(test_sealed_after_write_failure),
+        cmocka_unit_test(test_extra_file),
     };
 
     key1 = nis2_test_path("key1.pem");
