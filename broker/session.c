@@ -623,6 +623,27 @@ drain_output(struct conn *c)
     }
 }
 
+/*
+ * What to wait for on a session's socket: also POLLOUT while libssh holds
+ * output the kernel did not take (a full socket buffer towards a slow
+ * peer), so that it goes out as soon as it can instead of waiting for the
+ * next incoming packet.
+ */
+static short
+poll_events(ssh_session s)
+{
+    return (short)(POLLIN |
+                   ((ssh_get_poll_flags(s) & SSH_WRITE_PENDING) ? POLLOUT : 0));
+}
+
+static void
+flush_if_writable(ssh_session s, const struct pollfd *p)
+{
+    if (p->fd >= 0 && (p->revents & POLLOUT) != 0) {
+        (void)ssh_blocking_flush(s, 0);
+    }
+}
+
 void
 session_serve(struct conn *c)
 {
@@ -651,14 +672,18 @@ session_serve(struct conn *c)
         /* Sleep only when nothing moved; libssh's own polls below take
            what has arrived. */
         pfd[0].fd = ssh_get_fd(c->s);
-        pfd[0].events = POLLIN;
+        pfd[0].events = poll_events(c->s);
         pfd[1].fd = c->up != NULL ? ssh_get_fd(c->up) : -1;
-        pfd[1].events = POLLIN;
+        pfd[1].events = c->up != NULL ? poll_events(c->up) : POLLIN;
         /* Verbs of the command interface stream from their process. */
         nfds = 2 + relay_poll_fds(&c->rl, pfd + 2, BROKER_CMD_POLL_MAX);
         if (moved == 0 && poll(pfd, (nfds_t)nfds, next) < 0 && errno != EINTR) {
             c->rl.end_reason = "error";
             break;
+        }
+        flush_if_writable(c->s, &pfd[0]);
+        if (c->up != NULL) {
+            flush_if_writable(c->up, &pfd[1]);
         }
         if (ssh_event_dopoll(c->ev, 0) == SSH_ERROR || !session_alive(c->s)) {
             c->rl.end_reason = "client-closed";

@@ -32,6 +32,9 @@ openssh-server
 tzdata
 python3
 python3-pyte
+python3-pexpect
+python3-paramiko
+putty-tools
 procps
 iproute2
 bsdutils

@@ -593,6 +593,13 @@ text_bidi(uint32_t c)
     return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* LINE SEPARATOR, PARAGRAPH SEPARATOR: a line break to some viewers. */
+static bool
+text_separator(uint32_t c)
+{
+    return c == 0x2028 || c == 0x2029;
+}
+
 bool
 nis2_valid_text(const char *s, size_t max, char *why, size_t whylen)
 {
@@ -628,6 +635,12 @@ nis2_valid_text(const char *s, size_t max, char *why, size_t whylen)
                      (unsigned)c, i);
             return false;
         }
+        if (text_separator(c)) {
+            snprintf(why, whylen,
+                     "line or paragraph separator U+%04X at byte %zu",
+                     (unsigned)c, i);
+            return false;
+        }
         i += k;
     }
     return true;
@@ -653,8 +666,9 @@ safe_walk(const char *s, bool json,
         k = utf8_char(p + i, n - i, &c);
         /* JSON: a raw LF, CR or TAB is whitespace between tokens (json-c
            escapes every control character inside a string) */
-        if (k != 0 && ((!text_control(c) && !text_bidi(c)) ||
-                       (json && (c == '\n' || c == '\r' || c == '\t')))) {
+        if (k != 0 &&
+            ((!text_control(c) && !text_bidi(c) && !text_separator(c)) ||
+             (json && (c == '\n' || c == '\r' || c == '\t')))) {
             i += k;
             continue;
         }

@@ -100,7 +100,8 @@ int nis2_base64_decode_n(const char *s, size_t n, bool url, unsigned char **out,
  * characters -- no C0 (not even TAB or LF: every text is one line in a
  * listing and in the audit log), no DEL, no C1 (U+0080-U+009F) -- and
  * without the bidirectional overrides and isolates (U+202A-U+202E,
- * U+2066-U+2069) that make a text show other than it reads.  false with
+ * U+2066-U+2069) that make a text show other than it reads, and without
+ * the line and paragraph separators U+2028, U+2029 (U+0085 is C1).  false with
  * `why` for the user ("control character U+009B at byte 1"; bytes count
  * from 0) when not.
  */
@@ -110,7 +111,8 @@ bool nis2_valid_text(const char *s, size_t max, char *why, size_t whylen);
  * Text on its way out (a terminal, a report) that may come from anyone,
  * also from files written before the input was checked: every C0 and C1
  * control character and DEL shows as "\xNN" (its code point), a bidi
- * override or isolate as "\u202e", a byte that is not part of a valid
+ * override or isolate or a line/paragraph separator as "\u202e" or
+ * "\u2028", a byte that is not part of a valid
  * UTF-8 character as "\xNN" (the byte); everything else is unchanged.
  * A backslash stays as it is.
  *

@@ -37,7 +37,7 @@ test_valid_ok(void **state)
     assert_true(valid("\x20", 500, why, sizeof(why)));
     assert_true(valid("~", 500, why, sizeof(why)));
     assert_true(valid("\xc2\xa0", 500, why, sizeof(why)));     /* U+00A0 */
-    assert_true(valid("\xe2\x80\xa9", 500, why, sizeof(why))); /* U+2029 */
+    assert_true(valid("\xe2\x80\xa7", 500, why, sizeof(why))); /* U+2027 */
     assert_true(valid("\xe2\x80\xaf", 500, why, sizeof(why))); /* U+202F */
     assert_true(valid("\xe2\x81\xa5", 500, why, sizeof(why))); /* U+2065 */
     assert_true(valid("\xe2\x81\xaa", 500, why, sizeof(why))); /* U+206A */
@@ -85,6 +85,18 @@ test_valid_controls(void **state)
         snprintf(s, sizeof(s), "%c%c%c", 0xe2, 0x81, (char)(0x80 | (c & 0x3f)));
         assert_false(valid(s, 500, why, sizeof(why)));
     }
+    /* line and paragraph separators (U+0085 NEL is C1, above) */
+    assert_false(valid("a\xe2\x80\xa8"
+                       "b",
+                       500, why, sizeof(why)));
+    assert_string_equal(why, "line or paragraph separator U+2028 at byte 1");
+    assert_false(valid("a\xe2\x80\xa9", 500, why, sizeof(why)));
+    assert_string_equal(why, "line or paragraph separator U+2029 at byte 1");
+    /* their neighbours are ordinary punctuation */
+    assert_true(valid("a\xe2\x80\xa7"
+                      "b\xe2\x80\xaf"
+                      "c",
+                      500, why, sizeof(why)));
 }
 
 static void
@@ -178,6 +190,10 @@ test_safe_text(void **state)
                    "c\xc3",
                    buf, sizeof(buf));
     assert_string_equal(buf, "a\\u202eb\\xed\\xa0\\x80c\\xc3");
+    nis2_safe_text("a\xe2\x80\xa8"
+                   "b\xe2\x80\xa9",
+                   buf, sizeof(buf));
+    assert_string_equal(buf, "a\\u2028b\\u2029");
     /* snprintf-like: truncated, terminated, the whole length returned */
     n = nis2_safe_text("\x1b\x1b", small, sizeof(small));
     assert_int_equal(n, 8);
