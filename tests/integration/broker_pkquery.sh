@@ -109,5 +109,7 @@ median_ms() { # pubfile login
 }
 diag "median refusal, 20 tries: alice+gw1 $(median_ms "$T/pub/alice.pub" alice+gw1) ms," \
     "alice+nosuchtarget $(median_ms "$T/pub/alice.pub" alice+nosuchtarget) ms"
+diag "median refusal, 20 tries: nosuchuser+gw1 $(median_ms "$T/pub/alice.pub" nosuchuser+gw1) ms," \
+    "mallory's key as alice+gw1 $(median_ms "$T/pub/mallory.pub" alice+gw1) ms"
 check "the broker is still running" kill -0 "$BROKER_PID"
 finish
