@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "slots.h"
 #include "util.h"
 
 /* A login name as it may appear in a log: printable, at most 64. */
@@ -62,11 +63,14 @@ login_ok(struct conn *c, const char *login)
         c->login_bad = true;
         return false;
     }
-    if (c->au.target[0] != '\0' &&
-        (c->tgt = nis2_config_target(c->au.cfg, c->au.target)) == NULL) {
-        snprintf(c->deny_why, sizeof(c->deny_why), "unknown target");
-        c->login_bad = true;
-        return false;
+    /* An unknown target is only refused once the key's signature is
+       proven (auth_pubkey): until then alice+gw1 and alice+nosuchtarget
+       look the same, so a public key alone does not list the targets. */
+    if (c->au.target[0] != '\0') {
+        c->tgt = nis2_config_target(c->au.cfg, c->au.target);
+        if (c->tgt == NULL) {
+            snprintf(c->deny_why, sizeof(c->deny_why), "unknown target");
+        }
     }
     /* One person, one name: from here on c->au.user is the canonical name
        (keys, factors, policy, requests, audit, recording); what was typed
@@ -123,6 +127,13 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     }
     if (state != SSH_PUBLICKEY_STATE_VALID) {
         snprintf(c->deny_why, sizeof(c->deny_why), "bad key signature");
+        c->auth_failures++;
+        return SSH_AUTH_DENIED;
+    }
+    /* The signature is proven: now the target may be judged, refused
+       like a wrong key (the real reason only in the audit log). */
+    if (c->au.target[0] != '\0' && c->tgt == NULL) {
+        snprintf(c->deny_why, sizeof(c->deny_why), "unknown target");
         c->auth_failures++;
         return SSH_AUTH_DENIED;
     }
@@ -233,6 +244,39 @@ auth_show_then(struct conn *c, ssh_message msg, const char *text, bool ok)
 }
 
 /*
+ * The listener's session slot for the authenticated user (slots.h):
+ * max_sessions for everyone, reserve_sessions more for approvers and
+ * auditors.  false with a sentence for the client (the reason in
+ * c->deny_why) when there is none.
+ */
+static bool
+session_slot(struct conn *c, char *msg, size_t msglen)
+{
+    bool staff = slots_user_is_staff(c->au.cfg, c->au.user);
+    const struct nis2_config *cfg = c->au.cfg;
+
+    switch (slots_ask_session(&c->rl.slots_fd, c->au.user, staff)) {
+    case SLOT_GRANTED:
+        return true;
+    case SLOT_SESSIONS_FULL:
+        snprintf(c->deny_why, sizeof(c->deny_why), "max_sessions (%d) in use%s",
+                 cfg->max_sessions,
+                 staff ? ", and the reserve for approvers and auditors" : "");
+        snprintf(msg, msglen,
+                 "nis2-broker: the broker is full (%d sessions); try again "
+                 "later",
+                 staff ? cfg->max_sessions + cfg->reserve_sessions
+                       : cfg->max_sessions);
+        return false;
+    default:
+        snprintf(c->deny_why, sizeof(c->deny_why),
+                 "no session slot: the listener did not answer");
+        snprintf(msg, msglen, "nis2-broker: cannot start the session now");
+        return false;
+    }
+}
+
+/*
  * PAM has decided (`ok`, with its last message `info` or NULL): on
  * success set the session up, register it and audit its start; then show
  * what there is to show and answer the client.
@@ -249,7 +293,8 @@ login_decide(struct conn *c, ssh_message msg, bool ok, const char *info)
     if (!ok) {
         snprintf(c->deny_why, sizeof(c->deny_why),
                  "PAM denied (MFA, policy or approval)");
-    } else if (!session_begin(c, setup_msg, sizeof(setup_msg))) {
+    } else if (!session_slot(c, setup_msg, sizeof(setup_msg)) ||
+               !session_begin(c, setup_msg, sizeof(setup_msg))) {
         /* PAM said yes (the code is spent): a new try could only be
            refused as a replay.  The user is told why, once, and this
            answer ends the connection. */

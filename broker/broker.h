@@ -8,7 +8,8 @@
  * conversation), the session (session.c: deadline.c, the upstream
  * connection to the target in upstream.c, sess_audit.c for its events),
  * the channels (relay.c, with the kinds in chan_upstream.c and the command
- * interface in cmd.c).
+ * interface in cmd.c).  The listener counts sessions and verb processes
+ * for all children (slots.c), which ask it over a socket pair.
  */
 #ifndef NIS2_BROKER_H
 #define NIS2_BROKER_H
@@ -24,8 +25,10 @@
 
 /*
  * Compiled-in limits.  The listener's caps and the login grace time are
- * configuration: [broker] max_sessions, max_startups, login_grace_time
- * (struct nis2_config, defaults 100, 10, 60 s; nis2.conf(5)).
+ * configuration: [broker] max_sessions, reserve_sessions, max_startups,
+ * max_channels, max_verbs_per_connection, max_verbs_per_user,
+ * login_grace_time (struct nis2_config, defaults 100, 5, 10, 64, 4, 8,
+ * 60 s; nis2.conf(5)).
  */
 #define BROKER_MAX_AUTH_TRIES 6    /* failed auth requests per connection */
 #define BROKER_MAX_KBDINT_TRIES 3  /* PAM conversations per connection */

@@ -54,6 +54,7 @@
 
 #include "cmd.h"
 #include "policy.h"
+#include "slots.h"
 #include "util.h"
 
 #include "../nis2ctl/nis2ctl.h"
@@ -121,6 +122,7 @@ struct cmd_proc {
     int status;   /* waitpid status once reaped */
     bool stopped; /* SIGTERM sent */
     bool audited;
+    bool slot; /* holds a verb slot of the listener (slots.h) */
     char verb[32];
 };
 
@@ -290,6 +292,53 @@ audit_command(const struct sess_audit *a, const char *verb, int status,
 }
 
 /*
+ * A verb process slot from the listener (slots.h): at most [broker]
+ * max_verbs_per_connection on this connection and max_verbs_per_user for
+ * the user across the broker.  0, or -1 with the client's message in
+ * `why` and cmd.refused audited with the reason.
+ */
+static int
+verb_slot(struct pair *p, const struct verb *v, char *why, size_t whylen)
+{
+    const struct sess_audit *a = p->rl->audit;
+    const struct nis2_config *cfg = a->cfg;
+    struct json_object *d;
+    char reason[128];
+    int built;
+
+    switch (slots_ask_verb(&p->rl->slots_fd)) {
+    case SLOT_GRANTED:
+        return 0;
+    case SLOT_CONN_FULL:
+        snprintf(why, whylen,
+                 "too many commands running on this connection (%d); wait "
+                 "for one to finish",
+                 cfg->max_verbs_per_connection);
+        snprintf(reason, sizeof(reason), "max_verbs_per_connection (%d)",
+                 cfg->max_verbs_per_connection);
+        break;
+    case SLOT_USER_FULL:
+        snprintf(why, whylen,
+                 "too many commands running for %s (%d); wait for one to "
+                 "finish",
+                 a->user, cfg->max_verbs_per_user);
+        snprintf(reason, sizeof(reason), "max_verbs_per_user (%d)",
+                 cfg->max_verbs_per_user);
+        break;
+    default:
+        snprintf(why, whylen, "%s: cannot start the command now", v->name);
+        snprintf(reason, sizeof(reason), "no answer from the listener");
+        break;
+    }
+    d = json_object_new_object();
+    built = sess_detail_str(d, "verb", v->name);
+    built |= sess_detail_str(d, "reason", reason);
+    sess_audit_built(a, "cmd.refused", d, built);
+    json_object_put(d);
+    return -1;
+}
+
+/*
  * What a remote user may not pass: anything that names a file on the
  * broker host.  Sessions are named by id; the trusted key is the broker's.
  * 0 ok, else a message in `why`.
@@ -351,6 +400,9 @@ child_detach(struct pair *p, pid_t parent)
     /* Nothing of the SSH connection: its socket and the other commands'
        descriptors are the parent's alone. */
     close(ssh_get_fd(p->rl->client));
+    if (p->rl->slots_fd >= 0) {
+        close(p->rl->slots_fd); /* the listener speaks to the connection */
+    }
     for (size_t i = 0; i < p->rl->n_pairs; i++) {
         struct pair *o = p->rl->pairs[i];
         struct cmd_chan *oc = o->ops == &chan_command_ops ? o->kd : NULL;
@@ -582,9 +634,15 @@ cmd_run(struct pair *p, const char *command)
                0) {
         fprintf(err, "nis2-broker: %s\n", why);
         audit_command(c, v->name, status, NULL);
+    } else if (verb_slot(p, v, why, sizeof(why)) != 0) {
+        fprintf(err, "nis2-broker: %s\n", why);
+        status = NIS2CTL_EXIT_NO;
     } else if (start_child(p, v, argc - skip, argv + skip, skip == 1) != 0) {
+        slots_release_verb(&p->rl->slots_fd);
         fprintf(err, "nis2-broker: %s: cannot start the command\n", v->name);
         audit_command(c, v->name, status, NULL);
+    } else {
+        cc->proc->slot = true;
     }
     /* else: the child streams; proc_pump sends its output and status. */
 done:
@@ -635,6 +693,16 @@ proc_done(struct pair *p)
         audit_command(p->rl->audit, k->verb,
                       WIFEXITED(k->status) ? cc->status : -1,
                       sig[0] != '\0' ? sig : NULL);
+    }
+}
+
+/* The verb was reaped: its slot goes back to the listener, once. */
+static void
+slot_back(struct relay *rl, struct cmd_proc *k)
+{
+    if (k->slot) {
+        k->slot = false;
+        slots_release_verb(&rl->slots_fd);
     }
 }
 
@@ -743,6 +811,7 @@ proc_pump(struct pair *p, bool *finished)
     }
     if (!k->reaped && waitpid(k->pid, &k->status, WNOHANG) == k->pid) {
         k->reaped = true;
+        slot_back(p->rl, k);
     }
     if (p->down_close_rcvd) {
         /* Nobody listens any more: stop the verb (proc_free reaps). */
@@ -796,6 +865,7 @@ proc_free(struct pair *p)
             k->reaped = true;
         }
     }
+    slot_back(p->rl, k);
     if (!k->audited) {
         char sig[32] = "";
         k->audited = true;

@@ -176,6 +176,7 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
     c.au.cfg = cfg;
     c.rl.audit = &c.au;
     c.rl.last_exit = -1;
+    c.rl.slots_fd = notify_fd; /* the session slot (auth.c), verbs (cmd.c) */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = session_on_term;
     sigaction(SIGTERM, &sa, NULL);
@@ -189,10 +190,6 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
         goto out;
     }
     alarm(0);
-    if (notify_fd >= 0) {
-        (void)!write(notify_fd, "A", 1);
-        close(notify_fd);
-    }
     if (c.up != NULL && ((c.ev_up = ssh_event_new()) == NULL ||
                          ssh_event_add_session(c.ev_up, c.up) != SSH_OK)) {
         c.rl.end_reason = "error";
@@ -202,5 +199,8 @@ conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd, int notify_fd)
     rc = 0;
 out:
     conn_finish(&c);
+    if (c.rl.slots_fd >= 0) {
+        close(c.rl.slots_fd);
+    }
     return rc;
 }

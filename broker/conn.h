@@ -104,9 +104,10 @@ void session_end(struct conn *c);
 
 /*
  * Serve one accepted TCP connection in a child process (the caller
- * _exit()s with the result).  One byte is written to `notify_fd` (if >= 0)
- * once the client is authenticated, so that the listener stops counting
- * it against max_startups.
+ * exit()s with the result).  `notify_fd` is the link to the listener
+ * (slots.h): once the client is authenticated the session slot is asked
+ * for over it (which also ends its count against max_startups), and a
+ * slot for each verb process.  Closed at the end.
  */
 int conn_serve(const struct nis2_config *cfg, ssh_bind bind, int fd,
                int notify_fd);

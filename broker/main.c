@@ -6,8 +6,11 @@
  * started as root, which needs [broker] user) drops to that user before it
  * accepts anything.  Each connection is served by a forked child
  * (conn.c), so a fault in one session cannot touch another.  The listener
- * reaps children and caps concurrent connections ([broker] max_sessions)
- * and not yet authenticated ones ([broker] max_startups); each child
+ * reaps children and counts them (slots.c): connections not yet
+ * authenticated ([broker] max_startups, refused at accept), authenticated
+ * sessions (max_sessions, plus reserve_sessions for approvers and
+ * auditors, asked for by the child after authentication) and verb
+ * processes (max_verbs_per_connection, max_verbs_per_user).  Each child
  * learns nothing of the others.  `--check` only checks the configuration.
  */
 #include <errno.h>
@@ -32,12 +35,8 @@
 #include "config.h"
 #include "conn.h"
 #include "error.h"
+#include "slots.h"
 #include "util.h"
-
-struct child {
-    pid_t pid;
-    int notify_fd; /* read end; -1 once authenticated */
-};
 
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_child;
@@ -134,7 +133,7 @@ drop_privileges(const char *user)
 }
 
 static void
-reap(struct child *kids, size_t *n)
+reap(struct slot_table *t)
 {
     pid_t pid;
     int status;
@@ -146,43 +145,29 @@ reap(struct child *kids, size_t *n)
                     "signal %d\n",
                     (int)pid, WTERMSIG(status));
         }
-        for (size_t i = 0; i < *n; i++) {
-            if (kids[i].pid == pid) {
-                if (kids[i].notify_fd >= 0) {
-                    close(kids[i].notify_fd);
-                }
-                kids[i] = kids[--*n];
-                break;
-            }
-        }
+        slots_remove(t, pid);
     }
 }
 
-static size_t
-unauthenticated(const struct child *kids, size_t n)
-{
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++) {
-        u += kids[i].notify_fd >= 0;
-    }
-    return u;
-}
-
+/*
+ * Fork the session process for `fd`, with its end of the link to the
+ * listener (slots.h).
+ */
 static void
 spawn(const struct nis2_config *cfg, ssh_bind bind, int lfd, int fd,
-      struct child *kids, size_t *n)
+      struct slot_table *t)
 {
-    int pfd[2];
+    int sp[2];
     pid_t pid;
 
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
         close(fd);
         return;
     }
     pid = fork();
     if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
+        close(sp[0]);
+        close(sp[1]);
         close(fd);
         return;
     }
@@ -193,35 +178,37 @@ spawn(const struct nis2_config *cfg, ssh_bind bind, int lfd, int fd,
         sigaction(SIGCHLD, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         close(lfd);
-        close(pfd[0]);
-        for (size_t i = 0; i < *n; i++) {
-            if (kids[i].notify_fd >= 0) {
-                close(kids[i].notify_fd);
+        close(sp[0]);
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->kids[i].fd >= 0) {
+                close(t->kids[i].fd);
             }
         }
         /* exit, not _exit: flushes stdio and lets LeakSanitizer look at
            the session process in the sanitizer build. */
-        exit(conn_serve(cfg, bind, fd, pfd[1]));
+        exit(conn_serve(cfg, bind, fd, sp[1]));
     }
-    close(pfd[1]);
+    close(sp[1]);
     close(fd);
-    kids[*n].pid = pid;
-    kids[*n].notify_fd = pfd[0];
-    (*n)++;
+    if (!slots_add(t, pid, sp[0])) {
+        /* Cannot happen (slots_may_accept was asked): never uncounted. */
+        kill(pid, SIGTERM);
+        close(sp[0]);
+    }
 }
 
 static int
 run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
 {
-    size_t max = (size_t)cfg->max_sessions;
-    size_t max_startups = (size_t)cfg->max_startups;
-    struct child *kids = calloc(max, sizeof(*kids));
-    struct pollfd *pfd = calloc(max + 1, sizeof(*pfd));
-    size_t n = 0;
+    struct slot_table t;
+    struct pollfd *pfd = NULL;
+    pid_t *who = NULL; /* whose link each pfd[] is */
 
-    if (kids == NULL || pfd == NULL) {
+    if (slots_table_init(&t, cfg) != 0 ||
+        (pfd = calloc(t.cap + 1, sizeof(*pfd))) == NULL ||
+        (who = calloc(t.cap + 1, sizeof(*who))) == NULL) {
         fprintf(stderr, "nis2-broker: out of memory\n");
-        free(kids);
+        slots_table_free(&t);
         free(pfd);
         return 1;
     }
@@ -229,29 +216,33 @@ run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
         size_t np = 0;
         pfd[np].fd = lfd;
         pfd[np++].events = POLLIN;
-        for (size_t i = 0; i < n; i++) {
-            pfd[np].fd = kids[i].notify_fd;
-            pfd[np++].events = POLLIN;
+        for (size_t i = 0; i < t.n; i++) {
+            if (t.kids[i].fd >= 0) {
+                who[np] = t.kids[i].pid;
+                pfd[np].fd = t.kids[i].fd;
+                pfd[np++].events = POLLIN;
+            }
         }
         if (poll(pfd, np, 1000) < 0 && errno != EINTR) {
             perror("nis2-broker: poll");
             break;
         }
-        /* A child that authenticated (or died) says so on its pipe. */
-        for (size_t i = 1; i < np; i++) {
-            if (pfd[i].fd >= 0 && pfd[i].revents != 0) {
-                for (size_t k = 0; k < n; k++) {
-                    if (kids[k].notify_fd == pfd[i].fd) {
-                        close(kids[k].notify_fd);
-                        kids[k].notify_fd = -1;
-                    }
+        /* The session processes' questions (slots.c), in order. */
+        for (size_t p = 1; p < np; p++) {
+            if (pfd[p].revents == 0) {
+                continue;
+            }
+            for (size_t i = 0; i < t.n; i++) {
+                if (t.kids[i].pid == who[p]) {
+                    slots_serve(&t, i);
+                    break;
                 }
             }
         }
         if (got_child) {
             got_child = 0;
         }
-        reap(kids, &n);
+        reap(&t);
         if (!(pfd[0].revents & POLLIN)) {
             continue;
         }
@@ -259,34 +250,32 @@ run(const struct nis2_config *cfg, int lfd, ssh_bind bind)
         if (fd < 0) {
             continue;
         }
-        if (n >= max || unauthenticated(kids, n) >= max_startups) {
-            /* Full: refuse at once, as sshd's MaxStartups does. */
+        if (!slots_may_accept(&t)) {
+            /* max_startups not yet authenticated: refuse at once, as
+               sshd's MaxStartups does.  Authenticated sessions are
+               capped after authentication (max_sessions, and the
+               reserve for approvers and auditors). */
             close(fd);
             continue;
         }
-        spawn(cfg, bind, lfd, fd, kids, &n);
+        spawn(cfg, bind, lfd, fd, &t);
     }
     /* Stopping: end every session (each records why) and wait. */
-    for (size_t i = 0; i < n; i++) {
-        kill(kids[i].pid, SIGTERM);
+    for (size_t i = 0; i < t.n; i++) {
+        kill(t.kids[i].pid, SIGTERM);
     }
-    while (n > 0) {
+    while (t.n > 0) {
         pid_t pid = waitpid(-1, NULL, 0);
         if (pid < 0 && errno != EINTR) {
             break;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (kids[i].pid == pid) {
-                if (kids[i].notify_fd >= 0) {
-                    close(kids[i].notify_fd);
-                }
-                kids[i] = kids[--n];
-                break;
-            }
+        if (pid > 0) {
+            slots_remove(&t, pid);
         }
     }
-    free(kids);
+    slots_table_free(&t);
     free(pfd);
+    free(who);
     return 0;
 }
 

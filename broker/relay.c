@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json.h>
+
 #include "relay.h"
 
 bool
@@ -143,12 +145,40 @@ down_signal(ssh_session s, ssh_channel ch, const char *sig, void *ud)
 
 /* ---- pairs -------------------------------------------------------------- */
 
+/*
+ * The connection has [broker] max_channels open: the client gets libssh's
+ * open failure (administratively prohibited; libssh 0.10 sends no reason
+ * text), the audit log the reason, once until a channel closes (a client
+ * opening channels in a loop does not flood the log).
+ */
+static void
+refuse_full(struct relay *rl, const struct chan_ops *ops)
+{
+    struct json_object *d;
+    char why[96];
+    int built;
+
+    if (rl->full_audited) {
+        return;
+    }
+    rl->full_audited = true;
+    snprintf(why, sizeof(why), "max_channels (%d) open on this connection",
+             rl->audit->cfg->max_channels);
+    d = json_object_new_object();
+    built = sess_detail_str(d, "kind", ops->name);
+    built |= sess_detail_str(d, "reason", why);
+    sess_audit_built(rl->audit, "channel.refused", d, built);
+    json_object_put(d);
+}
+
 struct pair *
 relay_pair_new(struct relay *rl, const struct chan_ops *ops)
 {
     struct pair *p = NULL, **np;
 
-    if (rl->n_pairs >= NIS2_REC_MAX_CHANNELS) {
+    if (rl->n_pairs >= NIS2_REC_MAX_CHANNELS ||
+        rl->n_pairs >= (size_t)rl->audit->cfg->max_channels) {
+        refuse_full(rl, ops);
         return NULL;
     }
     if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -297,6 +327,7 @@ relay_pump(struct relay *rl)
         struct pair *p = rl->pairs[i];
         if (p->done) {
             pair_free(p);
+            rl->full_audited = false;
         } else {
             rl->pairs[j++] = p;
         }

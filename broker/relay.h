@@ -45,6 +45,8 @@ struct relay {
     const char *end_reason;           /* set once the session must end */
     time_t last_activity;             /* for the idle timeout */
     int last_exit;                    /* last exit status, -1 none */
+    int slots_fd;      /* link to the listener (slots.h): verb slots */
+    bool full_audited; /* a channel.refused is audited until one closes */
     struct pair **pairs;
     size_t n_pairs;
 };
@@ -125,7 +127,11 @@ void relay_free_all(struct relay *rl);
 
 /* ---- for the kinds ------------------------------------------------------ */
 
-/* A new pair of `ops` in rl (NULL: too many, or out of memory). */
+/*
+ * A new pair of `ops` in rl (NULL: out of memory, or [broker]
+ * max_channels open: channel.refused audited, the first time the
+ * connection is full).
+ */
 struct pair *relay_pair_new(struct relay *rl, const struct chan_ops *ops);
 /* Drop a pair that never got going (the last one added). */
 void relay_pair_drop_last(struct relay *rl);

@@ -90,6 +90,10 @@ static const struct keydef broker_keys[] = {{"listen", 0},
                                             {"max_sessions", 0},
                                             {"max_startups", 0},
                                             {"login_grace_time", 0},
+                                            {"reserve_sessions", 0},
+                                            {"max_channels", 0},
+                                            {"max_verbs_per_connection", 0},
+                                            {"max_verbs_per_user", 0},
                                             {NULL, 0}};
 static const struct keydef recording_keys[] = {
     {"signing_key", 0}, {"checkpoint_interval", 0}, {"min_free", 0}, {NULL, 0}};
@@ -752,6 +756,16 @@ set_broker(struct file_ctx *fc, const char *key, const char *v)
         set_int(fc, key, &cfg->max_startups, v, 1, 10000);
     } else if (strcmp(key, "login_grace_time") == 0) {
         set_duration(fc, key, &cfg->login_grace_time, v, 10, 10 * 60);
+    } else if (strcmp(key, "reserve_sessions") == 0) {
+        set_int(fc, key, &cfg->reserve_sessions, v, 0, 1000);
+    } else if (strcmp(key, "max_channels") == 0) {
+        /* The recording numbers at most 1024 channels a session
+           (NIS2_REC_MAX_CHANNELS): no cap above that. */
+        set_int(fc, key, &cfg->max_channels, v, 1, 1024);
+    } else if (strcmp(key, "max_verbs_per_connection") == 0) {
+        set_int(fc, key, &cfg->max_verbs_per_connection, v, 1, 1024);
+    } else if (strcmp(key, "max_verbs_per_user") == 0) {
+        set_int(fc, key, &cfg->max_verbs_per_user, v, 1, 10000);
     }
 }
 
@@ -2318,6 +2332,10 @@ load_common(const char *path, const char *data, size_t len, unsigned flags,
     cfg->max_sessions = 100;
     cfg->max_startups = 10;
     cfg->login_grace_time = 60;
+    cfg->reserve_sessions = 5;
+    cfg->max_channels = 64;
+    cfg->max_verbs_per_connection = 4;
+    cfg->max_verbs_per_user = 8;
     cfg->checkpoint_interval = 5;
     cfg->min_free_pct = 5;
     cfg->totp_digits = 6;

@@ -128,9 +128,16 @@ struct nis2_config {
     char *pam_confdir;        /* NULL when unset */
     char *broker_user;        /* NULL when unset */
     int64_t warn_before;      /* 5m */
-    int max_sessions;         /* 100 (1..10000): concurrent connections */
-    int max_startups;         /* 10 (1..10000): of which not authenticated */
+    int max_sessions;         /* 100 (1..10000): authenticated sessions */
+    int max_startups;         /* 10 (1..10000): connections not yet
+                                 authenticated, counted apart */
     int64_t login_grace_time; /* 60s (10s..10m) to authenticate */
+    /* Authenticated sessions beyond max_sessions that only approvers and
+       auditors may take (nis2-broker(8) LIMITS).  5 (0..1000). */
+    int reserve_sessions;
+    int max_channels;             /* 64 (1..1024) channels a connection */
+    int max_verbs_per_connection; /* 4 (1..1024) verb processes at once */
+    int max_verbs_per_user;       /* 8 (1..10000) across the broker */
 
     /* [recording] */
     char *signing_key;

@@ -4,7 +4,9 @@
  * authorized_keys path pattern, authorized_keys lines with their options
  * (from=, no-touch-required, verify-required, options the broker cannot
  * honour), the sk- flag decision, and the session's deadline with its
- * warnings.  Linked with the broker's objects (Makefile: test_broker).
+ * warnings; the listener's counts of sessions and verb processes
+ * (slots.c) with hostile messages on the link.  Linked with the broker's
+ * objects (Makefile: test_broker).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 
 #include "../../broker/broker.h"
 #include "../../broker/deadline.h"
+#include "../../broker/slots.h"
 #include "error.h"
 #include "testutil.h"
 
@@ -391,6 +395,189 @@ test_deadline(void **state)
     assert_false(deadline_warn_due(&d, 0));
 }
 
+/* ---- the listener's slots (slots.c) -------------------------------------
+ */
+
+/* One message from the session process's end `peer` to kids[i]; the
+   answer byte, or 0 when none came. */
+static char
+roundtrip(struct slot_table *t, size_t i, int peer, const char *msg, size_t len)
+{
+    char a = 0;
+
+    assert_int_equal(send(peer, msg, len, 0), (ssize_t)len);
+    slots_serve(t, i);
+    if (recv(peer, &a, 1, MSG_DONTWAIT) != 1) {
+        return 0;
+    }
+    return a;
+}
+
+/* A session process of `t` with its link; its end of the pair in *peer. */
+static size_t
+add_kid(struct slot_table *t, pid_t pid, int *peer)
+{
+    int sp[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+    assert_true(slots_add(t, pid, sp[0]));
+    *peer = sp[1];
+    return t->n - 1;
+}
+
+static void
+test_slots_sessions(void **state)
+{
+    struct nis2_config cfg;
+    struct slot_table t;
+    int peer[6];
+    size_t k[6];
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_startups = 2;
+    cfg.max_sessions = 2;
+    cfg.reserve_sessions = 1;
+    cfg.max_verbs_per_connection = 2;
+    cfg.max_verbs_per_user = 3;
+    assert_int_equal(slots_table_init(&t, &cfg), 0);
+    assert_int_equal(t.cap, 5);
+    /* Two not yet authenticated: no third connection. */
+    k[0] = add_kid(&t, 100, &peer[0]);
+    k[1] = add_kid(&t, 101, &peer[1]);
+    assert_false(slots_may_accept(&t));
+    /* A verb before the login, a malformed user, a bad class: refused. */
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "V", 1), 'E');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "LV../x", 6), 'E');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "LXalice", 7), 'E');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "L", 1), 'E');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "?", 1), 'E');
+    assert_int_equal(t.kids[k[0]].state, SLOT_STARTUP);
+    /* Two vendors fill max_sessions; the startups are free again. */
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "LValice", 7), 'Y');
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "LVbob", 5), 'Y');
+    assert_string_equal(t.kids[k[1]].user, "bob");
+    assert_int_equal(slots_sessions(&t), 2);
+    assert_true(slots_may_accept(&t));
+    /* A second login on the same link is refused. */
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "LSbob", 5), 'E');
+    /* A third vendor is refused after authentication and stays counted
+       as a startup until reaped. */
+    k[2] = add_kid(&t, 102, &peer[2]);
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "LVcarol", 7), 'F');
+    assert_int_equal(t.kids[k[2]].state, SLOT_REFUSED);
+    assert_int_equal(slots_startups(&t), 1);
+    /* An approver takes the reserve; a second one finds it full. */
+    k[3] = add_kid(&t, 103, &peer[3]);
+    assert_int_equal(roundtrip(&t, k[3], peer[3], "LSomar", 6), 'Y');
+    assert_int_equal(slots_sessions(&t), 3);
+    assert_true(slots_may_accept(&t)); /* carol is the one startup */
+    assert_true(slots_remove(&t, 102));
+    close(peer[2]);
+    k[3] = 2; /* the last kid moved into the freed place */
+    assert_int_equal(t.kids[k[3]].pid, 103);
+    k[4] = add_kid(&t, 104, &peer[4]);
+    assert_int_equal(roundtrip(&t, k[4], peer[4], "LSaud", 5), 'F');
+    /* A vendor session ends: a vendor fits again?  No: omar holds the
+       reserve slot, and 2 authenticated = max_sessions. */
+    assert_true(slots_remove(&t, 101));
+    close(peer[1]);
+    assert_false(slots_remove(&t, 999));
+    k[5] = add_kid(&t, 105, &peer[5]);
+    assert_int_equal(roundtrip(&t, k[5], peer[5], "LVdave", 6), 'F');
+    slots_table_free(&t);
+    for (int i = 0; i < 6; i++) {
+        if (i != 1 && i != 2) {
+            close(peer[i]);
+        }
+    }
+}
+
+static void
+test_slots_verbs(void **state)
+{
+    struct nis2_config cfg;
+    struct slot_table t;
+    int peer[3];
+    size_t k[3];
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_startups = 3;
+    cfg.max_sessions = 3;
+    cfg.max_verbs_per_connection = 2;
+    cfg.max_verbs_per_user = 3;
+    assert_int_equal(slots_table_init(&t, &cfg), 0);
+    k[0] = add_kid(&t, 200, &peer[0]);
+    k[1] = add_kid(&t, 201, &peer[1]);
+    k[2] = add_kid(&t, 202, &peer[2]);
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "LValice", 7), 'Y');
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "LValice", 7), 'Y');
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "LVbob", 5), 'Y');
+    /* Per connection: 2. */
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "V", 1), 'Y');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "V", 1), 'Y');
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "V", 1), 'C');
+    /* Per user across connections: 3. */
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "V", 1), 'Y');
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "V", 1), 'U');
+    /* Another user is not affected. */
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "V", 1), 'Y');
+    /* A slot given back is free again; more releases than slots do not
+       create credit; a release gets no answer. */
+    assert_int_equal(roundtrip(&t, k[0], peer[0], "R", 1), 0);
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "V", 1), 'Y');
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "V", 1), 'C');
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "R", 1), 0);
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "R", 1), 0);
+    assert_int_equal(t.kids[k[2]].verbs, 0);
+    assert_int_equal(roundtrip(&t, k[2], peer[2], "RR", 2), 0);
+    assert_int_equal(t.kids[k[2]].verbs, 0);
+    /* A connection that ends gives its verbs back (reaped). */
+    assert_true(slots_remove(&t, 200));
+    close(peer[0]);
+    k[1] = 1;
+    assert_int_equal(t.kids[k[1]].pid, 201);
+    assert_int_equal(roundtrip(&t, k[1], peer[1], "R", 1), 0);
+    assert_int_equal(t.kids[k[1]].verbs, 1);
+    /* A closed link is closed by the listener; the slots stay counted
+       until the process is reaped. */
+    close(peer[1]);
+    slots_serve(&t, k[1]);
+    assert_int_equal(t.kids[k[1]].fd, -1);
+    assert_int_equal(t.kids[k[1]].verbs, 1);
+    close(peer[2]);
+    slots_table_free(&t);
+}
+
+/* The session process's side: a broken link refuses, for good. */
+static void
+test_slots_ask(void **state)
+{
+    int sp[2], fd = -1;
+
+    (void)state;
+    assert_int_equal(slots_ask_verb(&fd), SLOT_ERROR);
+    assert_int_equal(slots_ask_session(&fd, "alice", false), SLOT_ERROR);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+    fd = sp[0];
+    close(sp[1]); /* the listener is gone */
+    assert_int_equal(slots_ask_verb(&fd), SLOT_ERROR);
+    assert_int_equal(fd, -1);
+    slots_release_verb(&fd); /* no-op */
+    /* A user name longer than the protocol allows is never sent. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+    fd = sp[0];
+    char longname[NIS2_USER_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(slots_ask_session(&fd, longname, false), SLOT_ERROR);
+    assert_int_equal(slots_ask_session(&fd, "", false), SLOT_ERROR);
+    assert_int_equal(fd, sp[0]); /* not sent: the link is still good */
+    close(sp[0]);
+    close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -400,6 +587,9 @@ main(void)
         cmocka_unit_test(test_authkeys_path),
         cmocka_unit_test(test_sk_flags),
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_slots_sessions),
+        cmocka_unit_test(test_slots_verbs),
+        cmocka_unit_test(test_slots_ask),
     };
     const struct CMUnitTest keys[] = {
         cmocka_unit_test(test_authkeys_lines),

@@ -1231,8 +1231,9 @@ test_mfa_name(void **state)
     assert_string_equal(nis2_mfa_name((enum nis2_mfa)0), "unknown");
 }
 
-/* [broker] max_sessions, max_startups, login_grace_time: defaults, values,
-   and a file:line error for every bad value. */
+/* [broker] max_sessions, max_startups, login_grace_time, reserve_sessions,
+   max_channels, max_verbs_per_connection, max_verbs_per_user: defaults,
+   values, and a file:line error for every bad value. */
 static void
 test_broker_limits(void **state)
 {
@@ -1258,6 +1259,28 @@ test_broker_limits(void **state)
          "@/nis2.conf:2: [broker]: login_grace_time = 11m is out of range"},
         {"[broker]\nlogin_grace_time = 60\n",
          "@/nis2.conf:2: [broker]: bad duration '60' for login_grace_time"},
+        {"[broker]\nreserve_sessions = -1\n",
+         "@/nis2.conf:2: [broker]: bad number '-1' for reserve_sessions "
+         "(expected an integer from 0 to 1000)"},
+        {"[broker]\nreserve_sessions = 1001\n",
+         "@/nis2.conf:2: [broker]: bad number '1001' for reserve_sessions"},
+        {"[broker]\nmax_channels = 0\n",
+         "@/nis2.conf:2: [broker]: bad number '0' for max_channels (expected "
+         "an integer from 1 to 1024)"},
+        {"[broker]\n\n\nmax_channels = 1025\n",
+         "@/nis2.conf:4: [broker]: bad number '1025' for max_channels"},
+        {"[broker]\nmax_verbs_per_connection = 0\n",
+         "@/nis2.conf:2: [broker]: bad number '0' for max_verbs_per_connection "
+         "(expected an integer from 1 to 1024)"},
+        {"[broker]\nmax_verbs_per_connection = 4x\n",
+         "@/nis2.conf:2: [broker]: bad number '4x' for "
+         "max_verbs_per_connection"},
+        {"[broker]\nmax_verbs_per_user = 0\n",
+         "@/nis2.conf:2: [broker]: bad number '0' for max_verbs_per_user "
+         "(expected an integer from 1 to 10000)"},
+        {"[broker]\nmax_verbs_per_user = 99999999999999999999\n",
+         "@/nis2.conf:2: [broker]: bad number '99999999999999999999' for "
+         "max_verbs_per_user"},
     };
     struct nis2_config *cfg;
 
@@ -1266,6 +1289,19 @@ test_broker_limits(void **state)
     assert_int_equal(cfg->max_sessions, 100);
     assert_int_equal(cfg->max_startups, 10);
     assert_int_equal(cfg->login_grace_time, 60);
+    assert_int_equal(cfg->reserve_sessions, 5);
+    assert_int_equal(cfg->max_channels, 64);
+    assert_int_equal(cfg->max_verbs_per_connection, 4);
+    assert_int_equal(cfg->max_verbs_per_user, 8);
+    nis2_config_free(cfg);
+    cfg = load_text("limits3", "[roles]\n[broker]\nreserve_sessions = 0\n"
+                               "max_channels = 1024\n"
+                               "max_verbs_per_connection = 1\n"
+                               "max_verbs_per_user = 10000\n");
+    assert_int_equal(cfg->reserve_sessions, 0);
+    assert_int_equal(cfg->max_channels, 1024);
+    assert_int_equal(cfg->max_verbs_per_connection, 1);
+    assert_int_equal(cfg->max_verbs_per_user, 10000);
     nis2_config_free(cfg);
     cfg = load_text("limits1", "[roles]\n[broker]\nmax_sessions = 10000\n"
                                "max_startups = 1\nlogin_grace_time = 10m\n");
