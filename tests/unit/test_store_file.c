@@ -183,7 +183,7 @@ test_roundtrip(void **state)
     nis2_request_free(back);
 
     /* Creating the same id again fails; the old record is intact. */
-    assert_int_equal(f->st->ops->create(f->st, q), NIS2_ERR_EXISTS);
+    assert_int_equal(f->st->ops->create(f->st, q, NULL), NIS2_ERR_EXISTS);
     assert_int_equal(nis2_store_list(f->st, &list, &n, NULL), 0);
     assert_int_equal(n, 1);
     nis2_request_list_free(list, n);
@@ -208,13 +208,13 @@ test_cas(void **state)
     assert_int_equal(
         nis2_request_approve(f->cfg, a, "olga", NULL, now0(), msg, sizeof(msg)),
         0);
-    assert_int_equal(f->st->ops->update(f->st, a, 1), 0);
+    assert_int_equal(f->st->ops->update(f->st, a, 1, NULL), 0);
     assert_int_equal(a->revision, 2);
     /* b was read at revision 1: its write is refused. */
     assert_int_equal(
         nis2_request_deny(f->cfg, b, "oscar", "no", now0(), msg, sizeof(msg)),
         0);
-    assert_int_equal(f->st->ops->update(f->st, b, 1), NIS2_ERR_CONFLICT);
+    assert_int_equal(f->st->ops->update(f->st, b, 1, NULL), NIS2_ERR_CONFLICT);
     nis2_request_free(b);
     assert_int_equal(nis2_store_get(f->st, q->id, &b), 0);
     assert_int_equal(b->state, NIS2_REQ_APPROVED);
@@ -326,7 +326,8 @@ test_broken_records(void **state)
         assert_null(hint);
         /* And never overwritten by an update. */
         if (strcmp(cases[i].what, "renamed") != 0) {
-            assert_int_not_equal(f->st->ops->update(f->st, q, q->revision), 0);
+            assert_int_not_equal(
+                f->st->ops->update(f->st, q, q->revision, NULL), 0);
         }
     }
     free(path);
@@ -351,7 +352,7 @@ test_untrusted_dir(void **state)
     assert_int_equal(nis2_store_find_covering(f->st, "vera", "plc-gw1", now0(),
                                               &cov, NULL, NULL),
                      NIS2_ERR_UNTRUSTED);
-    assert_int_equal(f->st->ops->create(f->st, q), NIS2_ERR_UNTRUSTED);
+    assert_int_equal(f->st->ops->create(f->st, q, NULL), NIS2_ERR_UNTRUSTED);
     assert_int_equal(chmod(f->req_dir, 0750), 0);
 
     /* A symlinked directory is refused too. */
