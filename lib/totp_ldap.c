@@ -568,17 +568,13 @@ ldap_load(const struct nis2_config *cfg, const char *user,
     return r == NIS2_ERR_NOTFOUND || r == NIS2_ERR_PARSE ? NIS2_OK : r;
 }
 
-/* Enrol `st` on the entry of `user`, whose state is not there (any more). */
+/* Enrol `st` on the entry `dn`, whose state is not there (any more). */
 static int
-enrol_fresh(struct nis2_ldap *l, const char *user,
+enrol_fresh(struct nis2_ldap *l, const char *dn,
             const struct nis2_totp_state *st, bool strip_first)
 {
-    char *dn = NULL;
     int r;
 
-    if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
-        return r;
-    }
     /* A state out of shape has no revision to swap: take it off and
        enrol anew (a login in between is refused). */
     if (!strip_first || (r = strip_state(l, dn, 0)) == 0) {
@@ -587,35 +583,52 @@ enrol_fresh(struct nis2_ldap *l, const char *user,
             r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
         }
     }
-    free(dn);
     return r;
 }
 
+/*
+ * The commit hook `c` runs once the entry is known, just before the
+ * first modify is sent, and is told of any failure, a lost swap included
+ * (totp_store.c then decides and writes anew).  The one case where part
+ * of it may stand: a forced enrolment over an unreadable state takes that
+ * off first and then fails to enrol.
+ */
 static int
 ldap_store(const struct nis2_config *cfg, const char *user,
            const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
-           bool full)
+           bool full, const struct nis2_commit *c)
 {
     struct nis2_ldap *l = cfg->ldap;
     char *dn = NULL;
     int r;
 
-    if (rec->found == 0) {
-        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev, full)
-                          : strip_state(l, rec->dn, rec->rev);
-    }
-    if (rec->found != NIS2_ERR_NOTFOUND && st == NULL) {
-        /* Remove an unreadable state: no revision to hold on to. */
-        if ((r = nis2_ldap_user_dn(l, user, &dn)) == 0) {
-            r = strip_state(l, dn, 0);
+    if (rec->found != 0) {
+        /* Nothing to remove; only an enrolment writes where none is. */
+        if (st == NULL ? rec->found == NIS2_ERR_NOTFOUND : !full) {
+            return rec->found;
         }
-        free(dn);
-        return r;
+        if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
+            return r;
+        }
     }
-    if (st == NULL || !full) {
-        return rec->found; /* only an enrolment writes where none is */
+    if ((r = nis2_commit_before(c)) != 0) {
+        goto out;
     }
-    return enrol_fresh(l, user, st, rec->found != NIS2_ERR_NOTFOUND);
+    if (rec->found == 0) {
+        r = st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev, full)
+                       : strip_state(l, rec->dn, rec->rev);
+    } else if (st == NULL) {
+        /* Remove an unreadable state: no revision to hold on to. */
+        r = strip_state(l, dn, 0);
+    } else {
+        r = enrol_fresh(l, dn, st, rec->found != NIS2_ERR_NOTFOUND);
+    }
+    if (r != 0) {
+        nis2_commit_undone(c, r);
+    }
+out:
+    free(dn);
+    return r;
 }
 
 static const char *
