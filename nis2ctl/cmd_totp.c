@@ -605,8 +605,7 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
     r = install_state(ctx, cfg, user, st, force, source, &replaced, &unaudited);
 
     if (unaudited) {
-        report_bad(ctx, rep, file, line,
-                   "not imported: the audit log cannot be written");
+        report_bad(ctx, rep, file, line, "the audit log cannot be written");
     } else if (r == NIS2_ERR_EXISTS) {
         report_bad(ctx, rep, file, line,
                    "user is enrolled already (--force replaces)");
