@@ -306,10 +306,13 @@ commit_failed(struct nis2_approval *ap, const struct commit *c, const char *id,
                       id, nis2_strerror(r),
                       store_why(ap->st, why, sizeof(why)));
     } else {
+        /* Landed but not synced (file), or no answer (ldap): the event
+           stands, the change may too. */
         nis2_diag_add(&ap->msgs, NULL, 0,
-                      "request %s is stored and audited, but the request "
-                      "store could not be synced to disk: %s",
-                      id, nis2_strerror(r));
+                      "request %s: the change is audited and was written, "
+                      "but the store then failed: %s%s (see nis2ctl show %s)",
+                      id, nis2_strerror(r), store_why(ap->st, why, sizeof(why)),
+                      id);
     }
     return NIS2_APPR_ERR;
 }

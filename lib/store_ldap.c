@@ -668,7 +668,8 @@ write_entry(struct nis2_store *st, struct nis2_request *req, uint64_t expected,
              expected == 0 ? "request add" : "request modify", dn);
     r = nis2_ldap_map_error(ls->l, rc, what);
     nis2_ldap_release(ls->l, rc);
-    if (r != 0 && !lost(rc) && c != NULL && c->undone != NULL) {
+    if (r != 0 && !lost(rc) && rc != LDAP_TIMEOUT && c != NULL &&
+        c->undone != NULL) {
         c->undone(req, r, c->arg);
     }
     if (r != 0 && r != NIS2_ERR_EXISTS && r != NIS2_ERR_CONFLICT &&
