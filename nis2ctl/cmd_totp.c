@@ -181,6 +181,8 @@ struct totp_commit {
     const char *source;   /* may be NULL */
     const bool *replaced; /* forced: set by the decision; may be NULL */
     int audit_err;        /* the audit failure that stopped it */
+    bool tried;           /* the event was written ... */
+    bool undone;          /* ... and the change then did not land */
 };
 
 static int
@@ -188,8 +190,10 @@ totp_before(void *arg)
 {
     struct totp_commit *c = arg;
 
+    c->undone = false;
     c->audit_err = audit(c->ctx, c->cfg, c->event, c->user, c->source,
                          c->replaced != NULL && *c->replaced);
+    c->tried = c->audit_err == 0;
     return c->audit_err;
 }
 
@@ -202,6 +206,7 @@ totp_undone(int err, void *arg)
     char ev[80];
     int r = NIS2_ERR_NOMEM;
 
+    c->undone = true;
     snprintf(ev, sizeof(ev), "%s.failed", c->event);
     if (det != NULL && nis2_json_str(det, "user", c->user) == 0 &&
         nis2_json_str(det, "error", nis2_strerror(err)) == 0) {
@@ -251,20 +256,26 @@ print_qr(FILE *f, const char *text)
 /*
  * Install `st` as USER's state; refuses an existing one without `force`.
  * totp.enroll is audited first (nothing installed when it cannot be:
- * *unaudited set, the message printed).  Returns 0, NIS2_ERR_EXISTS or
+ * *unaudited set, the message printed; *landed: the state was written
+ * although an error is returned).  Returns 0, NIS2_ERR_EXISTS or
  * another error.
  */
 static int
 install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
               const char *user, const struct nis2_totp_state *st, bool force,
-              const char *source, bool *replaced, bool *unaudited)
+              const char *source, bool *replaced, bool *unaudited, bool *landed)
 {
-    struct totp_commit tc = {ctx,      cfg, "totp.enroll", user, source,
-                             replaced, 0};
+    struct totp_commit tc = {.ctx = ctx,
+                             .cfg = cfg,
+                             .event = "totp.enroll",
+                             .user = user,
+                             .source = source,
+                             .replaced = replaced};
     struct nis2_commit hook = {totp_before, totp_undone, &tc};
     int r = nis2_totp_install_hook(cfg, user, st, force, replaced, &hook);
 
     *unaudited = r != 0 && r == tc.audit_err;
+    *landed = r != 0 && tc.tried && !tc.undone;
     return r;
 }
 
@@ -466,12 +477,24 @@ enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
     }
     e.uri = uri;
     e.b32 = b32;
-    bool unaudited = false;
+    bool unaudited = false, landed = false;
     r = install_state(ctx, cfg, user, st, force,
                       given != NULL ? "given" : "generated", &e.replaced,
-                      &unaudited);
+                      &unaudited, &landed);
     if (unaudited) {
         goto out; /* said */
+    }
+    if (landed) {
+        /* Enrolled and audited, but not synced: the codes must not be
+           lost with it, so they are shown; the exit says the error. */
+        char why[768];
+        nis2_totp_describe(cfg, r, why, sizeof(why));
+        fprintf(ctx->err,
+                "nis2ctl: %s is enrolled, but the state could not "
+                "be synced to disk: %s\n",
+                user, why);
+        r = 0;
+        rc = NIS2CTL_EXIT_ERR;
     }
     if (r == NIS2_ERR_EXISTS) {
         fprintf(ctx->err,
@@ -494,7 +517,9 @@ enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
     } else {
         enroll_print_text(ctx, cfg, &e, codes);
     }
-    rc = NIS2CTL_EXIT_OK;
+    if (!landed) {
+        rc = NIS2CTL_EXIT_OK;
+    }
 out:
     explicit_bzero(codes, sizeof(codes));
     nis2_freezero(secret, secret_len);
@@ -601,8 +626,9 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
         return;
     }
     user = id.name;
-    bool unaudited = false;
-    r = install_state(ctx, cfg, user, st, force, source, &replaced, &unaudited);
+    bool unaudited = false, landed = false;
+    r = install_state(ctx, cfg, user, st, force, source, &replaced, &unaudited,
+                      &landed);
 
     if (unaudited) {
         report_bad(ctx, rep, file, line, "the audit log cannot be written");
@@ -968,7 +994,8 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
-    struct totp_commit tc = {ctx, cfg, "totp.remove", user, NULL, NULL, 0};
+    struct totp_commit tc = {
+        .ctx = ctx, .cfg = cfg, .event = "totp.remove", .user = user};
     struct nis2_commit hook = {totp_before, totp_undone, &tc};
     r = nis2_totp_remove_hook(cfg, user, &hook);
     if (r != 0 && r == tc.audit_err) {
@@ -1178,7 +1205,8 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     bool was_locked = false;
-    struct totp_commit tc = {ctx, cfg, "totp.unlock", user, NULL, NULL, 0};
+    struct totp_commit tc = {
+        .ctx = ctx, .cfg = cfg, .event = "totp.unlock", .user = user};
     struct nis2_commit hook = {totp_before, totp_undone, &tc};
     r = nis2_totp_unlock_hook(cfg, user, time(NULL), &was_locked, &had, &hook);
     if (r != 0 && r == tc.audit_err) {
