@@ -3,9 +3,12 @@
  *
  * Each change is a compare-and-swap through nis2_store_modify(): the
  * callback applies the rules (request.c) to the request as stored, so two
- * approvers acting at once cannot both count.  The audit event is written
- * before the front-end reports the effect; a change that is stored but
- * not audited is reported as a failure.
+ * approvers acting at once cannot both count.  Audit before effect: the
+ * event of a change is written by the store's commit hook (store.h) at the
+ * last moment before the write lands, computed from the request as it will
+ * be stored; when the audit log cannot be written nothing is stored, and
+ * when the write then fails `EVENT.failed` follows (docs/audit-format.md).
+ * notify runs only after the effect.
  */
 #include <json.h>
 #include <stdarg.h>
@@ -160,11 +163,158 @@ out:
                       req->id, cfg->audit_log, nis2_strerror(r));
     } else if (r != 0) {
         nis2_diag_add(&ap->msgs, NULL, 0,
-                      "%s of %s is stored, but the audit log %s failed: %s",
+                      "%s of %s not done: the audit log %s cannot be "
+                      "written (%s); nothing was changed",
                       event, req->id, cfg->audit_log, nis2_strerror(r));
     }
     json_object_put(details);
     return r;
+}
+
+/* ---- audit before effect (the store's commit hook) ---------------------- */
+
+struct act_arg;
+
+/* One change on its way into the store: which events it writes. */
+struct commit {
+    struct nis2_approval *ap;
+    const struct act_arg *act; /* an action; NULL: `event` */
+    const char *event;         /* request.create, .emergency, .expire */
+    const char *written[2];    /* the events of this try in the log */
+    size_t n_written;
+    bool tried;    /* before() ran: a write was attempted */
+    bool undone;   /* ... and did not land (EVENT.failed written) */
+    int audit_err; /* the audit failure that stopped it */
+};
+
+/* Best effort: `EVENT.failed` for each event of this try, which did not
+   take effect because of `err`. */
+static void
+compensate(struct commit *c, const struct nis2_request *next, int err)
+{
+    const struct nis2_approval *ap = c->ap;
+    char ev[80];
+
+    for (size_t i = 0; i < c->n_written; i++) {
+        struct json_object *d = json_object_new_object();
+        int r = NIS2_ERR_NOMEM;
+        snprintf(ev, sizeof(ev), "%s.failed", c->written[i]);
+        if (d != NULL &&
+            (r = nis2_json_str(d, "error", nis2_strerror(err))) == 0) {
+            r = nis2_audit_append(ap->cfg->audit_log, ev, ap->actor->name,
+                                  next->target, NULL, next->id, d);
+        }
+        if (r != 0) {
+            nis2_diag_add(&c->ap->msgs, NULL, 0,
+                          "%s of %s did not take effect, and the audit log "
+                          "%s cannot say so (%s)",
+                          c->written[i], next->id, ap->cfg->audit_log,
+                          nis2_strerror(r));
+        }
+        json_object_put(d);
+    }
+    c->n_written = 0;
+}
+
+static struct json_object *filed_details(const struct nis2_request *q);
+static int act_events(const struct act_arg *a, const struct nis2_request *next,
+                      const char **ev, struct json_object **det);
+
+static int
+commit_before(const struct nis2_request *next, void *arg)
+{
+    struct commit *c = arg;
+    const char *ev[2] = {NULL, NULL};
+    struct json_object *det[2] = {NULL, NULL};
+    size_t n = 0;
+    int r = NIS2_OK;
+
+    c->tried = true;
+    c->undone = false;
+    c->n_written = 0;
+    c->audit_err = 0;
+    if (c->act != NULL) {
+        n = (size_t)act_events(c->act, next, ev, det);
+    } else {
+        ev[0] = c->event;
+        det[0] = strcmp(c->event, "request.expire") == 0
+                     ? json_object_new_object()
+                     : filed_details(next);
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (det[i] == NULL) {
+            r = NIS2_ERR_NOMEM;
+            nis2_diag_add(&c->ap->msgs, NULL, 0,
+                          "%s of %s not done: the audit log %s cannot be "
+                          "written (%s); nothing was changed",
+                          ev[i], next->id, c->ap->cfg->audit_log,
+                          nis2_strerror(r));
+        } else {
+            r = audit(c->ap, ev[i], next, det[i]);
+            det[i] = NULL;
+        }
+        if (r != 0) {
+            for (size_t j = i + 1; j < n; j++) {
+                json_object_put(det[j]);
+            }
+            c->audit_err = r;
+            compensate(c, next, r);
+            return r;
+        }
+        c->written[c->n_written++] = ev[i];
+    }
+    return NIS2_OK;
+}
+
+static void
+commit_undone(const struct nis2_request *next, int err, void *arg)
+{
+    struct commit *c = arg;
+
+    c->undone = true;
+    compensate(c, next, err);
+}
+
+/* The hook for `c`. */
+static struct nis2_store_commit
+commit_hook(struct commit *c)
+{
+    struct nis2_store_commit h = {commit_before, commit_undone, c};
+    return h;
+}
+
+/*
+ * After a store call with the hook failed with `r`: 0 when the write was
+ * not even tried (a store or rules error the caller explains), else the
+ * status after saying what happened: not audited (nothing changed), not
+ * stored (EVENT.failed), or stored and audited but not synced.
+ */
+static int
+commit_failed(struct nis2_approval *ap, const struct commit *c, const char *id,
+              int r)
+{
+    char why[600];
+
+    if (!c->tried || r == c->audit_err) {
+        return c->tried ? NIS2_APPR_ERR : 0; /* audit() said it */
+    }
+    if (c->undone) {
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "request %s could not be stored: %s%s (audited as "
+                      "failed)",
+                      id, nis2_strerror(r),
+                      store_why(ap->st, why, sizeof(why)));
+    } else {
+        /* Landed but not synced (file), or no answer (ldap): the event
+           stands, the change may too. */
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "request %s: the change is audited and was written, "
+                      "but the store then failed: %s%s (see nis2ctl show %s)",
+                      id, nis2_strerror(r), store_why(ap->st, why, sizeof(why)),
+                      id);
+    }
+    return NIS2_APPR_ERR;
 }
 
 static void
@@ -210,17 +360,17 @@ static void
 expire_if_due(struct nis2_approval *ap, struct nis2_request **q)
 {
     struct nis2_request *fresh = NULL;
-    uint64_t before = (*q)->revision;
     time_t now = ap->now;
+
+    struct commit c = {.ap = ap, .event = "request.expire"};
+    struct nis2_store_commit hook = commit_hook(&c);
 
     if (!nis2_request_refresh(*q, now)) {
         return;
     }
-    if (nis2_store_modify(ap->st, (*q)->id, expire_fn, &now, &fresh) == 0 &&
+    if (nis2_store_modify_hook(ap->st, (*q)->id, expire_fn, &now, &hook,
+                               &fresh) == 0 &&
         fresh != NULL) {
-        if (fresh->revision != before && fresh->state == NIS2_REQ_EXPIRED) {
-            (void)audit(ap, "request.expire", fresh, NULL);
-        }
         nis2_request_free(*q);
         *q = fresh;
         return;
@@ -245,9 +395,10 @@ get_error(struct nis2_approval *ap, const char *id, int r)
 
 /* ---- file --------------------------------------------------------------- */
 
-/* request.create / request.emergency with the window and the reason. */
-static int
-audit_filed(struct nis2_approval *ap, const struct nis2_request *q)
+/* The details of request.create / request.emergency: the window and the
+   reason.  NULL when out of memory. */
+static struct json_object *
+filed_details(const struct nis2_request *q)
 {
     struct json_object *d = json_object_new_object();
     char a[64], b[64];
@@ -263,15 +414,9 @@ audit_filed(struct nis2_approval *ap, const struct nis2_request *q)
     }
     if (r != 0) {
         json_object_put(d);
-        d = NULL;
-        nis2_diag_add(&ap->msgs, NULL, 0,
-                      "%s of %s is stored, but the audit log %s failed: %s",
-                      q->emergency ? "request.emergency" : "request.create",
-                      q->id, ap->cfg->audit_log, nis2_strerror(r));
-        return r;
+        return NULL;
     }
-    return audit(ap, q->emergency ? "request.emergency" : "request.create", q,
-                 d);
+    return d;
 }
 
 int
@@ -281,6 +426,8 @@ nis2_approval_file(struct nis2_approval *ap,
 {
     struct nis2_request_params mine = *p;
     struct nis2_request *q = NULL;
+    struct commit c = {.ap = ap};
+    struct nis2_store_commit hook = commit_hook(&c);
     char why[600];
     int r, rc = NIS2_APPR_ERR;
 
@@ -293,14 +440,21 @@ nis2_approval_file(struct nis2_approval *ap,
         note[0] = '\0';
         return status_for(r);
     }
-    if ((r = nis2_store_create_new(ap->st, q)) != 0) {
-        nis2_diag_add(&ap->msgs, NULL, 0, "cannot store the request: %s%s",
-                      nis2_strerror(r), store_why(ap->st, why, sizeof(why)));
-        goto out;
+    c.event = q->emergency ? "request.emergency" : "request.create";
+    if ((r = nis2_store_create_new_hook(ap->st, q, &hook)) != 0) {
+        if ((rc = commit_failed(ap, &c, q->id, r)) == 0) {
+            nis2_diag_add(&ap->msgs, NULL, 0, "cannot store the request: %s%s",
+                          nis2_strerror(r),
+                          store_why(ap->st, why, sizeof(why)));
+            rc = NIS2_APPR_ERR;
+        }
+        if (!c.tried || c.undone || r == c.audit_err) {
+            goto out; /* nothing stored */
+        }
+    } else {
+        rc = NIS2_APPR_OK;
     }
-    r = audit_filed(ap, q);
-    notify(ap, q->emergency ? "request.emergency" : "request.create", q);
-    rc = r == 0 ? NIS2_APPR_OK : NIS2_APPR_ERR;
+    notify(ap, c.event, q);
     *out = q;
     q = NULL;
 out:
@@ -517,6 +671,29 @@ act_details(const struct nis2_appr_act *act, const struct nis2_request *q)
     return d;
 }
 
+/*
+ * The events of the action `a` as it is about to be stored as `next`:
+ * request.expire when the window was found over, and the action's own
+ * event unless that made it refused.  Fills ev[] and det[] (NULL: out of
+ * memory); returns how many.
+ */
+static int
+act_events(const struct act_arg *a, const struct nis2_request *next,
+           const char **ev, struct json_object **det)
+{
+    int n = 0;
+
+    if (a->expired) {
+        ev[n] = "request.expire";
+        det[n++] = json_object_new_object();
+    }
+    if (!a->expired || a->refusal == 0) {
+        ev[n] = act_event[a->act->what];
+        det[n++] = act_details(a->act, next);
+    }
+    return n;
+}
+
 /* Refused, expired or unreadable: the status after saying why. */
 static int
 act_failed(struct nis2_approval *ap, const char *id, const struct act_arg *a,
@@ -539,16 +716,24 @@ nis2_approval_act(struct nis2_approval *ap, const char *id,
                   char *note, size_t notelen)
 {
     struct act_arg a = {.cfg = ap->cfg, .act = act, .now = ap->now};
+    struct commit c = {.ap = ap, .act = &a};
+    struct nis2_store_commit hook = commit_hook(&c);
     struct nis2_request *q = NULL;
-    struct json_object *d = NULL;
-    int r, rc;
+    int r, rc = NIS2_APPR_OK;
 
     *out = NULL;
     note[0] = '\0';
     a.actor = ap->actor->name;
-    r = nis2_store_modify(ap->st, id, act_fn, &a, &q);
-    if (r == 0 && a.expired && q != NULL) {
-        (void)audit(ap, "request.expire", q, NULL);
+    r = nis2_store_modify_hook(ap->st, id, act_fn, &a, &hook, &q);
+    if (r != 0 && (rc = commit_failed(ap, &c, id, r)) != 0) {
+        /* The write was tried: stored or not, said. */
+        if (c.undone || r == c.audit_err || q == NULL) {
+            nis2_request_free(q);
+            return rc;
+        }
+        r = 0; /* stored and audited, not synced: it stands */
+    }
+    if (r == 0 && a.expired) {
         r = a.refusal;
     }
     if (r != 0) {
@@ -556,19 +741,10 @@ nis2_approval_act(struct nis2_approval *ap, const char *id,
         nis2_request_free(q);
         return rc;
     }
-    if ((d = act_details(act, q)) == NULL) {
-        nis2_diag_add(&ap->msgs, NULL, 0,
-                      "%s of %s is stored, but the audit log %s failed: %s",
-                      act_event[act->what], q->id, ap->cfg->audit_log,
-                      nis2_strerror(NIS2_ERR_NOMEM));
-        r = NIS2_ERR_NOMEM;
-    } else {
-        r = audit(ap, act_event[act->what], q, d);
-    }
     if (act->what != NIS2_APPR_REVIEW) {
         notify(ap, act_event[act->what], q);
     }
     snprintf(note, notelen, "%s", a.msg);
     *out = q;
-    return r == 0 ? NIS2_APPR_OK : NIS2_APPR_ERR;
+    return rc;
 }

@@ -6,7 +6,9 @@
  * The rules live in request.c; this module runs each change as a
  * compare-and-swap through the store (store.h), checks who may see what,
  * records the expiry of a window that has passed, audits every transition
- * before its effect is reported and runs the [notify] command.  It prints
+ * before it is stored (the store's commit hook: no event, no change;
+ * EVENT.failed when the store then fails) and runs the [notify] command
+ * after the change.  It prints
  * nothing: what the user should read (refusals, failures, warnings) is
  * collected in `msgs`, one sentence each, in the order it happened; the
  * front-end (nis2ctl, the broker's verbs) prints them and the request.
@@ -28,7 +30,7 @@
 enum nis2_appr_status {
     NIS2_APPR_OK = 0,  /* done (and audited) */
     NIS2_APPR_NO = 1,  /* refused by the rules, no such request */
-    NIS2_APPR_ERR = 2, /* could not be done, or done but not audited */
+    NIS2_APPR_ERR = 2, /* could not be done (the audit log, the store) */
 };
 
 /* One use of the service by one actor. */
@@ -53,9 +55,10 @@ void nis2_approval_close(struct nis2_approval *ap);
 
 /*
  * File a request as the actor (p->requester is ignored): built by the
- * rules, stored, audited (request.create or request.emergency), notified.
- * *out gets the stored request (caller frees) also when only the audit
- * failed (NIS2_APPR_ERR); `note` the rules' remark ("" if none).
+ * rules, audited (request.create or request.emergency), stored, notified.
+ * *out gets the stored request (caller frees); also with NIS2_APPR_ERR
+ * when the write landed but the store failed after it (not synced): the
+ * request stands.  `note` the rules' remark ("" if none).
  */
 int nis2_approval_file(struct nis2_approval *ap,
                        const struct nis2_request_params *p,
@@ -103,9 +106,10 @@ struct nis2_appr_act {
  * Act on request `id` (canonical) as the actor.  A window found over is
  * stored as expired (audited) and every action but a review is refused; a
  * decision the rules refuse (NIS2_ERR_DENIED) is audited as
- * request.refused.  On success the change is audited, then notified
- * (not for a review).  *out gets the request as stored (caller frees),
- * also when only the audit failed; `note` the rules' remark.
+ * request.refused.  The change is audited, stored, then notified (not
+ * for a review).  *out gets the request as stored (caller frees), also
+ * with NIS2_APPR_ERR when the write landed but the store failed after it;
+ * `note` the rules' remark.
  */
 int nis2_approval_act(struct nis2_approval *ap, const char *id,
                       const struct nis2_appr_act *act,

@@ -1157,7 +1157,14 @@ nis2_audit_append(const char *path, const char *event, const char *actor,
         goto out;
     }
     if (fdatasync(fd) != 0) {
+        /* Not known to be on disk: take the line back, so that a failed
+           append never leaves an event whose change the caller then does
+           not make (audit before effect). */
         r = NIS2_ERR_IO;
+        if (ftruncate(fd, size) != 0) {
+            snprintf(why, sizeof(why),
+                     "a failed sync left the event in the log");
+        }
         goto out;
     }
 out:

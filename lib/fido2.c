@@ -370,6 +370,14 @@ int
 nis2_fido2_store(const struct nis2_config *cfg, const char *user,
                  const struct nis2_fido2_creds *c)
 {
+    return nis2_fido2_store_hook(cfg, user, c, NULL);
+}
+
+int
+nis2_fido2_store_hook(const struct nis2_config *cfg, const char *user,
+                      const struct nis2_fido2_creds *c,
+                      const struct nis2_commit *hook)
+{
     char *buf = NULL;
     size_t len = 0;
     int r;
@@ -378,7 +386,7 @@ nis2_fido2_store(const struct nis2_config *cfg, const char *user,
         (r = nis2_fido2_creds_format(c, &buf, &len)) != 0) {
         return r;
     }
-    r = nis2_userstate_write(cfg, FIDO2_KIND, user, buf, len);
+    r = nis2_userstate_write(cfg, FIDO2_KIND, user, buf, len, hook);
     free(buf);
     return r;
 }
@@ -386,7 +394,14 @@ nis2_fido2_store(const struct nis2_config *cfg, const char *user,
 int
 nis2_fido2_remove(const struct nis2_config *cfg, const char *user)
 {
-    return nis2_userstate_remove(cfg, FIDO2_KIND, user);
+    return nis2_fido2_remove_hook(cfg, user, NULL);
+}
+
+int
+nis2_fido2_remove_hook(const struct nis2_config *cfg, const char *user,
+                       const struct nis2_commit *hook)
+{
+    return nis2_userstate_remove(cfg, FIDO2_KIND, user, hook);
 }
 
 int

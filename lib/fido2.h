@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "fileio.h"
 
 #define NIS2_FIDO2_STATE_VERSION 1
 #define NIS2_FIDO2_STATE_MAX (64 * 1024)
@@ -110,6 +111,13 @@ int nis2_fido2_store(const struct nis2_config *cfg, const char *user,
                      const struct nis2_fido2_creds *c);
 /* Remove the file (not the lock file).  Hold the lock. */
 int nis2_fido2_remove(const struct nis2_config *cfg, const char *user);
+/* The same two with a commit hook (fileio.h; may be NULL) run just before
+   the rename or unlink, for nis2ctl's audit before effect. */
+int nis2_fido2_store_hook(const struct nis2_config *cfg, const char *user,
+                          const struct nis2_fido2_creds *c,
+                          const struct nis2_commit *hook);
+int nis2_fido2_remove_hook(const struct nis2_config *cfg, const char *user,
+                           const struct nis2_commit *hook);
 
 /*
  * The relying party id: [fido2] rp_id, else "pam://" and this host's name

@@ -234,8 +234,31 @@ nis2_fsync_parent(const char *path)
 }
 
 int
+nis2_commit_before(const struct nis2_commit *c)
+{
+    return c != NULL && c->before != NULL ? c->before(c->arg) : NIS2_OK;
+}
+
+int
+nis2_commit_undone(const struct nis2_commit *c, int err)
+{
+    if (c != NULL && c->undone != NULL) {
+        c->undone(err, c->arg);
+    }
+    return err;
+}
+
+int
 nis2_file_write_atomic(const char *path, const void *data, size_t len,
                        mode_t mode, uid_t uid, gid_t gid)
+{
+    return nis2_file_write_atomic_hook(path, data, len, mode, uid, gid, NULL);
+}
+
+int
+nis2_file_write_atomic_hook(const char *path, const void *data, size_t len,
+                            mode_t mode, uid_t uid, gid_t gid,
+                            const struct nis2_commit *c)
 {
     char tmp[PATH_MAX];
     unsigned char rnd[8];
@@ -293,11 +316,15 @@ nis2_file_write_atomic(const char *path, const void *data, size_t len,
         goto out;
     }
     fd = -1;
+    if ((r = nis2_commit_before(c)) != 0) {
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
-        r = NIS2_ERR_IO;
+        r = nis2_commit_undone(c, NIS2_ERR_IO);
         goto out;
     }
     created = false;
+    /* Landed: a failed directory sync is reported, the change stands. */
     r = nis2_fsync_parent(path);
 out:
     if (fd >= 0) {

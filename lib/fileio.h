@@ -61,6 +61,41 @@ int nis2_fd_read_all(int fd, size_t max, char **buf_out, size_t *len_out);
 int nis2_file_write_atomic(const char *path, const void *data, size_t len,
                            mode_t mode, uid_t uid, gid_t gid);
 
+/*
+ * A commit hook: how a caller writes the audit event of a change at the
+ * last moment before the change becomes visible, and learns when it then
+ * did not happen (audit before effect, docs/audit-format.md).
+ *
+ *   before(arg)       called once, after everything that can be prepared
+ *                     is (temp file written and synced, lock held, checks
+ *                     passed), just before the rename, link, unlink or
+ *                     directory write that makes the change visible.
+ *                     Nonzero: nothing is changed, that value returned.
+ *   undone(err, arg)  before() returned 0 but the change did not land;
+ *                     `err` is what the function returns.  Not called
+ *                     when the change landed and a later step (the
+ *                     directory's fsync) failed: that error is returned
+ *                     and the change stands.
+ *
+ * A NULL hook, or a NULL member, is no hook.
+ */
+struct nis2_commit {
+    int (*before)(void *arg);
+    void (*undone)(int err, void *arg);
+    void *arg;
+};
+
+/* The hook's before() (0 when there is none). */
+int nis2_commit_before(const struct nis2_commit *c);
+/* The hook's undone(err) when there is one; returns err. */
+int nis2_commit_undone(const struct nis2_commit *c, int err);
+
+/* nis2_file_write_atomic() with `c` (may be NULL) called before the
+   rename. */
+int nis2_file_write_atomic_hook(const char *path, const void *data, size_t len,
+                                mode_t mode, uid_t uid, gid_t gid,
+                                const struct nis2_commit *c);
+
 /* Write all of `len` bytes, retrying short writes and EINTR. */
 int nis2_write_all(int fd, const void *data, size_t len);
 

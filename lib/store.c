@@ -74,13 +74,20 @@ nis2_store_list(struct nis2_store *st, struct nis2_request ***out,
 int
 nis2_store_create_new(struct nis2_store *st, struct nis2_request *req)
 {
+    return nis2_store_create_new_hook(st, req, NULL);
+}
+
+int
+nis2_store_create_new_hook(struct nis2_store *st, struct nis2_request *req,
+                           const struct nis2_store_commit *c)
+{
     int r = NIS2_ERR_EXISTS;
 
     for (int i = 0; i < CREATE_TRIES && r == NIS2_ERR_EXISTS; i++) {
         if ((r = nis2_request_id_generate(req->id)) != 0) {
             return r;
         }
-        r = st->ops->create(st, req);
+        r = st->ops->create(st, req, c);
     }
     return r;
 }
@@ -88,6 +95,15 @@ nis2_store_create_new(struct nis2_store *st, struct nis2_request *req)
 int
 nis2_store_modify(struct nis2_store *st, const char *id,
                   nis2_store_modify_fn fn, void *arg, struct nis2_request **out)
+{
+    return nis2_store_modify_hook(st, id, fn, arg, NULL, out);
+}
+
+int
+nis2_store_modify_hook(struct nis2_store *st, const char *id,
+                       nis2_store_modify_fn fn, void *arg,
+                       const struct nis2_store_commit *c,
+                       struct nis2_request **out)
 {
     struct nis2_request *cur = NULL;
     uint64_t expected;
@@ -111,7 +127,7 @@ nis2_store_modify(struct nis2_store *st, const char *id,
         if (r != 0) {
             break;
         }
-        r = st->ops->update(st, cur, expected);
+        r = st->ops->update(st, cur, expected, c);
     }
     if (out != NULL && cur != NULL) {
         *out = cur;

@@ -34,6 +34,27 @@
 
 struct nis2_store;
 
+/*
+ * The commit hook of a write (audit before effect; fileio.h has the same
+ * for plain files).  A backend calls before(next) at the last moment
+ * before the write becomes visible, when no conflict can follow any more
+ * for the file backend (under the requests lock, after the revision
+ * check, just before the link or rename); `next` is the request as it
+ * will be stored (its id and revision set).  Nonzero from before(): the
+ * write is abandoned and that value returned.  When before() returned 0
+ * and the write then does not land, undone(next, err) is called with the
+ * error about to be returned; the ldap backend calls it for a lost
+ * compare-and-swap too (NIS2_ERR_CONFLICT, NIS2_ERR_EXISTS), after which
+ * nis2_store_modify() / nis2_store_create_new() try again and call
+ * before() anew.  A write that landed but whose directory sync failed
+ * returns that error without undone(): the change stands.
+ */
+struct nis2_store_commit {
+    int (*before)(const struct nis2_request *next, void *arg);
+    void (*undone)(const struct nis2_request *next, int err, void *arg);
+    void *arg;
+};
+
 struct nis2_store_ops {
     const char *name; /* "file", "ldap" */
     /* `id` already validated (nis2_request_id_normalize).  *out on 0. */
@@ -47,11 +68,13 @@ struct nis2_store_ops {
      */
     int (*list)(struct nis2_store *st, struct nis2_request ***out,
                 size_t *n_out, struct nis2_diag *bad);
-    /* Store a new request under req->id; NIS2_ERR_EXISTS when taken. */
-    int (*create)(struct nis2_store *st, struct nis2_request *req);
+    /* Store a new request under req->id; NIS2_ERR_EXISTS when taken.
+       `c` (may be NULL) as described above. */
+    int (*create)(struct nis2_store *st, struct nis2_request *req,
+                  const struct nis2_store_commit *c);
     /* Replace req->id if its stored revision is `expected`. */
     int (*update)(struct nis2_store *st, struct nis2_request *req,
-                  uint64_t expected);
+                  uint64_t expected, const struct nis2_store_commit *c);
     void (*close)(struct nis2_store *st);
     /* What the backend's last failure was, in its own words ("" when it
        has nothing to add); NULL: the backend keeps no text. */
@@ -96,6 +119,9 @@ int nis2_store_list(struct nis2_store *st, struct nis2_request ***out,
  * one (up to 32 times).  req->id and req->revision are set on success.
  */
 int nis2_store_create_new(struct nis2_store *st, struct nis2_request *req);
+/* The same with the commit hook `c` (may be NULL) on each try. */
+int nis2_store_create_new_hook(struct nis2_store *st, struct nis2_request *req,
+                               const struct nis2_store_commit *c);
 
 /*
  * Read-modify-write with retry: get `id`, call fn(req, arg) on a private
@@ -112,6 +138,16 @@ typedef int (*nis2_store_modify_fn)(struct nis2_request *req, void *arg);
 int nis2_store_modify(struct nis2_store *st, const char *id,
                       nis2_store_modify_fn fn, void *arg,
                       struct nis2_request **out);
+/*
+ * The same with the commit hook `c` (may be NULL) on each update: its
+ * before() sees the request fn made, and runs only for a write that
+ * nothing can overtake any more (file backend) or again for each retry
+ * after a lost swap (ldap backend, after undone()).
+ */
+int nis2_store_modify_hook(struct nis2_store *st, const char *id,
+                           nis2_store_modify_fn fn, void *arg,
+                           const struct nis2_store_commit *c,
+                           struct nis2_request **out);
 
 /*
  * For pam_nis2's account step: the approved request of `user` for `target`

@@ -7,7 +7,9 @@
  * to its name, so two creators can never take the same id; an update is a
  * compare-and-swap: under the lock the stored revision is read back and
  * compared before nis2_file_write_atomic() replaces the file.  Readers need
- * no lock: a document is always replaced whole by rename(2).  Files are
+ * no lock: a document is always replaced whole by rename(2).  The commit
+ * hook (store.h) runs under the lock just before the link or rename, when
+ * nothing can overtake the write any more.  Files are
  * 0640, the directory 0750, owned as nis2_state_owner() says; a record is
  * trusted only when nis2_state_trust(022) accepts it.
  */
@@ -249,10 +251,52 @@ out:
     return r;
 }
 
-/* Write `data` to a fresh temp file next to `path` and link it there:
-   link(2) fails with EEXIST instead of replacing, unlike rename(2). */
+/* A store commit hook seen as a file one (fileio.h), for `next`. */
+struct file_commit {
+    const struct nis2_store_commit *c;
+    const struct nis2_request *next;
+};
+
 static int
-link_new(const char *path, const char *data, size_t len, uid_t uid, gid_t gid)
+commit_before(void *arg)
+{
+    struct file_commit *fc = arg;
+
+    return fc->c->before != NULL ? fc->c->before(fc->next, fc->c->arg) : 0;
+}
+
+static void
+commit_undone(int err, void *arg)
+{
+    struct file_commit *fc = arg;
+
+    if (fc->c->undone != NULL) {
+        fc->c->undone(fc->next, err, fc->c->arg);
+    }
+}
+
+/* `hook` for `c` (NULL: none) and `next`, using `fc` as its store. */
+static const struct nis2_commit *
+file_hook(const struct nis2_store_commit *c, const struct nis2_request *next,
+          struct file_commit *fc, struct nis2_commit *hook)
+{
+    if (c == NULL) {
+        return NULL;
+    }
+    fc->c = c;
+    fc->next = next;
+    hook->before = commit_before;
+    hook->undone = commit_undone;
+    hook->arg = fc;
+    return hook;
+}
+
+/* Write `data` to a fresh temp file next to `path` and link it there:
+   link(2) fails with EEXIST instead of replacing, unlike rename(2).  The
+   hook `c` (may be NULL) runs just before the link. */
+static int
+link_new(const char *path, const char *data, size_t len, uid_t uid, gid_t gid,
+         const struct nis2_commit *c)
 {
     char tmp[PATH_MAX];
     unsigned char rnd[8];
@@ -284,10 +328,15 @@ link_new(const char *path, const char *data, size_t len, uid_t uid, gid_t gid)
         r = NIS2_ERR_IO;
         goto out;
     }
-    if (link(tmp, path) != 0) {
-        r = errno == EEXIST ? NIS2_ERR_EXISTS : NIS2_ERR_IO;
+    if ((r = nis2_commit_before(c)) != 0) {
         goto out;
     }
+    if (link(tmp, path) != 0) {
+        r = nis2_commit_undone(c,
+                               errno == EEXIST ? NIS2_ERR_EXISTS : NIS2_ERR_IO);
+        goto out;
+    }
+    /* Landed: a failed directory sync is reported, the request stands. */
     r = nis2_fsync_parent(path);
 out:
     if (fd >= 0) {
@@ -298,9 +347,13 @@ out:
 }
 
 static int
-file_create(struct nis2_store *st, struct nis2_request *req)
+file_create(struct nis2_store *st, struct nis2_request *req,
+            const struct nis2_store_commit *c)
 {
     struct file_store *fs = priv(st);
+    struct file_commit fc;
+    struct nis2_commit hook;
+    struct stat sb;
     char path[PATH_MAX];
     char *doc = NULL;
     uid_t uid;
@@ -311,11 +364,22 @@ file_create(struct nis2_store *st, struct nis2_request *req)
         (r = lock_for_write(st, &uid, &gid, &lockfd)) != 0) {
         goto out;
     }
+    /* A taken id is told before the hook runs: no event for it.  (link(2)
+       still refuses one that appears now.) */
+    if (lstat(path, &sb) == 0) {
+        r = NIS2_ERR_EXISTS;
+        goto out;
+    }
+    if (errno != ENOENT) {
+        r = NIS2_ERR_IO;
+        goto out;
+    }
     req->revision = 1;
     if ((r = nis2_request_to_string(req, &doc)) != 0) {
         goto out;
     }
-    r = link_new(path, doc, strlen(doc), uid, gid);
+    r = link_new(path, doc, strlen(doc), uid, gid,
+                 file_hook(c, req, &fc, &hook));
 out:
     free(doc);
     nis2_lock_release(lockfd);
@@ -323,9 +387,12 @@ out:
 }
 
 static int
-file_update(struct nis2_store *st, struct nis2_request *req, uint64_t expected)
+file_update(struct nis2_store *st, struct nis2_request *req, uint64_t expected,
+            const struct nis2_store_commit *c)
 {
     struct file_store *fs = priv(st);
+    struct file_commit fc;
+    struct nis2_commit hook;
     struct nis2_request *cur = NULL;
     char path[PATH_MAX];
     char *doc = NULL;
@@ -344,8 +411,9 @@ file_update(struct nis2_store *st, struct nis2_request *req, uint64_t expected)
     }
     req->revision = expected + 1;
     if ((r = nis2_request_to_string(req, &doc)) != 0 ||
-        (r = nis2_file_write_atomic(path, doc, strlen(doc), FILE_MODE, uid,
-                                    gid)) != 0) {
+        (r = nis2_file_write_atomic_hook(path, doc, strlen(doc), FILE_MODE, uid,
+                                         gid, file_hook(c, req, &fc, &hook))) !=
+            0) {
         req->revision = expected;
         goto out;
     }

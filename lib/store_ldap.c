@@ -630,9 +630,16 @@ out:
     return r;
 }
 
-/* One write: an add (expected 0) or the compare-and-swap modify. */
+/*
+ * One write: an add (expected 0) or the compare-and-swap modify.  The
+ * hook `c` (may be NULL) runs just before the operation is sent and is
+ * told when the directory refused it, a lost swap included: the server
+ * decides the swap, so there is no later moment to ask.  After a lost
+ * connection the write may have landed: undone() is not called then.
+ */
 static int
-write_entry(struct nis2_store *st, struct nis2_request *req, uint64_t expected)
+write_entry(struct nis2_store *st, struct nis2_request *req, uint64_t expected,
+            const struct nis2_store_commit *c)
 {
     struct ldap_store *ls = priv(st);
     struct modset *m = NULL;
@@ -651,12 +658,20 @@ write_entry(struct nis2_store *st, struct nis2_request *req, uint64_t expected)
                                nis2_ldap_last_error(ls->l));
         goto out;
     }
+    if (c != NULL && c->before != NULL && (r = c->before(req, c->arg)) != 0) {
+        nis2_ldap_release(ls->l, LDAP_SUCCESS);
+        goto out;
+    }
     rc = expected == 0 ? ldap_add_ext_s(ld, dn, m->ptrs, NULL, NULL)
                        : ldap_modify_ext_s(ld, dn, m->ptrs, NULL, NULL);
     snprintf(what, sizeof(what), "%s %s",
              expected == 0 ? "request add" : "request modify", dn);
     r = nis2_ldap_map_error(ls->l, rc, what);
     nis2_ldap_release(ls->l, rc);
+    if (r != 0 && !lost(rc) && rc != LDAP_TIMEOUT && c != NULL &&
+        c->undone != NULL) {
+        c->undone(req, r, c->arg);
+    }
     if (r != 0 && r != NIS2_ERR_EXISTS && r != NIS2_ERR_CONFLICT &&
         r != NIS2_ERR_NOTFOUND) {
         nis2_ldap_note_failure(ls->l, req->requester, "request write",
@@ -674,19 +689,20 @@ out:
 }
 
 static int
-lstore_create(struct nis2_store *st, struct nis2_request *req)
+lstore_create(struct nis2_store *st, struct nis2_request *req,
+              const struct nis2_store_commit *c)
 {
-    return write_entry(st, req, 0);
+    return write_entry(st, req, 0, c);
 }
 
 static int
 lstore_update(struct nis2_store *st, struct nis2_request *req,
-              uint64_t expected)
+              uint64_t expected, const struct nis2_store_commit *c)
 {
     if (expected == 0) {
         return NIS2_ERR_INVAL;
     }
-    return write_entry(st, req, expected);
+    return write_entry(st, req, expected, c);
 }
 
 static void

@@ -53,9 +53,10 @@ nis2_totp_state_unlock(int fd)
     nis2_userstate_unlock(fd);
 }
 
-int
-nis2_totp_state_store(const struct nis2_config *cfg, const char *user,
-                      const struct nis2_totp_state *st)
+/* nis2_totp_state_store() with the commit hook `c` (may be NULL). */
+static int
+state_store(const struct nis2_config *cfg, const char *user,
+            const struct nis2_totp_state *st, const struct nis2_commit *c)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -65,15 +66,22 @@ nis2_totp_state_store(const struct nis2_config *cfg, const char *user,
         (r = nis2_totp_state_format(st, &buf, &len)) != 0) {
         return r;
     }
-    r = nis2_userstate_write(cfg, TOTP_KIND, user, buf, len);
+    r = nis2_userstate_write(cfg, TOTP_KIND, user, buf, len, c);
     nis2_freezero(buf, len);
     return r;
 }
 
 int
+nis2_totp_state_store(const struct nis2_config *cfg, const char *user,
+                      const struct nis2_totp_state *st)
+{
+    return state_store(cfg, user, st, NULL);
+}
+
+int
 nis2_totp_state_remove(const struct nis2_config *cfg, const char *user)
 {
-    return nis2_userstate_remove(cfg, TOTP_KIND, user);
+    return nis2_userstate_remove(cfg, TOTP_KIND, user, NULL);
 }
 
 /* ---- the backend ------------------------------------------------------- */
@@ -116,12 +124,12 @@ file_load(const struct nis2_config *cfg, const char *user,
 static int
 file_store(const struct nis2_config *cfg, const char *user,
            const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
-           bool full)
+           bool full, const struct nis2_commit *c)
 {
     (void)rec;
     (void)full; /* the file always holds the whole state */
-    return st != NULL ? nis2_totp_state_store(cfg, user, st)
-                      : nis2_totp_state_remove(cfg, user);
+    return st != NULL ? state_store(cfg, user, st, c)
+                      : nis2_userstate_remove(cfg, TOTP_KIND, user, c);
 }
 
 static const char *

@@ -464,7 +464,7 @@ mods_tally(struct mods *m, const struct nis2_totp_state *st)
  */
 static int
 modify_entry(struct nis2_ldap *l, const char *dn, struct mods *m,
-             const char *what, bool enrolling)
+             const char *what, bool enrolling, bool *unknown)
 {
     LDAP *ld = NULL;
     int rc, r;
@@ -477,6 +477,11 @@ modify_entry(struct nis2_ldap *l, const char *dn, struct mods *m,
         return r;
     }
     rc = ldap_modify_ext_s(ld, dn, m->p, NULL, NULL);
+    /* Sent but no answer: it may have landed. */
+    if (unknown != NULL) {
+        *unknown = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+                   rc == LDAP_TIMEOUT;
+    }
     r = nis2_ldap_map_error(l, rc, what);
     nis2_ldap_release(l, rc);
     if (enrolling && rc == LDAP_TYPE_OR_VALUE_EXISTS) {
@@ -488,10 +493,11 @@ modify_entry(struct nis2_ldap *l, const char *dn, struct mods *m,
     return r;
 }
 
-int
-nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
-                     const struct nis2_totp_state *st, uint64_t expected,
-                     bool enrol)
+/* nis2_totp_ldap_store(); *unknown (may be NULL): sent, no answer. */
+static int
+ldap_write(struct nis2_ldap *l, const char *dn,
+           const struct nis2_totp_state *st, uint64_t expected, bool enrol,
+           bool *unknown)
 {
     struct mods m;
     int r;
@@ -502,9 +508,17 @@ nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
     memset(&m, 0, sizeof(m));
     mods_head(&m, st, expected, enrol);
     mods_tally(&m, st);
-    r = modify_entry(l, dn, &m, "TOTP write", expected == 0);
+    r = modify_entry(l, dn, &m, "TOTP write", expected == 0, unknown);
     mods_free(&m);
     return r;
+}
+
+int
+nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
+                     const struct nis2_totp_state *st, uint64_t expected,
+                     bool enrol)
+{
+    return ldap_write(l, dn, st, expected, enrol, NULL);
 }
 
 /* ---- administration ------------------------------------------------------ */
@@ -515,7 +529,7 @@ nis2_totp_ldap_store(struct nis2_ldap *l, const char *dn,
  * attribute replaced by nothing, the objectClass value deleted.
  */
 static int
-strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
+strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev, bool *unknown)
 {
     struct mods m;
     int r;
@@ -530,7 +544,7 @@ strip_state(struct nis2_ldap *l, const char *dn, uint64_t rev)
     }
     mod1(&m, LDAP_MOD_DELETE, "objectClass", true, strdup("nis2TotpUser"), NULL,
          0);
-    r = modify_entry(l, dn, &m, "TOTP remove", false);
+    r = modify_entry(l, dn, &m, "TOTP remove", false, unknown);
     mods_free(&m);
     return r;
 }
@@ -568,54 +582,69 @@ ldap_load(const struct nis2_config *cfg, const char *user,
     return r == NIS2_ERR_NOTFOUND || r == NIS2_ERR_PARSE ? NIS2_OK : r;
 }
 
-/* Enrol `st` on the entry of `user`, whose state is not there (any more). */
+/* Enrol `st` on the entry `dn`, whose state is not there (any more). */
 static int
-enrol_fresh(struct nis2_ldap *l, const char *user,
-            const struct nis2_totp_state *st, bool strip_first)
+enrol_fresh(struct nis2_ldap *l, const char *dn,
+            const struct nis2_totp_state *st, bool strip_first, bool *unknown)
 {
-    char *dn = NULL;
     int r;
 
-    if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
-        return r;
-    }
     /* A state out of shape has no revision to swap: take it off and
        enrol anew (a login in between is refused). */
-    if (!strip_first || (r = strip_state(l, dn, 0)) == 0) {
-        r = nis2_totp_ldap_store(l, dn, st, 0, true);
+    if (!strip_first || (r = strip_state(l, dn, 0, unknown)) == 0) {
+        r = ldap_write(l, dn, st, 0, true, unknown);
         if (r == NIS2_ERR_EXISTS) {
             r = NIS2_ERR_CONFLICT; /* enrolled meanwhile: look again */
         }
     }
-    free(dn);
     return r;
 }
 
+/*
+ * The commit hook `c` runs once the entry is known, just before the
+ * first modify is sent, and is told of any failure, a lost swap included
+ * (totp_store.c then decides and writes anew), but not after a lost
+ * connection, when the write may have landed.  The one case where part
+ * of it may stand: a forced enrolment over an unreadable state takes that
+ * off first and then fails to enrol.
+ */
 static int
 ldap_store(const struct nis2_config *cfg, const char *user,
            const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
-           bool full)
+           bool full, const struct nis2_commit *c)
 {
     struct nis2_ldap *l = cfg->ldap;
     char *dn = NULL;
+    bool unknown = false;
     int r;
 
-    if (rec->found == 0) {
-        return st != NULL ? nis2_totp_ldap_store(l, rec->dn, st, rec->rev, full)
-                          : strip_state(l, rec->dn, rec->rev);
-    }
-    if (rec->found != NIS2_ERR_NOTFOUND && st == NULL) {
-        /* Remove an unreadable state: no revision to hold on to. */
-        if ((r = nis2_ldap_user_dn(l, user, &dn)) == 0) {
-            r = strip_state(l, dn, 0);
+    if (rec->found != 0) {
+        /* Nothing to remove; only an enrolment writes where none is. */
+        if (st == NULL ? rec->found == NIS2_ERR_NOTFOUND : !full) {
+            return rec->found;
         }
-        free(dn);
-        return r;
+        if ((r = nis2_ldap_user_dn(l, user, &dn)) != 0) {
+            return r;
+        }
     }
-    if (st == NULL || !full) {
-        return rec->found; /* only an enrolment writes where none is */
+    if ((r = nis2_commit_before(c)) != 0) {
+        goto out;
     }
-    return enrol_fresh(l, user, st, rec->found != NIS2_ERR_NOTFOUND);
+    if (rec->found == 0) {
+        r = st != NULL ? ldap_write(l, rec->dn, st, rec->rev, full, &unknown)
+                       : strip_state(l, rec->dn, rec->rev, &unknown);
+    } else if (st == NULL) {
+        /* Remove an unreadable state: no revision to hold on to. */
+        r = strip_state(l, dn, 0, &unknown);
+    } else {
+        r = enrol_fresh(l, dn, st, rec->found != NIS2_ERR_NOTFOUND, &unknown);
+    }
+    if (r != 0 && !unknown) {
+        nis2_commit_undone(c, r);
+    }
+out:
+    free(dn);
+    return r;
 }
 
 static const char *

@@ -27,7 +27,7 @@ nis2_totp_store_for(const struct nis2_config *cfg)
 static int
 modify_once(const struct nis2_totp_store_ops *ops,
             const struct nis2_config *cfg, const char *user, unsigned flags,
-            nis2_totp_modify_fn fn, void *arg)
+            nis2_totp_modify_fn fn, void *arg, const struct nis2_commit *c)
 {
     struct nis2_totp_rec rec = {NULL, NIS2_ERR_NOTFOUND, 0, NULL, -1};
     const struct nis2_totp_state *put = NULL;
@@ -46,10 +46,10 @@ modify_once(const struct nis2_totp_store_ops *ops,
         r = NIS2_ERR_NOTFOUND; /* nothing may be written unheld */
     } else if (r == NIS2_TOTP_WRITE) {
         put = put != NULL ? put : rec.st;
-        r = put != NULL ? ops->store(cfg, user, &rec, put, create)
+        r = put != NULL ? ops->store(cfg, user, &rec, put, create, c)
                         : NIS2_ERR_INVAL;
     } else if (r == NIS2_TOTP_REMOVE) {
-        r = ops->store(cfg, user, &rec, NULL, false);
+        r = ops->store(cfg, user, &rec, NULL, false, c);
     } else if (r == NIS2_TOTP_NOCHANGE) {
         r = NIS2_OK;
     }
@@ -62,10 +62,11 @@ out:
     return r;
 }
 
-int
-nis2_totp_modify_ops(const struct nis2_totp_store_ops *ops,
-                     const struct nis2_config *cfg, const char *user,
-                     unsigned flags, nis2_totp_modify_fn fn, void *arg)
+/* nis2_totp_modify_ops() with the commit hook `c` (may be NULL). */
+static int
+modify_hook(const struct nis2_totp_store_ops *ops,
+            const struct nis2_config *cfg, const char *user, unsigned flags,
+            nis2_totp_modify_fn fn, void *arg, const struct nis2_commit *c)
 {
     int r = NIS2_ERR_CONFLICT;
 
@@ -75,9 +76,17 @@ nis2_totp_modify_ops(const struct nis2_totp_store_ops *ops,
     /* Only a store that lands makes the decision true: on a conflict
        someone else changed the state, so decide again on theirs. */
     for (int i = 0; i < NIS2_TOTP_MODIFY_TRIES && r == NIS2_ERR_CONFLICT; i++) {
-        r = modify_once(ops, cfg, user, flags, fn, arg);
+        r = modify_once(ops, cfg, user, flags, fn, arg, c);
     }
     return r;
+}
+
+int
+nis2_totp_modify_ops(const struct nis2_totp_store_ops *ops,
+                     const struct nis2_config *cfg, const char *user,
+                     unsigned flags, nis2_totp_modify_fn fn, void *arg)
+{
+    return modify_hook(ops, cfg, user, flags, fn, arg, NULL);
 }
 
 int
@@ -222,8 +231,19 @@ int
 nis2_totp_install(const struct nis2_config *cfg, const char *user,
                   const struct nis2_totp_state *st, bool force, bool *replaced)
 {
-    return nis2_totp_install_ops(nis2_totp_store_for(cfg), cfg, user, st, force,
-                                 replaced);
+    return nis2_totp_install_hook(cfg, user, st, force, replaced, NULL);
+}
+
+int
+nis2_totp_install_hook(const struct nis2_config *cfg, const char *user,
+                       const struct nis2_totp_state *st, bool force,
+                       bool *replaced, const struct nis2_commit *c)
+{
+    struct install_arg a = {st, force, replaced};
+
+    *replaced = false;
+    return modify_hook(nis2_totp_store_for(cfg), cfg, user, NIS2_TOTP_CREATE,
+                       install_fn, &a, c);
 }
 
 static int
@@ -240,7 +260,15 @@ remove_fn(struct nis2_totp_rec *rec, const struct nis2_totp_state **put,
 int
 nis2_totp_remove(const struct nis2_config *cfg, const char *user)
 {
-    return nis2_totp_modify(cfg, user, 0, remove_fn, NULL);
+    return nis2_totp_remove_hook(cfg, user, NULL);
+}
+
+int
+nis2_totp_remove_hook(const struct nis2_config *cfg, const char *user,
+                      const struct nis2_commit *c)
+{
+    return modify_hook(nis2_totp_store_for(cfg), cfg, user, 0, remove_fn, NULL,
+                       c);
 }
 
 struct unlock_arg {
@@ -270,11 +298,20 @@ int
 nis2_totp_unlock(const struct nis2_config *cfg, const char *user, time_t now,
                  bool *was_locked, size_t *cleared)
 {
+    return nis2_totp_unlock_hook(cfg, user, now, was_locked, cleared, NULL);
+}
+
+int
+nis2_totp_unlock_hook(const struct nis2_config *cfg, const char *user,
+                      time_t now, bool *was_locked, size_t *cleared,
+                      const struct nis2_commit *c)
+{
     struct unlock_arg a = {cfg, now, was_locked, cleared};
 
     *was_locked = false;
     *cleared = 0;
-    return nis2_totp_modify(cfg, user, 0, unlock_fn, &a);
+    return modify_hook(nis2_totp_store_for(cfg), cfg, user, 0, unlock_fn, &a,
+                       c);
 }
 
 void

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "totp_state.h"
 
 #define NIS2_TOTP_MODIFY_TRIES 64
@@ -64,10 +65,13 @@ struct nis2_totp_store_ops {
      * Write `st` (NULL: take the state off) when the stored state is still
      * the one in `rec`; NIS2_ERR_CONFLICT otherwise.  `full` writes the
      * secret and parameters too (enroll), else only what a login changes.
+     * `c` (fileio.h, may be NULL): the commit hook, run at the last moment
+     * before the write (file: the rename or unlink; ldap: the modify).
      */
     int (*store)(const struct nis2_config *cfg, const char *user,
                  const struct nis2_totp_rec *rec,
-                 const struct nis2_totp_state *st, bool full);
+                 const struct nis2_totp_state *st, bool full,
+                 const struct nis2_commit *c);
     /* The backend's words for its last failure ("" when none). */
     const char *(*last_error)(const struct nis2_config *cfg);
     /* What NIS2_ERR_NOTFOUND from enroll means here (NULL: the usual). */
@@ -141,6 +145,23 @@ int nis2_totp_remove(const struct nis2_config *cfg, const char *user);
    enrolled. */
 int nis2_totp_unlock(const struct nis2_config *cfg, const char *user,
                      time_t now, bool *was_locked, size_t *cleared);
+
+/*
+ * The three administrative changes above with a commit hook (fileio.h;
+ * NULL: none), so that nis2ctl writes the audit event first: before()
+ * runs once the decision is made (*replaced, *was_locked, *cleared set),
+ * at the last moment before the write; it is not called when there is
+ * nothing to write (refused, not enrolled).  With the ldap backend a lost
+ * swap calls undone() and the decision is made and announced again.
+ */
+int nis2_totp_install_hook(const struct nis2_config *cfg, const char *user,
+                           const struct nis2_totp_state *st, bool force,
+                           bool *replaced, const struct nis2_commit *c);
+int nis2_totp_remove_hook(const struct nis2_config *cfg, const char *user,
+                          const struct nis2_commit *c);
+int nis2_totp_unlock_hook(const struct nis2_config *cfg, const char *user,
+                          time_t now, bool *was_locked, size_t *cleared,
+                          const struct nis2_commit *c);
 
 /*
  * Why `r` happened, for a message: nis2_strerror(r) and, when the backend

@@ -109,7 +109,8 @@ nis2_userstate_unlock(int fd)
 
 int
 nis2_userstate_write(const struct nis2_config *cfg, const char *kind,
-                     const char *user, const char *buf, size_t len)
+                     const char *user, const char *buf, size_t len,
+                     const struct nis2_commit *c)
 {
     char *path = NULL;
     uid_t uid;
@@ -120,7 +121,7 @@ nis2_userstate_write(const struct nis2_config *cfg, const char *kind,
         (r = nis2_state_owner(cfg, &uid, &gid)) != 0) {
         goto out;
     }
-    r = nis2_file_write_atomic(path, buf, len, 0600, uid, gid);
+    r = nis2_file_write_atomic_hook(path, buf, len, 0600, uid, gid, c);
 out:
     free(path);
     return r;
@@ -128,16 +129,23 @@ out:
 
 int
 nis2_userstate_remove(const struct nis2_config *cfg, const char *kind,
-                      const char *user)
+                      const char *user, const struct nis2_commit *c)
 {
+    struct stat st;
     char *path = NULL;
     int r;
 
     if ((r = nis2_userstate_paths(cfg, kind, user, &path, NULL)) != 0) {
         return r;
     }
-    if (unlink(path) != 0) {
+    /* Absent: nothing to remove, nothing to announce. */
+    if (lstat(path, &st) != 0) {
         r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
+    } else if ((r = nis2_commit_before(c)) != 0) {
+        /* refused by the hook: nothing removed */
+    } else if (unlink(path) != 0) {
+        r = nis2_commit_undone(c, errno == ENOENT ? NIS2_ERR_NOTFOUND
+                                                  : NIS2_ERR_IO);
     } else {
         r = nis2_fsync_parent(path);
     }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "fileio.h"
 
 /* How long a login waits for another change of the same user's file. */
 #define NIS2_USERSTATE_LOCK_TIMEOUT_MS 10000
@@ -56,14 +57,17 @@ int nis2_userstate_lock(const struct nis2_config *cfg, const char *kind,
 void nis2_userstate_unlock(int fd);
 
 /* Replace the file with `len` bytes atomically (mode 0600, owner per
-   nis2_state_owner).  Hold the lock. */
+   nis2_state_owner).  Hold the lock.  The commit hook `c` (fileio.h, may
+   be NULL) runs just before the rename. */
 int nis2_userstate_write(const struct nis2_config *cfg, const char *kind,
-                         const char *user, const char *buf, size_t len);
+                         const char *user, const char *buf, size_t len,
+                         const struct nis2_commit *c);
 
 /* Remove the file (not the lock file).  Hold the lock.  NIS2_ERR_NOTFOUND
-   when there was none. */
+   when there was none (then `c` is not called); else `c` (may be NULL)
+   runs just before the unlink. */
 int nis2_userstate_remove(const struct nis2_config *cfg, const char *kind,
-                          const char *user);
+                          const char *user, const struct nis2_commit *c);
 
 /*
  * Walk the bytes of a state file: the first line exactly `magic`, every

@@ -9,7 +9,10 @@
  * user:keyHandle,publicKey form); status lists credentials (never more
  * than a fingerprint of an id); remove deletes the file.  Every change is
  * audited (fido2.enroll, fido2.import, fido2.remove) with the invoking
- * user as actor.
+ * user as actor, before it is made (a commit hook run just before the
+ * rename or unlink, fileio.h): when the audit log cannot be written
+ * nothing changes, and a write that then fails is followed by
+ * EVENT.failed.
  *
  * --device PREFIX:PATH selects a device kind registered at run time
  * (nis2_fido2_register_device()): only the test build,
@@ -36,6 +39,7 @@
 #include "error.h"
 #include "fido2.h"
 #include "fileio.h"
+#include "nis2_json.h"
 #include "nis2ctl.h"
 #include "util.h"
 
@@ -95,11 +99,56 @@ fido2_audit(struct nis2ctl *ctx, const struct nis2_config *cfg,
                           NULL, det);
 out:
     if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
-                nis2_strerror(r));
+        fprintf(ctx->err,
+                "nis2ctl: %s of %s not done: the audit log %s cannot be "
+                "written (%s); nothing was changed\n",
+                event, user, cfg->audit_log, nis2_strerror(r));
     }
     json_object_put(det);
     return r;
+}
+
+/* One change's event, written by the commit hook (fileio.h). */
+struct fido2_commit {
+    struct nis2ctl *ctx;
+    const struct nis2_config *cfg;
+    const char *event;
+    const char *user;
+    const char *detail; /* may be NULL */
+    int audit_err;      /* the audit failure that stopped it */
+};
+
+static int
+fido2_before(void *arg)
+{
+    struct fido2_commit *c = arg;
+
+    c->audit_err = fido2_audit(c->ctx, c->cfg, c->event, c->user, c->detail);
+    return c->audit_err;
+}
+
+/* Best effort: EVENT.failed, the change announced did not take effect. */
+static void
+fido2_undone(int err, void *arg)
+{
+    struct fido2_commit *c = arg;
+    struct json_object *det = json_object_new_object();
+    char ev[80];
+    int r = NIS2_ERR_NOMEM;
+
+    snprintf(ev, sizeof(ev), "%s.failed", c->event);
+    if (det != NULL && nis2_json_str(det, "user", c->user) == 0 &&
+        nis2_json_str(det, "error", nis2_strerror(err)) == 0) {
+        r = nis2_audit_append(c->cfg->audit_log, ev, c->ctx->actor.name, NULL,
+                              NULL, NULL, det);
+    }
+    if (r != 0) {
+        fprintf(c->ctx->err,
+                "nis2ctl: %s of %s did not take effect, and the audit log "
+                "%s cannot say so: %s\n",
+                c->event, c->user, c->cfg->audit_log, nis2_strerror(r));
+    }
+    json_object_put(det);
 }
 
 /* Short fingerprint of a credential id (as pam_nis2 logs it). */
@@ -115,12 +164,13 @@ fingerprint(const struct nis2_fido2_cred *c, char out[17])
 }
 
 /*
- * Add `add` (n credentials) to `user`'s file under the lock.  A credential
- * whose id is there already is NIS2_ERR_EXISTS and nothing is written.
+ * Add `add` (n credentials) to `user`'s file under the lock, `c` (may be
+ * NULL) just before the rename.  A credential whose id is there already
+ * is NIS2_ERR_EXISTS and nothing is written.
  */
 static int
 add_creds(const struct nis2_config *cfg, const char *user,
-          const struct nis2_fido2_creds *add)
+          const struct nis2_fido2_creds *add, const struct nis2_commit *c)
 {
     struct nis2_fido2_creds set = {NULL, 0};
     int fd = -1, r;
@@ -137,7 +187,7 @@ add_creds(const struct nis2_config *cfg, const char *user,
             goto out;
         }
     }
-    r = nis2_fido2_store(cfg, user, &set);
+    r = nis2_fido2_store_hook(cfg, user, &set, c);
 out:
     nis2_fido2_unlock(fd);
     nis2_fido2_creds_clear(&set);
@@ -275,18 +325,20 @@ keep_credential(struct nis2ctl *ctx, const struct nis2_config *cfg,
     cred->sign_count = 0;
     r = nis2_fido2_creds_add(&one, cred);
     cred->rp_id = NULL; /* the caller's */
+    struct fido2_commit fc = {ctx, cfg, "fido2.enroll", req->user, fp, 0};
+    struct nis2_commit hook = {fido2_before, fido2_undone, &fc};
     if (r == 0) {
-        r = add_creds(cfg, req->user, &one);
+        fingerprint(&one.v[0], fp);
+        r = add_creds(cfg, req->user, &one, &hook);
+    }
+    if (r != 0 && r == fc.audit_err) {
+        goto out; /* said */
     }
     if (r != 0) {
         fprintf(ctx->err, "nis2ctl: cannot enroll %s: %s\n", req->user,
                 r == NIS2_ERR_EXISTS ? "this credential is enrolled already"
                                      : nis2_strerror(r));
         rc = r == NIS2_ERR_EXISTS ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
-        goto out;
-    }
-    fingerprint(&one.v[0], fp);
-    if (fido2_audit(ctx, cfg, "fido2.enroll", req->user, fp) != 0) {
         goto out;
     }
     fprintf(ctx->out, "enrolled %s: %s credential %s for %s%s\n", req->user,
@@ -631,17 +683,16 @@ import_u2f_line(struct nis2ctl *ctx, const struct nis2_config *cfg,
         fido2_report_bad(ctx, rep, file, lineno, "no credentials");
         goto out;
     }
-    if ((r = add_creds(cfg, user, &set)) != 0) {
+    char where[300];
+    snprintf(where, sizeof(where), "%s:%d", file, lineno);
+    struct fido2_commit fc = {ctx, cfg, "fido2.import", user, where, 0};
+    struct nis2_commit hook = {fido2_before, fido2_undone, &fc};
+    if ((r = add_creds(cfg, user, &set, &hook)) != 0) {
         snprintf(msg, sizeof(msg), "cannot add the credentials of %s: %s", user,
-                 r == NIS2_ERR_EXISTS ? "one is enrolled already"
-                                      : nis2_strerror(r));
+                 r == fc.audit_err      ? "the audit log cannot be written"
+                 : r == NIS2_ERR_EXISTS ? "one is enrolled already"
+                                        : nis2_strerror(r));
         fido2_report_bad(ctx, rep, file, lineno, msg);
-        goto out;
-    }
-    snprintf(msg, sizeof(msg), "%s:%d", file, lineno);
-    if (fido2_audit(ctx, cfg, "fido2.import", user, msg) != 0) {
-        fido2_report_bad(ctx, rep, file, lineno,
-                         "imported, but the audit log cannot be written");
         goto out;
     }
     fido2_report_ok(ctx, rep, user, set.n,
@@ -878,11 +929,16 @@ fido2_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
+    struct fido2_commit fc = {ctx, cfg, "fido2.remove", user, NULL, 0};
+    struct nis2_commit hook = {fido2_before, fido2_undone, &fc};
     r = nis2_fido2_lock(cfg, user, false, &fd);
     if (r == 0) {
-        r = nis2_fido2_remove(cfg, user);
+        r = nis2_fido2_remove_hook(cfg, user, &hook);
     }
     nis2_fido2_unlock(fd);
+    if (r != 0 && r == fc.audit_err) {
+        return rc; /* said */
+    }
     if (r == NIS2_ERR_NOTFOUND) {
         fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
         return NIS2CTL_EXIT_NO;
@@ -890,9 +946,6 @@ fido2_remove(struct nis2ctl *ctx, int argc, char **argv)
     if (r != 0) {
         fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user,
                 nis2_strerror(r));
-        return rc;
-    }
-    if (fido2_audit(ctx, cfg, "fido2.remove", user, NULL) != 0) {
         return rc;
     }
     fprintf(ctx->out, "removed the FIDO2 credentials of %s\n", user);

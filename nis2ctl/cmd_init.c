@@ -14,10 +14,18 @@
  * set (nis2_state_owner), so the unprivileged broker can use it.  Nothing
  * that exists is ever overwritten or re-owned: each item reports "created"
  * or "exists".
+ *
+ * Audit before effect: the audit log (and its directory) come first, then
+ * system.init names what is missing, then the rest is made; when the
+ * event cannot be written nothing else is created, and items that then
+ * fail are named in system.init.failed.  When nothing is missing there is
+ * no event.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +37,10 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "audit.h"
 #include "error.h"
 #include "fileio.h"
+#include "nis2_json.h"
 #include "nis2ctl.h"
 #include "state.h"
 
@@ -39,6 +49,7 @@ struct init_ctx {
     uid_t uid;
     gid_t gid;
     int failures;
+    char failed[1024]; /* "what: why; ..." for system.init.failed */
 };
 
 static void
@@ -49,8 +60,11 @@ report(struct init_ctx *ic, const char *what, const char *path, int r)
     } else if (r == NIS2_ERR_EXISTS) {
         fprintf(ic->ctx->out, "exists  %-14s %s\n", what, path);
     } else {
+        size_t l = strlen(ic->failed);
         fprintf(ic->ctx->err, "nis2ctl init: %s %s: %s\n", what, path,
                 nis2_strerror(r));
+        snprintf(ic->failed + l, sizeof(ic->failed) - l, "%s%s %s: %s",
+                 l > 0 ? "; " : "", what, path, nis2_strerror(r));
         ic->failures++;
     }
 }
@@ -378,6 +392,138 @@ out:
     return r;
 }
 
+/* The items of an installation, in the order they are made. */
+struct init_item {
+    const char *what;
+    char *path;
+    mode_t mode; /* directories */
+    int kind;    /* ITEM_DIR, ITEM_LOG, ITEM_HOSTKEY, ITEM_SIGNKEY */
+};
+
+enum { ITEM_DIR, ITEM_LOG, ITEM_HOSTKEY, ITEM_SIGNKEY };
+
+#define INIT_ITEMS 9
+
+/* Fill `items` from the configuration; 0, or -1 out of memory. */
+static int
+init_items(const struct nis2_config *cfg, struct init_item *items)
+{
+    static const struct {
+        const char *sub;
+        mode_t mode;
+    } subs[] = {{"totp", 0700}, {"requests", 0750}, {"sessions", 0750}};
+    char *dcopy = strdup(cfg->audit_log);
+    int n = 0;
+
+    if (dcopy == NULL) {
+        return -1;
+    }
+    /* The audit log first: the event of everything else goes there. */
+    items[n++] = (struct init_item){"audit log dir", strdup(dirname(dcopy)),
+                                    0750, ITEM_DIR};
+    free(dcopy);
+    items[n++] =
+        (struct init_item){"audit log", strdup(cfg->audit_log), 0640, ITEM_LOG};
+    items[n++] =
+        (struct init_item){"state dir", strdup(cfg->state_dir), 0750, ITEM_DIR};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", cfg->state_dir, subs[i].sub) < 0) {
+            path = NULL;
+        }
+        items[n++] =
+            (struct init_item){subs[i].sub, path, subs[i].mode, ITEM_DIR};
+    }
+    items[n++] = (struct init_item){
+        "recordings dir", strdup(cfg->recordings_dir), 0750, ITEM_DIR};
+    items[n++] =
+        (struct init_item){"host key", strdup(cfg->host_key), 0, ITEM_HOSTKEY};
+    items[n++] = (struct init_item){"signing key", strdup(cfg->signing_key), 0,
+                                    ITEM_SIGNKEY};
+    for (int i = 0; i < n; i++) {
+        if (items[i].path == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+make_item(struct init_ctx *ic, const struct nis2_config *cfg,
+          const struct init_item *it)
+{
+    switch (it->kind) {
+    case ITEM_DIR:
+        return make_dir(ic, it->path, it->mode);
+    case ITEM_LOG:
+        return create_file(ic, it->path, "", 0, it->mode);
+    case ITEM_HOSTKEY:
+        return make_key(ic, it->path, true, "nis2-broker", NULL);
+    default:
+        return make_key(ic, it->path, false, NULL, cfg->recordings_dir);
+    }
+}
+
+/*
+ * system.init naming the items of `items[from..n)` that are missing
+ * (lstat), or, with `failed`, system.init.failed with what could not be
+ * made.  0 when written or when there is nothing to say.
+ */
+static int
+init_audit(struct init_ctx *ic, const struct nis2_config *cfg,
+           const struct init_item *items, int from, int n, const char *failed)
+{
+    struct json_object *d = json_object_new_object();
+    struct json_object *arr = NULL;
+    struct stat st;
+    int r = NIS2_ERR_NOMEM, missing = 0;
+
+    if (d == NULL) {
+        goto out;
+    }
+    if (failed != NULL) {
+        if ((r = nis2_json_str(d, "error", failed)) == 0) {
+            r = nis2_audit_append(cfg->audit_log, "system.init.failed",
+                                  ic->ctx->actor.name, NULL, NULL, NULL, d);
+        }
+        goto out;
+    }
+    if ((arr = json_object_new_array()) == NULL) {
+        goto out;
+    }
+    for (int i = from; i < n; i++) {
+        char item[PATH_MAX + 32];
+        struct json_object *s = NULL;
+        if (lstat(items[i].path, &st) == 0) {
+            continue;
+        }
+        missing++;
+        snprintf(item, sizeof(item), "%s %s", items[i].what, items[i].path);
+        if ((s = json_object_new_string(item)) == NULL) {
+            goto out;
+        }
+        if (json_object_array_add(arr, s) != 0) {
+            json_object_put(s);
+            goto out;
+        }
+    }
+    if (missing == 0) {
+        r = NIS2_OK;
+        goto out;
+    }
+    r = nis2_json_put(d, "create", arr); /* consumes arr either way */
+    arr = NULL;
+    if (r != 0) {
+        goto out;
+    }
+    r = nis2_audit_append(cfg->audit_log, "system.init", ic->ctx->actor.name,
+                          NULL, NULL, NULL, d);
+out:
+    json_object_put(arr);
+    json_object_put(d);
+    return r;
+}
+
 static void
 usage(FILE *f)
 {
@@ -394,12 +540,13 @@ cmd_init(struct nis2ctl *ctx, int argc, char **argv)
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct init_ctx ic = {ctx, (uid_t)-1, (gid_t)-1, 0};
+    struct init_ctx ic = {ctx, (uid_t)-1, (gid_t)-1, 0, ""};
+    struct init_item items[INIT_ITEMS];
     struct nis2_config *cfg;
     const char *bad = NULL;
-    char *path = NULL, *dcopy = NULL;
-    int c, r;
+    int c, r, rc = NIS2CTL_EXIT_ERR;
 
+    memset(items, 0, sizeof(items));
     if (nis2ctl_wants_help(argc, argv)) {
         usage(ctx->out);
         return NIS2CTL_EXIT_OK;
@@ -424,35 +571,45 @@ cmd_init(struct nis2ctl *ctx, int argc, char **argv)
                 nis2_strerror(r));
         return NIS2CTL_EXIT_ERR;
     }
-    report(&ic, "state dir", cfg->state_dir,
-           make_dir(&ic, cfg->state_dir, 0750));
-    static const struct {
-        const char *sub;
-        mode_t mode;
-    } subs[] = {{"totp", 0700}, {"requests", 0750}, {"sessions", 0750}};
-    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        if (asprintf(&path, "%s/%s", cfg->state_dir, subs[i].sub) < 0) {
-            return NIS2CTL_EXIT_ERR;
-        }
-        report(&ic, subs[i].sub, path, make_dir(&ic, path, subs[i].mode));
-        free(path);
-        path = NULL;
+    if (init_items(cfg, items) != 0) {
+        fprintf(ctx->err, "nis2ctl init: out of memory\n");
+        goto out;
     }
-    report(&ic, "recordings dir", cfg->recordings_dir,
-           make_dir(&ic, cfg->recordings_dir, 0750));
-    if ((dcopy = strdup(cfg->audit_log)) == NULL) {
-        return NIS2CTL_EXIT_ERR;
+    /* The audit log and its directory, then the event, then the rest. */
+    for (int i = 0; i < 2; i++) {
+        report(&ic, items[i].what, items[i].path,
+               make_item(&ic, cfg, &items[i]));
     }
-    {
-        const char *dir = dirname(dcopy);
-        report(&ic, "audit log dir", dir, make_dir(&ic, dir, 0750));
+    if (ic.failures == 0 &&
+        (r = init_audit(&ic, cfg, items, 0, INIT_ITEMS, NULL)) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl init: not done: the audit log %s cannot be written "
+                "(%s); nothing else was created\n",
+                cfg->audit_log, nis2_strerror(r));
+        goto out;
     }
-    free(dcopy);
-    report(&ic, "audit log", cfg->audit_log,
-           create_file(&ic, cfg->audit_log, "", 0, 0640));
-    report(&ic, "host key", cfg->host_key,
-           make_key(&ic, cfg->host_key, true, "nis2-broker", NULL));
-    report(&ic, "signing key", cfg->signing_key,
-           make_key(&ic, cfg->signing_key, false, NULL, cfg->recordings_dir));
-    return ic.failures == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_ERR;
+    if (ic.failures != 0) {
+        fprintf(ctx->err,
+                "nis2ctl init: not done: without the audit log %s "
+                "nothing else is created\n",
+                cfg->audit_log);
+        goto out;
+    }
+    for (int i = 2; i < INIT_ITEMS; i++) {
+        report(&ic, items[i].what, items[i].path,
+               make_item(&ic, cfg, &items[i]));
+    }
+    if (ic.failures != 0 &&
+        (r = init_audit(&ic, cfg, items, 0, 0, ic.failed)) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl init: the audit log %s cannot record what was not "
+                "created: %s\n",
+                cfg->audit_log, nis2_strerror(r));
+    }
+    rc = ic.failures == 0 ? NIS2CTL_EXIT_OK : NIS2CTL_EXIT_ERR;
+out:
+    for (int i = 0; i < INIT_ITEMS; i++) {
+        free(items[i].path);
+    }
+    return rc;
 }

@@ -7,9 +7,11 @@
  * the channels, seals the recording with end reason "killed", audits
  * session.end and removes its registry entry.  This verb checks that the
  * session is live (its registry entry names a process that still runs:
- * pid, start time and boot id, lib/live.h), writes the request, audits
- * session.kill, and waits until the entry is gone, so that when it
- * returns 0 the session has ended.
+ * pid, start time and boot id, lib/live.h), audits session.kill, then
+ * writes the request (audit before effect: no request when the audit log
+ * cannot be written; session.kill.failed when the request then cannot
+ * be), and waits until the entry is gone, so that when it returns 0 the
+ * session has ended.
  *
  * Who: root, or a member of [roles] approvers.  Over SSH
  * (`ssh USER@broker kill ID`) the broker runs this same function with the
@@ -240,45 +242,73 @@ kill_find(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
     return 0;
 }
 
+/* Best effort: session.kill.failed after the kill request could not be
+   written (`err`). */
+static void
+kill_undone(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
+            const struct nis2_live *e, int err)
+{
+    struct json_object *d = json_object_new_object();
+    int r = NIS2_ERR_NOMEM;
+
+    if (d != NULL && at_jstr(d, "error", nis2_strerror(err)) == 0) {
+        r = nis2_audit_append(cfg->audit_log, "session.kill.failed",
+                              ctx->actor.name, e->target, id, e->request, d);
+    }
+    if (r != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: the audit log %s cannot record that the "
+                "kill did not happen: %s\n",
+                cfg->audit_log, nis2_strerror(r));
+    }
+    json_object_put(d);
+}
+
 /*
- * Write the kill request and audit session.kill.  0 asked (*audited
- * false when the audit log failed, said), or an exit status.  The session
- * ends whatever the audit log says: ending access is the safe side.
+ * Audit session.kill, then write the kill request (audit before effect:
+ * when the audit log cannot be written the session is not asked to end,
+ * and the error says why; when the request then cannot be written,
+ * session.kill.failed follows).  0 asked, or an exit status.
  */
 static int
 kill_ask(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
-         const char *reason, const struct nis2_live *e, bool *audited)
+         const char *reason, const struct nis2_live *e)
 {
     struct json_object *d = json_object_new_object();
+    struct json_object *ev = json_object_new_object();
     char ts[32];
-    int r, rc = NIS2CTL_EXIT_ERR;
+    int r = NIS2_ERR_NOMEM, rc = NIS2CTL_EXIT_ERR;
 
-    *audited = false;
     nis2_format_time_utc(time(NULL), ts, sizeof(ts));
     if (at_jstr(d, "by", ctx->actor.name) != 0 || at_jstr(d, "at", ts) != 0 ||
-        at_jstr(d, "reason", reason) != 0) {
+        at_jstr(d, "reason", reason) != 0 ||
+        at_jstr(ev, "by", ctx->actor.name) != 0 || at_jstr(ev, "at", ts) != 0 ||
+        at_jstr(ev, "reason", reason) != 0 ||
+        at_jstr(ev, "killed_session", id) != 0 ||
+        nis2_actor_audit_details(&ctx->actor, ev) != 0) {
+        fprintf(ctx->err, "nis2ctl: kill: out of memory\n");
+        goto out;
+    }
+    if ((r = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor.name,
+                               e->target, id, e->request, ev)) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: not done: the audit log %s cannot be "
+                "written (%s); %s was not asked to end\n",
+                cfg->audit_log, nis2_strerror(r), id);
         goto out;
     }
     if ((r = nis2_live_request_kill(cfg->state_dir, id, d)) != 0) {
+        int saved = errno;
         fprintf(ctx->err, "nis2ctl: kill: %s/sessions/%s.kill: %s%s\n",
                 cfg->state_dir, id, nis2_strerror(r),
-                errno == EACCES ? " (run as root, or: ssh USER@broker kill ID)"
+                saved == EACCES ? " (run as root, or: ssh USER@broker kill ID)"
                                 : "");
+        kill_undone(ctx, cfg, id, e, r);
         goto out;
     }
     rc = NIS2CTL_EXIT_OK;
-    r = NIS2_ERR_NOMEM;
-    if (at_jstr(d, "killed_session", id) == 0 &&
-        nis2_actor_audit_details(&ctx->actor, d) == 0) {
-        r = nis2_audit_append(cfg->audit_log, "session.kill", ctx->actor.name,
-                              e->target, id, e->request, d);
-    }
-    if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: kill: audit log %s: %s\n", cfg->audit_log,
-                nis2_strerror(r));
-    }
-    *audited = r == 0;
 out:
+    json_object_put(ev);
     json_object_put(d);
     return rc;
 }
@@ -290,7 +320,6 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
     struct nis2_live *e = NULL;
     struct kill_args k;
     char id[NIS2_REC_ID_LEN + 1];
-    bool audited = false;
     int r, rc;
 
     if (nis2ctl_wants_help(argc, argv)) {
@@ -316,7 +345,7 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_NO;
     }
     if ((rc = kill_find(ctx, cfg, id, &e)) != 0 ||
-        (rc = kill_ask(ctx, cfg, id, k.reason, e, &audited)) != 0) {
+        (rc = kill_ask(ctx, cfg, id, k.reason, e)) != 0) {
         goto out;
     }
     if (!k.wait) {
@@ -329,9 +358,6 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
                 r == 0 ? "still runs" : "cannot be checked",
                 KILL_WAIT_MS / 1000);
         rc = r == 0 ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
-    }
-    if (rc == NIS2CTL_EXIT_OK && !audited) {
-        rc = NIS2CTL_EXIT_ERR;
     }
 out:
     nis2_live_free(e);

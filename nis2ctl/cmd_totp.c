@@ -5,8 +5,10 @@
  * Enrollment prints the otpauth:// URI, a QR code drawn with UTF-8 half
  * blocks (libqrencode) and 8 single-use recovery codes; only their salted
  * hashes are stored.  Every change is audited (totp.enroll, totp.remove,
- * totp.unlock) with the invoking user as actor; a change whose audit event
- * cannot be written is undone (enroll) or reported as an error.
+ * totp.unlock) with the invoking user as actor, before it is made (the
+ * store's commit hook, totp_store.h): when the audit log cannot be written
+ * nothing changes, and a write that then fails is followed by
+ * EVENT.failed.
  *
  * Every verb reads and writes through the configured backend
  * (lib/totp_store.h): with [store] backend = ldap the state is on the
@@ -32,6 +34,7 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
+#include "nis2_json.h"
 #include "nis2ctl.h"
 #include "totp.h"
 #include "totp_state.h"
@@ -138,6 +141,7 @@ print_json(struct nis2ctl *ctx, struct json_object *o)
     fprintf(ctx->out, "%s\n", s != NULL ? s : "null");
 }
 
+/* Write `event` on `user`; says so on ctx->err when it cannot be. */
 static int
 audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
       const char *user, const char *source, bool forced)
@@ -159,11 +163,63 @@ audit(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *event,
                           NULL, det);
 out:
     if (r != 0) {
-        fprintf(ctx->err, "nis2ctl: audit log %s: %s\n", cfg->audit_log,
-                nis2_strerror(r));
+        fprintf(ctx->err,
+                "nis2ctl: %s of %s not done: the audit log %s cannot be "
+                "written (%s); nothing was changed\n",
+                event, user, cfg->audit_log, nis2_strerror(r));
     }
     json_object_put(det);
     return r;
+}
+
+/* One change's event, written by the store's commit hook (fileio.h). */
+struct totp_commit {
+    struct nis2ctl *ctx;
+    const struct nis2_config *cfg;
+    const char *event;
+    const char *user;
+    const char *source;   /* may be NULL */
+    const bool *replaced; /* forced: set by the decision; may be NULL */
+    int audit_err;        /* the audit failure that stopped it */
+    bool tried;           /* the event was written ... */
+    bool undone;          /* ... and the change then did not land */
+};
+
+static int
+totp_before(void *arg)
+{
+    struct totp_commit *c = arg;
+
+    c->undone = false;
+    c->audit_err = audit(c->ctx, c->cfg, c->event, c->user, c->source,
+                         c->replaced != NULL && *c->replaced);
+    c->tried = c->audit_err == 0;
+    return c->audit_err;
+}
+
+/* Best effort: EVENT.failed, the change announced did not take effect. */
+static void
+totp_undone(int err, void *arg)
+{
+    struct totp_commit *c = arg;
+    struct json_object *det = json_object_new_object();
+    char ev[80];
+    int r = NIS2_ERR_NOMEM;
+
+    c->undone = true;
+    snprintf(ev, sizeof(ev), "%s.failed", c->event);
+    if (det != NULL && nis2_json_str(det, "user", c->user) == 0 &&
+        nis2_json_str(det, "error", nis2_strerror(err)) == 0) {
+        r = nis2_audit_append(c->cfg->audit_log, ev, c->ctx->actor.name, NULL,
+                              NULL, NULL, det);
+    }
+    if (r != 0) {
+        fprintf(c->ctx->err,
+                "nis2ctl: %s of %s did not take effect, and the audit log "
+                "%s cannot say so: %s\n",
+                c->event, c->user, c->cfg->audit_log, nis2_strerror(r));
+    }
+    json_object_put(det);
 }
 
 /* Draw `text` as a QR code with UTF-8 half blocks (two rows a line),
@@ -199,22 +255,27 @@ print_qr(FILE *f, const char *text)
 
 /*
  * Install `st` as USER's state; refuses an existing one without `force`.
- * Audits totp.enroll; on an audit failure the new state is removed again.
- * Returns 0, NIS2_ERR_EXISTS or another error.
+ * totp.enroll is audited first (nothing installed when it cannot be:
+ * *unaudited set, the message printed; *landed: the state was written
+ * although an error is returned).  Returns 0, NIS2_ERR_EXISTS or
+ * another error.
  */
 static int
 install_state(struct nis2ctl *ctx, const struct nis2_config *cfg,
               const char *user, const struct nis2_totp_state *st, bool force,
-              const char *source, bool *replaced)
+              const char *source, bool *replaced, bool *unaudited, bool *landed)
 {
-    int r;
+    struct totp_commit tc = {.ctx = ctx,
+                             .cfg = cfg,
+                             .event = "totp.enroll",
+                             .user = user,
+                             .source = source,
+                             .replaced = replaced};
+    struct nis2_commit hook = {totp_before, totp_undone, &tc};
+    int r = nis2_totp_install_hook(cfg, user, st, force, replaced, &hook);
 
-    if ((r = nis2_totp_install(cfg, user, st, force, replaced)) != 0) {
-        return r;
-    }
-    if ((r = audit(ctx, cfg, "totp.enroll", user, source, *replaced)) != 0) {
-        (void)nis2_totp_remove(cfg, user);
-    }
+    *unaudited = r != 0 && r == tc.audit_err;
+    *landed = r != 0 && tc.tried && !tc.undone;
     return r;
 }
 
@@ -416,8 +477,25 @@ enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
     }
     e.uri = uri;
     e.b32 = b32;
+    bool unaudited = false, landed = false;
     r = install_state(ctx, cfg, user, st, force,
-                      given != NULL ? "given" : "generated", &e.replaced);
+                      given != NULL ? "given" : "generated", &e.replaced,
+                      &unaudited, &landed);
+    if (unaudited) {
+        goto out; /* said */
+    }
+    if (landed) {
+        /* Enrolled and audited, but not synced: the codes must not be
+           lost with it, so they are shown; the exit says the error. */
+        char why[768];
+        nis2_totp_describe(cfg, r, why, sizeof(why));
+        fprintf(ctx->err,
+                "nis2ctl: %s is enrolled, but the state could not "
+                "be synced to disk: %s\n",
+                user, why);
+        r = 0;
+        rc = NIS2CTL_EXIT_ERR;
+    }
     if (r == NIS2_ERR_EXISTS) {
         fprintf(ctx->err,
                 "nis2ctl: %s is enrolled already (--force "
@@ -439,7 +517,9 @@ enroll_user(struct nis2ctl *ctx, const struct nis2_config *cfg,
     } else {
         enroll_print_text(ctx, cfg, &e, codes);
     }
-    rc = NIS2CTL_EXIT_OK;
+    if (!landed) {
+        rc = NIS2CTL_EXIT_OK;
+    }
 out:
     explicit_bzero(codes, sizeof(codes));
     nis2_freezero(secret, secret_len);
@@ -546,9 +626,13 @@ import_one(struct nis2ctl *ctx, const struct nis2_config *cfg,
         return;
     }
     user = id.name;
-    r = install_state(ctx, cfg, user, st, force, source, &replaced);
+    bool unaudited = false, landed = false;
+    r = install_state(ctx, cfg, user, st, force, source, &replaced, &unaudited,
+                      &landed);
 
-    if (r == NIS2_ERR_EXISTS) {
+    if (unaudited) {
+        report_bad(ctx, rep, file, line, "the audit log cannot be written");
+    } else if (r == NIS2_ERR_EXISTS) {
         report_bad(ctx, rep, file, line,
                    "user is enrolled already (--force replaces)");
     } else if (r != 0) {
@@ -910,7 +994,13 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
     if ((user = nis2ctl_subject(ctx, cfg, user, &subj)) == NULL) {
         return rc;
     }
-    r = nis2_totp_remove(cfg, user);
+    struct totp_commit tc = {
+        .ctx = ctx, .cfg = cfg, .event = "totp.remove", .user = user};
+    struct nis2_commit hook = {totp_before, totp_undone, &tc};
+    r = nis2_totp_remove_hook(cfg, user, &hook);
+    if (r != 0 && r == tc.audit_err) {
+        goto out; /* said */
+    }
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
@@ -920,9 +1010,6 @@ totp_remove(struct nis2ctl *ctx, int argc, char **argv)
             nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot remove %s: %s\n", user, why);
         }
-        goto out;
-    }
-    if (audit(ctx, cfg, "totp.remove", user, NULL, false) != 0) {
         goto out;
     }
     if (ctx->json) {
@@ -1118,7 +1205,13 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
         return rc;
     }
     bool was_locked = false;
-    r = nis2_totp_unlock(cfg, user, time(NULL), &was_locked, &had);
+    struct totp_commit tc = {
+        .ctx = ctx, .cfg = cfg, .event = "totp.unlock", .user = user};
+    struct nis2_commit hook = {totp_before, totp_undone, &tc};
+    r = nis2_totp_unlock_hook(cfg, user, time(NULL), &was_locked, &had, &hook);
+    if (r != 0 && r == tc.audit_err) {
+        goto out; /* said */
+    }
     if (r != 0) {
         if (r == NIS2_ERR_NOTFOUND) {
             fprintf(ctx->err, "nis2ctl: %s is not enrolled\n", user);
@@ -1128,9 +1221,6 @@ cmd_unlock(struct nis2ctl *ctx, int argc, char **argv)
             nis2_totp_describe(cfg, r, why, sizeof(why));
             fprintf(ctx->err, "nis2ctl: cannot unlock %s: %s\n", user, why);
         }
-        goto out;
-    }
-    if (audit(ctx, cfg, "totp.unlock", user, NULL, false) != 0) {
         goto out;
     }
     if (ctx->json) {

@@ -5,12 +5,16 @@
  * nis2_fi_arm() (looked up with dlsym, so programs run without the shim
  * too); then the FI_FAIL_AT-th call (1-based) of the class named by
  * FI_CLASS fails with a plausible errno: malloc (malloc, calloc, realloc),
- * open (open, openat, fopen), read, write, rename, fsync (fsync,
+ * open (open, openat, fopen), read, write, rename (rename, link), fsync (fsync,
  * fdatasync), flock, stat (stat, lstat, fstat), random (getrandom).
  * nis2_fi_disarm() stops it and returns how many calls of the class were
  * seen, so a driver knows when N has passed the last call.  FI_TRACE=1
  * prints a backtrace of the failing call on stderr.  Only calls that
  * go through the PLT are seen (glibc-internal calls are not).
+ *
+ * For a program that does not arm it (nis2ctl): FI_ARM_AT_START=1 arms
+ * it when the shim is loaded, and FI_COUNT_FILE=PATH receives, at exit,
+ * how many calls of the class were seen (the count a driver sweeps N to).
  */
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -54,6 +58,29 @@ nis2_fi_disarm(void)
 {
     armed = 0;
     return seen;
+}
+
+__attribute__((constructor)) static void
+arm_at_start(void)
+{
+    const char *a = getenv("FI_ARM_AT_START");
+
+    if (a != NULL && strcmp(a, "1") == 0) {
+        nis2_fi_arm();
+    }
+}
+
+__attribute__((destructor)) static void
+count_at_exit(void)
+{
+    const char *path = getenv("FI_COUNT_FILE");
+    long n = nis2_fi_disarm();
+    FILE *f;
+
+    if (path != NULL && (f = fopen(path, "w")) != NULL) {
+        fprintf(f, "%ld\n", n);
+        fclose(f);
+    }
 }
 
 /* Count a call of class `c`; true when this one must fail. */
@@ -186,6 +213,17 @@ int
 rename(const char *a, const char *b)
 {
     NEXT(int, "rename", (const char *, const char *));
+    if (hit("rename")) {
+        errno = EIO;
+        return -1;
+    }
+    return real(a, b);
+}
+
+int
+link(const char *a, const char *b)
+{
+    NEXT(int, "link", (const char *, const char *));
     if (hit("rename")) {
         errno = EIO;
         return -1;

@@ -183,7 +183,7 @@ test_roundtrip(void **state)
     nis2_request_free(back);
 
     /* Creating the same id again fails; the old record is intact. */
-    assert_int_equal(f->st->ops->create(f->st, q), NIS2_ERR_EXISTS);
+    assert_int_equal(f->st->ops->create(f->st, q, NULL), NIS2_ERR_EXISTS);
     assert_int_equal(nis2_store_list(f->st, &list, &n, NULL), 0);
     assert_int_equal(n, 1);
     nis2_request_list_free(list, n);
@@ -208,13 +208,13 @@ test_cas(void **state)
     assert_int_equal(
         nis2_request_approve(f->cfg, a, "olga", NULL, now0(), msg, sizeof(msg)),
         0);
-    assert_int_equal(f->st->ops->update(f->st, a, 1), 0);
+    assert_int_equal(f->st->ops->update(f->st, a, 1, NULL), 0);
     assert_int_equal(a->revision, 2);
     /* b was read at revision 1: its write is refused. */
     assert_int_equal(
         nis2_request_deny(f->cfg, b, "oscar", "no", now0(), msg, sizeof(msg)),
         0);
-    assert_int_equal(f->st->ops->update(f->st, b, 1), NIS2_ERR_CONFLICT);
+    assert_int_equal(f->st->ops->update(f->st, b, 1, NULL), NIS2_ERR_CONFLICT);
     nis2_request_free(b);
     assert_int_equal(nis2_store_get(f->st, q->id, &b), 0);
     assert_int_equal(b->state, NIS2_REQ_APPROVED);
@@ -326,7 +326,8 @@ test_broken_records(void **state)
         assert_null(hint);
         /* And never overwritten by an update. */
         if (strcmp(cases[i].what, "renamed") != 0) {
-            assert_int_not_equal(f->st->ops->update(f->st, q, q->revision), 0);
+            assert_int_not_equal(
+                f->st->ops->update(f->st, q, q->revision, NULL), 0);
         }
     }
     free(path);
@@ -351,7 +352,7 @@ test_untrusted_dir(void **state)
     assert_int_equal(nis2_store_find_covering(f->st, "vera", "plc-gw1", now0(),
                                               &cov, NULL, NULL),
                      NIS2_ERR_UNTRUSTED);
-    assert_int_equal(f->st->ops->create(f->st, q), NIS2_ERR_UNTRUSTED);
+    assert_int_equal(f->st->ops->create(f->st, q, NULL), NIS2_ERR_UNTRUSTED);
     assert_int_equal(chmod(f->req_dir, 0750), 0);
 
     /* A symlinked directory is refused too. */
@@ -566,6 +567,174 @@ test_modify_and_cover(void **state)
     nis2_request_free(q);
 }
 
+/* ---- the commit hook (audit before effect) ------------------------------ */
+
+/* What the hook saw, in order: "B<rev>" for before(), "U<err>" for
+   undone(); the stored revision at before() time must be one less than
+   the next one (nothing landed yet). */
+struct hook_log {
+    struct fixture *f;
+    char seen[128];
+    int fail_before; /* before() returns this */
+    bool sabotage;   /* before() puts a directory where the record goes */
+    bool planted;    /* ... and did */
+    int stored_rev;  /* the revision stored when before() ran (-1: none) */
+};
+
+static int
+hook_before(const struct nis2_request *next, void *arg)
+{
+    struct hook_log *h = arg;
+    struct nis2_request *now = NULL;
+    size_t l = strlen(h->seen);
+
+    snprintf(h->seen + l, sizeof(h->seen) - l, "B%llu ",
+             (unsigned long long)next->revision);
+    h->stored_rev =
+        nis2_store_get(h->f->st, next->id, &now) == 0 ? (int)now->revision : -1;
+    nis2_request_free(now);
+    if (h->sabotage && !h->planted) {
+        char *p = record_path(h->f, next->id), *away = NULL;
+        assert_true(asprintf(&away, "%s.away", p) > 0);
+        if (next->revision > 1) {
+            assert_int_equal(rename(p, away), 0);
+        }
+        assert_int_equal(mkdir(p, 0700), 0);
+        h->planted = true;
+        free(away);
+        free(p);
+    }
+    return h->fail_before;
+}
+
+static void
+hook_undone(const struct nis2_request *next, int err, void *arg)
+{
+    struct hook_log *h = arg;
+    size_t l = strlen(h->seen);
+
+    (void)next;
+    snprintf(h->seen + l, sizeof(h->seen) - l, "U%d ", err);
+}
+
+/* A racer that writes between the read and the update, once. */
+struct racer_arg {
+    struct fixture *f;
+    struct approve_arg a;
+    bool raced;
+};
+
+static int
+racing_fn(struct nis2_request *req, void *arg)
+{
+    struct racer_arg *r = arg;
+
+    if (!r->raced) {
+        struct nis2_request *other = NULL;
+        struct approve_arg o = {
+            .cfg = r->f->cfg, .who = "oscar", .now = now0()};
+        r->raced = true;
+        assert_int_equal(nis2_store_get(r->f->st, req->id, &other), 0);
+        assert_int_equal(approve_fn(other, &o), 0);
+        assert_int_equal(
+            r->f->st->ops->update(r->f->st, other, other->revision, NULL), 0);
+        nis2_request_free(other);
+    }
+    return approve_fn(req, &r->a);
+}
+
+static void
+test_commit_hook(void **state)
+{
+    struct fixture *f = *state;
+    struct nis2_request *q = new_request(f, "plc-gw2"), *out = NULL;
+    struct hook_log h = {.f = f};
+    struct nis2_store_commit c = {hook_before, hook_undone, &h};
+    struct racer_arg ra = {.f = f,
+                           .a = {.cfg = f->cfg, .who = "olga", .now = now0()}};
+    char *p;
+
+    /* Create: before() once, with nothing stored yet. */
+    assert_int_equal(nis2_store_create_new_hook(f->st, q, &c), 0);
+    assert_string_equal(h.seen, "B1 ");
+    assert_int_equal(h.stored_rev, -1);
+
+    /* A refusal of before() changes nothing and is passed back. */
+    h.seen[0] = '\0';
+    h.fail_before = NIS2_ERR_IO;
+    assert_int_equal(
+        nis2_store_modify_hook(f->st, q->id, approve_fn, &ra.a, &c, &out),
+        NIS2_ERR_IO);
+    nis2_request_free(out);
+    assert_string_equal(h.seen, "B2 ");
+    assert_int_equal(nis2_store_get(f->st, q->id, &out), 0);
+    assert_int_equal(out->revision, 1);
+    assert_int_equal(out->n_approvals, 0);
+    nis2_request_free(out);
+    h.fail_before = 0;
+
+    /* A racer overtakes the first try: the lost try never reaches
+       before(); the retry does, once, on the racer's revision. */
+    h.seen[0] = '\0';
+    assert_int_equal(
+        nis2_store_modify_hook(f->st, q->id, racing_fn, &ra, &c, &out), 0);
+    assert_true(ra.raced);
+    assert_string_equal(h.seen, "B3 ");
+    assert_int_equal(h.stored_rev, 2);
+    assert_int_equal(out->revision, 3);
+    assert_int_equal(out->n_approvals, 2);
+    nis2_request_free(out);
+
+    /* Nothing to write: no hook at all. */
+    h.seen[0] = '\0';
+    h.sabotage = true;
+    assert_int_equal(
+        nis2_store_modify_hook(f->st, q->id, nochange_fn, NULL, &c, &out), 0);
+    nis2_request_free(out);
+    assert_string_equal(h.seen, ""); /* nothing to write: no hook */
+    nis2_request_free(q);
+
+    /* Create over a planted name: link(2) refuses, undone(EXISTS), and
+       the next id gets its own before(). */
+    q = new_request(f, "plc-gw1");
+    h.seen[0] = '\0';
+    h.planted = false;
+    assert_int_equal(nis2_store_create_new_hook(f->st, q, &c), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "B1 U%d B1 ", NIS2_ERR_EXISTS);
+    assert_string_equal(h.seen, want);
+    assert_int_equal(nis2_store_get(f->st, q->id, &out), 0);
+    nis2_request_free(out);
+    nis2_request_free(q);
+
+    /* An update whose rename fails: undone(IO), the record as it was. */
+    q = new_request(f, "plc-gw1");
+    h.sabotage = false;
+    assert_int_equal(nis2_store_create_new_hook(f->st, q, &c), 0);
+    h.seen[0] = '\0';
+    h.sabotage = true;
+    h.planted = false;
+    ra.a.who = "olga";
+    assert_int_equal(
+        nis2_store_modify_hook(f->st, q->id, approve_fn, &ra.a, &c, &out),
+        NIS2_ERR_IO);
+    nis2_request_free(out);
+    snprintf(want, sizeof(want), "B2 U%d ", NIS2_ERR_IO);
+    assert_string_equal(h.seen, want);
+    p = record_path(f, q->id);
+    char *away = NULL;
+    assert_true(asprintf(&away, "%s.away", p) > 0);
+    assert_int_equal(rmdir(p), 0);
+    assert_int_equal(rename(away, p), 0);
+    assert_int_equal(nis2_store_get(f->st, q->id, &out), 0);
+    assert_int_equal(out->revision, 1);
+    assert_int_equal(out->state, NIS2_REQ_PENDING);
+    nis2_request_free(out);
+    free(away);
+    free(p);
+    nis2_request_free(q);
+}
+
 int
 main(void)
 {
@@ -579,6 +748,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_race_creators, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modify_and_cover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_hook, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_file", tests, NULL, NULL);
 }

@@ -671,11 +671,16 @@ fake_load(const struct nis2_config *cfg, const char *user,
 static int
 fake_store(const struct nis2_config *cfg, const char *user,
            const struct nis2_totp_rec *rec, const struct nis2_totp_state *st,
-           bool full)
+           bool full, const struct nis2_commit *c)
 {
+    int r;
+
     (void)cfg;
     (void)user;
     (void)full;
+    if ((r = nis2_commit_before(c)) != 0) {
+        return r;
+    }
     fake.stores++;
     if (fake.conflicts > 0) {
         fake.conflicts--;
@@ -683,7 +688,7 @@ fake_store(const struct nis2_config *cfg, const char *user,
         fake.rev++;
     }
     if (rec->rev != fake.rev) {
-        return NIS2_ERR_CONFLICT;
+        return nis2_commit_undone(c, NIS2_ERR_CONFLICT);
     }
     nis2_totp_state_free(fake.st);
     fake.st = st != NULL ? copy_state(st) : NULL;
