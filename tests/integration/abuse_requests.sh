@@ -10,7 +10,10 @@
 #   - for every verb that takes a request id, a user who may not see the
 #     request gets the very bytes on stderr and the exit status of an
 #     unknown id, through nis2ctl and over SSH (the existence oracle);
-#     the median time of both refusals is measured (a diag, no assertion).
+#     the median time of both refusals is measured (a diag, no assertion);
+#   - plain kill lets the vendor log in again on the same request; kill
+#     --revoke (an approver over SSH) revokes it first and the second
+#     login is refused; one who may kill but not revoke changes nothing.
 . "$(dirname "$0")/tap.inc"
 . "$(dirname "$0")/broker_env.inc"
 
@@ -164,6 +167,89 @@ check "nothing was changed by mallory" \
     sh -c "! grep -q '\"actor\":\"mallory\".*\"event\":\"request\.' '$T/state/audit.log' && ! grep -q '\"event\":\"request\.[a-z]*\",\"actor\":\"mallory\"' '$T/state/audit.log'"
 ctl --as omar show "$RID" >/dev/null 2>&1
 check "the approver still sees the request" test $? = 0
+
+# ---- kill, kill --revoke ------------------------------------------------------------
+# Only RID may let alice in: her emergency is cancelled, RID approved.
+ctl --as alice cancel "$EID" >/dev/null 2>&1
+ctl --as omar approve "$RID" >/dev/null 2>&1
+check "alice's request approved" test $? = 0
+vendor() { bssh alice alice+gw1 "$@"; }
+as() { # as USER [args...]: the command interface as USER
+    local u=$1
+    shift
+    bssh "$u" "$u" "$@"
+}
+known() { ls "$T"/state/sessions/ 2>/dev/null | sed -n 's/\.json$//p' >"$1"; }
+new_session() { # new_session KNOWN_FILE: the id registered since
+    local id
+    for _ in $(seq 1 100); do
+        for f in "$T"/state/sessions/S-*.json; do
+            [ -e "$f" ] || continue
+            id=$(basename "$f" .json)
+            grep -qx "$id" "$1" || { echo "$id"; return 0; }
+        done
+        sleep 0.1
+    done
+    return 1
+}
+wait_gone() { # PID SECONDS
+    for _ in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+live_session() { # starts a vendor session in the background: VP, SID
+    known "$T/known"
+    vendor 'echo started; sleep 120' </dev/null >"$T/v.out" 2>&1 &
+    VP=$!
+    SID=$(new_session "$T/known")
+}
+
+live_session
+check "a live vendor session" test -n "$SID"
+ctl kill "$SID" --reason "plain kill" >/dev/null 2>&1
+check "plain kill ends it" test $? = 0
+wait_gone $VP 10
+vendor 'echo again' </dev/null >"$T/again.out" 2>&1
+check "after a plain kill the vendor reconnects on the same request" \
+    grep -q '^again' "$T/again.out"
+
+live_session
+check "a second live session" test -n "$SID"
+# Root may kill but is no approver of the request: the revocation is
+# refused, and then nothing happens.
+ctl kill "$SID" --revoke >"$T/kr.out" 2>"$T/kr.err"
+rc=$?
+check "kill --revoke by one who may kill but not revoke: refused (exit 1)" \
+    test $rc = 1
+check "... saying the revocation was refused and the session not ended" \
+    grep -q "revoke refused.*not asked to end either" \
+        <(tr '\n' ' ' <"$T/kr.err")
+check "... and the session still runs" kill -0 $VP
+ctl --as alice show "$RID" --json >"$T/rq.json" 2>/dev/null
+check "... and the request is still approved" \
+    grep -q '"state": "approved"' "$T/rq.json"
+as omar kill "$SID" --revoke --reason misbehaving </dev/null \
+    >"$T/kr.out" 2>"$T/kr.err"
+rc=$?
+check "ssh omar@broker kill --revoke: ended (exit 0)" \
+    sh -c "[ $rc = 0 ] && grep -q '$SID .*ended' '$T/kr.out'"
+[ $rc = 0 ] || sed 's/^/# /' "$T/kr.err" "$T/kr.out" | head -n 5
+wait_gone $VP 10
+check "the vendor's client has exited" test $? = 0
+ctl --as alice show "$RID" --json >"$T/rq.json" 2>/dev/null
+check "the request is revoked" grep -q '"state": "revoked"' "$T/rq.json"
+rv=$(grep -n "\"event\":\"request.revoke\".*\"request\":\"$RID\"" \
+    "$T/state/audit.log" | head -n1 | cut -d: -f1)
+sk=$(grep -n "\"event\":\"session.kill\".*\"session\":\"$SID\"" \
+    "$T/state/audit.log" | head -n1 | cut -d: -f1)
+check "request.revoke audited, then session.kill" \
+    test -n "$rv" -a -n "$sk" -a "${rv:-0}" -lt "${sk:-0}"
+vendor 'echo again' </dev/null >"$T/again2.out" 2>&1
+rc=$?
+check "after kill --revoke the vendor's second login is refused" \
+    sh -c "[ $rc != 0 ] && ! grep -q '^again' '$T/again2.out'"
 
 # ---- timing of the refusal (measured, not asserted) ---------------------------------
 median_ms() { # id: the median of 20 refusals of show, in microseconds
