@@ -11,6 +11,7 @@
 #     request gets the very bytes on stderr and the exit status of an
 #     unknown id, through nis2ctl and over SSH (the existence oracle);
 #     the median time of both refusals is measured (a diag, no assertion);
+#   - report lists an unreviewed emergency filed before its window;
 #   - plain kill lets the vendor log in again on the same request; kill
 #     --revoke (an approver over SSH) revokes it first and the second
 #     login is refused; one who may kill but not revoke changes nothing.
@@ -250,6 +251,15 @@ vendor 'echo again' </dev/null >"$T/again2.out" 2>&1
 rc=$?
 check "after kill --revoke the vendor's second login is refused" \
     sh -c "[ $rc != 0 ] && ! grep -q '^again' '$T/again2.out'"
+
+# ---- report: an unreviewed emergency filed before the window is listed ---------
+s=$(date -u -d '+2 minutes' '+%Y-%m-%d %H:%M')
+u=$(date -u -d '+1 hour' '+%Y-%m-%d %H:%M')
+ctl report --since "${s}Z" --until "${u}Z" --out "$T/report" >/dev/null \
+    2>"$T/report.err"
+check "report writes its bundle" test $? = 0
+check "report lists the unreviewed emergency filed before its window" \
+    sh -c "grep -A6 '### Emergency accesses not yet reviewed' '$T/report/summary.md' | grep -q '$EID'"
 
 # ---- timing of the refusal (measured, not asserted) ---------------------------------
 median_ms() { # id: the median of 20 refusals of show, in microseconds
