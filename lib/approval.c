@@ -455,12 +455,14 @@ filed_details(const struct nis2_request *q)
 }
 
 /*
- * The limits on filing (docs/approvals.md, "Limits"): at most
- * [requests] max_pending pending requests per requester, and at most the
- * policy's emergency_limit break-glass requests per requester and target
- * that were filed within its period and are still active or not yet
- * reviewed.  0, or NIS2_ERR_DENIED with the sentence in `why`, or a store
- * error (said in ap->msgs).
+ * The limits on filing (docs/approvals.md, "Break-glass" and "Limits per
+ * requester"): at most [requests] max_pending pending requests per
+ * requester, and at most the policy's emergency_limit break-glass requests
+ * per requester and target that were filed within its period and are
+ * still active or not yet reviewed.  0, or NIS2_ERR_DENIED with the
+ * sentence in `why`, or a store error (said in ap->msgs).  Entries the
+ * store cannot read are not counted (one corrupt file must not block
+ * every request; `requests` warns about them).
  */
 static int
 check_limits(struct nis2_approval *ap, const struct nis2_request *q, char *why,
