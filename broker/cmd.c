@@ -96,8 +96,8 @@ static const struct verb verbs[] = {
      true},
     {"watch", cmd_watch,
      "watch SESSION                    (ssh -t; auditors, approvers)", true},
-    {"kill", cmd_kill, "kill SESSION [--reason TEXT] [--no-wait]  (approvers)",
-     true},
+    {"kill", cmd_kill,
+     "kill SESSION [--reason TEXT] [--revoke] [--no-wait]  (approvers)", true},
     {"verify", cmd_verify, "verify SESSION | --print-key     (auditors)", true},
     {"replay", cmd_replay,
      "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]\n"

@@ -154,13 +154,14 @@ audit(struct nis2_approval *ap, const char *event,
         goto out;
     }
     r = nis2_audit_append(cfg->audit_log, event, ap->actor->name, req->target,
-                          NULL, req->id, details);
+                          NULL, req->id[0] != '\0' ? req->id : NULL, details);
 out:
     if (r != 0 && strcmp(event, "request.refused") == 0) {
         nis2_diag_add(&ap->msgs, NULL, 0,
                       "the refusal on %s could not be written to the audit "
                       "log %s: %s",
-                      req->id, cfg->audit_log, nis2_strerror(r));
+                      req->id[0] != '\0' ? req->id : req->target,
+                      cfg->audit_log, nis2_strerror(r));
     } else if (r != 0) {
         nis2_diag_add(&ap->msgs, NULL, 0,
                       "%s of %s not done: the audit log %s cannot be "
@@ -378,6 +379,41 @@ expire_if_due(struct nis2_approval *ap, struct nis2_request **q)
     nis2_request_free(fresh);
 }
 
+static int get_error(struct nis2_approval *ap, const char *id, int r);
+
+/* The one answer for an id that does not exist or that the actor may not
+   see: it tells nothing more (issue 20, the existence oracle). */
+static int
+no_request(struct nis2_approval *ap, const char *id)
+{
+    nis2_diag_add(&ap->msgs, NULL, 0,
+                  "no request %s (unknown, or not visible to you)", id);
+    return NIS2_APPR_NO;
+}
+
+/*
+ * Read request `id` into *out if the actor may see it: visibility is
+ * decided before anything else about the request is looked at, and an
+ * invisible request is answered as an unknown one (no_request).
+ */
+static int
+get_visible(struct nis2_approval *ap, const char *id, struct nis2_request **out)
+{
+    struct nis2_request *q = NULL;
+    int r;
+
+    *out = NULL;
+    if ((r = nis2_store_get(ap->st, id, &q)) != 0) {
+        return get_error(ap, id, r);
+    }
+    if (!nis2_approval_may_see(ap->cfg, ap->actor, q)) {
+        nis2_request_free(q);
+        return no_request(ap, id);
+    }
+    *out = q;
+    return NIS2_APPR_OK;
+}
+
 /* The status for a request that cannot be read, said in ap->msgs. */
 static int
 get_error(struct nis2_approval *ap, const char *id, int r)
@@ -385,8 +421,7 @@ get_error(struct nis2_approval *ap, const char *id, int r)
     char why[600];
 
     if (r == NIS2_ERR_NOTFOUND) {
-        nis2_diag_add(&ap->msgs, NULL, 0, "no request %s", id);
-        return NIS2_APPR_NO;
+        return no_request(ap, id);
     }
     nis2_diag_add(&ap->msgs, NULL, 0, "request %s cannot be read: %s%s", id,
                   nis2_strerror(r), store_why(ap->st, why, sizeof(why)));
@@ -419,6 +454,106 @@ filed_details(const struct nis2_request *q)
     return d;
 }
 
+/*
+ * The limits on filing (docs/approvals.md, "Break-glass" and "Limits per
+ * requester"): at most [requests] max_pending pending requests per
+ * requester, and at most the policy's emergency_limit break-glass requests
+ * per requester and target that were filed within its period and are
+ * still active or not yet reviewed.  0, or NIS2_ERR_DENIED with the
+ * sentence in `why`, or a store error (said in ap->msgs).  Entries the
+ * store cannot read are not counted (one corrupt file must not block
+ * every request; `requests` warns about them).
+ */
+static int
+check_limits(struct nis2_approval *ap, const struct nis2_request *q, char *why,
+             size_t whylen)
+{
+    const struct nis2_policy *pol = nis2_request_policy(ap->cfg, q);
+    struct nis2_request **list = NULL;
+    struct nis2_diag bad;
+    const struct nis2_request *blocker = NULL;
+    size_t n = 0, pending = 0, held = 0;
+    char buf[600], per[32];
+    int r;
+
+    nis2_diag_init(&bad);
+    if ((r = nis2_store_list(ap->st, &list, &n, &bad)) != 0) {
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "request refused: cannot count your requests: %s%s",
+                      nis2_strerror(r), store_why(ap->st, buf, sizeof(buf)));
+        nis2_diag_free(&bad);
+        return r;
+    }
+    nis2_diag_free(&bad);
+    for (size_t i = 0; i < n; i++) {
+        const struct nis2_request *o = list[i];
+        if (!nis2_user_eq(o->requester, q->requester)) {
+            continue;
+        }
+        if (o->state == NIS2_REQ_PENDING && nis2_request_is_open(o, ap->now)) {
+            pending++;
+        }
+        if (q->emergency && pol != NULL && o->emergency &&
+            strcmp(o->target, q->target) == 0 &&
+            o->created > ap->now - pol->emergency_period &&
+            (nis2_request_is_open(o, ap->now) ||
+             nis2_request_needs_review(o))) {
+            held++;
+            if (blocker == NULL || nis2_request_needs_review(o)) {
+                blocker = o;
+            }
+        }
+    }
+    r = 0;
+    if (q->emergency && pol != NULL && held >= (size_t)pol->emergency_limit) {
+        nis2_format_duration(pol->emergency_period, per, sizeof(per));
+        snprintf(why, whylen,
+                 "break-glass refused: your emergency %s for %s is %s; %s "
+                 "(policy %s allows %d per %s)",
+                 blocker->id, q->target,
+                 nis2_request_needs_review(blocker) ? "not reviewed yet"
+                                                    : "still active",
+                 nis2_request_needs_review(blocker)
+                     ? "ask an approver to review it"
+                     : "use it, or cancel it first",
+                 pol->name, pol->emergency_limit, per);
+        r = NIS2_ERR_DENIED;
+    } else if (!q->emergency && pending >= (size_t)ap->cfg->max_pending) {
+        snprintf(why, whylen,
+                 "request refused: you have %zu pending requests, the most "
+                 "allowed ([requests] max_pending = %d); cancel one or wait "
+                 "for a decision",
+                 pending, ap->cfg->max_pending);
+        r = NIS2_ERR_DENIED;
+    }
+    nis2_request_list_free(list, n);
+    return r;
+}
+
+/* Audit a filing the limits refused (request.refused, action "request"
+   or "emergency"); the refusal stands whether or not this is written. */
+static void
+audit_file_refusal(struct nis2_approval *ap, const struct nis2_request *q,
+                   const char *why)
+{
+    struct json_object *d = json_object_new_object();
+
+    if (d == NULL ||
+        nis2_json_str(d, "action", q->emergency ? "emergency" : "request") !=
+            0 ||
+        nis2_json_str(d, "policy", q->policy) != 0 ||
+        nis2_json_str(d, "why", why) != 0) {
+        json_object_put(d);
+        nis2_diag_add(&ap->msgs, NULL, 0,
+                      "the refusal on %s could not be written to the audit "
+                      "log %s: %s",
+                      q->target, ap->cfg->audit_log,
+                      nis2_strerror(NIS2_ERR_NOMEM));
+        return;
+    }
+    (void)audit(ap, "request.refused", q, d);
+}
+
 int
 nis2_approval_file(struct nis2_approval *ap,
                    const struct nis2_request_params *p,
@@ -439,6 +574,14 @@ nis2_approval_file(struct nis2_approval *ap,
         nis2_diag_add(&ap->msgs, NULL, 0, "request refused: %s", note);
         note[0] = '\0';
         return status_for(r);
+    }
+    if ((r = check_limits(ap, q, why, sizeof(why))) != 0) {
+        if (r == NIS2_ERR_DENIED) {
+            nis2_diag_add(&ap->msgs, NULL, 0, "%s", why);
+            audit_file_refusal(ap, q, why);
+        }
+        rc = status_for(r);
+        goto out;
     }
     c.event = q->emergency ? "request.emergency" : "request.create";
     if ((r = nis2_store_create_new_hook(ap->st, q, &hook)) != 0) {
@@ -479,7 +622,10 @@ matches(struct nis2_approval *ap, enum nis2_appr_filter f,
     case NIS2_APPR_LIST_PENDING:
         decider = !mine && (who->local_root || nis2_request_is_approver(
                                                    ap->cfg, q, who->name) == 1);
-        return q->state == NIS2_REQ_PENDING && decider;
+        /* The approvers' queue: what waits for a decision, and every
+           break-glass not yet reviewed. */
+        return (q->state == NIS2_REQ_PENDING || nis2_request_needs_review(q)) &&
+               decider;
     case NIS2_APPR_LIST_ALL:
         return true;
     case NIS2_APPR_LIST_OPEN:
@@ -536,14 +682,8 @@ nis2_approval_show(struct nis2_approval *ap, const char *id,
     int r;
 
     *out = NULL;
-    if ((r = nis2_store_get(ap->st, id, &q)) != 0) {
-        return get_error(ap, id, r);
-    }
-    if (!nis2_approval_may_see(ap->cfg, ap->actor, q)) {
-        nis2_diag_add(&ap->msgs, NULL, 0, "%s may not see request %s",
-                      ap->actor->name, id);
-        nis2_request_free(q);
-        return NIS2_APPR_NO;
+    if ((r = get_visible(ap, id, &q)) != NIS2_APPR_OK) {
+        return r;
     }
     expire_if_due(ap, &q);
     *out = q;
@@ -724,6 +864,13 @@ nis2_approval_act(struct nis2_approval *ap, const char *id,
     *out = NULL;
     note[0] = '\0';
     a.actor = ap->actor->name;
+    /* Who may see it first: nothing of an invisible request (its
+       requester, policy, state, break-glass) shapes the answer. */
+    if ((rc = get_visible(ap, id, &q)) != NIS2_APPR_OK) {
+        return rc;
+    }
+    nis2_request_free(q);
+    q = NULL;
     r = nis2_store_modify_hook(ap->st, id, act_fn, &a, &hook, &q);
     if (r != 0 && (rc = commit_failed(ap, &c, id, r)) != 0) {
         /* The write was tried: stored or not, said. */

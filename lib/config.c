@@ -53,6 +53,7 @@ enum sect {
     S_STORE,
     S_ROLES,
     S_NOTIFY,
+    S_REQUESTS,
     S_LDAP,
     S_FIDO2,
     S_GROUP,
@@ -106,6 +107,7 @@ static const struct keydef roles_keys[] = {
     {"approvers", KEY_EMPTY_OK}, {"auditors", KEY_EMPTY_OK}, {NULL, 0}};
 static const struct keydef notify_keys[] = {{"command", KEY_EMPTY_OK},
                                             {NULL, 0}};
+static const struct keydef requests_keys[] = {{"max_pending", 0}, {NULL, 0}};
 static const struct keydef ldap_keys[] = {{"uri", 0},
                                           {"tls", 0},
                                           {"tls_ca", KEY_EMPTY_OK},
@@ -142,6 +144,7 @@ static const struct keydef policy_keys[] = {{"groups", 0},
                                             {"forward", KEY_EMPTY_OK},
                                             {"idle_timeout", 0},
                                             {"emergency", 0},
+                                            {"emergency_limit", 0},
                                             {NULL, 0}};
 
 static const struct sectdef sects[S_COUNT] = {
@@ -153,6 +156,7 @@ static const struct sectdef sects[S_COUNT] = {
     [S_STORE] = {"store", false, true, store_keys},
     [S_ROLES] = {"roles", false, false, roles_keys},
     [S_NOTIFY] = {"notify", false, true, notify_keys},
+    [S_REQUESTS] = {"requests", false, true, requests_keys},
     [S_LDAP] = {"ldap", false, true, ldap_keys},
     [S_FIDO2] = {"fido2", false, true, fido2_keys},
     [S_GROUP] = {"group", true, false, group_keys},
@@ -168,6 +172,7 @@ struct polx {
     int forward_line;
     int hours_line;
     int emergency_line;
+    int emergency_limit_line;
     char *zone; /* zone of `hours`, loaded once [paths] is known */
 };
 
@@ -1145,6 +1150,14 @@ set_notify(struct file_ctx *fc, const char *key, const char *v)
 }
 
 static void
+set_requests(struct file_ctx *fc, const char *key, const char *v)
+{
+    if (strcmp(key, "max_pending") == 0) {
+        set_int(fc, key, &fc->ld->cfg->max_pending, v, 1, 1000);
+    }
+}
+
+static void
 set_group(struct file_ctx *fc, const char *key, const char *v)
 {
     struct nis2_group *g = &fc->ld->cfg->groups[fc->idx];
@@ -1282,6 +1295,34 @@ valid_forward(const char *s)
     return nis2_valid_target(name);
 }
 
+/* emergency_limit = N/PERIOD: N 1..100, PERIOD 1m..366d. */
+static void
+set_emergency_limit(struct file_ctx *fc, struct nis2_policy *p, const char *v)
+{
+    const char *slash = strchr(v, '/');
+    char num[16];
+    long n = 0;
+    int64_t secs = 0;
+
+    if (slash == NULL || (size_t)(slash - v) >= sizeof(num)) {
+        goto bad;
+    }
+    snprintf(num, sizeof(num), "%.*s", (int)(slash - v), v);
+    if (!parse_long(num, 1, 100, &n) ||
+        nis2_parse_duration(slash + 1, &secs) != 0 || secs < 60 ||
+        secs > 366LL * 86400) {
+        goto bad;
+    }
+    p->emergency_limit = (int)n;
+    p->emergency_period = secs;
+    return;
+bad:
+    err(fc,
+        "%s: bad emergency_limit '%s' (expected COUNT/PERIOD, COUNT 1 to "
+        "100, PERIOD 1m to 366d, e.g. 1/24h)",
+        fc->label, VIS(v));
+}
+
 static void
 set_policy(struct file_ctx *fc, const char *key, const char *v)
 {
@@ -1351,6 +1392,9 @@ set_policy(struct file_ctx *fc, const char *key, const char *v)
                 fc->label, VIS(v));
             p->emergency = 0;
         }
+    } else if (strcmp(key, "emergency_limit") == 0) {
+        set_emergency_limit(fc, p, v);
+        x->emergency_limit_line = fc->lineno;
     }
 }
 
@@ -1439,6 +1483,8 @@ add_named(struct file_ctx *fc, enum sect kind, const char *name)
         p->record = NIS2_RECORD_OUTPUT | NIS2_RECORD_INPUT;
         p->idle_timeout = 15 * 60;
         p->emergency = 0;
+        p->emergency_limit = 1;
+        p->emergency_period = 24 * 3600;
     }
     return true;
 fail:
@@ -1772,6 +1818,9 @@ conf_handler(void *user, const char *section, const char *name,
     case S_NOTIFY:
         set_notify(fc, name, value);
         break;
+    case S_REQUESTS:
+        set_requests(fc, name, value);
+        break;
     case S_LDAP:
         set_ldap(fc, name, value);
         break;
@@ -2097,6 +2146,12 @@ check_policy(struct loader *ld, struct nis2_policy *p, struct polx *x)
                    what, p->forward[i], name);
         }
     }
+    if (x->emergency_limit_line != 0 && p->emergency == 0) {
+        err_at(ld, f, x->emergency_limit_line,
+               "%s: emergency_limit without emergency (break-glass is "
+               "not allowed here)",
+               what);
+    }
     if (p->emergency > p->max_duration) {
         err_at(ld, f, x->emergency_line,
                "%s: emergency is longer than "
@@ -2336,6 +2391,7 @@ load_common(const char *path, const char *data, size_t len, unsigned flags,
     cfg->max_channels = 64;
     cfg->max_verbs_per_connection = 4;
     cfg->max_verbs_per_user = 8;
+    cfg->max_pending = 5;
     cfg->checkpoint_interval = 5;
     cfg->min_free_pct = 5;
     cfg->totp_digits = 6;

@@ -107,6 +107,10 @@ struct nis2_policy {
     char **forward;           /* "target:port" entries; NULL: none */
     int64_t idle_timeout;     /* seconds; 0: none; default 15m */
     int64_t emergency;        /* break-glass max seconds; 0: not allowed */
+    int emergency_limit;      /* emergency_limit = N/PERIOD: at most N */
+    int64_t emergency_period; /* break-glass per requester and target that
+                                 are active or unreviewed, filed within
+                                 PERIOD; default 1/24h */
     struct nis2_srcpos pos;
 };
 
@@ -193,6 +197,9 @@ struct nis2_config {
 
     /* [notify] */
     char *notify_command; /* NULL when unset */
+
+    /* [requests] */
+    int max_pending; /* 5 (1..1000): pending requests per requester */
 
     struct nis2_group *groups;
     size_t n_groups;

@@ -13,6 +13,13 @@
  * be), and waits until the entry is gone, so that when it returns 0 the
  * session has ended.
  *
+ * `--revoke` also revokes the request behind the session, first (through
+ * the request service: request.revoke is audited before it is stored),
+ * so that the vendor cannot log in again on it; when the revocation is
+ * refused (not an approver of the request's policy, already over) nothing
+ * is done.  A plain kill leaves the request approved: the vendor may
+ * reconnect within its window.
+ *
  * Who: root, or a member of [roles] approvers.  Over SSH
  * (`ssh USER@broker kill ID`) the broker runs this same function with the
  * SSH user as the actor.
@@ -26,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "approval.h"
 #include "audit.h"
 #include "audit_tools.h"
 #include "error.h"
@@ -44,8 +52,8 @@ static void
 usage_kill(FILE *f)
 {
     fprintf(f,
-            "usage: nis2ctl kill SESSION [--reason TEXT] [--no-wait] "
-            "[--json]\n"
+            "usage: nis2ctl kill SESSION [--reason TEXT] [--revoke] "
+            "[--no-wait] [--json]\n"
             "\n"
             "Ends a live broker session (see sessions --live).  The user is "
             "told,\nthe channels close, the recording is sealed with end "
@@ -53,7 +61,12 @@ usage_kill(FILE *f)
             "session has\nended (at most 10 s) unless --no-wait.  Root or "
             "[roles] approvers;\naudited as session.kill.  Exit 0 ended (with "
             "--no-wait: asked),\n1 refused, not live or still running after "
-            "10 s, 2 usage or I/O error.\n");
+            "10 s, 2 usage or I/O error.\n"
+            "\n"
+            "The request behind the session stays approved: the user may "
+            "log in\nagain within its window.  --revoke revokes it first "
+            "(audited as\nrequest.revoke; --reason is its reason), and "
+            "does nothing when that\nis refused.\n");
 }
 
 /* Root acting locally (not --as) or a member of [roles] approvers. */
@@ -150,6 +163,7 @@ struct kill_args {
     const char *arg;    /* SESSION as typed */
     const char *reason; /* --reason or NULL */
     bool wait;          /* not --no-wait */
+    bool revoke;        /* --revoke */
 };
 
 /* Parse argv; 0 or an exit status after printing why. */
@@ -159,6 +173,7 @@ kill_parse(struct nis2ctl *ctx, int argc, char **argv, struct kill_args *k)
     static const struct option longopts[] = {
         {"reason", required_argument, NULL, 'r'},
         {"no-wait", no_argument, NULL, 'W'},
+        {"revoke", no_argument, NULL, 'R'},
         NIS2CTL_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -176,6 +191,8 @@ kill_parse(struct nis2ctl *ctx, int argc, char **argv, struct kill_args *k)
             k->reason = optarg;
         } else if (c == 'W') {
             k->wait = false;
+        } else if (c == 'R') {
+            k->revoke = true;
         } else {
             fprintf(ctx->err, "nis2ctl: kill: unexpected '%s'\n", bad);
             usage_kill(ctx->err);
@@ -313,6 +330,61 @@ out:
     return rc;
 }
 
+/*
+ * --revoke: revoke the request behind session `id` (entry `e`) as the
+ * actor, before the session is asked to end.  0 revoked, or an exit status
+ * after printing why (then nothing was done).
+ */
+static int
+kill_revoke(struct nis2ctl *ctx, const struct nis2_config *cfg, const char *id,
+            const char *reason, const struct nis2_live *e)
+{
+    struct nis2_appr_act act = {.what = NIS2_APPR_REVOKE};
+    struct nis2_approval ap;
+    struct nis2_request *q = NULL;
+    char rid[NIS2_REQUEST_ID_LEN + 1], text[80], note[640];
+    int rc;
+
+    if (e->request == NULL || e->request[0] == '\0') {
+        fprintf(ctx->err,
+                "nis2ctl: kill: --revoke: %s has no request behind it (its "
+                "policy needs no approval); nothing was done\n",
+                id);
+        return NIS2CTL_EXIT_NO;
+    }
+    if (nis2_request_id_normalize(e->request, rid) != 0) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: --revoke: the registry entry of %s names no "
+                "valid request; nothing was done\n",
+                id);
+        return NIS2CTL_EXIT_ERR;
+    }
+    if (reason == NULL || reason[0] == '\0') {
+        snprintf(text, sizeof(text), "session %s killed", id);
+        reason = text;
+    }
+    act.text = reason;
+    rc = nis2_approval_open(&ap, cfg, &ctx->actor, time(NULL), false);
+    if (rc == NIS2_APPR_OK) {
+        rc = nis2_approval_act(&ap, rid, &act, &q, note, sizeof(note));
+    }
+    for (size_t i = 0; i < ap.msgs.n; i++) {
+        fputs("nis2ctl: kill: ", ctx->err);
+        nis2_fput_safe(ap.msgs.msgs[i], ctx->err);
+        fputc('\n', ctx->err);
+    }
+    nis2_approval_close(&ap);
+    nis2_request_free(q);
+    if (rc != NIS2_APPR_OK) {
+        fprintf(ctx->err,
+                "nis2ctl: kill: --revoke refused, so %s was not asked to "
+                "end either\n",
+                id);
+        return rc == NIS2_APPR_NO ? NIS2CTL_EXIT_NO : NIS2CTL_EXIT_ERR;
+    }
+    return 0;
+}
+
 int
 cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
 {
@@ -345,6 +417,7 @@ cmd_kill(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_NO;
     }
     if ((rc = kill_find(ctx, cfg, id, &e)) != 0 ||
+        (k.revoke && (rc = kill_revoke(ctx, cfg, id, k.reason, e)) != 0) ||
         (rc = kill_ask(ctx, cfg, id, k.reason, e)) != 0) {
         goto out;
     }

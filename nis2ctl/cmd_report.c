@@ -296,10 +296,11 @@ pick_all(const struct ev *e)
     return !is_prefix(e, "recording.") && !is(e, "report.create");
 }
 
-/* Emergency requests (from the whole log) with no review after them. */
+/* Emergency requests (from the whole log) with no review after them,
+   filed up to the end of the window: one filed before the window and still
+   not reviewed stays listed (issue 20: break-glass is never forgotten). */
 static void
-unreviewed(FILE *f, const struct ev *all, size_t n, time_t since, time_t until,
-           size_t *count)
+unreviewed(FILE *f, const struct ev *all, size_t n, time_t until, size_t *count)
 {
     fprintf(f, "\n### Emergency accesses not yet reviewed\n\n");
     *count = 0;
@@ -307,7 +308,7 @@ unreviewed(FILE *f, const struct ev *all, size_t n, time_t since, time_t until,
         const char *rq = jget(all[i].o, "request");
         bool reviewed = false;
         if (!is(&all[i], "request.emergency") || rq == NULL ||
-            all[i].ts < since || all[i].ts > until) {
+            all[i].ts > until) {
             continue;
         }
         for (size_t k = i + 1; k < n && !reviewed; k++) {
@@ -338,7 +339,8 @@ stages(FILE *f, size_t n_sessions, size_t n_fail, size_t n_deny, size_t n_rev,
             "### Early warning, within 24 hours (Art. 23(4)(a))\n\n"
             "- *Suspected unlawful or malicious act?* Evidence: %zu "
             "authentication failures, %zu denials, %zu revocations, %zu "
-            "unreviewed emergency accesses in the window (sections above).\n"
+            "unreviewed emergency accesses up to the end of the window "
+            "(sections above).\n"
             "- *Who had access to which asset in the window:* %zu sessions "
             "(sessions.csv), each with its approval.\n"
             "- *Cross-border impact:* not answered by this evidence.\n"
@@ -761,7 +763,7 @@ report_summary(struct bundle *b, const struct report *rp)
     section(m, "Lockouts", rp->win, rp->nwin, pick_lock);
     n_deny = section(m, "Policy denials", rp->win, rp->nwin, pick_deny);
     n_rev = section(m, "Revocations", rp->win, rp->nwin, pick_revoke);
-    unreviewed(m, rp->all, rp->nall, rp->flt.since, rp->flt.until, &n_emerg);
+    unreviewed(m, rp->all, rp->nall, rp->flt.until, &n_emerg);
     fprintf(m, "\n## Timeline\n");
     section(m, "All events in the window", rp->win, rp->nwin, pick_all);
     stages(m, rp->ns, n_fail, n_deny, n_rev, n_emerg, rp->log_ok, rp->broken);

@@ -431,7 +431,7 @@ print_list_human(struct nis2ctl *ctx, struct nis2_request **list, size_t n)
         nis2_format_time_utc(q->start, a, sizeof(a));
         nis2_format_time_utc(q->end, b, sizeof(b));
         if (nis2_request_needs_review(q)) {
-            snprintf(note, sizeof(note), "break-glass, needs review");
+            snprintf(note, sizeof(note), "emergency, unreviewed: needs review");
         } else if (q->state == NIS2_REQ_PENDING) {
             snprintf(note, sizeof(note), "%zu of %d approvals", q->n_approvals,
                      q->min_approvals);

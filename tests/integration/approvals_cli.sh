@@ -160,7 +160,11 @@ ctl victor approve "$VID" --now "$NOW"
 check "requester in an approver group still cannot approve" \
     sh -c "[ $rc = 1 ] && grep -q 'own request' '$T/err'"
 ctl mallory approve "$ID" --now "$NOW"
-check "not an approver" sh -c "[ $rc = 1 ] && grep -q 'not an approver' '$T/err'"
+check "no role: answered as an unknown id" \
+    sh -c "[ $rc = 1 ] && grep -qx 'nis2ctl: no request $ID (unknown, or not visible to you)' '$T/err'"
+ctl audrey approve "$ID" --now "$NOW"
+check "an auditor sees it but is not an approver" \
+    sh -c "[ $rc = 1 ] && grep -q 'not an approver' '$T/err'"
 ctl olga approve "$ID" --comment "go ahead" --now "$NOW"
 check "approver approves" sh -c "[ $rc = 0 ] && grep -q 'now approved until 2026-01-15T08:00:00Z' '$T/out'"
 ctl oscar approve "$ID" --now "$NOW"

@@ -74,6 +74,13 @@ setup(void **state)
     }
     nis2_diag_free(&diag);
     free(path);
+    if (r == 0) {
+        /* A store of its own for each test: the limits per requester
+           count what earlier tests filed. */
+        static int n_setup;
+        free(cfg->state_dir);
+        cfg->state_dir = nis2_test_path("state%d", n_setup++);
+    }
     audit_path = nis2_test_path("audit.log");
     return r == 0 ? 0 : -1;
 }
@@ -200,7 +207,8 @@ test_unknown_and_expired(void **state)
     assert_int_equal(
         act("olga", false, "R-ZZZZZ", NIS2_APPR_APPROVE, now, msg, sizeof(msg)),
         NIS2_APPR_NO);
-    assert_string_equal(msg, "no request R-ZZZZZ");
+    assert_string_equal(msg, "no request R-ZZZZZ (unknown, or not visible to "
+                             "you)");
     file_one(now, id);
     /* A day later the window is over: stored as expired, and refused. */
     assert_int_equal(act("olga", false, id, NIS2_APPR_APPROVE, now + 24 * 3600,
@@ -226,7 +234,8 @@ test_who_may_see(void **state)
     assert_int_equal(nis2_approval_show(&ap, id, &q), NIS2_APPR_NO);
     assert_null(q);
     assert_int_equal(ap.msgs.n, 1);
-    assert_non_null(strstr(ap.msgs.msgs[0], "mallory may not see request"));
+    /* Answered as an unknown id (test_invisible_like_unknown). */
+    assert_non_null(strstr(ap.msgs.msgs[0], "unknown, or not visible to you"));
     nis2_approval_close(&ap);
 
     assert_int_equal(nis2_approval_open(&ap, cfg, &audrey, now, false), 0);
@@ -242,6 +251,158 @@ test_who_may_see(void **state)
     assert_int_equal(nis2_approval_open(&ap, cfg, &root, now, false), 0);
     assert_int_equal(nis2_approval_show(&ap, id, &q), NIS2_APPR_NO);
     nis2_approval_close(&ap);
+}
+
+/* File as vera at `now`; the status, *msg0 the first message (or ""). */
+static int
+file_as_vera(time_t now, bool emergency, char *id, char *msg0, size_t len)
+{
+    struct nis2_actor vera = who("vera");
+    struct nis2_request_params p = {
+        .target = "plc-gw1",
+        .reason = "line down",
+        .duration = emergency ? 0 : 3600,
+        .emergency = emergency,
+    };
+    struct nis2_approval ap;
+    struct nis2_request *q = NULL;
+    char note[640];
+    int rc;
+
+    assert_int_equal(nis2_approval_open(&ap, cfg, &vera, now, false), 0);
+    rc = nis2_approval_file(&ap, &p, &q, note, sizeof(note));
+    snprintf(msg0, len, "%s", ap.msgs.n > 0 ? ap.msgs.msgs[0] : "");
+    if (q != NULL && id != NULL) {
+        memcpy(id, q->id, NIS2_REQUEST_ID_LEN + 1);
+    }
+    nis2_request_free(q);
+    nis2_approval_close(&ap);
+    return rc;
+}
+
+/*
+ * The existence oracle (issue 20): for every verb, a user who may not see
+ * a request gets the very answer of an unknown id, its id aside: same
+ * status, same words, nothing of requester, policy or break-glass.
+ */
+static void
+test_invisible_like_unknown(void **state)
+{
+    time_t now = at("2026-01-15T06:00:00Z");
+    char id[NIS2_REQUEST_ID_LEN + 1], eid[NIS2_REQUEST_ID_LEN + 1];
+    char msg[1024], want[1024], unk[1024];
+    const enum nis2_appr_action all[] = {
+        NIS2_APPR_APPROVE, NIS2_APPR_DENY,   NIS2_APPR_REVOKE,
+        NIS2_APPR_CANCEL,  NIS2_APPR_REVIEW, NIS2_APPR_EXTEND,
+    };
+    struct nis2_actor mallory = who("mallory");
+    struct nis2_approval ap;
+    struct nis2_request *q = NULL;
+
+    file_one(now, id);
+    assert_int_equal(file_as_vera(now, true, eid, msg, sizeof(msg)),
+                     NIS2_APPR_OK);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        const char *ids[] = {id, eid};
+        int u = act("mallory", false, "R-ZZZZZ", all[i], now, unk, sizeof(unk));
+        assert_int_equal(u, NIS2_APPR_NO);
+        assert_string_equal(unk, "no request R-ZZZZZ (unknown, or not "
+                                 "visible to you)");
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(want, sizeof(want),
+                     "no request %s (unknown, or not visible to you)", ids[k]);
+            assert_int_equal(
+                act("mallory", false, ids[k], all[i], now, msg, sizeof(msg)),
+                u);
+            assert_string_equal(msg, want);
+        }
+    }
+    assert_int_equal(nis2_approval_open(&ap, cfg, &mallory, now, false), 0);
+    assert_int_equal(nis2_approval_show(&ap, eid, &q), NIS2_APPR_NO);
+    assert_int_equal(ap.msgs.n, 1);
+    snprintf(want, sizeof(want),
+             "no request %s (unknown, or not visible to you)", eid);
+    assert_string_equal(ap.msgs.msgs[0], want);
+    nis2_approval_close(&ap);
+    /* Nothing changed: the requests are as filed. */
+    assert_false(audit_has("\"request.cancel\"", id, NULL));
+    assert_false(audit_has("\"request.review\"", eid, NULL));
+}
+
+/* Break-glass cannot be chained (issue 20): one active-or-unreviewed
+   emergency per requester and target (the default 1/24h). */
+static void
+test_emergency_limit(void **state)
+{
+    time_t now = at("2026-01-15T06:00:00Z");
+    char e1[NIS2_REQUEST_ID_LEN + 1], e2[NIS2_REQUEST_ID_LEN + 1];
+    char msg[1024], want[1024];
+    struct nis2_actor olga = who("olga");
+    struct nis2_approval ap;
+    struct nis2_request **list = NULL;
+    size_t n = 0;
+    bool listed = false;
+
+    assert_int_equal(file_as_vera(now, true, e1, msg, sizeof(msg)),
+                     NIS2_APPR_OK);
+    assert_int_equal(file_as_vera(now + 60, true, NULL, msg, sizeof(msg)),
+                     NIS2_APPR_NO);
+    snprintf(want, sizeof(want),
+             "break-glass refused: your emergency %s for plc-gw1 is not "
+             "reviewed yet; ask an approver to review it",
+             e1);
+    assert_memory_equal(msg, want, strlen(want));
+    assert_true(audit_has("\"request.refused\"", "\"emergency\"", "vera"));
+    /* The approvers' queue shows it although it is not pending. */
+    assert_int_equal(nis2_approval_open(&ap, cfg, &olga, now + 60, false), 0);
+    assert_int_equal(nis2_approval_list(&ap, NIS2_APPR_LIST_PENDING, &list, &n),
+                     0);
+    for (size_t i = 0; i < n; i++) {
+        listed = listed || strcmp(list[i]->id, e1) == 0;
+    }
+    nis2_request_list_free(list, n);
+    nis2_approval_close(&ap);
+    assert_true(listed);
+    /* Reviewed but still active: still refused. */
+    assert_int_equal(
+        act("olga", false, e1, NIS2_APPR_REVIEW, now + 120, msg, sizeof(msg)),
+        NIS2_APPR_OK);
+    assert_int_equal(file_as_vera(now + 180, true, NULL, msg, sizeof(msg)),
+                     NIS2_APPR_NO);
+    assert_non_null(strstr(msg, "is still active"));
+    /* Reviewed and over: the next one is allowed. */
+    assert_int_equal(file_as_vera(now + 7200, true, e2, msg, sizeof(msg)),
+                     NIS2_APPR_OK);
+    /* A plain request is not limited by break-glass. */
+    assert_int_equal(file_as_vera(now + 7200, false, NULL, msg, sizeof(msg)),
+                     NIS2_APPR_OK);
+}
+
+/* A flood of requests stops at [requests] max_pending (default 5). */
+static void
+test_max_pending(void **state)
+{
+    time_t now = at("2026-01-15T06:00:00Z");
+    char id[NIS2_REQUEST_ID_LEN + 1], msg[1024];
+
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(file_as_vera(now, false, id, msg, sizeof(msg)),
+                         NIS2_APPR_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(file_as_vera(now, false, NULL, msg, sizeof(msg)),
+                         NIS2_APPR_NO);
+        assert_non_null(strstr(msg, "you have 5 pending requests"));
+    }
+    assert_true(audit_has("\"request.refused\"", "\"request\"", "vera"));
+    /* One decided frees a place. */
+    assert_int_equal(
+        act("olga", false, id, NIS2_APPR_DENY, now, msg, sizeof(msg)),
+        NIS2_APPR_OK);
+    assert_int_equal(file_as_vera(now, false, NULL, msg, sizeof(msg)),
+                     NIS2_APPR_OK);
+    assert_int_equal(file_as_vera(now, false, NULL, msg, sizeof(msg)),
+                     NIS2_APPR_NO);
 }
 
 static void
@@ -427,6 +588,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_and_expired, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_who_may_see, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invisible_like_unknown, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emergency_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nobody_acts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evidence_roles, setup, teardown),

@@ -315,6 +315,45 @@ static const struct err_case err_cases[] = {
      {{0}},
      "@/nis2.conf:6: [policy p]: emergency is longer than "
      "max_duration"},
+    {"emergency_limit without slash",
+     "[policy p]\nemergency = 30m\nemergency_limit = 1\n",
+     {{0}},
+     "@/nis2.conf:3: [policy p]: bad emergency_limit '1' (expected "
+     "COUNT/PERIOD, COUNT 1 to 100, PERIOD 1m to 366d, e.g. 1/24h)"},
+    {"emergency_limit count 0",
+     "[policy p]\nemergency = 30m\nemergency_limit = 0/24h\n",
+     {{0}},
+     "@/nis2.conf:3: [policy p]: bad emergency_limit '0/24h'"},
+    {"emergency_limit count 101",
+     "[policy p]\nemergency_limit = 101/1d\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad emergency_limit '101/1d'"},
+    {"emergency_limit period short",
+     "[policy p]\nemergency_limit = 1/30s\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad emergency_limit '1/30s'"},
+    {"emergency_limit bad period",
+     "[policy p]\nemergency_limit = 1/day\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad emergency_limit '1/day'"},
+    {"emergency_limit long count",
+     "[policy p]\nemergency_limit = 00000000000000000001/1h\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: bad emergency_limit"},
+    {"emergency_limit without emergency",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
+     "emergency_limit = 2/12h\n",
+     {{0}},
+     "@/nis2.conf:6: [policy p]: emergency_limit without emergency"},
+    {"max_pending 0",
+     "[requests]\nmax_pending = 0\n",
+     {{0}},
+     "@/nis2.conf:2: [requests]: bad number '0' for max_pending (expected "
+     "an integer from 1 to 1000)"},
+    {"max_pending too big",
+     "[requests]\n\nmax_pending = 1001\n",
+     {{0}},
+     "@/nis2.conf:3: [requests]: bad number '1001' for max_pending"},
     {"max_duration too short",
      "[policy p]\nmax_duration = 10s\n",
      {{0}},
@@ -611,6 +650,8 @@ static const char FULL_MAIN[] =
     "backend = ldap\n"
     "[notify]\n"
     "command = /usr/local/libexec/nis2-notify\n"
+    "[requests]\n"
+    "max_pending = 12\n"
     "[ldap]\n"
     "uri = ldap://dir.plant.example\n"
     "base = dc=plant,dc=example\n"
@@ -647,7 +688,8 @@ static const char FULL_POLICIES[] =
     "record = output\n"
     "forward = plc-line1:502, hmi-1:8080\n"
     "idle_timeout = 0s\n"
-    "emergency = 30m\n";
+    "emergency = 30m\n"
+    "emergency_limit = 2/12h\n";
 
 static const char FULL_EXTRA[] = "[roles]\n"
                                  "approvers = ot-admins\n"
@@ -711,6 +753,7 @@ test_full(void **state)
     assert_int_equal(cfg->lockout_unlock_time, 0);
     assert_string_equal(cfg->store_backend, "ldap");
     assert_string_equal(cfg->notify_command, "/usr/local/libexec/nis2-notify");
+    assert_int_equal(cfg->max_pending, 12);
     assert_int_equal(nis2_strv_len(cfg->role_approvers), 1);
     assert_string_equal(cfg->role_approvers[0], "ot-admins");
     assert_int_equal(nis2_strv_len(cfg->role_auditors), 2);
@@ -770,6 +813,8 @@ test_full(void **state)
     assert_string_equal(p->forward[1], "hmi-1:8080");
     assert_int_equal(p->idle_timeout, 0);
     assert_int_equal(p->emergency, 1800);
+    assert_int_equal(p->emergency_limit, 2);
+    assert_int_equal(p->emergency_period, 12 * 3600);
     assert_non_null(p->hours);
     assert_int_equal(p->hours->n_ranges, 3);
     assert_int_equal(p->hours->ranges[0].days, 0x3e); /* Mon..Fri */
@@ -846,6 +891,7 @@ test_defaults(void **state)
     assert_null(cfg->role_approvers);
     assert_null(cfg->role_auditors);
     assert_null(cfg->notify_command);
+    assert_int_equal(cfg->max_pending, 5);
     assert_int_equal(cfg->n_groups + cfg->n_targets + cfg->n_policies, 0);
     assert_true(diag_has(&cfg->warnings, "no [roles] section"));
     nis2_config_free(cfg);
@@ -886,6 +932,8 @@ test_policy_defaults_and_warnings(void **state)
     assert_int_equal(p->record, NIS2_RECORD_OUTPUT | NIS2_RECORD_INPUT);
     assert_int_equal(p->idle_timeout, 15 * 60);
     assert_int_equal(p->emergency, 0);
+    assert_int_equal(p->emergency_limit, 1);
+    assert_int_equal(p->emergency_period, 24 * 3600);
     assert_null(p->hours);
     assert_true(diag_has(&cfg->warnings, "nis2.conf:5: [policy p]: group "
                                          "'ldap-vendors' is not a [group]"));
