@@ -198,7 +198,8 @@ audit_verify(struct nis2ctl *ctx, int argc, char **argv)
             }
         }
         rc = NIS2CTL_EXIT_OK;
-    } else if (r == NIS2_ERR_INTEGRITY && res.files > 1) {
+    } else if (r == NIS2_ERR_INTEGRITY &&
+               (res.files > 1 || strcmp(res.bad_file, path) != 0)) {
         fprintf(ctx->out, "BROKEN at line %llu of %s: %s\n",
                 (unsigned long long)res.bad_line, res.bad_file, res.why);
         rc = NIS2CTL_EXIT_NO;

@@ -25,7 +25,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"policy", cmd_policy,
      "policy check | policy explain USER TARGET [--at T]"},
-    {"audit", cmd_audit, "audit verify [FILE] [--json]"},
+    {"audit", cmd_audit, "audit verify [FILE] [--json] | audit rotate"},
     {"init", cmd_init, "init"},
     {"request", cmd_request,
      "request TARGET --duration D --reason TEXT [--start T] [--emergency]"},
@@ -47,6 +47,9 @@ static const struct verb verbs[] = {
     {"kill", cmd_kill, "kill SESSION [--reason TEXT] [--no-wait]"},
     {"export", cmd_export, "export SESSION --html FILE"},
     {"report", cmd_report, "report --since T --until T --out DIR"},
+    {"prune", cmd_prune, "prune [--dry-run]"},
+    {"hold", cmd_hold, "hold SESSION --reason TEXT | hold --list"},
+    {"unhold", cmd_unhold, "unhold SESSION --reason TEXT"},
     {"totp", cmd_totp,
      "totp enroll USER [--secret B32] [--force] | import | remove | status"},
     {"unlock", cmd_unlock, "unlock USER"},

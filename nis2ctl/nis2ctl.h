@@ -148,5 +148,9 @@ int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
 /* Ending a live broker session (cmd_kill.c). */
 int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
+/* Retention of recordings (cmd_retention.c). */
+int cmd_prune(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_hold(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_unhold(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif
