@@ -50,6 +50,8 @@ static const struct verb verbs[] = {
     {"prune", cmd_prune, "prune [--dry-run]"},
     {"hold", cmd_hold, "hold SESSION --reason TEXT | hold --list"},
     {"unhold", cmd_unhold, "unhold SESSION --reason TEXT"},
+    {"target", cmd_target,
+     "target add NAME --host H [--port P] [--user U] | test | list | remove"},
     {"totp", cmd_totp,
      "totp enroll USER [--secret B32] [--force] | import | remove | status"},
     {"unlock", cmd_unlock, "unlock USER"},

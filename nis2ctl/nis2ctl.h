@@ -152,5 +152,7 @@ int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_prune(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_hold(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_unhold(struct nis2ctl *ctx, int argc, char **argv);
+/* Targets behind the broker (cmd_target.c). */
+int cmd_target(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif
