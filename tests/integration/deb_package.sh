@@ -2,7 +2,7 @@
 # deb_package.sh - the Debian package on this machine: build it (make deb,
 # or NIS2_DEB=FILE), `dpkg -i`, check its files, modes and the nis2 user,
 # `nis2ctl init` with the package's own config (edited for a loopback
-# test), start nis2-broker as the unit's ExecStart line does, as the
+# test), `nis2ctl target add` for a real sshd on loopback, start nis2-broker as the unit's ExecStart line does, as the
 # package's user, and get a vendor through request -> approval -> login to
 # a real sshd on loopback; then `dpkg --purge` must leave nothing behind.
 #
@@ -102,8 +102,6 @@ check "the sample config passes nis2-broker --check" \
 setup_keys
 start_target
 BROKER_PORT=$(free_port)
-install -d -m 0755 /etc/nis2/targets
-install -m 0600 -o nis2 -g nis2 "$T/keys/broker_to_target" /etc/nis2/targets/gw1
 install -m 0644 "$T/keys/alice.pub" /etc/nis2/authorized_keys/alice
 cat >/etc/nis2/nis2.conf <<EOF
 [broker]
@@ -125,20 +123,6 @@ members = alice
 
 [group admins]
 members = omar
-
-[target gw1]
-host = 127.0.0.1
-port = $TARGET_PORT
-user = $TARGET_USER
-key = /etc/nis2/targets/gw1
-host_key = $(cut -d' ' -f1,2 "$T/keys/target_host.pub")
-
-[policy vendor-maint]
-groups = vendors
-targets = gw1
-mfa = totp
-require_approval = yes
-max_duration = 4h
 EOF
 if nis2ctl init >"$T/init.log" 2>&1; then
     ok "nis2ctl init with the package's default config"
@@ -154,6 +138,28 @@ check "init: audit log 0640 nis2" \
     test "$(mode /var/log/nis2/audit.log)" = "640 nis2:nis2"
 check "init: recordings dir 0750 nis2" \
     test "$(mode /var/lib/nis2/recordings)" = "750 nis2:nis2"
+# The target: the broker's key, the pinned host key and the section by
+# nis2ctl target add, its authorized_keys line on the target.
+if nis2ctl target add gw1 --host 127.0.0.1 --port "$TARGET_PORT" \
+    --user "$TARGET_USER" >"$T/target.out" 2>&1; then
+    ok "nis2ctl target add gw1 against the loopback sshd"
+else
+    sed 's/^/# /' "$T/target.out"
+    not_ok "nis2ctl target add gw1 against the loopback sshd"
+fi
+check "the target's key is /etc/nis2/targets/gw1, 0600 nis2" \
+    test "$(mode /etc/nis2/targets/gw1)" = "600 nis2:nis2"
+grep '^restrict,' "$T/target.out" >>"$T/target_authorized_keys"
+check "nis2ctl target test gw1" bash -c 'nis2ctl target test gw1 >/dev/null'
+cat >>/etc/nis2/nis2.conf <<EOF
+
+[policy vendor-maint]
+groups = vendors
+targets = gw1
+mfa = totp
+require_approval = yes
+max_duration = 4h
+EOF
 for u in alice omar; do
     nis2ctl totp enroll "$u" --secret "$TOTP_SECRET" --force \
         >>"$T/enroll.log" 2>&1 || not_ok "TOTP enroll $u"
