@@ -202,13 +202,33 @@ fail:
     return -1;
 }
 
+/* A new private temp file in $TMPDIR (else /tmp); its path in *path. */
+static int
+temp_file(const char *what, char **path)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd;
+
+    if (dir == NULL || dir[0] != '/') {
+        dir = "/tmp";
+    }
+    if (asprintf(path, "%s/nis2-%s.XXXXXX", dir, what) < 0) {
+        *path = NULL;
+        return -1;
+    }
+    if ((fd = mkstemp(*path)) < 0) {
+        free(*path);
+        *path = NULL;
+    }
+    return fd;
+}
+
 /* "SHA256:..." of the public key text "TYPE BASE64", via ssh-keygen -l. */
 static char *
 fingerprint(const char *pub)
 {
-    char tmpl[] = "/tmp/nis2-target.XXXXXX";
-    char *out = NULL, *fp = NULL;
-    int fd = mkstemp(tmpl);
+    char *tmpl = NULL, *out = NULL, *fp = NULL;
+    int fd = temp_file("target", &tmpl);
 
     if (fd < 0) {
         return NULL;
@@ -225,6 +245,7 @@ fingerprint(const char *pub)
     }
     close(fd);
     unlink(tmpl);
+    free(tmpl);
     free(out);
     return fp;
 }
@@ -784,9 +805,9 @@ target_test(struct nis2ctl *ctx, int argc, char **argv)
 {
     struct nis2_config *cfg = NULL;
     const struct nis2_target *t = named_target(ctx, argc, argv, &cfg);
-    char kh[] = "/tmp/nis2-target-kh.XXXXXX";
+    char *kh = NULL, *khopt = NULL;
     char *line = NULL, *out = NULL, *err = NULL, *uh = NULL, *fp = NULL;
-    char port[16], khopt[64];
+    char port[16];
     int fd = -1, rc = NIS2CTL_EXIT_ERR, st;
 
     if (t == NULL) {
@@ -801,19 +822,19 @@ target_test(struct nis2ctl *ctx, int argc, char **argv)
         return NIS2CTL_EXIT_ERR;
     }
     /* Only the pinned key is trusted: a known_hosts of one line. */
-    if ((fd = mkstemp(kh)) < 0) {
+    if ((fd = temp_file("known-hosts", &kh)) < 0) {
         return NIS2CTL_EXIT_ERR;
     }
     if ((t->port == 22 ? asprintf(&line, "%s %s\n", t->host, t->host_key)
                        : asprintf(&line, "[%s]:%d %s\n", t->host, t->port,
                                   t->host_key)) < 0 ||
         nis2_write_all(fd, line, strlen(line)) != 0 ||
-        asprintf(&uh, "%s@%s", t->user, t->host) < 0) {
+        asprintf(&uh, "%s@%s", t->user, t->host) < 0 ||
+        asprintf(&khopt, "UserKnownHostsFile=%s", kh) < 0) {
         goto out;
     }
     fp = fingerprint(t->host_key);
     snprintf(port, sizeof(port), "%d", t->port);
-    snprintf(khopt, sizeof(khopt), "UserKnownHostsFile=%s", kh);
     char *args[] = {"ssh",
                     "-F",
                     "/dev/null",
@@ -873,6 +894,8 @@ out:
         close(fd);
         unlink(kh);
     }
+    free(kh);
+    free(khopt);
     free(fp);
     free(out);
     free(err);
