@@ -6,12 +6,19 @@
 #                        run every suite; ends with
 #                        "N passed, N failed, N skipped"
 #   make demo | bench | install | uninstall | clean | format | format-check
+#   make deb             Debian package into $(BUILD)/deb/ (debian/, needs
+#                        debhelper; fetches the web player: docs/packaging.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?= 0
 PKG_CONFIG ?= pkg-config
 SYSCONFDIR ?= /etc
+SBINDIR ?= $(PREFIX)/sbin
+DOCDIR ?= $(PREFIX)/share/doc/pam_nis2
+# systemd reads units from /usr/local/lib/systemd/system too; the Debian
+# package sets /lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CFLAGS ?= -O2 -g
 # V=1 shows the full compiler command lines.
 V ?= 0
@@ -87,7 +94,7 @@ PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
 
 .PHONY: all tests check deps demo bench install uninstall clean format \
         format-check \
-        fuzz _check player
+        fuzz _check player deb
 .DEFAULT_GOAL := all
 # Keep the test objects that pattern rules build on the way.
 .SECONDARY:
@@ -192,13 +199,20 @@ bench: deps
 	@$(MAKE) --no-print-directory tests
 	@NIS2_BUILD_DIR=$(B) tests/bench/run.sh
 
+# The sample config and the PAM service go to SYSCONFDIR only where no file
+# is (an existing one is never replaced); the unit names SBINDIR and
+# SYSCONFDIR.  Without `make player` first, `nis2ctl export --html` has no
+# player: install says so.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies
+	    $(DESTDIR)$(DOCDIR)/policies $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/pam.d
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/nis2 \
+	    $(DESTDIR)$(SYSCONFDIR)/nis2/authorized_keys
 	install -m 0755 $(B)/nis2ctl $(DESTDIR)$(PREFIX)/bin/nis2ctl
-	install -m 0755 $(B)/nis2-broker $(DESTDIR)$(PREFIX)/sbin/nis2-broker
+	install -m 0755 $(B)/nis2-broker $(DESTDIR)$(SBINDIR)/nis2-broker
 	install -m 0644 $(B)/pam_nis2.so $(DESTDIR)$(PAMDIR)/pam_nis2.so
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
@@ -207,29 +221,46 @@ install: all
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" \
 	    $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -m 0644 policies/*.conf policies/README.md \
-	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/policies/
-	install -d $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/ldap
-	install -m 0644 contrib/pam.d/nis2-broker \
-	    contrib/systemd/nis2-broker.service \
-	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/
+	    $(DESTDIR)$(DOCDIR)/policies/
+	install -d $(DESTDIR)$(DOCDIR)/examples/ldap
+	install -m 0644 contrib/pam.d/nis2-broker contrib/nis2.conf.sample \
+	    $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0755 contrib/notify/nis2-notify-mail \
-	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/
-	install -m 0644 contrib/ldap/* \
-	    $(DESTDIR)$(PREFIX)/share/doc/pam_nis2/examples/ldap/
+	    $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 contrib/ldap/* $(DESTDIR)$(DOCDIR)/examples/ldap/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    contrib/systemd/nis2-broker.service.in \
+	    >$(DESTDIR)$(UNITDIR)/nis2-broker.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/nis2-broker.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/nis2/nis2.conf ] || install -m 0644 \
+	    contrib/nis2.conf.sample $(DESTDIR)$(SYSCONFDIR)/nis2/nis2.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pam.d/nis2-broker ] || install -m 0644 \
+	    contrib/pam.d/nis2-broker $(DESTDIR)$(SYSCONFDIR)/pam.d/nis2-broker
 	if [ -s $(B)/player/asciinema-player.min.js ]; then \
 	    install -d $(DESTDIR)$(PREFIX)/share/pam_nis2/player && \
 	    install -m 0644 $(B)/player/asciinema-player.min.js \
 	        $(B)/player/asciinema-player.css $(B)/player/LICENSE \
-	        $(DESTDIR)$(PREFIX)/share/pam_nis2/player/; fi
+	        $(B)/player/VERSION \
+	        $(DESTDIR)$(PREFIX)/share/pam_nis2/player/; \
+	else echo "install: WARNING: no web player in $(B)/player (run" \
+	    "\`make player\` first): \`nis2ctl export --html\` will not work" >&2; \
+	fi
 
+# Leaves SYSCONFDIR alone (the config may hold the site's policy).
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nis2ctl \
-	    $(DESTDIR)$(PREFIX)/sbin/nis2-broker $(DESTDIR)$(PAMDIR)/pam_nis2.so
+	    $(DESTDIR)$(SBINDIR)/nis2-broker $(DESTDIR)$(PAMDIR)/pam_nis2.so \
+	    $(DESTDIR)$(UNITDIR)/nis2-broker.service
 	for m in docs/*.1 docs/*.5 docs/*.8; do \
 	    [ -f "$$m" ] || continue; s=$${m##*.}; \
 	    rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pam_nis2 \
-	    $(DESTDIR)$(PREFIX)/share/pam_nis2
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PREFIX)/share/pam_nis2
+
+# The Debian package (docs/packaging.md): built from a copy of the tree
+# (tracked files, plus a player fetched before) so that dpkg-buildpackage
+# writes its files into $(B)/deb/ and never next to the source tree.
+deb:
+	@contrib/build-deb.sh $(B)/deb $(B)/player
 
 # Every C file of the project, formatted by .clang-format (Debian 12's
 # clang-format 14).  `make format-check` (run by .ci/run) fails and names

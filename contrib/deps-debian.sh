@@ -45,6 +45,10 @@ asciinema
 chromium
 libfido2-dev
 libcbor-dev
+debhelper
+dpkg-dev
+fakeroot
+lintian
 "
 
 # npm fetches asciinema-player for the HTML export; a machine whose Node.js

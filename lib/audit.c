@@ -8,6 +8,7 @@
  * before the ,"hash":"..." suffix, plus '}'); it never has to reproduce
  * json-c's serialisation.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -475,9 +476,15 @@ tok_free(struct json_tokener *tok)
 
 /* ---- verification ---- */
 
+static bool member_is(struct json_object *obj, const char *key,
+                      const char *want);
+
 struct audit_verifier {
     struct json_tokener *tok;
     struct nis2_audit_result *res;
+    /* The file before this one in a rotated set (its name; res->last_seq
+       and res->last_hash hold its end), or NULL for a file on its own. */
+    const char *prev_name;
 };
 
 static int verifier_bad(struct audit_verifier *v, const char *fmt, ...)
@@ -493,6 +500,38 @@ verifier_bad(struct audit_verifier *v, const char *fmt, ...)
     vsnprintf(v->res->why, sizeof(v->res->why), fmt, ap);
     va_end(ap);
     return NIS2_ERR_INTEGRITY;
+}
+
+/*
+ * Whether the sound record `rec` on `line` is the first line of a rotated
+ * file: an NIS2_AUDIT_ROTATED event whose details name the file before
+ * (`want_prev`, when given) and repeat the seq and hash it chains on.
+ */
+static bool
+is_continuation(struct audit_verifier *v, const char *line, size_t len,
+                const struct audit_rec *rec, const char *want_prev)
+{
+    struct json_object *obj = NULL, *d = NULL, *x = NULL;
+    bool ok = false;
+
+    json_tokener_reset(v->tok);
+    obj = json_tokener_parse_ex(v->tok, line, (int)len);
+    if (obj == NULL || !member_is(obj, "event", NIS2_AUDIT_ROTATED) ||
+        !json_object_object_get_ex(obj, "details", &d) ||
+        !json_object_object_get_ex(d, "previous_last_seq", &x) ||
+        !json_object_is_type(x, json_type_int) ||
+        json_object_get_int64(x) != (int64_t)(rec->seq - 1) ||
+        !json_object_object_get_ex(d, "previous_last_hash", &x) ||
+        !json_object_is_type(x, json_type_string) ||
+        strcmp(json_object_get_string(x), rec->prev) != 0 ||
+        !json_object_object_get_ex(d, "previous", &x) ||
+        !json_object_is_type(x, json_type_string)) {
+        goto out;
+    }
+    ok = want_prev == NULL || strcmp(json_object_get_string(x), want_prev) == 0;
+out:
+    json_object_put(obj);
+    return ok;
 }
 
 /* One line (without its newline); `has_nl` is false for a last line that
@@ -514,13 +553,30 @@ verifier_line(struct audit_verifier *v, const char *line, size_t len,
         }
         return verifier_bad(v, "%s", why);
     }
-    if (n == 1 && rec.seq != 1) {
-        return verifier_bad(v,
-                            "seq %llu but the log must start at 1 "
-                            "(lines removed from the start?)",
-                            (unsigned long long)rec.seq);
+    if (n == 1) {
+        /* A file of a rotated set starts with the line that binds the
+           end of the file before; on its own it is checked from there. */
+        bool cont = v->prev_name != NULL || rec.seq != 1;
+        if (cont && !is_continuation(v, line, len, &rec, v->prev_name)) {
+            if (v->prev_name != NULL) {
+                return verifier_bad(v,
+                                    "the first line is not an %s line "
+                                    "continuing %s (a file removed, "
+                                    "replaced or renamed?)",
+                                    NIS2_AUDIT_ROTATED, v->prev_name);
+            }
+            return verifier_bad(v,
+                                "seq %llu but the log must start at 1 "
+                                "(lines removed from the start?)",
+                                (unsigned long long)rec.seq);
+        }
+        if (cont && v->prev_name == NULL) {
+            res->last_seq = rec.seq - 1;
+            memcpy(res->last_hash, rec.prev, sizeof(res->last_hash));
+        }
+        res->first_seq = rec.seq;
     }
-    if (n > 1 && rec.seq != res->last_seq + 1) {
+    if ((n > 1 || v->prev_name != NULL) && rec.seq != res->last_seq + 1) {
         return verifier_bad(
             v, "seq %llu follows %llu (%s)", (unsigned long long)rec.seq,
             (unsigned long long)res->last_seq,
@@ -529,6 +585,12 @@ verifier_line(struct audit_verifier *v, const char *line, size_t len,
                                        : "reordered?");
     }
     if (strcmp(rec.prev, res->last_hash) != 0) {
+        if (n == 1 && v->prev_name != NULL) {
+            return verifier_bad(v,
+                                "prev does not match the last hash of %s "
+                                "(removed or reordered?)",
+                                v->prev_name);
+        }
         if (n == 1) {
             return verifier_bad(v, "prev of the first line is not 64 zeros "
                                    "(lines removed from the start?)");
@@ -581,20 +643,32 @@ out:
     return r;
 }
 
-/* Read at most `limit` bytes of `fd` line by line. */
+/*
+ * Read at most `limit` bytes of `fd` line by line.  With `prev_name` (the
+ * file before in a rotated set), res->last_seq and res->last_hash hold
+ * where that file ended and the first line must continue from there.
+ */
 static int
-verify_fd(int fd, uint64_t limit, struct nis2_audit_result *res)
+verify_fd(int fd, uint64_t limit, struct nis2_audit_result *res,
+          const char *prev_name)
 {
     struct audit_verifier v = {0};
     const size_t cap = NIS2_AUDIT_MAX_LINE + 1;
     char *buf = NULL;
     size_t start = 0, have = 0, scanned = 0;
-    uint64_t consumed = 0;
+    uint64_t consumed = 0, prev_seq = res->last_seq;
+    char prev_hash[AUDIT_HEX_LEN + 1];
     bool eof = false;
     int r;
 
+    memcpy(prev_hash, res->last_hash, sizeof(prev_hash));
     if ((r = verifier_start(&v, res)) != 0) {
         goto out;
+    }
+    if (prev_name != NULL) {
+        v.prev_name = prev_name;
+        res->last_seq = prev_seq;
+        memcpy(res->last_hash, prev_hash, sizeof(res->last_hash));
     }
     if ((buf = malloc(cap)) == NULL) {
         r = NIS2_ERR_NOMEM;
@@ -658,15 +732,15 @@ out:
     return r;
 }
 
-int
-nis2_audit_verify(const char *path, struct nis2_audit_result *res)
+/* One file; see verify_fd for `prev_name` and what res must hold. */
+static int
+verify_path(const char *path, struct nis2_audit_result *res,
+            const char *prev_name)
 {
     struct stat st;
     char *lockpath = NULL;
     int fd = -1, lockfd = -1, r;
 
-    memset(res, 0, sizeof(*res));
-    memcpy(res->last_hash, audit_zero_hash, sizeof(res->last_hash));
     if ((r = nis2_file_open_read(path, NULL, &fd)) != 0) {
         goto out;
     }
@@ -692,7 +766,7 @@ nis2_audit_verify(const char *path, struct nis2_audit_result *res)
     }
     nis2_lock_release(lockfd);
     lockfd = -1;
-    r = verify_fd(fd, (uint64_t)st.st_size, res);
+    r = verify_fd(fd, (uint64_t)st.st_size, res, prev_name);
 out:
     nis2_lock_release(lockfd);
     if (fd >= 0) {
@@ -700,6 +774,14 @@ out:
     }
     free(lockpath);
     return r;
+}
+
+int
+nis2_audit_verify(const char *path, struct nis2_audit_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    memcpy(res->last_hash, audit_zero_hash, sizeof(res->last_hash));
+    return verify_path(path, res, NULL);
 }
 
 /* ---- appending ---- */
@@ -1178,5 +1260,367 @@ out_unlogged:
     free(line);
     free(lockpath);
     json_object_put(canon);
+    return r;
+}
+
+/* ---- rotated sets ---- */
+
+struct rotated {
+    unsigned long n;
+    char *path;
+};
+
+static int
+cmp_rotated(const void *a, const void *b)
+{
+    const struct rotated *x = a, *y = b;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* The number of `name` when it is BASE.NNNNNN (six or more digits). */
+static bool
+rotated_number(const char *name, const char *base, unsigned long *n)
+{
+    size_t bl = strlen(base), dl;
+    const char *d;
+
+    if (strncmp(name, base, bl) != 0 || name[bl] != '.') {
+        return false;
+    }
+    d = name + bl + 1;
+    dl = strspn(d, "0123456789");
+    if (dl < 6 || dl > 9 || d[dl] != '\0') {
+        return false;
+    }
+    *n = strtoul(d, NULL, 10);
+    return *n >= 1;
+}
+
+static void
+rotated_free(struct rotated *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].path);
+    }
+    free(v);
+}
+
+/*
+ * The rotated files of the log at `path`, oldest first.  A newest one that
+ * is the live log itself (a rotation that stopped between its link and its
+ * rename) is left out.
+ */
+static int
+rotated_list(const char *path, struct rotated **out, size_t *n_out)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = NULL;
+    const char *base = slash != NULL ? slash + 1 : path;
+    struct rotated *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    struct stat live, st;
+    DIR *d = NULL;
+    int r = NIS2_ERR_NOMEM;
+
+    *out = NULL;
+    *n_out = 0;
+    dir = slash == NULL   ? strdup(".")
+          : slash == path ? strdup("/")
+                          : strndup(path, (size_t)(slash - path));
+    if (dir == NULL) {
+        goto out;
+    }
+    if ((d = opendir(dir)) == NULL) {
+        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
+        goto out;
+    }
+    while ((e = readdir(d)) != NULL) {
+        unsigned long num;
+        if (!rotated_number(e->d_name, base, &num)) {
+            continue;
+        }
+        if (n == cap) {
+            size_t nc = cap == 0 ? 8 : cap * 2;
+            struct rotated *nv = realloc(v, nc * sizeof(*v));
+            if (nv == NULL) {
+                goto out;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (asprintf(&v[n].path, "%s/%s", dir, e->d_name) < 0) {
+            goto out;
+        }
+        v[n++].n = num;
+    }
+    if (n > 0) {
+        qsort(v, n, sizeof(*v), cmp_rotated);
+        if (lstat(path, &live) == 0 && lstat(v[n - 1].path, &st) == 0 &&
+            st.st_dev == live.st_dev && st.st_ino == live.st_ino) {
+            free(v[--n].path);
+        }
+    }
+    *out = v;
+    *n_out = n;
+    v = NULL;
+    n = 0;
+    r = NIS2_OK;
+out:
+    if (d != NULL) {
+        closedir(d);
+    }
+    rotated_free(v, n);
+    free(dir);
+    return r;
+}
+
+static const char *
+base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+int
+nis2_audit_verify_set(const char *path, struct nis2_audit_result *res,
+                      char ***files_out)
+{
+    struct nis2_audit_result one;
+    struct rotated *v = NULL;
+    char **files = NULL;
+    size_t n = 0, nf = 0;
+    uint64_t lines = 0;
+    int r;
+
+    memset(res, 0, sizeof(*res));
+    memcpy(res->last_hash, audit_zero_hash, sizeof(res->last_hash));
+    if (files_out != NULL) {
+        *files_out = NULL;
+    }
+    if ((r = rotated_list(path, &v, &n)) != 0) {
+        return r;
+    }
+    if ((files = calloc(n + 2, sizeof(*files))) == NULL) {
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    memset(&one, 0, sizeof(one));
+    memcpy(one.last_hash, audit_zero_hash, sizeof(one.last_hash));
+    for (size_t i = 0; i <= n; i++) {
+        const char *p = i < n ? v[i].path : path;
+        const char *prev = i > 0 ? base_name(v[i - 1].path) : NULL;
+
+        if ((files[nf] = strdup(p)) == NULL) {
+            r = NIS2_ERR_NOMEM;
+            goto out;
+        }
+        nf++;
+        r = verify_path(p, &one, prev);
+        lines += one.lines;
+        if (i == 0) {
+            res->first_seq = one.first_seq;
+        }
+        if (r != 0) {
+            snprintf(res->bad_file, sizeof(res->bad_file), "%s", p);
+            res->bad_line = one.bad_line;
+            memcpy(res->why, one.why, sizeof(res->why));
+            if (i > 0 && r != NIS2_ERR_INTEGRITY) {
+                /* a file of the set vanished or cannot be read */
+                r = r == NIS2_ERR_NOTFOUND ? NIS2_ERR_INTEGRITY : r;
+                snprintf(res->why, sizeof(res->why),
+                         "cannot be read after %s (removed?)", prev);
+            }
+            break;
+        }
+        res->last_seq = one.last_seq;
+        memcpy(res->last_hash, one.last_hash, sizeof(res->last_hash));
+    }
+    if (r == 0 && n > 0 && res->first_seq != 1) {
+        /* the set must start where the chain starts */
+        snprintf(res->bad_file, sizeof(res->bad_file), "%s", v[0].path);
+        res->bad_line = 1;
+        snprintf(res->why, sizeof(res->why),
+                 "the oldest file starts at seq %llu, not 1 (older rotated "
+                 "files removed?)",
+                 (unsigned long long)res->first_seq);
+        r = NIS2_ERR_INTEGRITY;
+    }
+    res->lines = lines;
+    res->files = (unsigned)nf;
+    if (files_out != NULL) {
+        *files_out = files;
+        files = NULL;
+    }
+out:
+    nis2_audit_files_free(files);
+    rotated_free(v, n);
+    return r;
+}
+
+void
+nis2_audit_files_free(char **files)
+{
+    if (files != NULL) {
+        for (size_t i = 0; files[i] != NULL; i++) {
+            free(files[i]);
+        }
+        free(files);
+    }
+}
+
+/* The continuation line's details: where the chain left the old file. */
+static int
+rotated_details(const char *rotated, const struct audit_rec *last,
+                struct json_object **out)
+{
+    struct json_object *d = json_object_new_object();
+
+    *out = NULL;
+    if (d == NULL || !add_str(d, "previous", base_name(rotated)) ||
+        !add_str(d, "previous_last_hash", last->hash) ||
+        !add_int(d, "previous_last_seq", (int64_t)last->seq)) {
+        json_object_put(d);
+        return NIS2_ERR_NOMEM;
+    }
+    *out = d;
+    return NIS2_OK;
+}
+
+/*
+ * The new live file at `newpath`, owned like the old log (`st`), holding
+ * only the continuation line.
+ */
+static int
+write_new_log(const char *newpath, const struct stat *st, const char *line,
+              size_t llen)
+{
+    int fd, r = NIS2_OK;
+
+    (void)unlink(newpath); /* a leftover of a rotation that died */
+    fd = open(newpath,
+              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+              0640);
+    if (fd < 0) {
+        return NIS2_ERR_IO;
+    }
+    if (fchmod(fd, 0640) != 0 ||
+        ((st->st_uid != geteuid() || st->st_gid != getegid()) &&
+         fchown(fd, st->st_uid, st->st_gid) != 0)) {
+        r = NIS2_ERR_IO;
+    }
+    if (r == NIS2_OK) {
+        r = nis2_write_all(fd, line, llen);
+    }
+    if (r == NIS2_OK && fdatasync(fd) != 0) {
+        r = NIS2_ERR_IO;
+    }
+    if (close(fd) != 0 && r == NIS2_OK) {
+        r = NIS2_ERR_IO;
+    }
+    if (r != NIS2_OK) {
+        unlink(newpath);
+    }
+    return r;
+}
+
+int
+nis2_audit_rotate(const char *path, const char *actor, char **rotated_out)
+{
+    struct nis2_audit_result check;
+    struct json_object *det = NULL;
+    struct audit_rec last, rec;
+    struct rotated *v = NULL;
+    struct stat st;
+    char *lockpath = NULL, *rotated = NULL, *newpath = NULL, *line = NULL;
+    char why[300] = "";
+    size_t n = 0, llen = 0;
+    int fd = -1, lockfd = -1, r;
+
+    *rotated_out = NULL;
+    memset(&rec, 0, sizeof(rec));
+    if (path == NULL || path[0] == '\0' || check_string(actor) != 0) {
+        return NIS2_ERR_INVAL;
+    }
+    if (asprintf(&lockpath, "%s.lock", path) < 0 ||
+        asprintf(&newpath, "%s.new", path) < 0) {
+        free(lockpath);
+        return NIS2_ERR_NOMEM;
+    }
+    if ((r = nis2_lock_acquire(lockpath, NIS2_AUDIT_LOCK_TIMEOUT_MS,
+                               &lockfd)) != 0) {
+        goto out;
+    }
+    if (lstat(path, &st) != 0) {
+        r = errno == ENOENT ? NIS2_ERR_NOTFOUND : NIS2_ERR_IO;
+        goto out;
+    }
+    if ((r = open_log(path, &fd, &st.st_size)) != 0) {
+        goto out;
+    }
+    if (st.st_size == 0) {
+        r = NIS2_OK; /* nothing to rotate */
+        goto out;
+    }
+    /* Never hand a broken file over as history: the whole of it first. */
+    memset(&check, 0, sizeof(check));
+    memcpy(check.last_hash, audit_zero_hash, sizeof(check.last_hash));
+    if ((r = verify_fd(fd, (uint64_t)st.st_size, &check, NULL)) != 0) {
+        snprintf(why, sizeof(why), "line %llu: %s",
+                 (unsigned long long)check.bad_line, check.why);
+        goto out;
+    }
+    if ((r = read_last(fd, st.st_size, &last, why, sizeof(why))) != 0 ||
+        (r = rotated_list(path, &v, &n)) != 0) {
+        goto out;
+    }
+    if (asprintf(&rotated, "%s.%06lu", path, n > 0 ? v[n - 1].n + 1 : 1) < 0) {
+        rotated = NULL;
+        r = NIS2_ERR_NOMEM;
+        goto out;
+    }
+    /* A newest BASE.N that is the live log is a link left by a rotation
+       that died before its rename: the same N is taken again. */
+    (void)unlink(rotated);
+    if ((r = rotated_details(rotated, &last, &det)) != 0 ||
+        (r = build_line(&last, NIS2_AUDIT_ROTATED, actor, NULL, NULL, NULL, det,
+                        &line, &llen, rec.hash)) != 0 ||
+        (r = write_new_log(newpath, &st, line, llen)) != 0) {
+        goto out;
+    }
+    rec.seq = last.seq + 1;
+    /* The live name never goes away: the old file gets its second name,
+       then the new one takes the live name in one rename. */
+    if (link(path, rotated) != 0) {
+        r = NIS2_ERR_IO;
+        unlink(newpath);
+        goto out;
+    }
+    if (rename(newpath, path) != 0) {
+        r = NIS2_ERR_IO;
+        unlink(rotated);
+        unlink(newpath);
+        goto out;
+    }
+    if ((r = nis2_fsync_parent(path)) != 0) {
+        goto out;
+    }
+    *rotated_out = rotated;
+    rotated = NULL;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    nis2_lock_release(lockfd);
+    if (det != NULL || r != NIS2_OK) {
+        audit_syslog(path, NIS2_AUDIT_ROTATED, actor, NULL, NULL, NULL, det,
+                     &rec, r, why);
+    }
+    json_object_put(det);
+    rotated_free(v, n);
+    free(line);
+    free(rotated);
+    free(newpath);
+    free(lockpath);
     return r;
 }

@@ -46,12 +46,20 @@ int nis2_audit_append(const char *path, const char *event, const char *actor,
                       const char *target, const char *session,
                       const char *request, struct json_object *details);
 
+/* The event of the first line of a file after a rotation. */
+#define NIS2_AUDIT_ROTATED "audit.rotated"
+
 struct nis2_audit_result {
     uint64_t lines;     /* lines checked (the bad one included) */
     uint64_t bad_line;  /* 1-based number of the first bad line; 0 */
     char why[256];      /* what is wrong with it, without "line N: " */
     uint64_t last_seq;  /* seq of the last good line; 0 when none */
     char last_hash[65]; /* its hash (hex); 64 zeros when none */
+    uint64_t first_seq; /* seq of the first line: 1, or more for a file
+                           that continues a rotated one; 0 when empty */
+    /* nis2_audit_verify_set only: */
+    unsigned files;      /* files checked (the bad one included) */
+    char bad_file[4096]; /* the file of bad_line */
 };
 
 /*
@@ -63,6 +71,33 @@ struct nis2_audit_result {
  * under a shared lock on "<log>.lock" when that file exists.
  */
 int nis2_audit_verify(const char *path, struct nis2_audit_result *res);
+
+/*
+ * Check a rotated set: LOG.000001, LOG.000002, ... (six or more digits,
+ * by number) and then `path` itself, as one chain (docs/audit-format.md,
+ * "Rotation").  Each file after the first must start with the
+ * NIS2_AUDIT_ROTATED line naming the file before and binding its last seq
+ * and hash; the oldest present file must start at seq 1.  res->lines
+ * counts the lines of all files, res->bad_file/bad_line say where it
+ * broke.  *files_out (may be NULL) gets the files in order, NULL-
+ * terminated (free with nis2_audit_files_free), also when it broke.
+ */
+int nis2_audit_verify_set(const char *path, struct nis2_audit_result *res,
+                          char ***files_out);
+void nis2_audit_files_free(char **files);
+
+/*
+ * Rotate the log at `path` under its lock: the whole file is checked
+ * first (a broken log is never rotated: NIS2_ERR_INTEGRITY), it is kept
+ * as PATH.NNNNNN (the next number), and a new PATH (0640, the old file's
+ * owner) starts with one NIS2_AUDIT_ROTATED event by `actor` that
+ * continues the chain: seq one more than the old file's last, prev its
+ * last hash, details {"previous": "BASE.NNNNNN", "previous_last_hash",
+ * "previous_last_seq"}.  The live name never disappears (link, then
+ * rename).  *rotated_out gets the old file's new path, or stays NULL when
+ * the log was empty (nothing done).  NIS2_ERR_NOTFOUND when absent.
+ */
+int nis2_audit_rotate(const char *path, const char *actor, char **rotated_out);
 
 /* The same over bytes already read (a copy of a log; the fuzz harness). */
 int nis2_audit_verify_buf(const char *buf, size_t len,

@@ -96,8 +96,11 @@ static const struct keydef broker_keys[] = {{"listen", 0},
                                             {"max_verbs_per_connection", 0},
                                             {"max_verbs_per_user", 0},
                                             {NULL, 0}};
-static const struct keydef recording_keys[] = {
-    {"signing_key", 0}, {"checkpoint_interval", 0}, {"min_free", 0}, {NULL, 0}};
+static const struct keydef recording_keys[] = {{"signing_key", 0},
+                                               {"checkpoint_interval", 0},
+                                               {"min_free", 0},
+                                               {"retain", 0},
+                                               {NULL, 0}};
 static const struct keydef totp_keys[] = {
     {"digits", 0}, {"step", 0}, {"window", 0}, {"issuer", 0}, {NULL, 0}};
 static const struct keydef lockout_keys[] = {
@@ -826,6 +829,37 @@ bad:
         fc->label, VIS(v), key);
 }
 
+/*
+ * [recording] retain: days or years ("400d", "7y"; a year is 365 days), or
+ * any duration up to 366d ("36h").  At least a day, so that a prune never
+ * races a session sealed a moment ago; at most 100 years.
+ */
+static void
+set_retain(struct file_ctx *fc, const char *key, const char *v)
+{
+    struct nis2_config *cfg = fc->ld->cfg;
+    int64_t secs = 0, n = 0;
+    size_t digits = strspn(v, "0123456789");
+
+    if (digits >= 1 && digits <= 6 && (v[digits] == 'd' || v[digits] == 'y') &&
+        v[digits + 1] == '\0') {
+        for (size_t i = 0; i < digits; i++) {
+            n = n * 10 + (v[i] - '0');
+        }
+        secs = n * (v[digits] == 'd' ? 86400 : 365LL * 86400);
+    } else if (nis2_parse_duration(v, &secs) != 0) {
+        err(fc, "%s: bad duration '%s' for %s (use e.g. 400d or 7y)", fc->label,
+            VIS(v), key);
+        return;
+    }
+    if (secs < 86400 || secs > 100LL * 365 * 86400) {
+        err(fc, "%s: %s = %s is out of range (1d to 100y)", fc->label, key,
+            VIS(v));
+        return;
+    }
+    cfg->retain = secs;
+}
+
 static void
 set_recording(struct file_ctx *fc, const char *key, const char *v)
 {
@@ -837,6 +871,8 @@ set_recording(struct file_ctx *fc, const char *key, const char *v)
         set_duration(fc, key, &cfg->checkpoint_interval, v, 1, 3600);
     } else if (strcmp(key, "min_free") == 0) {
         set_min_free(fc, key, v);
+    } else if (strcmp(key, "retain") == 0) {
+        set_retain(fc, key, v);
     }
 }
 

@@ -151,6 +151,9 @@ struct nis2_config {
        Default 5%; "0": no guard. */
     uint64_t min_free;
     int min_free_pct;
+    /* retain: how long sealed recordings are kept before `nis2ctl prune`
+       removes them (1d..100y); 0 when unset: kept for ever. */
+    int64_t retain;
 
     /* [totp] */
     int totp_digits;   /* 6 (6..8) */

@@ -148,5 +148,11 @@ int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
 /* Ending a live broker session (cmd_kill.c). */
 int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
+/* Retention of recordings (cmd_retention.c). */
+int cmd_prune(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_hold(struct nis2ctl *ctx, int argc, char **argv);
+int cmd_unhold(struct nis2ctl *ctx, int argc, char **argv);
+/* Targets behind the broker (cmd_target.c). */
+int cmd_target(struct nis2ctl *ctx, int argc, char **argv);
 
 #endif

@@ -15,7 +15,8 @@ syms=$(nm --defined-only "$BROKER" | awk '$2 == "T" || $2 == "t" { print $3 }')
 check "nm lists the broker's text symbols" test -n "$syms"
 
 for verb in cmd_init cmd_export cmd_report cmd_totp cmd_fido2 cmd_policy \
-    cmd_audit cmd_unlock nis2ctl_subject nis2ctl_dispatch; do
+    cmd_audit cmd_unlock cmd_prune cmd_hold cmd_unhold cmd_target \
+    nis2ctl_subject nis2ctl_dispatch; do
     check "nis2-broker does not contain $verb" \
         bash -c '! grep -qx "$1" <<<"$2"' _ "$verb" "$syms"
 done

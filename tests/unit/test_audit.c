@@ -741,6 +741,104 @@ test_verify_buf(void **state)
     free(path);
 }
 
+/* Rotation: the chain continues across files, verify_set follows it. */
+static void
+test_rotate(void **state)
+{
+    struct nis2_audit_result res;
+    char *path = new_log(), *r1 = NULL, *r2 = NULL, *r3 = NULL, *moved = NULL;
+    char **files = NULL;
+
+    (void)state;
+    /* a missing or an empty log: nothing to rotate */
+    assert_int_equal(nis2_audit_rotate(path, "root", &r1), NIS2_ERR_NOTFOUND);
+    fill(path, 3);
+    assert_int_equal(nis2_audit_rotate(path, "root", &r1), 0);
+    assert_non_null(r1);
+    assert_true(strstr(r1, "audit.log.000001") != NULL);
+    fill(path, 2);
+    assert_int_equal(nis2_audit_rotate(path, "root", &r2), 0);
+    assert_true(strstr(r2, "audit.log.000002") != NULL);
+    fill(path, 1);
+
+    assert_int_equal(nis2_audit_verify_set(path, &res, &files), 0);
+    /* 3 + (1 + 2) + (1 + 1) lines, seq 1..8 */
+    assert_int_equal(res.lines, 8);
+    assert_int_equal(res.last_seq, 8);
+    assert_int_equal(res.first_seq, 1);
+    assert_int_equal(res.files, 3);
+    assert_string_equal(files[0], r1);
+    assert_string_equal(files[1], r2);
+    assert_string_equal(files[2], path);
+    assert_null(files[3]);
+    nis2_audit_files_free(files);
+
+    /* the live file alone: checked from its continuation line */
+    assert_int_equal(nis2_audit_verify(path, &res), 0);
+    assert_int_equal(res.first_seq, 7);
+    assert_int_equal(res.lines, 2);
+
+    /* the middle file gone: the live file does not continue the first */
+    assert_true(asprintf(&moved, "%s.away", r2) > 0);
+    assert_int_equal(rename(r2, moved), 0);
+    assert_int_equal(nis2_audit_verify_set(path, &res, NULL),
+                     NIS2_ERR_INTEGRITY);
+    assert_string_equal(res.bad_file, path);
+    assert_int_equal(res.bad_line, 1);
+    assert_non_null(strstr(res.why, "continuing audit.log.000001"));
+    assert_int_equal(rename(moved, r2), 0);
+
+    /* the oldest gone: the set starts past seq 1 */
+    assert_int_equal(rename(r1, moved), 0);
+    assert_int_equal(nis2_audit_verify_set(path, &res, NULL),
+                     NIS2_ERR_INTEGRITY);
+    assert_non_null(strstr(res.why, "starts at seq 4, not 1"));
+    assert_int_equal(rename(moved, r1), 0);
+
+    /* a left-over second name of the live log is not history, and the
+       next rotation takes its number */
+    assert_true(asprintf(&r3, "%s.000003", path) > 0);
+    assert_int_equal(link(path, r3), 0);
+    assert_int_equal(nis2_audit_verify_set(path, &res, NULL), 0);
+    assert_int_equal(res.files, 3);
+    free(r3);
+    r3 = NULL;
+    assert_int_equal(nis2_audit_rotate(path, "root", &r3), 0);
+    assert_true(strstr(r3, "audit.log.000003") != NULL);
+    assert_int_equal(nis2_audit_verify_set(path, &res, NULL), 0);
+    assert_int_equal(res.files, 4);
+    assert_int_equal(res.last_seq, 9);
+
+    /* a first line whose claim does not match its prev (rehashed, so
+       only the binding is wrong): refused */
+    {
+        struct lines ls;
+        char *h, *forged;
+
+        read_lines(path, &ls);
+        h = strstr(ls.l[0], "\"previous_last_hash\":\"");
+        assert_non_null(h);
+        h += strlen("\"previous_last_hash\":\"");
+        *h = *h == 'a' ? 'b' : 'a';
+        forged = rehash(ls.l[0]);
+        free(ls.l[0]);
+        ls.l[0] = forged;
+        write_lines(path, &ls, 1);
+        free_lines(&ls);
+        assert_int_equal(nis2_audit_verify(path, &res), NIS2_ERR_INTEGRITY);
+        assert_int_equal(res.bad_line, 1);
+        assert_non_null(strstr(res.why, "must start at 1"));
+        assert_int_equal(nis2_audit_verify_set(path, &res, NULL),
+                         NIS2_ERR_INTEGRITY);
+        assert_string_equal(res.bad_file, path);
+    }
+    free(moved);
+    free(r1);
+    free(r2);
+    free(r3);
+    free(path);
+}
+
 int
 main(void)
 {
@@ -754,6 +852,7 @@ main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_refused_files),
         cmocka_unit_test(test_verify_buf),
+        cmocka_unit_test(test_rotate),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -143,6 +143,23 @@ static const struct err_case err_cases[] = {
      {{0}},
      "@/nis2.conf:2: [recording]: checkpoint_interval = 0s is out "
      "of range"},
+    {"bad retain",
+     "[recording]\nretain = 400x\n",
+     {{0}},
+     "@/nis2.conf:2: [recording]: bad duration '400x' for retain"},
+    {"retain past 100 years",
+     "[recording]\nretain = 101y\n",
+     {{0}},
+     "@/nis2.conf:2: [recording]: retain = 101y is out of range (1d to "
+     "100y)"},
+    {"retain with a sign",
+     "[recording]\nretain = -5d\n",
+     {{0}},
+     "@/nis2.conf:2: [recording]: bad duration '-5d' for retain"},
+    {"retain below a day",
+     "[recording]\n\nretain = 12h\n",
+     {{0}},
+     "@/nis2.conf:3: [recording]: retain = 12h is out of range"},
     {"bad number",
      "[totp]\ndigits = 9\n",
      {{0}},
@@ -1385,6 +1402,27 @@ test_broker_limits(void **state)
     }
 }
 
+/* [recording] retain: unset keeps for ever, days and years as durations. */
+static void
+test_retain(void **state)
+{
+    struct nis2_config *cfg;
+
+    (void)state;
+    cfg = load_text("retain0", "[roles]\n");
+    assert_int_equal(cfg->retain, 0);
+    nis2_config_free(cfg);
+    cfg = load_text("retain400", "[roles]\n[recording]\nretain = 400d\n");
+    assert_int_equal(cfg->retain, 400LL * 86400);
+    nis2_config_free(cfg);
+    cfg = load_text("retain1d", "[roles]\n[recording]\nretain = 24h\n");
+    assert_int_equal(cfg->retain, 86400);
+    nis2_config_free(cfg);
+    cfg = load_text("retain7y", "[roles]\n[recording]\nretain = 7y\n");
+    assert_int_equal(cfg->retain, 7LL * 365 * 86400);
+    nis2_config_free(cfg);
+}
+
 /* [recording] min_free: sizes with K/M/G/T, percentages, bad values. */
 static void
 test_min_free(void **state)
@@ -1485,6 +1523,7 @@ main(void)
         cmocka_unit_test(test_config_path),
         cmocka_unit_test(test_mfa_name),
         cmocka_unit_test(test_broker_limits),
+        cmocka_unit_test(test_retain),
         cmocka_unit_test(test_min_free),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
