@@ -27,19 +27,19 @@ struct json_object;
 /* What a parser reports: one file operation, when its reply came (or at
    the end of the channel without one). */
 struct nis2_fileop {
-    const char *op;   /* "open", "close", "rename", "remove", "mkdir",
-                         "rmdir", "setstat", "symlink", "realpath" */
-    const char *path; /* escaped (nis2_fileops_path); never NULL */
-    bool path_cut;    /* longer than NIS2_FILEOPS_PATH_MAX: cut */
-    const char *path2; /* rename: the new name; symlink: the second path
-                          (wire order: OpenSSH sends the target first);
-                          realpath: the answer; or NULL */
-    const char *flags; /* open: "read,write,creat,trunc,append,excl";
-                          setstat: "size=N,mode=0644,uid=U,gid=G,times" */
+    const char *op;        /* "open", "close", "rename", "remove", "mkdir",
+                              "rmdir", "setstat", "symlink", "realpath" */
+    const char *path;      /* escaped (nis2_fileops_path); never NULL */
+    bool path_cut;         /* longer than NIS2_FILEOPS_PATH_MAX: cut */
+    const char *path2;     /* rename: the new name; symlink: the second path
+                              (wire order: OpenSSH sends the target first);
+                              realpath: the answer; or NULL */
+    const char *flags;     /* open: "read,write,creat,trunc,append,excl";
+                              setstat: "size=N,mode=0644,uid=U,gid=G,times" */
     const char *direction; /* close: "upload" / "download"; else NULL */
     uint64_t bytes_read, bytes_written; /* close */
-    bool sequential; /* close: the direction's bytes came in order from 0 */
-    char sha256[65]; /* close when sequential: hex of those bytes */
+    bool sequential;    /* close: the direction's bytes came in order from 0 */
+    char sha256[65];    /* close when sequential: hex of those bytes */
     const char *status; /* "ok", "eof", "no-such-file", "permission-
                            denied", "failure", ... or NULL: no reply */
     const char *protocol; /* "sftp" or "scp" */
@@ -59,11 +59,28 @@ bool nis2_fileops_path(const void *p, size_t len, char *buf, size_t buflen);
 /*
  * The details of `op` as a new JSON object (every field, nulls where the
  * operation has none): "op", "protocol", "path", "path_cut", "path2"
- * ("new_path" for rename, "resolved" for realpath), "flags", "direction", "bytes_read", "bytes_written", "size",
- * "sha256" (null with "hash_note": "not sequential, no hash"), "status".
- * 0 with *out (caller puts), or NIS2_ERR_NOMEM with nothing.
+ * ("new_path" for rename, "resolved" for realpath), "flags", "direction",
+ * "bytes_read", "bytes_written", "size", "sha256" (null with "hash_note": "not
+ * sequential, no hash"), "status". 0 with *out (caller puts), or NIS2_ERR_NOMEM
+ * with nothing.
  */
 int nis2_fileops_json(const struct nis2_fileop *op, struct json_object **out);
+
+/*
+ * Read a files-N.jsonl (a recording's file; O_NOFOLLOW, regular): fn(o,
+ * arg) for each line that is a JSON object with a string "op" (o
+ * borrowed), in order; other lines, and lines over 64 KiB, are skipped and
+ * counted in *bad_out (may be NULL).  fn returns 0 to go on; its other
+ * value stops the reading and is returned.  0, or an I/O error.
+ */
+typedef int (*nis2_fileops_line_fn)(struct json_object *o, void *arg);
+int nis2_fileops_read(const char *path, nis2_fileops_line_fn fn, void *arg,
+                      size_t *bad_out);
+
+struct nis2_session;
+/* The same for every files-N.jsonl of session `s`, in channel order. */
+int nis2_fileops_session(const struct nis2_session *s, nis2_fileops_line_fn fn,
+                         void *arg, size_t *bad_out);
 
 /* Hex SHA-256 of the empty content (a file transferred with no bytes). */
 #define NIS2_FILEOPS_SHA256_EMPTY                                              \

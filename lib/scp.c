@@ -18,10 +18,10 @@
 #define RAW_PATH_MAX 4096 /* raw bytes of a path built; longer is cut */
 
 enum want { /* what an ack resolves */
-    W_NOTHING = 0,
-    W_OPEN,
-    W_CLOSE,
-    W_MKDIR,
+            W_NOTHING = 0,
+            W_OPEN,
+            W_CLOSE,
+            W_MKDIR,
 };
 
 struct expect {
@@ -208,8 +208,7 @@ path_of(struct nis2_scp *s, const char *name, size_t nlen, bool *cut)
         PUT(name, nlen);
     }
 #undef PUT
-    *cut = nis2_fileops_path(raw, n, buf, sizeof(buf)) ||
-           n >= sizeof(raw);
+    *cut = nis2_fileops_path(raw, n, buf, sizeof(buf)) || n >= sizeof(raw);
     return strdup(buf);
 }
 
@@ -358,8 +357,8 @@ content_done(struct nis2_scp *s)
     s->cur_path = NULL;
     if (e != NULL) {
         e->bytes = s->got;
-        e->seq = s->md != NULL &&
-                 EVP_DigestFinal_ex(s->md, md, &mdlen) == 1 && mdlen == 32;
+        e->seq = s->md != NULL && EVP_DigestFinal_ex(s->md, md, &mdlen) == 1 &&
+                 mdlen == 32;
         for (unsigned k = 0; e->seq && k < 32; k++) {
             snprintf(e->sha256 + 2 * k, 3, "%02x", md[k]);
         }
@@ -530,8 +529,7 @@ drop_state(struct nis2_scp *s)
 }
 
 int
-nis2_scp_feed(struct nis2_scp *s, bool to_server, const void *buf,
-              size_t len)
+nis2_scp_feed(struct nis2_scp *s, bool to_server, const void *buf, size_t len)
 {
     int rc = 0;
 

@@ -158,9 +158,15 @@ static const char *
 status_name(uint32_t code, char *buf, size_t len)
 {
     static const char *const names[] = {
-        "ok",          "eof",           "no-such-file",
-        "permission-denied", "failure", "bad-message",
-        "no-connection", "connection-lost", "op-unsupported",
+        "ok",
+        "eof",
+        "no-such-file",
+        "permission-denied",
+        "failure",
+        "bad-message",
+        "no-connection",
+        "connection-lost",
+        "op-unsupported",
     };
 
     if (code < sizeof(names) / sizeof(names[0])) {
@@ -394,8 +400,7 @@ fh_data(struct fh *f, bool content, uint64_t offset, const unsigned char *p,
 
 /* A HANDLE reply to OPEN q: a new open file. */
 static int
-fh_open(struct nis2_sftp *s, struct req *q, const unsigned char *h,
-        size_t hlen)
+fh_open(struct nis2_sftp *s, struct req *q, const unsigned char *h, size_t hlen)
 {
     struct nis2_fileop op = {.op = "open", .status = "ok"};
     struct fh *f = NULL;
@@ -749,15 +754,13 @@ drop_state(struct nis2_sftp *s)
 }
 
 static int
-packet(struct nis2_sftp *s, bool to_server, const unsigned char *p,
-       size_t len)
+packet(struct nis2_sftp *s, bool to_server, const unsigned char *p, size_t len)
 {
     return to_server ? request(s, p, len) : reply(s, p, len);
 }
 
 int
-nis2_sftp_feed(struct nis2_sftp *s, bool to_server, const void *buf,
-               size_t len)
+nis2_sftp_feed(struct nis2_sftp *s, bool to_server, const void *buf, size_t len)
 {
     const unsigned char *u = buf;
     struct dir *d = &s->d[to_server ? 1 : 0];
@@ -790,8 +793,7 @@ nis2_sftp_feed(struct nis2_sftp *s, bool to_server, const void *buf,
             d->hlen = 0;
             continue;
         }
-        if (d->pkt == NULL &&
-            (d->pkt = malloc(NIS2_SFTP_MAX_PACKET)) == NULL) {
+        if (d->pkt == NULL && (d->pkt = malloc(NIS2_SFTP_MAX_PACKET)) == NULL) {
             stop(s, "out of memory");
             break;
         }
@@ -839,8 +841,7 @@ nis2_sftp_finish(struct nis2_sftp *s)
         }
     }
     for (size_t i = 0; i < s->nfh; i++) {
-        if (s->fhs[i].used && (r = fh_close(s, (int)i, NULL)) != 0 &&
-            rc == 0) {
+        if (s->fhs[i].used && (r = fh_close(s, (int)i, NULL)) != 0 && rc == 0) {
             rc = r;
         }
     }
