@@ -230,4 +230,15 @@ ctl files --user bob >/dev/null 2>&1
 check "files --user of nobody: exit 1" test $? = 1
 ctl files --as mallory >/dev/null 2>"$T/mallory.err"
 check "files: not an auditor: exit 1" test $? = 1
+
+# ---- report: files.csv --------------------------------------------------
+ctl report --since "$(date -u -d '-1 hour' '+%Y-%m-%dT%H:%MZ')" \
+    --until "$(date -u -d '+1 hour' '+%Y-%m-%dT%H:%MZ')" --out "$T/report" \
+    >"$T/report.log" 2>&1
+check "report: files.csv lists the transfers with their SHA-256" \
+    grep -q "\"upload\",\"$R/sf/sub/c.bin\",\"\",1000000,\"$(sum "$T/tree/sub/c.bin")\",\"ok\"" \
+    "$T/report/files.csv"
+check "report: files.csv in SHA256SUMS, no control byte in it" \
+    bash -c "grep -q ' files.csv\$' '$T/report/SHA256SUMS' &&
+        ! LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]' '$T/report/files.csv'"
 finish
