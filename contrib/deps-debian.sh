@@ -32,6 +32,8 @@ openssh-server
 tzdata
 python3
 python3-pyte
+python3-paramiko
+putty-tools
 procps
 iproute2
 bsdutils
