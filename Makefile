@@ -88,7 +88,8 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS)) \
 # front-ends and libnis2, nothing of nis2ctl's administrative verbs
 # (tests/integration/binaries.sh checks it).
 CTL_VERB_OBJS := $(call obj,nis2ctl/ctx.c nis2ctl/cmd_request.c \
-                   nis2ctl/cmd_audit_tools.c nis2ctl/cmd_kill.c)
+                   nis2ctl/cmd_audit_tools.c nis2ctl/cmd_kill.c \
+                   nis2ctl/cmd_files.c)
 
 PROGS := $(B)/libnis2.a $(B)/nis2ctl $(B)/nis2-broker $(B)/pam_nis2.so
 

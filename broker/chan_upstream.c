@@ -16,6 +16,7 @@
 #include "chan_upstream.h"
 #include "config.h"
 #include "error.h"
+#include "xfer.h"
 
 #define RELAY_BUF (256 * 1024)
 #define RELAY_BUDGET (1024 * 1024) /* per pair and direction per round */
@@ -29,8 +30,9 @@ struct upstream {
     bool eof_sent, close_sent;
     bool close_rcvd; /* the target closed (callback) */
     uint64_t bytes_up, bytes_down;
-    int rec_chan;   /* session: recording channel, 0 none */
-    char dest[300]; /* direct-tcpip: "host:port" */
+    int rec_chan;      /* session: recording channel, 0 none */
+    struct xfer *xfer; /* session: sftp / scp observer, or NULL */
+    char dest[300];    /* direct-tcpip: "host:port" */
 };
 
 /* ---- upstream channel callbacks ----------------------------------------- */
@@ -140,6 +142,12 @@ session_start(struct pair *p, const char *kind, const char *command)
         rl->end_reason = "recording-failed";
         return -1;
     }
+    /* A file transfer is evidence too: its observer, before any byte. */
+    if (xfer_new(rl, u->rec_chan, kind, command, &u->xfer) != 0) {
+        nis2_rec_channel_close(rl->rec, u->rec_chan, -1, NULL);
+        u->rec_chan = 0;
+        return -1;
+    }
     if (strcmp(kind, "shell") == 0) {
         rc = ssh_channel_request_shell(u->ch);
     } else if (strcmp(kind, "exec") == 0) {
@@ -201,6 +209,9 @@ session_finish(struct pair *p)
 {
     struct upstream *u = p->kd;
 
+    if (u->xfer != NULL && xfer_finish(u->xfer) != 0) {
+        p->rl->end_reason = "recording-failed";
+    }
     if (u->rec_chan > 0) {
         if (nis2_rec_channel_close(p->rl->rec, u->rec_chan, p->exit_status,
                                    p->exit_signal[0] != '\0' ? p->exit_signal
@@ -209,6 +220,18 @@ session_finish(struct pair *p)
         }
         u->rec_chan = 0;
     }
+}
+
+static void
+session_free(struct pair *p)
+{
+    struct upstream *u = p->kd;
+
+    if (u != NULL) {
+        xfer_free(u->xfer);
+        u->xfer = NULL;
+    }
+    upstream_free(p);
 }
 
 /* ---- moving data -------------------------------------------------------- */
@@ -254,6 +277,11 @@ move(struct pair *p, ssh_channel src, ssh_channel dst, int is_stderr,
         if (u->rec_chan > 0 &&
             nis2_rec_data(p->rl->rec, u->rec_chan, rs, buf, fill) != 0) {
             p->rl->end_reason = "recording-failed";
+            return -1;
+        }
+        /* sftp / scp: the file operations in it, as recorded. */
+        if (u->xfer != NULL && !is_stderr &&
+            xfer_feed(u->xfer, rs == NIS2_REC_STDIN, buf, fill) != 0) {
             return -1;
         }
         wr = is_stderr ? ssh_channel_write_stderr(dst, buf, fill)
@@ -362,7 +390,7 @@ const struct chan_ops chan_session_ops = {
     .far_closed = upstream_closed,
     .record = session_record,
     .finish = session_finish,
-    .free = upstream_free,
+    .free = session_free,
 };
 
 /* ---- direct-tcpip ------------------------------------------------------- */

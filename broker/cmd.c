@@ -107,6 +107,10 @@ static const struct verb verbs[] = {
      "grep PATTERN [-i] [--user U] [--target T] [--since T] [--until T]\n"
      "                                     (auditors)",
      false},
+    {"files", cmd_files,
+     "files [SESSION] [--user U] [--target T] [--since T] [--until T]\n"
+     "      [--all] [--json]               (auditors)",
+     false},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 

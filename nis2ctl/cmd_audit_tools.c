@@ -37,9 +37,12 @@
 #include "config.h"
 #include "error.h"
 #include "fileio.h"
+#include "fileops.h"
 #include "nis2_json.h"
 #include "nis2ctl.h"
 #include "policy.h"
+#include "recording.h"
+#include "scp.h"
 #include "sessions.h"
 #include "util.h"
 
@@ -1094,7 +1097,11 @@ usage_grep(FILE *f)
                "applied.  PATTERN is a POSIX extended regular expression.  "
                "Prints\n'SESSION  +MM:SS  in|out  line' (non-pty streams have "
                "no time:\n'+--:--'); a control character in a line is "
-               "printed as \\xNN.\nExit 1 when nothing matched.\n");
+               "printed as \\xNN.\nChannels without a pty: their command "
+               "lines are searched too ('cmd'),\nand for file transfers "
+               "(sftp, scp) the file operations ('file',\n'OP PATH [-> "
+               "PATH]') instead of the protocol's bytes.\nExit 1 when "
+               "nothing matched.\n");
 }
 
 struct grep_ctx {
@@ -1298,6 +1305,89 @@ grep_raw(struct grep_ctx *g, const char *path, bool input)
     return r;
 }
 
+/* One file operation of files-N.jsonl as a line: "OP PATH [-> PATH2]". */
+static int
+grep_fileop(struct json_object *o, void *arg)
+{
+    struct grep_ctx *g = arg;
+    struct json_object *v = NULL;
+    const char *op = NULL, *path = "", *p2 = NULL;
+    char *line = NULL;
+    int r;
+
+    op = json_object_get_string(json_object_object_get_ex(o, "op", &v) ? v
+                                                                       : NULL);
+    if (json_object_object_get_ex(o, "path", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        path = json_object_get_string(v);
+    }
+    if ((json_object_object_get_ex(o, "new_path", &v) ||
+         json_object_object_get_ex(o, "path2", &v)) &&
+        json_object_is_type(v, json_type_string)) {
+        p2 = json_object_get_string(v);
+    }
+    if (asprintf(&line, "%s %s%s%s", op != NULL ? op : "?", path,
+                 p2 != NULL ? " -> " : "", p2 != NULL ? p2 : "") < 0) {
+        g->oom = true;
+        return NIS2_ERR_NOMEM;
+    }
+    r = grep_line(line, strlen(line), g);
+    free(line);
+    return r;
+}
+
+/*
+ * The channels of `s` without a pty: their command lines are searched
+ * ("cmd"), and those that carry file transfers (sftp, scp -t/-f) are
+ * marked in `xfer`: their raw streams are protocol bytes, searched as
+ * the file operations of files-N.jsonl instead ("file").
+ */
+static int
+grep_channels(struct grep_ctx *g, const struct nis2_session *s, bool *xfer,
+              size_t nx)
+{
+    struct json_object *chans = NULL;
+    int r = 0;
+
+    if (s->meta == NULL ||
+        !json_object_object_get_ex(s->meta, "channels", &chans) ||
+        !json_object_is_type(chans, json_type_array)) {
+        return 0;
+    }
+    for (size_t k = 0; k < json_object_array_length(chans) && r == 0; k++) {
+        struct json_object *c = json_object_array_get_idx(chans, k), *v;
+        const char *kind = NULL, *cmd = NULL;
+        int64_t n = 0;
+        if (json_object_object_get_ex(c, "pty", &v) && v != NULL) {
+            continue; /* a terminal: searched as the screen showed it */
+        }
+        if (json_object_object_get_ex(c, "n", &v) &&
+            json_object_is_type(v, json_type_int)) {
+            n = json_object_get_int64(v);
+        }
+        if (json_object_object_get_ex(c, "kind", &v) &&
+            json_object_is_type(v, json_type_string)) {
+            kind = json_object_get_string(v);
+        }
+        if (json_object_object_get_ex(c, "command", &v) &&
+            json_object_is_type(v, json_type_string)) {
+            cmd = json_object_get_string(v);
+        }
+        if (kind == NULL || cmd == NULL) {
+            continue;
+        }
+        if (n > 0 && (size_t)n < nx &&
+            ((strcmp(kind, "subsystem") == 0 && strcmp(cmd, "sftp") == 0) ||
+             (strcmp(kind, "exec") == 0 && nis2_scp_command(cmd, NULL)))) {
+            xfer[n] = true;
+        }
+        g->time = -1;
+        g->dir = "cmd";
+        r = grep_line(cmd, strlen(cmd), g);
+    }
+    return r;
+}
+
 /* Parse argv: filter, -i, PATTERN (also after "--"); 0 or -1 after
    printing why. */
 static int
@@ -1384,9 +1474,14 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
     if (json && (g.hits = json_object_new_array()) == NULL) {
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !g.oom; i++) {
         char **files = NULL, *p = NULL;
+        bool xfer[NIS2_REC_MAX_CHANNELS + 1] = {false};
         g.id = v[i]->id;
+        grep_channels(&g, v[i], xfer, sizeof(xfer) / sizeof(xfer[0]));
+        g.time = -1;
+        g.dir = "file";
+        nis2_fileops_session(v[i], grep_fileop, &g, NULL);
         if (nis2_session_files(v[i], "", &files) != 0) {
             continue;
         }
@@ -1395,6 +1490,10 @@ cmd_grep(struct nis2ctl *ctx, int argc, char **argv)
             bool cast =
                 strncmp(name, "pty-", 4) == 0 && strstr(name, ".cast") != NULL;
             bool exec = strncmp(name, "exec-", 5) == 0;
+            long ch = exec ? strtol(name + 5, NULL, 10) : 0;
+            if (exec && ch > 0 && ch <= NIS2_REC_MAX_CHANNELS && xfer[ch]) {
+                continue; /* protocol bytes: its file operations instead */
+            }
             if ((!cast && !exec) ||
                 asprintf(&p, "%s/%s", v[i]->dir, name) < 0) {
                 continue;

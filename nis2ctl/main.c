@@ -43,6 +43,8 @@ static const struct verb verbs[] = {
     {"replay", cmd_replay,
      "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]"},
     {"grep", cmd_grep, "grep PATTERN [-i] [--user U] [--target T] ..."},
+    {"files", cmd_files,
+     "files [SESSION] [--user U] [--target T] [--since T] [--until T] [--all]"},
     {"watch", cmd_watch, "watch SESSION"},
     {"kill", cmd_kill, "kill SESSION [--reason TEXT] [--no-wait]"},
     {"export", cmd_export, "export SESSION --html FILE"},
