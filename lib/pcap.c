@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "pcap.h"
@@ -376,4 +377,116 @@ nis2_pcap_free(struct nis2_pcap *p)
     }
     free(p->buf);
     free(p);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static uint32_t
+get32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+int
+nis2_pcap_summarize(FILE *f, struct nis2_pcap_summary *out)
+{
+    uint8_t h[24], rec[REC_LEN], fr[ETH_LEN + IP6_LEN + TCP_LEN];
+    int fins = 0;
+    uint64_t off = sizeof(h);
+    struct stat st;
+    off_t size =
+        fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+
+    memset(out, 0, sizeof(*out));
+    if (fread(h, 1, sizeof(h), f) != sizeof(h)) {
+        return ferror(f) ? NIS2_ERR_IO : NIS2_ERR_PARSE;
+    }
+    if (get32le(h) != 0xa1b2c3d4u ||
+        get32le(h + 20) != NIS2_PCAP_LINKTYPE_ETHERNET) {
+        return NIS2_ERR_PARSE;
+    }
+    for (;;) {
+        size_t n = fread(rec, 1, sizeof(rec), f), want, hl;
+        uint32_t incl;
+        struct nis2_pcap_end src, dst;
+        const uint8_t *ip = fr + ETH_LEN, *tcp;
+        int from;
+
+        if (n == 0 && !ferror(f)) {
+            break;
+        }
+        if (n != sizeof(rec)) {
+            out->truncated = !ferror(f);
+            return ferror(f) ? NIS2_ERR_IO : 0;
+        }
+        incl = get32le(rec + 8);
+        if (incl > NIS2_PCAP_SNAPLEN || incl < ETH_LEN + IP4_LEN + TCP_LEN) {
+            return NIS2_ERR_PARSE;
+        }
+        want = incl < sizeof(fr) ? incl : sizeof(fr);
+        if (fread(fr, 1, want, f) != want) {
+            out->truncated = !ferror(f);
+            return ferror(f) ? NIS2_ERR_IO : 0;
+        }
+        memset(&src, 0, sizeof(src));
+        memset(&dst, 0, sizeof(dst));
+        if (get16(fr + 12) == 0x0800 && ip[0] == 0x45 && ip[9] == 6) {
+            src.family = dst.family = AF_INET;
+            memcpy(src.addr, ip + 12, 4);
+            memcpy(dst.addr, ip + 16, 4);
+            hl = IP4_LEN;
+        } else if (get16(fr + 12) == 0x86dd && (ip[0] >> 4) == 6 &&
+                   ip[6] == 6 && want >= ETH_LEN + IP6_LEN + TCP_LEN) {
+            src.family = dst.family = AF_INET6;
+            memcpy(src.addr, ip + 8, 16);
+            memcpy(dst.addr, ip + 24, 16);
+            hl = IP6_LEN;
+        } else {
+            return NIS2_ERR_PARSE;
+        }
+        tcp = ip + hl;
+        if ((size_t)(tcp[12] >> 4) * 4 < TCP_LEN ||
+            ETH_LEN + hl + (size_t)(tcp[12] >> 4) * 4 > incl) {
+            return NIS2_ERR_PARSE;
+        }
+        src.port = get16(tcp);
+        dst.port = get16(tcp + 2);
+        if (out->records == 0) {
+            out->client = src;
+            out->server = dst;
+            out->first.tv_sec = get32le(rec);
+            out->first.tv_nsec = (long)(get32le(rec + 4) % 1000000) * 1000;
+        }
+        if (memcmp(&src, &out->client, sizeof(src)) == 0 &&
+            memcmp(&dst, &out->server, sizeof(dst)) == 0) {
+            from = 0;
+        } else if (memcmp(&src, &out->server, sizeof(src)) == 0 &&
+                   memcmp(&dst, &out->client, sizeof(dst)) == 0) {
+            from = 1;
+        } else {
+            return NIS2_ERR_PARSE;
+        }
+        out->bytes[from] += incl - ETH_LEN - hl - (size_t)(tcp[12] >> 4) * 4;
+        fins += (tcp[13] & TH_FIN) != 0;
+        out->last.tv_sec = get32le(rec);
+        out->last.tv_nsec = (long)(get32le(rec + 4) % 1000000) * 1000;
+        out->records++;
+        off += REC_LEN + incl;
+        if (size >= 0 && off > (uint64_t)size) {
+            out->truncated = true; /* the payload is cut */
+            return 0;
+        }
+        if (incl > want && fseek(f, (long)(incl - want), SEEK_CUR) != 0) {
+            return NIS2_ERR_IO;
+        }
+    }
+    out->closed = fins >= 2;
+    return 0;
 }

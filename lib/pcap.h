@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 /* Largest payload of one segment (an IPv4 packet's 65535 less 40). */
@@ -68,5 +69,24 @@ void nis2_pcap_consume(struct nis2_pcap *p);
 /* Payload bytes captured in `dir` so far. */
 uint64_t nis2_pcap_bytes(const struct nis2_pcap *p, enum nis2_pcap_dir dir);
 void nis2_pcap_free(struct nis2_pcap *p);
+
+/* ---- reading a capture back (nis2ctl forwards) -------------------------- */
+
+struct nis2_pcap_summary {
+    struct nis2_pcap_end client, server; /* from the first record */
+    uint64_t bytes[2];                   /* payload per nis2_pcap_dir */
+    struct timespec first, last;         /* record timestamps */
+    uint64_t records;
+    bool closed;    /* the FIN of both sides is there */
+    bool truncated; /* the file ends inside a record */
+};
+
+/*
+ * Summarise a capture this module wrote, read from `f` (records' headers
+ * only; payloads are skipped).  NIS2_ERR_PARSE when it is not one (bad
+ * file header, a frame that is not Ethernet/IP/TCP between the two ends
+ * of the first record); NIS2_ERR_IO on a read error.
+ */
+int nis2_pcap_summarize(FILE *f, struct nis2_pcap_summary *out);
 
 #endif

@@ -278,6 +278,72 @@ test_v6(void **state)
     nis2_pcap_free(p);
 }
 
+/* A capture read back: ends, bytes per direction, times, closed; a cut
+   file is truncated; anything else is not a capture. */
+static void
+test_summarize(void **state)
+{
+    struct nis2_pcap *p = new_v4();
+    struct timespec t0 = {.tv_sec = 1000, .tv_nsec = 5000},
+                    t1 = {.tv_sec = 1010, .tv_nsec = 7000};
+    struct nis2_pcap_summary sm;
+    const uint8_t *buf;
+    size_t len;
+    FILE *f;
+    (void)state;
+
+    assert_int_equal(nis2_pcap_open(p, &t0), 0);
+    assert_int_equal(nis2_pcap_data(p, NIS2_PCAP_TO_SERVER, "hello", 5, &t0),
+                     0);
+    assert_int_equal(nis2_pcap_data(p, NIS2_PCAP_TO_CLIENT, "hi", 2, &t1), 0);
+    assert_int_equal(nis2_pcap_close(p, &t1), 0);
+    buf = nis2_pcap_pending(p, &len);
+
+    assert_non_null(f = tmpfile());
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    rewind(f);
+    assert_int_equal(nis2_pcap_summarize(f, &sm), 0);
+    assert_int_equal(sm.client.family, AF_INET);
+    assert_int_equal(sm.client.port, 50522);
+    assert_int_equal(sm.server.port, 502);
+    assert_memory_equal(sm.server.addr, "\x0a\x14\x01\x0f", 4);
+    assert_int_equal(sm.bytes[0], 5);
+    assert_int_equal(sm.bytes[1], 2);
+    assert_int_equal(sm.first.tv_sec, 1000);
+    assert_int_equal(sm.last.tv_sec, 1010);
+    assert_int_equal(sm.records, 3 + 2 + 2 + 3);
+    assert_true(sm.closed);
+    assert_false(sm.truncated);
+    fclose(f);
+
+    /* Cut inside the last record's header, then inside a payload. */
+    for (size_t cut = 1; cut <= 40; cut += 39) {
+        assert_non_null(f = tmpfile());
+        assert_int_equal(fwrite(buf, 1, len - cut, f), len - cut);
+        rewind(f);
+        assert_int_equal(nis2_pcap_summarize(f, &sm), 0);
+        assert_true(sm.truncated);
+        assert_false(sm.closed);
+        fclose(f);
+    }
+
+    /* Not a capture of ours. */
+    assert_non_null(f = tmpfile());
+    fputs("not a pcap file at all, no no no", f);
+    rewind(f);
+    assert_int_equal(nis2_pcap_summarize(f, &sm), NIS2_ERR_PARSE);
+    fclose(f);
+    /* A record of a third address. */
+    assert_non_null(f = tmpfile());
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fseek(f, 24 + 16 + 14 + 12, SEEK_SET); /* the SYN's source address */
+    fputc(0xc1, f);
+    rewind(f);
+    assert_int_equal(nis2_pcap_summarize(f, &sm), NIS2_ERR_PARSE);
+    fclose(f);
+    nis2_pcap_free(p);
+}
+
 static void
 test_bad_args(void **state)
 {
@@ -306,6 +372,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_v6),
+        cmocka_unit_test(test_summarize),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests_name("pcap", tests, NULL, NULL);
