@@ -146,6 +146,8 @@ int cmd_grep(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_watch(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
+/* Port forwards of recorded sessions (cmd_forwards.c). */
+int cmd_forwards(struct nis2ctl *ctx, int argc, char **argv);
 /* Ending a live broker session (cmd_kill.c). */
 int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
 

@@ -210,6 +210,53 @@ done
 check "every capture: no TCP analysis or expert flags, checksums good" \
     test $bad = 0
 
+# The auditor's listing, from the recording alone.
+SID=$(basename "$REC")
+"$B/nis2ctl" --config "$T/nis2.conf" forwards "$SID" --json >"$T/fw.json" \
+    2>"$T/fw.err"
+check "nis2ctl forwards --json lists the session's six forwards" \
+    "$PY" -c "import json,sys; a=json.load(open('$T/fw.json'));
+sys.exit(0 if [f['file'] for f in a] == ['fwd-%d.pcap' % i for i in range(1, 7)] else 1)"
+fwd_json() {
+    "$PY" - "$T/fw.json" "$@" <<'EOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+want = {k: json.loads(v) for k, v in (c.split("=", 1) for c in sys.argv[2:])}
+sys.exit(0 if any(all(f.get(k) == v for k, v in want.items()) for f in a)
+         else 1)
+EOF
+}
+check "forwards: the blocked write, its rule, destination and address" \
+    fwd_json 'file="'"${CB##*/}"'"' modbus_blocked=1 \
+    'rule="modbus=read-only"' "destination=\"gw1:$MB1\"" \
+    'address="127.0.0.1"' "port=$MB1" 'source="notes"' closed=true
+check "forwards: the read's bytes each way and a duration" \
+    fwd_json bytes_to_target=12 bytes_from_target=29 captured_from_client=12 \
+    'source="notes"'
+check "forwards: the malformed one says so" \
+    fwd_json 'close_reason="malformed"'
+"$B/nis2ctl" --config "$T/nis2.conf" forwards --user alice >"$T/fw.txt" 2>&1
+check "forwards (text): one line per forward and a header" \
+    test "$(grep -c "^$SID .*fwd-[1-6].pcap" "$T/fw.txt")" = 6
+"$B/nis2ctl" --config "$T/nis2.conf" forwards --user nobody-else \
+    >"$T/fw0.txt" 2>&1
+check "forwards --user: another user's list is empty" \
+    test "$(wc -l <"$T/fw0.txt")" = 1
+# A crash loses meta.json's notes, never the captures.
+mkdir -p "$T/crash"
+cp -r "$REC" "$T/crash/$SID"
+"$PY" - "$T/crash/$SID/meta.json" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["events"] = []
+json.dump(m, open(sys.argv[1], "w"))
+EOF
+"$B/nis2ctl" --config "$T/nis2.conf" forwards "$T/crash/$SID" --json \
+    >"$T/fw.json" 2>"$T/fw.err"
+check "forwards without notes: from the captures (address, bytes seen)" \
+    fwd_json 'source="capture"' 'address="127.0.0.1"' "port=$MB1" \
+    captured_from_client=12 captured_to_client=29 closed=true
+
 "$B/nis2ctl" --config "$T/nis2.conf" verify "$REC" >"$T/verify.log" 2>&1
 check "verify covers the captures (intact)" test $? = 0
 printf '\xff' | dd of="$REC/fwd-1.pcap" bs=1 seek=100 conv=notrunc \
