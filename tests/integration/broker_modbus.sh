@@ -126,11 +126,14 @@ check "a failed forward gives the target's reason" \
     "$T/failed.log"
 BSSH_OPTS=()
 
+# bssh runs in a subshell: end its ssh (by parent pid), then it.
+pkill -P "$SSH_PID" ssh 2>/dev/null
 kill "$SSH_PID" 2>/dev/null
 wait "$SSH_PID" 2>/dev/null
-for _ in $(seq 1 50); do
-    grep -q '"event":"session.end"' "$T/state/audit.log" 2>/dev/null &&
-        [ "$(grep -c '"event":"session.end"' "$T/state/audit.log")" -ge 3 ] &&
+# Until the forwarding session is sealed (meta.json has its end).
+for _ in $(seq 1 100); do
+    m=$(ls "$T"/state/recordings/*/*/*/S-*/fwd-1.pcap 2>/dev/null | head -n1)
+    [ -n "$m" ] && grep -q '"end_reason": *"[a-z]' "$(dirname "$m")/meta.json" &&
         break
     sleep 0.2
 done
