@@ -2,9 +2,10 @@
  * chan_upstream.c - channels relayed to the target (chan_upstream.h): a
  * session channel (shell / exec / subsystem sftp, recorded) and a
  * direct-tcpip channel (ssh -L to a destination the policy allows,
- * audited, not recorded).  Both move data between the client's channel
- * and an upstream channel with the same pump; every recorded byte is
- * handed to the recording before it is forwarded.
+ * audited, captured as fwd-N.pcap with its protocol rule applied:
+ * fwd.c).  Both move data between the client's channel and an upstream
+ * channel with the same pump; every recorded byte is handed to the
+ * recording before it is forwarded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,15 @@
 #include "chan_upstream.h"
 #include "config.h"
 #include "error.h"
+#include "fwd.h"
 #include "xfer.h"
 
 #define RELAY_BUF (256 * 1024)
 #define RELAY_BUDGET (1024 * 1024) /* per pair and direction per round */
 
 static const struct chan_ops chan_forward_ops;
+static int forward_round(struct pair *p, ssh_channel src, const char *buf,
+                         uint32_t len, const char **send, uint32_t *send_len);
 
 /* The kinds' data (pair->kd): the upstream channel and its state. */
 struct upstream {
@@ -33,6 +37,7 @@ struct upstream {
     int rec_chan;      /* session: recording channel, 0 none */
     struct xfer *xfer; /* session: sftp / scp observer, or NULL */
     char dest[300];    /* direct-tcpip: "host:port" */
+    struct fwd *fwd;   /* direct-tcpip: capture and rule (fwd.h) */
 };
 
 /* ---- upstream channel callbacks ----------------------------------------- */
@@ -284,12 +289,19 @@ move(struct pair *p, ssh_channel src, ssh_channel dst, int is_stderr,
             xfer_feed(u->xfer, rs == NIS2_REC_STDIN, buf, fill) != 0) {
             return -1;
         }
-        wr = is_stderr ? ssh_channel_write_stderr(dst, buf, fill)
-                       : ssh_channel_write(dst, buf, fill);
-        if (wr != (int)fill) {
+        const char *send = buf;
+        uint32_t sn = fill;
+        if (u->fwd != NULL &&
+            (wr = forward_round(p, src, buf, fill, &send, &sn)) != 0) {
+            return wr < 0 ? -1 : total; /* session ends / forward closed */
+        }
+        wr = sn == 0     ? 0
+             : is_stderr ? ssh_channel_write_stderr(dst, send, sn)
+                         : ssh_channel_write(dst, send, sn);
+        if (wr != (int)sn) {
             break; /* the destination went away; close handles it */
         }
-        *count += fill;
+        *count += sn;
         total += (long)fill;
     }
     return total;
@@ -395,46 +407,69 @@ const struct chan_ops chan_session_ops = {
 
 /* ---- direct-tcpip ------------------------------------------------------- */
 
-/* Is "host:port" in the policy's forward list (target names or hosts)? */
-static bool
-forward_allowed(struct relay *rl, const char *host, int port)
+/*
+ * One round through the forward's capture and rule (fwd_round).  0: send
+ * *send; 1: the forward was closed (malformed Modbus); -1: the session
+ * must end (the capture could not be written).
+ */
+static int
+forward_round(struct pair *p, ssh_channel src, const char *buf, uint32_t len,
+              const char **send, uint32_t *send_len)
 {
-    const struct nis2_policy *pol = rl->policy;
-    char want[300];
+    struct upstream *u = p->kd;
+    const uint8_t *out = NULL;
+    size_t n = 0;
 
-    if (pol == NULL || pol->forward == NULL) {
-        return false;
+    switch (fwd_round(u->fwd, src == p->down, (const uint8_t *)buf, len,
+                      p->down, &out, &n)) {
+    case FWD_OK:
+        *send = (const char *)out;
+        *send_len = (uint32_t)n;
+        return 0;
+    case FWD_CLOSE:
+        upstream_close(p);
+        relay_close_down(p);
+        return 1;
+    default:
+        p->rl->end_reason = "recording-failed";
+        return -1;
     }
-    for (size_t i = 0; pol->forward[i] != NULL; i++) {
-        const char *e = pol->forward[i], *colon = strrchr(e, ':');
-        if (colon == NULL) {
-            continue;
-        }
-        snprintf(want, sizeof(want), "%.*s", (int)(colon - e), e);
-        if (atoi(colon + 1) != port) {
-            continue;
-        }
-        if (strcmp(want, host) == 0) {
-            return true;
-        }
-        const struct nis2_target *t = nis2_config_target(rl->audit->cfg, want);
-        if (t != NULL && t->host != NULL && strcmp(t->host, host) == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
-/* Open the forward to host:port and accept the client's channel. */
+/*
+ * Why a forward was refused, for the client: libssh's server API sends
+ * every channel open failure as "administratively prohibited" with an
+ * empty text, so the reason goes as an SSH debug message (ssh -v shows
+ * it) and to the session's terminals, if any.
+ */
+static void
+forward_tell(struct relay *rl, const char *dest, const char *why)
+{
+    char msg[600];
+
+    snprintf(msg, sizeof(msg), "forward to %s refused: %s", dest, why);
+    ssh_send_debug(rl->client, msg, 1);
+    snprintf(msg, sizeof(msg),
+             "\r\n[nis2-broker] Forward to %s refused: %s.\r\n", dest, why);
+    relay_broadcast(rl, msg);
+}
+
+/*
+ * Open the forward to the resolved destination, its capture, and accept
+ * the client's channel.  On failure *why says why (the target's error).
+ */
 static bool
-forward_open(struct relay *rl, ssh_message msg, const char *host, int port)
+forward_open(struct relay *rl, ssh_message msg, const char *host, int port,
+             const struct fwd_dest *dd, char *why, size_t whylen)
 {
     const char *oh = ssh_message_channel_request_open_originator(msg);
     int op = ssh_message_channel_request_open_originator_port(msg);
     struct pair *p = relay_pair_new(rl, &chan_forward_ops);
     struct upstream *u;
     ssh_channel down;
+    int r;
 
+    snprintf(why, whylen, "out of memory");
     if (p == NULL) {
         return false;
     }
@@ -444,10 +479,26 @@ forward_open(struct relay *rl, ssh_message msg, const char *host, int port)
     }
     snprintf(u->dest, sizeof(u->dest), "%s:%d", host, port);
     if ((u->ch = ssh_channel_new(rl->target)) == NULL ||
-        ssh_channel_open_forward(u->ch, host, port,
+        ssh_channel_open_forward(u->ch, dd->addr, port,
                                  oh != NULL ? oh : "127.0.0.1",
-                                 op > 0 ? op : 1) != SSH_OK ||
-        (down = ssh_message_channel_request_open_reply_accept(msg)) == NULL) {
+                                 op > 0 ? op : 1) != SSH_OK) {
+        snprintf(why, whylen, "%s", ssh_get_error(rl->target));
+        relay_pair_drop_last(rl);
+        return false;
+    }
+    /* The capture exists before the first byte can pass. */
+    if ((r = fwd_new(rl->rec, rl->audit, u->dest, dd, rl->audit->addr,
+                     op > 0 ? op : 1, &u->fwd)) != 0) {
+        snprintf(why, whylen, "the capture cannot be written: %s",
+                 nis2_strerror(r));
+        if (r == NIS2_ERR_IO) {
+            rl->end_reason = "recording-failed";
+        }
+        relay_pair_drop_last(rl);
+        return false;
+    }
+    if ((down = ssh_message_channel_request_open_reply_accept(msg)) == NULL) {
+        snprintf(why, whylen, "the client's channel could not be opened");
         relay_pair_drop_last(rl);
         return false;
     }
@@ -463,29 +514,55 @@ relay_direct_tcpip(struct relay *rl, ssh_message msg)
     const char *host = ssh_message_channel_request_open_destination(msg);
     int port = ssh_message_channel_request_open_destination_port(msg);
     struct json_object *d = NULL;
+    struct fwd_dest dd;
+    char dest[300], why[400];
     bool ok = false;
-    int built;
+    int built, r;
 
     if (rl->end_reason != NULL || host == NULL || port <= 0 || port > 65535 ||
         strlen(host) > 255 || !relay_printable(host, 255)) {
         ssh_message_reply_default(msg);
         return;
     }
+    snprintf(dest, sizeof(dest), "%s:%d", host, port);
     d = json_object_new_object();
     built = sess_detail_str(d, "destination", host);
     built |= sess_detail_int(d, "port", port);
-    if (!forward_allowed(rl, host, port)) {
+    r = fwd_lookup(rl->audit->cfg, rl->policy, host, port, &dd, why,
+                   sizeof(why));
+    if (r == NIS2_ERR_DENIED) {
+        built |= sess_detail_str(d, "reason", why);
         sess_audit_built(rl->audit, "forward.denied", d, built);
         json_object_put(d);
+        forward_tell(rl, dest, why);
         ssh_message_reply_default(msg);
         return;
     }
-    /* Not without its audit details (fail closed). */
-    ok = built == 0 && forward_open(rl, msg, host, port);
+    built |= sess_detail_str(d, "target_name", dd.target);
+    built |= sess_detail_str(d, "rule", nis2_fwd_rule_name(dd.rule));
+    if (r == 0) {
+        built |= sess_detail_str(d, "address", dd.addr);
+        /* Not without its audit details (fail closed). */
+        if (built == 0) {
+            ok = forward_open(rl, msg, host, port, &dd, why, sizeof(why));
+        } else {
+            snprintf(why, sizeof(why), "out of memory");
+        }
+    }
+    if (ok) {
+        struct upstream *u = rl->pairs[rl->n_pairs - 1]->kd;
+        built |= sess_detail_str(d, "file", fwd_file(u->fwd));
+    } else {
+        built |= sess_detail_str(d, "reason", why);
+    }
     sess_audit_built(rl->audit, ok ? "forward.open" : "forward.failed", d,
                      built);
+    if (d != NULL) {
+        nis2_rec_note(rl->rec, ok ? "forward.open" : "forward.failed", d);
+    }
     json_object_put(d);
     if (!ok) {
+        forward_tell(rl, dest, why);
         ssh_message_reply_default(msg);
     }
 }
@@ -494,14 +571,22 @@ static void
 forward_finish(struct pair *p)
 {
     struct upstream *u = p->kd;
-    struct json_object *d = json_object_new_object();
-    int built;
 
-    built = sess_detail_str(d, "destination", u->dest);
-    built |= sess_detail_int(d, "bytes_to_target", (int64_t)u->bytes_up);
-    built |= sess_detail_int(d, "bytes_from_target", (int64_t)u->bytes_down);
-    sess_audit_built(p->rl->audit, "forward.close", d, built);
-    json_object_put(d);
+    if (u->fwd != NULL && fwd_close(u->fwd) != 0 && p->rl->end_reason == NULL) {
+        p->rl->end_reason = "recording-failed";
+    }
+}
+
+static void
+forward_free(struct pair *p)
+{
+    struct upstream *u = p->kd;
+
+    if (u != NULL) {
+        fwd_free(u->fwd);
+        u->fwd = NULL;
+    }
+    upstream_free(p);
 }
 
 static const struct chan_ops chan_forward_ops = {
@@ -511,5 +596,5 @@ static const struct chan_ops chan_forward_ops = {
     .close_far = upstream_close,
     .far_closed = upstream_closed,
     .finish = forward_finish,
-    .free = upstream_free,
+    .free = forward_free,
 };

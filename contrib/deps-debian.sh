@@ -49,6 +49,8 @@ debhelper
 dpkg-dev
 fakeroot
 lintian
+python3-pymodbus
+tshark
 "
 
 # npm fetches asciinema-player for the HTML export; a machine whose Node.js
@@ -78,6 +80,10 @@ fi
 
 echo "deps-debian.sh: installing $need"
 export DEBIAN_FRONTEND=noninteractive
+# tshark (broker_modbus.sh reads the forward captures with it) asks whether
+# non-root users may capture: no, and without asking.
+echo wireshark-common wireshark-common/install-setuid boolean false |
+    debconf-set-selections
 # An update only when the package lists are absent or a first try fails.
 if ! apt-get install -y --no-install-recommends $need </dev/null; then
     apt-get update </dev/null

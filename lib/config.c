@@ -1359,6 +1359,83 @@ bad:
         fc->label, VIS(v));
 }
 
+const char *
+nis2_fwd_rule_name(enum nis2_fwd_rule r)
+{
+    switch (r) {
+    case NIS2_FWD_MODBUS_READ_ONLY:
+        return "modbus=read-only";
+    case NIS2_FWD_MODBUS_AUDIT:
+        return "modbus=audit";
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * forward = TARGET:PORT [modbus=read-only|modbus=audit], ...: the
+ * entries go to p->forward ("TARGET:PORT"), their rules to
+ * p->forward_rule.
+ */
+static void
+set_forward(struct file_ctx *fc, struct nis2_policy *p, const char *v)
+{
+    char **items = NULL, **fwd = NULL;
+    enum nis2_fwd_rule *rules = NULL;
+    size_t n;
+
+    set_list(fc, "forward", &items, v, NULL, NULL);
+    if (items == NULL) {
+        return; /* reported (or out of memory) */
+    }
+    n = nis2_strv_len(items);
+    if ((fwd = calloc(n + 1, sizeof(*fwd))) == NULL ||
+        (rules = calloc(n + 1, sizeof(*rules))) == NULL) {
+        fc->ld->oom = true;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *save = NULL, *tok = strtok_r(items[i], " \t", &save);
+        if (tok == NULL || !valid_forward(tok)) {
+            err(fc,
+                "%s: forward: invalid forward entry (expected "
+                "TARGET:PORT) '%s'",
+                fc->label, VIS(tok != NULL ? tok : ""));
+            goto out;
+        }
+        if ((fwd[i] = xstrdup(fc->ld, tok)) == NULL) {
+            goto out;
+        }
+        while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+            enum nis2_fwd_rule r = NIS2_FWD_PLAIN;
+            if (strcmp(tok, "modbus=read-only") == 0) {
+                r = NIS2_FWD_MODBUS_READ_ONLY;
+            } else if (strcmp(tok, "modbus=audit") == 0) {
+                r = NIS2_FWD_MODBUS_AUDIT;
+            }
+            if (r == NIS2_FWD_PLAIN || rules[i] != NIS2_FWD_PLAIN) {
+                err(fc,
+                    "%s: forward '%s': %s option '%s' (modbus=read-only "
+                    "or modbus=audit, once)",
+                    fc->label, fwd[i],
+                    r == NIS2_FWD_PLAIN ? "unknown" : "a second", VIS(tok));
+                goto out;
+            }
+            rules[i] = r;
+        }
+    }
+    nis2_strv_free(p->forward);
+    free(p->forward_rule);
+    p->forward = fwd;
+    p->forward_rule = rules;
+    fwd = NULL;
+    rules = NULL;
+out:
+    nis2_strv_free(fwd);
+    free(rules);
+    nis2_strv_free(items);
+}
+
 static void
 set_policy(struct file_ctx *fc, const char *key, const char *v)
 {
@@ -1412,8 +1489,7 @@ set_policy(struct file_ctx *fc, const char *key, const char *v)
         nis2_strv_free(items);
     } else if (strcmp(key, "forward") == 0) {
         if (*v != '\0') {
-            set_list(fc, key, &p->forward, v, valid_forward,
-                     "forward entry (expected TARGET:PORT)");
+            set_forward(fc, p, v);
         }
         x->forward_line = fc->lineno;
     } else if (strcmp(key, "idle_timeout") == 0) {
@@ -2576,6 +2652,7 @@ nis2_config_free(struct nis2_config *cfg)
         nis2_strv_free(p->approvers);
         hours_free(p->hours);
         nis2_strv_free(p->forward);
+        free(p->forward_rule);
         free(p->pos.file);
     }
     free(cfg->policies);

@@ -93,6 +93,15 @@ struct nis2_hours {
 #define NIS2_RECORD_OUTPUT 0x1
 #define NIS2_RECORD_INPUT 0x2
 
+/* The protocol rule of a forward entry (`forward = T:502 modbus=...`). */
+enum nis2_fwd_rule {
+    NIS2_FWD_PLAIN = 0,        /* bytes pass as they are */
+    NIS2_FWD_MODBUS_READ_ONLY, /* Modbus/TCP: read functions only */
+    NIS2_FWD_MODBUS_AUDIT,     /* Modbus/TCP: writes pass, audited */
+};
+/* "modbus=read-only", "modbus=audit", or NULL for NIS2_FWD_PLAIN. */
+const char *nis2_fwd_rule_name(enum nis2_fwd_rule r);
+
 struct nis2_policy {
     char *name;
     char **groups;            /* NULL-terminated */
@@ -105,6 +114,8 @@ struct nis2_policy {
     struct nis2_hours *hours; /* NULL: any time */
     unsigned record;          /* NIS2_RECORD_*; default output|input */
     char **forward;           /* "target:port" entries; NULL: none */
+    /* The protocol rule of each forward entry (same index). */
+    enum nis2_fwd_rule *forward_rule;
     int64_t idle_timeout;     /* seconds; 0: none; default 15m */
     int64_t emergency;        /* break-glass max seconds; 0: not allowed */
     int emergency_limit;      /* emergency_limit = N/PERIOD: at most N */

@@ -40,6 +40,8 @@ static const struct verb verbs[] = {
     {"sessions", cmd_sessions,
      "sessions [--user U] [--target T] [--since T] [--until T] [--live]"},
     {"verify", cmd_verify, "verify SESSION|DIR [--key PUBKEY] | --print-key"},
+    {"forwards", cmd_forwards,
+     "forwards [SESSION] [--user U] [--target T] ..."},
     {"replay", cmd_replay,
      "replay SESSION [--speed X] [--idle-limit S] [--from MM:SS] [--cat]"},
     {"grep", cmd_grep, "grep PATTERN [-i] [--user U] [--target T] ..."},

@@ -148,6 +148,8 @@ int cmd_export(struct nis2ctl *ctx, int argc, char **argv);
 int cmd_report(struct nis2ctl *ctx, int argc, char **argv);
 /* Which files went where (cmd_files.c). */
 int cmd_files(struct nis2ctl *ctx, int argc, char **argv);
+/* Port forwards of recorded sessions (cmd_forwards.c). */
+int cmd_forwards(struct nis2ctl *ctx, int argc, char **argv);
 /* Ending a live broker session (cmd_kill.c). */
 int cmd_kill(struct nis2ctl *ctx, int argc, char **argv);
 /* Retention of recordings (cmd_retention.c). */

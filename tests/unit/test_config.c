@@ -283,6 +283,26 @@ static const struct err_case err_cases[] = {
      "[policy p]\nforward = a:0\n",
      {{0}},
      "@/nis2.conf:2: [policy p]: forward: invalid forward entry"},
+    {"forward unknown option",
+     "[target a]\nhost = h\n[policy p]\ngroups = g\ntargets = a\n"
+     "forward = a:502 modbus=read-only, a:503 modbus=write\n",
+     {{0}},
+     "@/nis2.conf:6: [policy p]: forward 'a:503': unknown option "
+     "'modbus=write' (modbus=read-only or modbus=audit, once)"},
+    {"forward option twice",
+     "[policy p]\nforward = a:502 modbus=audit modbus=read-only\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: forward 'a:502': a second option "
+     "'modbus=read-only'"},
+    {"forward option before the destination",
+     "[policy p]\nforward = modbus=audit a:502\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: forward: invalid forward entry (expected "
+     "TARGET:PORT) 'modbus=audit'"},
+    {"forward option alone",
+     "[policy p]\nforward = a:502 , modbus=read-only\n",
+     {{0}},
+     "@/nis2.conf:2: [policy p]: forward: invalid forward entry"},
     {"hours: no zone",
      "[policy p]\nhours = Mon-Fri 07:00-18:00\n",
      {{0}},
@@ -703,7 +723,8 @@ static const char FULL_POLICIES[] =
     "hours = Mon-Fri 07:00-18:00, Sat 08:00-12:00, Fri-Mon 22:00-06:00 "
     "Europe/Vienna\n"
     "record = output\n"
-    "forward = plc-line1:502, hmi-1:8080\n"
+    "forward = plc-line1:502  modbus=read-only, hmi-1:8080, "
+    "plc-line1:503\tmodbus=audit\n"
     "idle_timeout = 0s\n"
     "emergency = 30m\n"
     "emergency_limit = 2/12h\n";
@@ -826,8 +847,16 @@ test_full(void **state)
     assert_int_equal(p->min_approvals, 2);
     assert_int_equal(p->max_duration, 7200);
     assert_int_equal(p->record, NIS2_RECORD_OUTPUT);
-    assert_int_equal(nis2_strv_len(p->forward), 2);
+    assert_int_equal(nis2_strv_len(p->forward), 3);
+    assert_string_equal(p->forward[0], "plc-line1:502");
     assert_string_equal(p->forward[1], "hmi-1:8080");
+    assert_string_equal(p->forward[2], "plc-line1:503");
+    assert_int_equal(p->forward_rule[0], NIS2_FWD_MODBUS_READ_ONLY);
+    assert_int_equal(p->forward_rule[1], NIS2_FWD_PLAIN);
+    assert_int_equal(p->forward_rule[2], NIS2_FWD_MODBUS_AUDIT);
+    assert_string_equal(nis2_fwd_rule_name(p->forward_rule[0]),
+                        "modbus=read-only");
+    assert_null(nis2_fwd_rule_name(p->forward_rule[1]));
     assert_int_equal(p->idle_timeout, 0);
     assert_int_equal(p->emergency, 1800);
     assert_int_equal(p->emergency_limit, 2);
